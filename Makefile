@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# faultline: build by pattern rules, libbpf-tools style.
+#   .bpf.c -> .bpf.o -> .skel.h -> .o -> binary, everything under build/.
+# Quiet by default; `make V=1` prints full commands.
+
+OUTPUT ?= build
+CLANG ?= clang
+LLVM_STRIP ?= llvm-strip
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+ARCH ?= x86
+VMLINUX := vmlinux/$(ARCH)/vmlinux.h
+
+CC ?= cc
+CFLAGS ?= -g -O2
+CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
+INCLUDES := -Iinclude -Ilib -Iagent -I$(OUTPUT)
+LDLIBS_AGENT := -lbpf -lelf -lz -lsqlite3 -lm
+LDLIBS_GATE := -lsqlite3 -ljansson -lm
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+LIB_SRCS := $(wildcard lib/*.c)
+PARSER_SRCS := $(wildcard agent/proto_*.c)
+AGENT_SRCS := $(filter-out $(PARSER_SRCS),$(wildcard agent/*.c))
+GATE_SRCS := $(wildcard gate/*.c)
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+
+LIB_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(LIB_SRCS))
+PARSER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(PARSER_SRCS))
+AGENT_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(AGENT_SRCS))
+GATE_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(GATE_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+ASAN_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/asan/%,$(UNIT_SRCS))
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all clean vmlinux deps test unit unit-asan integration demo
+
+all: $(OUTPUT)/faultline-agent $(OUTPUT)/gatectl
+
+deps:
+	$(Q)./tools/install-deps.sh
+
+# BPF: CO-RE object, then a libbpf skeleton
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX) $(wildcard include/faultline/*.h) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux/$(ARCH) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# userspace objects (the agent's need the skeletons)
+$(OUTPUT)/agent/%.o: agent/%.c $(BPF_SKELS) $(wildcard agent/*.h lib/*.h include/faultline/*.h)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+$(OUTPUT)/%.o: %.c $(wildcard lib/*.h gate/*.h agent/proto.h)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+$(OUTPUT)/faultline-agent: $(AGENT_OBJS) $(PARSER_OBJS) $(LIB_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS_AGENT) -o $@
+
+$(OUTPUT)/gatectl: $(GATE_OBJS) $(LIB_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS_GATE) -o $@
+
+$(OUTPUT):
+	$(Q)mkdir -p $@
+
+# vmlinux.h is committed; only this target regenerates it
+vmlinux:
+	$(Q)mkdir -p vmlinux/$(ARCH)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
+
+# unit tests: parsers and lib, plain and under ASan+UBSan
+$(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) tests/unit/harness.h $(wildcard agent/proto*.h lib/*.h)
+	$(call msg,TEST-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(PARSER_SRCS) $(LIB_SRCS) -lsqlite3 -lm -o $@
+
+$(OUTPUT)/asan/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) tests/unit/harness.h $(wildcard agent/proto*.h lib/*.h)
+	$(call msg,ASAN-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(INCLUDES) -Itests/unit $< $(PARSER_SRCS) $(LIB_SRCS) -lsqlite3 -lm -o $@
+
+unit: $(UNIT_BINS)
+	$(Q)./tests/run-unit.sh $(UNIT_BINS)
+
+unit-asan: $(ASAN_BINS)
+	$(Q)./tests/run-unit.sh $(ASAN_BINS)
+
+integration: all
+	$(Q)./tests/integration/run.sh
+
+# The one command that runs every test on a fresh machine.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./tests/run-all.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./tools/demo/run-demo.sh
+
+clean:
+	$(call msg,CLEAN)
+	$(Q)rm -rf $(OUTPUT)

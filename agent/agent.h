@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Counters of the agent: what it saw and, above all, what it did not see.
+ * Written to the store's agent_counters table at every flush and printed at
+ * exit. Names are the `name` column values (docs/store.md).
+ */
+#ifndef FAULTLINE_AGENT_H
+#define FAULTLINE_AGENT_H
+
+#include <stdint.h>
+#include <faultline/events.h>
+
+#define AGENT_STATS(X)                                                        \
+	X(events)		/* ring-buffer events consumed */              \
+	X(data_events)		/* of which data events */                     \
+	X(conn_opens)		/* TCP connections seen opening */             \
+	X(conn_closes)		/* tracked connections seen closing */         \
+	X(conn_failures)	/* connect() refused, unreachable, timed out */\
+	X(conns_without_open)	/* data on a connection whose open was lost */ \
+	X(conns_mirrored)	/* server ends skipped: client end traced here */\
+	X(bytes_seen)		/* payload bytes moved by traced syscalls */   \
+	X(bytes_captured)	/* of which captured */                        \
+	X(bytes_truncated)	/* not captured: beyond the per-syscall cap */ \
+	X(gap_bytes)		/* not captured: stream gaps (lost events) */  \
+	X(reordered_events)	/* data events behind the stream offset */     \
+	X(records)		/* request/response pairs aggregated */        \
+	X(unknown_proto_conns)	/* connections no parser recognised */         \
+	X(unknown_proto_bytes)	/* bytes on those connections */               \
+	X(parser_resyncs)	/* parsers that lost framing and resynced */   \
+	X(parser_unparsed_bytes)/* bytes parsers skipped unparsed */           \
+	X(parser_unpaired)	/* responses without a request or vice versa */\
+	X(parser_given_up)	/* connections a parser gave up */            \
+	X(unresolved_peers)	/* peers named ADDR:PORT, no process found */  \
+	X(store_errors)		/* failed flushes to the store */
+
+struct agent_stats {
+#define X(name) uint64_t name;
+	AGENT_STATS(X)
+#undef X
+	uint64_t bpf[FL_CNT_MAX]; /* enum fl_counter, summed over CPUs */
+};
+
+#endif /* FAULTLINE_AGENT_H */

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "aggregate.h"
+#include "hist.h"
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EDGE_BUCKETS 4096	/* hash buckets; chains grow past that */
+#define WINDOWS_MAX 4		/* distinct pending minutes per edge */
+
+/* Deltas of one minute of one edge since the last flush. */
+struct window {
+	int64_t start_s;	/* Unix s, multiple of FL_STORE_WINDOW_S */
+	uint64_t requests, errors, client_errors, conn_errors;
+	uint64_t req_bytes, resp_bytes, latency_sum_ns;
+	struct fl_hist hist;	/* latency, ns */
+};
+
+struct edge {
+	struct edge *next;	/* hash chain */
+	uint64_t hash;
+	char *client, *server, *protocol, *operation; /* one allocation */
+	enum svc_kind server_kind;
+	uint64_t first_ns, last_ns; /* of the pending deltas, Unix ns */
+	struct window win[WINDOWS_MAX];
+	int nwin;		/* windows with pending deltas */
+};
+
+struct aggregator {
+	struct edge *buckets[EDGE_BUCKETS];
+};
+
+static const char *const kind_names[] = {
+	[SVC_SERVICE] = "service", [SVC_DATABASE] = "database",
+	[SVC_CACHE] = "cache", [SVC_EXTERNAL] = "external",
+};
+
+struct aggregator *agg_new(void)
+{
+	return calloc(1, sizeof(struct aggregator));
+}
+
+static void edge_free(struct edge *e)
+{
+	for (int i = 0; i < WINDOWS_MAX; i++)
+		fl_hist_release(&e->win[i].hist);
+	free(e->client);
+	free(e);
+}
+
+void agg_free(struct aggregator *a)
+{
+	if (!a)
+		return;
+	for (int b = 0; b < EDGE_BUCKETS; b++) {
+		struct edge *e = a->buckets[b], *next;
+		for (; e; e = next) {
+			next = e->next;
+			edge_free(e);
+		}
+	}
+	free(a);
+}
+
+/* FNV-1a over the four key strings, NULs included. */
+static uint64_t key_hash(const char *const k[4])
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (int i = 0; i < 4; i++)
+		for (const char *p = k[i];; p++) {
+			h = (h ^ (uint8_t)*p) * 1099511628211ull;
+			if (!*p)
+				break;
+		}
+	return h;
+}
+
+static struct edge *edge_get(struct aggregator *a, const char *client,
+			     const char *server, const char *protocol,
+			     const char *operation, enum svc_kind kind)
+{
+	const char *k[4] = { client, server, protocol, operation };
+	uint64_t h = key_hash(k);
+	struct edge **head = &a->buckets[h % EDGE_BUCKETS], *e;
+	size_t len[4], total = 0;
+	char *p;
+
+	for (e = *head; e; e = e->next)
+		if (e->hash == h && !strcmp(e->client, client) &&
+		    !strcmp(e->server, server) && !strcmp(e->protocol, protocol) &&
+		    !strcmp(e->operation, operation))
+			return e;
+	e = calloc(1, sizeof(*e));
+	for (int i = 0; i < 4; i++)
+		total += (len[i] = strlen(k[i]) + 1);
+	p = e ? malloc(total) : NULL;
+	if (!p) {
+		free(e);
+		return NULL;
+	}
+	e->client = p;
+	e->server = (p += len[0]);
+	e->protocol = (p += len[1]);
+	e->operation = p + len[2];
+	memcpy(e->client, client, len[0]);
+	memcpy(e->server, server, len[1]);
+	memcpy(e->protocol, protocol, len[2]);
+	memcpy(e->operation, operation, len[3]);
+	e->hash = h;
+	e->server_kind = kind;
+	e->next = *head;
+	*head = e;
+	return e;
+}
+
+/* The pending window of @e for @wall_ns, or NULL if WINDOWS_MAX are busy. */
+static struct window *window_get(struct edge *e, uint64_t wall_ns)
+{
+	int64_t start = (int64_t)(wall_ns / 1000000000ull);
+
+	start -= start % FL_STORE_WINDOW_S;
+	for (int i = 0; i < e->nwin; i++)
+		if (e->win[i].start_s == start)
+			return &e->win[i];
+	if (e->nwin == WINDOWS_MAX)
+		return NULL;
+	struct window *w = &e->win[e->nwin++];
+	struct fl_hist keep = w->hist;	/* reuse the bins' memory */
+	memset(w, 0, sizeof(*w));
+	w->hist = keep;
+	fl_hist_reset(&w->hist);
+	w->start_s = start;
+	return w;
+}
+
+static void edge_seen(struct edge *e, uint64_t wall_ns)
+{
+	if (!e->first_ns || wall_ns < e->first_ns)
+		e->first_ns = wall_ns;
+	if (wall_ns > e->last_ns)
+		e->last_ns = wall_ns;
+}
+
+int agg_record(struct aggregator *a, const char *client, const char *server,
+	       enum svc_kind server_kind, const struct fl_record *rec,
+	       uint64_t wall_start_ns)
+{
+	struct edge *e = edge_get(a, client, server, fl_proto_name(rec->proto),
+				  rec->operation, server_kind);
+	struct window *w;
+	uint64_t lat;
+
+	if (!e)
+		return -ENOMEM;
+	w = window_get(e, wall_start_ns);
+	if (!w) /* an edge spread over > WINDOWS_MAX minutes: fold into last */
+		w = &e->win[e->nwin - 1];
+	lat = rec->end_ns > rec->start_ns ? rec->end_ns - rec->start_ns : 0;
+	w->requests++;
+	w->errors += rec->error;
+	w->client_errors += rec->client_error;
+	w->req_bytes += rec->req_bytes;
+	w->resp_bytes += rec->resp_bytes;
+	w->latency_sum_ns += lat;
+	edge_seen(e, wall_start_ns);
+	return fl_hist_add(&w->hist, lat, 1);
+}
+
+int agg_conn_error(struct aggregator *a, const char *client, const char *server,
+		   enum svc_kind server_kind, uint64_t wall_ns)
+{
+	struct edge *e = edge_get(a, client, server, "tcp", "connect",
+				  server_kind);
+	struct window *w;
+
+	if (!e)
+		return -ENOMEM;
+	w = window_get(e, wall_ns);
+	if (!w)
+		w = &e->win[e->nwin - 1];
+	w->conn_errors++;
+	edge_seen(e, wall_ns);
+	return 0;
+}
+
+/* Prepared statements of one flush. */
+enum { ST_SERVICE, ST_EDGE, ST_WINDOW, ST_COUNTER, ST_COUNT };
+
+struct flush_stmts {
+	sqlite3_stmt *st[ST_COUNT];
+};
+
+static const char *const flush_sql[] = {
+	/* a kind learned from a protocol (database, cache) is never lost */
+	"INSERT INTO services(name, kind, first_seen_ns, last_seen_ns) "
+	"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET "
+	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns), "
+	"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
+	"kind = CASE WHEN kind IN ('database', 'cache') THEN kind "
+	"WHEN excluded.kind IN ('database', 'cache') THEN excluded.kind "
+	"WHEN kind = 'external' THEN excluded.kind ELSE kind END "
+	"RETURNING id",
+	"INSERT INTO edges(client_id, server_id, protocol, operation, "
+	"first_seen_ns, last_seen_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	"ON CONFLICT(client_id, server_id, protocol, operation) DO UPDATE SET "
+	"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
+	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns) RETURNING id",
+	"INSERT INTO edge_windows(edge_id, window_start, requests, errors, "
+	"client_errors, conn_errors, req_bytes, resp_bytes, latency_sum_ns, "
+	"latency_hist) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+	"ON CONFLICT(edge_id, window_start) DO UPDATE SET "
+	"requests = requests + excluded.requests, "
+	"errors = errors + excluded.errors, "
+	"client_errors = client_errors + excluded.client_errors, "
+	"conn_errors = conn_errors + excluded.conn_errors, "
+	"req_bytes = req_bytes + excluded.req_bytes, "
+	"resp_bytes = resp_bytes + excluded.resp_bytes, "
+	"latency_sum_ns = latency_sum_ns + excluded.latency_sum_ns, "
+	"latency_hist = fl_hist_merge(latency_hist, excluded.latency_hist)",
+	"INSERT INTO agent_counters(name, value, updated_ns) VALUES (?1, ?2, ?3) "
+	"ON CONFLICT(name) DO UPDATE SET value = excluded.value, "
+	"updated_ns = excluded.updated_ns",
+};
+
+/* Run a RETURNING id statement; the id, or -1 on error. */
+static int64_t step_id(sqlite3_stmt *st)
+{
+	int64_t id = -1;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		;
+	sqlite3_reset(st);
+	return id;
+}
+
+static int64_t put_service(struct flush_stmts *s, const char *name,
+			   enum svc_kind kind, const struct edge *e)
+{
+	sqlite3_bind_text(s->st[ST_SERVICE], 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->st[ST_SERVICE], 2, kind_names[kind], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->st[ST_SERVICE], 3, (int64_t)e->first_ns);
+	sqlite3_bind_int64(s->st[ST_SERVICE], 4, (int64_t)e->last_ns);
+	return step_id(s->st[ST_SERVICE]);
+}
+
+static int put_window(struct flush_stmts *s, int64_t edge_id,
+		      const struct window *w)
+{
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (w->hist.count && fl_hist_encode(&w->hist, &blob, &len))
+		return -ENOMEM;
+	sqlite3_bind_int64(s->st[ST_WINDOW], 1, edge_id);
+	sqlite3_bind_int64(s->st[ST_WINDOW], 2, w->start_s);
+	sqlite3_bind_int64(s->st[ST_WINDOW], 3, (int64_t)w->requests);
+	sqlite3_bind_int64(s->st[ST_WINDOW], 4, (int64_t)w->errors);
+	sqlite3_bind_int64(s->st[ST_WINDOW], 5, (int64_t)w->client_errors);
+	sqlite3_bind_int64(s->st[ST_WINDOW], 6, (int64_t)w->conn_errors);
+	sqlite3_bind_int64(s->st[ST_WINDOW], 7, (int64_t)w->req_bytes);
+	sqlite3_bind_int64(s->st[ST_WINDOW], 8, (int64_t)w->resp_bytes);
+	sqlite3_bind_int64(s->st[ST_WINDOW], 9, (int64_t)w->latency_sum_ns);
+	if (blob)
+		sqlite3_bind_blob(s->st[ST_WINDOW], 10, blob, (int)len, free);
+	else
+		sqlite3_bind_null(s->st[ST_WINDOW], 10);
+	rc = sqlite3_step(s->st[ST_WINDOW]);
+	sqlite3_reset(s->st[ST_WINDOW]);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int put_edge(struct flush_stmts *s, const struct edge *e)
+{
+	enum svc_kind ckind = SVC_SERVICE;
+	int64_t cid, sid, eid;
+
+	/* a client named by its address was not resolved to a process */
+	if (strchr(e->client, ':') || strspn(e->client, "0123456789.") ==
+					      strlen(e->client))
+		ckind = SVC_EXTERNAL;
+	cid = put_service(s, e->client, ckind, e);
+	sid = put_service(s, e->server, e->server_kind, e);
+	if (cid < 0 || sid < 0)
+		return -EIO;
+	sqlite3_bind_int64(s->st[ST_EDGE], 1, cid);
+	sqlite3_bind_int64(s->st[ST_EDGE], 2, sid);
+	sqlite3_bind_text(s->st[ST_EDGE], 3, e->protocol, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->st[ST_EDGE], 4, e->operation, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->st[ST_EDGE], 5, (int64_t)e->first_ns);
+	sqlite3_bind_int64(s->st[ST_EDGE], 6, (int64_t)e->last_ns);
+	eid = step_id(s->st[ST_EDGE]);
+	if (eid < 0)
+		return -EIO;
+	for (int i = 0; i < e->nwin; i++) {
+		int err = put_window(s, eid, &e->win[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int put_counters(struct flush_stmts *s, const struct agent_stats *st)
+{
+	static const char *const bpf_names[FL_CNT_MAX] = {
+		[FL_CNT_RINGBUF_DROPS] = "ringbuf_drops",
+		[FL_CNT_CONN_MAP_FULL] = "conn_map_full",
+		[FL_CNT_ARGS_MAP_FULL] = "inflight_map_full",
+		[FL_CNT_READ_FAILED] = "payload_read_failed",
+	};
+	struct { const char *name; uint64_t v; } rows[] = {
+#define X(n) { #n, st->n },
+		AGENT_STATS(X)
+#undef X
+	};
+	struct timespec now;
+	int64_t now_ns;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]) + FL_CNT_MAX; i++) {
+		size_t n = sizeof(rows) / sizeof(rows[0]);
+		const char *name = i < n ? rows[i].name : bpf_names[i - n];
+		if (!name)
+			continue;
+		sqlite3_bind_text(s->st[ST_COUNTER], 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s->st[ST_COUNTER], 2,
+				   (int64_t)(i < n ? rows[i].v : st->bpf[i - n]));
+		sqlite3_bind_int64(s->st[ST_COUNTER], 3, now_ns);
+		int rc = sqlite3_step(s->st[ST_COUNTER]);
+		sqlite3_reset(s->st[ST_COUNTER]);
+		if (rc != SQLITE_DONE)
+			return -EIO;
+	}
+	return 0;
+}
+
+int agg_flush(struct aggregator *a, sqlite3 *db, const struct agent_stats *stats,
+	      char *errbuf, size_t errlen)
+{
+	struct flush_stmts s = { 0 };
+	int err = -EIO;
+
+	errbuf[0] = 0;
+	for (int i = 0; i < ST_COUNT; i++)
+		if (sqlite3_prepare_v2(db, flush_sql[i], -1, &s.st[i], NULL))
+			goto out_finalize;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
+		goto out_finalize;
+	for (int b = 0; b < EDGE_BUCKETS; b++)
+		for (struct edge *e = a->buckets[b]; e; e = e->next)
+			if (e->nwin && (err = put_edge(&s, e)))
+				goto out_rollback;
+	if ((err = put_counters(&s, stats)) ||
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) {
+		err = -EIO;
+		goto out_rollback;
+	}
+	/* committed: the deltas are in the store now */
+	for (int b = 0; b < EDGE_BUCKETS; b++)
+		for (struct edge *e = a->buckets[b]; e; e = e->next) {
+			e->nwin = 0;
+			e->first_ns = e->last_ns = 0;
+		}
+	err = 0;
+	goto out_finalize;
+out_rollback:
+	snprintf(errbuf, errlen, "cannot write store: %s", sqlite3_errmsg(db));
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+out_finalize:
+	if (err && !errbuf[0])
+		snprintf(errbuf, errlen, "cannot write store: %s",
+			 sqlite3_errmsg(db));
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s.st[i]);
+	return err;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Aggregation of records into edges (client service, server service,
+ * protocol, operation) with per-minute windows of requests, errors, bytes
+ * and a latency histogram (lib/hist.h), flushed to the store as deltas:
+ * window rows are added to, never overwritten, so several agents or restarts
+ * sum correctly.
+ */
+#ifndef FAULTLINE_AGGREGATE_H
+#define FAULTLINE_AGGREGATE_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+#include "agent.h"
+#include "proto.h"
+
+enum svc_kind { SVC_SERVICE, SVC_DATABASE, SVC_CACHE, SVC_EXTERNAL };
+
+struct aggregator;
+
+/* agg_new() - an empty aggregator; NULL with errno = ENOMEM. */
+struct aggregator *agg_new(void);
+
+/* agg_free() - release @a and everything not flushed; NULL is fine. */
+void agg_free(struct aggregator *a);
+
+/*
+ * agg_record() - count @rec on the edge @client -> @server (names, copied)
+ * in the window of its start. @wall_start_ns: the record's start as Unix
+ * ns. @server_kind: the server's kind. Returns 0 or -ENOMEM.
+ */
+int agg_record(struct aggregator *a, const char *client, const char *server,
+	       enum svc_kind server_kind, const struct fl_record *rec,
+	       uint64_t wall_start_ns);
+
+/*
+ * agg_conn_error() - count a failed connection attempt from @client to
+ * @server at @wall_ns on the edge (client, server, "tcp", "connect").
+ * Returns 0 or -ENOMEM.
+ */
+int agg_conn_error(struct aggregator *a, const char *client, const char *server,
+		   enum svc_kind server_kind, uint64_t wall_ns);
+
+/*
+ * agg_flush() - write every pending delta and @stats to @db in one
+ * transaction, then clear the deltas. On error nothing is cleared (the next
+ * flush retries) and a negative errno is returned (-EIO), with the SQLite
+ * message in @errbuf.
+ */
+int agg_flush(struct aggregator *a, sqlite3 *db, const struct agent_stats *stats,
+	      char *errbuf, size_t errlen);
+
+#endif /* FAULTLINE_AGGREGATE_H */

@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "conn.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONN_BUCKETS (1u << 16)
+#define DETECT_MAX 64		/* request bytes kept while detection needs more */
+
+struct conn {
+	struct conn *next;	/* chain by (tgid, fd) */
+	struct conn *tnext;	/* chain by local endpoint (client conns) */
+	struct fl_conn_id cid;
+	uint8_t role;		/* enum fl_role */
+	bool has_tuple;
+	bool in_tindex;
+	bool mirror_checked;
+	bool ignored;		/* mirrored, or no parser for its protocol */
+	bool named;		/* client/server below are resolved */
+	struct fl_tuple tuple;
+	char comm[16];
+	uint64_t next_off[2];	/* next expected stream offset per direction */
+	enum fl_proto proto;
+	struct fl_parser *parser;
+	uint8_t detect[DETECT_MAX];
+	size_t ndetect;
+	uint64_t detect_ts;
+	char client[FL_NAME_MAX], server[FL_NAME_MAX];
+	enum svc_kind server_kind;
+	struct conn_table *ct;
+};
+
+struct conn_table {
+	struct conn *by_fd[CONN_BUCKETS];
+	struct conn *by_local[CONN_BUCKETS];
+	struct identity *id;
+	struct aggregator *agg;
+	struct agent_stats *stats;
+	int64_t wall_off;
+	struct fl_parser_stats closed; /* parser counters of freed conns */
+	int err;		/* first -ENOMEM while handling an event */
+};
+
+static uint32_t fd_hash(uint32_t tgid, int32_t fd)
+{
+	return (tgid * 2654435761u ^ (uint32_t)fd * 40503u) & (CONN_BUCKETS - 1);
+}
+
+static uint32_t local_hash(const uint8_t addr[16], uint16_t port)
+{
+	uint32_t h = port * 2654435761u;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	return h & (CONN_BUCKETS - 1);
+}
+
+struct conn_table *conn_table_new(struct identity *id, struct aggregator *agg,
+				  struct agent_stats *stats,
+				  int64_t mono_to_wall_ns)
+{
+	struct conn_table *ct = calloc(1, sizeof(*ct));
+
+	if (!ct)
+		return NULL;
+	ct->id = id;
+	ct->agg = agg;
+	ct->stats = stats;
+	ct->wall_off = mono_to_wall_ns;
+	return ct;
+}
+
+static struct conn *conn_find(struct conn_table *ct, uint32_t tgid, int32_t fd)
+{
+	for (struct conn *c = ct->by_fd[fd_hash(tgid, fd)]; c; c = c->next)
+		if (c->cid.tgid == tgid && c->cid.fd == fd)
+			return c;
+	return NULL;
+}
+
+/* The traced client connection whose local end is @addr:@port, if any. */
+static struct conn *conn_find_local(struct conn_table *ct,
+				    const uint8_t addr[16], uint16_t port)
+{
+	for (struct conn *c = ct->by_local[local_hash(addr, port)]; c;
+	     c = c->tnext)
+		if (c->tuple.sport == port && !memcmp(c->tuple.saddr, addr, 16))
+			return c;
+	return NULL;
+}
+
+static void add_parser_stats(struct fl_parser_stats *dst,
+			     const struct fl_parser_stats *s)
+{
+	dst->resyncs += s->resyncs;
+	dst->unparsed_bytes += s->unparsed_bytes;
+	dst->unpaired += s->unpaired;
+	dst->given_up += s->given_up;
+}
+
+static void conn_unlink(struct conn_table *ct, struct conn *c)
+{
+	struct conn **pp = &ct->by_fd[fd_hash(c->cid.tgid, c->cid.fd)];
+
+	for (; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	if (!c->in_tindex)
+		return;
+	pp = &ct->by_local[local_hash(c->tuple.saddr, c->tuple.sport)];
+	for (; *pp; pp = &(*pp)->tnext)
+		if (*pp == c) {
+			*pp = c->tnext;
+			break;
+		}
+}
+
+static void conn_free(struct conn_table *ct, struct conn *c)
+{
+	if (c->parser)
+		add_parser_stats(&ct->closed, fl_parser_stats(c->parser));
+	fl_parser_free(c->parser);
+	free(c);
+}
+
+static struct conn *conn_add(struct conn_table *ct, const struct fl_event_hdr *h)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	uint32_t b;
+
+	if (!c) {
+		ct->err = -ENOMEM;
+		return NULL;
+	}
+	c->cid = h->cid;
+	c->role = h->role;
+	c->ct = ct;
+	b = fd_hash(h->cid.tgid, h->cid.fd);
+	c->next = ct->by_fd[b];
+	ct->by_fd[b] = c;
+	return c;
+}
+
+static enum svc_kind kind_of(enum fl_proto p)
+{
+	switch (p) {
+	case FL_PROTO_POSTGRES:
+		return SVC_DATABASE;
+	case FL_PROTO_REDIS:
+		return SVC_CACHE;
+	default:
+		return SVC_SERVICE;
+	}
+}
+
+/* Name the server at @addr:@port: the local listener's process, or ADDR:PORT. */
+static enum svc_kind name_peer_server(struct conn_table *ct, const uint8_t *addr,
+				      uint16_t port, enum svc_kind kind,
+				      char *out)
+{
+	uint32_t tgid = identity_listener(ct->id, addr, port);
+
+	if (tgid && !identity_process(ct->id, tgid, NULL, out))
+		return kind;
+	identity_addr_str(addr, port, out, FL_NAME_MAX);
+	ct->stats->unresolved_peers++;
+	return SVC_EXTERNAL;
+}
+
+static void conn_name(struct conn_table *ct, struct conn *c)
+{
+	enum svc_kind kind = kind_of(c->proto);
+
+	c->named = true;
+	if (c->role == FL_ROLE_SERVER) {
+		identity_process(ct->id, c->cid.tgid, c->comm, c->server);
+		c->server_kind = kind;
+		if (c->has_tuple) {
+			/* an untraced client: its address (its port is ephemeral) */
+			identity_addr_str(c->tuple.daddr, 0, c->client, FL_NAME_MAX);
+			*strrchr(c->client, ':') = 0;
+		} else {
+			strcpy(c->client, "unknown");
+		}
+		ct->stats->unresolved_peers++;
+		return;
+	}
+	identity_process(ct->id, c->cid.tgid, c->comm, c->client);
+	if (c->has_tuple) {
+		c->server_kind = name_peer_server(ct, c->tuple.daddr,
+						  c->tuple.dport, kind, c->server);
+	} else {
+		strcpy(c->server, "unknown");
+		c->server_kind = SVC_EXTERNAL;
+		ct->stats->unresolved_peers++;
+	}
+}
+
+static void on_record(const struct fl_record *rec, void *ctx)
+{
+	struct conn *c = ctx;
+	struct conn_table *ct = c->ct;
+
+	if (!c->named)
+		conn_name(ct, c);
+	ct->stats->records++;
+	if (agg_record(ct->agg, c->client, c->server, c->server_kind, rec,
+		       rec->start_ns + (uint64_t)ct->wall_off))
+		ct->err = -ENOMEM;
+}
+
+static void on_open(struct conn_table *ct, const struct fl_conn_event *e)
+{
+	struct conn *c = conn_find(ct, e->hdr.cid.tgid, e->hdr.cid.fd);
+
+	ct->stats->conn_opens++;
+	if (c) { /* its close was not seen: the fd was reused */
+		if (c->parser)
+			fl_parser_close(c->parser, e->hdr.ts_ns, on_record, c);
+		conn_unlink(ct, c);
+		conn_free(ct, c);
+	}
+	c = conn_add(ct, &e->hdr);
+	if (!c)
+		return;
+	c->tuple = e->tuple;
+	c->has_tuple = true;
+	memcpy(c->comm, e->comm, sizeof(c->comm));
+	c->comm[sizeof(c->comm) - 1] = 0;
+	if (c->role == FL_ROLE_CLIENT) {
+		uint32_t b = local_hash(c->tuple.saddr, c->tuple.sport);
+		c->tnext = ct->by_local[b];
+		ct->by_local[b] = c;
+		c->in_tindex = true;
+	}
+}
+
+static void on_close(struct conn_table *ct, const struct fl_conn_event *e)
+{
+	struct conn *c = conn_find(ct, e->hdr.cid.tgid, e->hdr.cid.fd);
+
+	if (!c || c->cid.gen != e->hdr.cid.gen)
+		return;
+	ct->stats->conn_closes++;
+	if (c->parser && !c->ignored)
+		fl_parser_close(c->parser, e->hdr.ts_ns, on_record, c);
+	conn_unlink(ct, c);
+	conn_free(ct, c);
+}
+
+static void on_fail(struct conn_table *ct, const struct fl_conn_event *e)
+{
+	char client[FL_NAME_MAX], server[FL_NAME_MAX];
+	uint32_t tgid = e->hdr.cid.tgid;
+	const char *comm = e->comm;
+	enum svc_kind kind;
+
+	if (!tgid) {
+		/* a non-blocking connect failed: find it by its local end */
+		struct conn *c = conn_find_local(ct, e->tuple.saddr,
+						 e->tuple.sport);
+		if (!c)
+			return; /* a blocking connect(): counted at its exit */
+		tgid = c->cid.tgid;
+		comm = c->comm;
+		c->ignored = true;
+	}
+	ct->stats->conn_failures++;
+	identity_process(ct->id, tgid, comm, client);
+	kind = name_peer_server(ct, e->tuple.daddr, e->tuple.dport, SVC_SERVICE,
+				server);
+	if (agg_conn_error(ct->agg, client, server, kind,
+			   e->hdr.ts_ns + (uint64_t)ct->wall_off))
+		ct->err = -ENOMEM;
+}
+
+/* A server end whose client end is traced here produces no records. */
+static bool conn_is_mirror(struct conn_table *ct, struct conn *c)
+{
+	c->mirror_checked = true;
+	if (c->role != FL_ROLE_SERVER || !c->has_tuple)
+		return false;
+	if (!conn_find_local(ct, c->tuple.daddr, c->tuple.dport))
+		return false;
+	ct->stats->conns_mirrored++;
+	return true;
+}
+
+/*
+ * Detect the protocol from the first request bytes, kept in c->detect.
+ * OUT: *@took, the bytes of @p appended there. False: no parser (yet).
+ */
+static bool conn_detect(struct conn_table *ct, struct conn *c, uint64_t ts,
+			const uint8_t *p, size_t n, size_t *took)
+{
+	bool need_more = false;
+	size_t take = n < DETECT_MAX - c->ndetect ? n : DETECT_MAX - c->ndetect;
+
+	if (!c->ndetect)
+		c->detect_ts = ts;
+	memcpy(c->detect + c->ndetect, p, take);
+	c->ndetect += take;
+	*took = take;
+	c->proto = fl_detect(c->detect, c->ndetect, &need_more);
+	if (c->proto == FL_PROTO_UNKNOWN) {
+		if (need_more && c->ndetect < DETECT_MAX)
+			return false;
+		c->ignored = true;
+		ct->stats->unknown_proto_conns++;
+		ct->stats->unknown_proto_bytes += c->ndetect;
+		return false;
+	}
+	c->parser = fl_parser_new(c->proto);
+	if (!c->parser) {
+		ct->err = -ENOMEM;
+		c->ignored = true;
+		return false;
+	}
+	/* the detection bytes are the start of the request stream */
+	if (fl_parser_feed(c->parser, FL_SIDE_REQUEST, c->detect_ts, c->detect,
+			   c->ndetect, on_record, c))
+		ct->err = -ENOMEM;
+	return true;
+}
+
+static void on_data(struct conn_table *ct, const struct fl_data_event *e,
+		    const uint8_t *payload)
+{
+	struct conn *c = conn_find(ct, e->hdr.cid.tgid, e->hdr.cid.fd);
+	int dir = e->hdr.dir & 1;
+	uint32_t cap = e->cap_len;
+	enum fl_side side;
+
+	ct->stats->data_events++;
+	ct->stats->bytes_seen += e->orig_len;
+	ct->stats->bytes_captured += e->cap_len;
+	ct->stats->bytes_truncated += e->orig_len - e->cap_len;
+	if (c && c->cid.gen != e->hdr.cid.gen) {
+		conn_unlink(ct, c);
+		conn_free(ct, c);
+		c = NULL;
+	}
+	if (!c) {
+		ct->stats->conns_without_open++;
+		if (!(c = conn_add(ct, &e->hdr)))
+			return;
+		c->next_off[0] = c->next_off[1] = UINT64_MAX;
+	}
+	if (c->next_off[dir] == UINT64_MAX) /* joined mid-stream */
+		c->next_off[dir] = e->offset;
+	if (e->offset < c->next_off[dir]) {
+		ct->stats->reordered_events++;
+		return;
+	}
+	uint64_t gap = e->offset - c->next_off[dir];
+	c->next_off[dir] = e->offset + e->orig_len;
+	ct->stats->gap_bytes += gap;
+	if (c->ignored) {
+		if (c->proto == FL_PROTO_UNKNOWN && c->ndetect) /* not a mirror */
+			ct->stats->unknown_proto_bytes += e->orig_len;
+		return;
+	}
+	if (!c->mirror_checked && conn_is_mirror(ct, c)) {
+		c->ignored = true;
+		return;
+	}
+	side = (c->role == FL_ROLE_SERVER) == (dir == FL_DIR_INGRESS)
+		       ? FL_SIDE_REQUEST : FL_SIDE_RESPONSE;
+	if (!c->parser) {
+		size_t took;
+		/* client-first protocols only: wait for the first request */
+		if (side != FL_SIDE_REQUEST || gap ||
+		    !conn_detect(ct, c, e->hdr.ts_ns, payload, e->cap_len, &took))
+			return;
+		payload += took;
+		cap -= (uint32_t)took;
+		gap = 0;
+	}
+	if (gap)
+		fl_parser_gap(c->parser, side, e->hdr.ts_ns, gap, on_record, c);
+	if (cap && fl_parser_feed(c->parser, side, e->hdr.ts_ns, payload, cap,
+				  on_record, c))
+		ct->err = -ENOMEM;
+	if (e->orig_len > e->cap_len)
+		fl_parser_gap(c->parser, side, e->hdr.ts_ns,
+			      e->orig_len - e->cap_len, on_record, c);
+}
+
+int conn_table_event(struct conn_table *ct, const void *data, size_t len)
+{
+	const struct fl_event_hdr *h = data;
+
+	ct->err = 0;
+	ct->stats->events++;
+	if (len < sizeof(*h))
+		return 0;
+	switch (h->type) {
+	case FL_EV_DATA: {
+		const struct fl_data_event *e = data;
+		if (len < sizeof(*e) || e->cap_len > len - sizeof(*e) ||
+		    e->cap_len > e->orig_len)
+			return 0;
+		on_data(ct, e, (const uint8_t *)(e + 1));
+		break;
+	}
+	case FL_EV_CONN_OPEN:
+	case FL_EV_CONN_CLOSE:
+	case FL_EV_CONN_FAIL:
+		if (len < sizeof(struct fl_conn_event))
+			return 0;
+		if (h->type == FL_EV_CONN_OPEN)
+			on_open(ct, data);
+		else if (h->type == FL_EV_CONN_CLOSE)
+			on_close(ct, data);
+		else
+			on_fail(ct, data);
+		break;
+	default:
+		break;
+	}
+	return ct->err;
+}
+
+void conn_table_parser_stats(struct conn_table *ct, struct agent_stats *stats)
+{
+	struct fl_parser_stats sum = ct->closed;
+
+	for (uint32_t b = 0; b < CONN_BUCKETS; b++)
+		for (struct conn *c = ct->by_fd[b]; c; c = c->next)
+			if (c->parser)
+				add_parser_stats(&sum, fl_parser_stats(c->parser));
+	stats->parser_resyncs = sum.resyncs;
+	stats->parser_unparsed_bytes = sum.unparsed_bytes;
+	stats->parser_unpaired = sum.unpaired;
+	stats->parser_given_up = sum.given_up;
+}
+
+void conn_table_free(struct conn_table *ct)
+{
+	if (!ct)
+		return;
+	for (uint32_t b = 0; b < CONN_BUCKETS; b++) {
+		struct conn *c = ct->by_fd[b], *next;
+		for (; c; c = next) {
+			next = c->next;
+			conn_free(ct, c);
+		}
+	}
+	free(ct);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The connection table: turns collector events into records.
+ *
+ * Connections are keyed by (tgid, fd) and checked against the generation of
+ * each event, so a reused fd is a new connection. Each direction's stream
+ * offset is followed: bytes beyond the capture limit and jumps in the offset
+ * reach the parser as gaps, never as silence. When both ends of a
+ * connection are traced on this node, only the client end produces records
+ * (the server end is "mirrored"), so every request counts once.
+ */
+#ifndef FAULTLINE_CONN_H
+#define FAULTLINE_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "agent.h"
+#include "aggregate.h"
+#include "identity.h"
+
+struct conn_table;
+
+/*
+ * conn_table_new() - an empty table that resolves names with @id, counts
+ * into @stats and aggregates into @agg (all borrowed, must outlive it).
+ * @mono_to_wall_ns: added to collector timestamps (CLOCK_MONOTONIC) to get
+ * Unix ns. Returns NULL with errno = ENOMEM.
+ */
+struct conn_table *conn_table_new(struct identity *id, struct aggregator *agg,
+				  struct agent_stats *stats,
+				  int64_t mono_to_wall_ns);
+
+/* conn_table_free() - release @ct and its parsers; NULL is fine. */
+void conn_table_free(struct conn_table *ct);
+
+/*
+ * conn_table_event() - handle one ring-buffer event (@data, @len bytes as
+ * the collector wrote it). Malformed or short events are counted and
+ * ignored. Returns 0, or -ENOMEM.
+ */
+int conn_table_event(struct conn_table *ct, const void *data, size_t len);
+
+/*
+ * conn_table_parser_stats() - add the parser counters of live connections
+ * to those of closed ones into @stats (parser_* fields, overwritten).
+ */
+void conn_table_parser_stats(struct conn_table *ct, struct agent_stats *stats);
+
+#endif /* FAULTLINE_CONN_H */

@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "identity.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROC_CACHE_SIZE 4096	/* direct-mapped tgid -> name cache */
+#define PROC_TTL_NS (10ull * 1000000000)
+#define LISTEN_MAX 4096
+#define LISTEN_REFRESH_NS (1000000000ull)
+
+struct proc_entry {
+	uint32_t tgid;
+	uint64_t expires_ns;
+	char name[FL_NAME_MAX];
+};
+
+struct listener {
+	uint8_t addr[16];	/* bound address; all zero for a wildcard */
+	uint16_t port;
+	uint64_t inode;
+	uint32_t tgid;		/* owner, 0 until resolved */
+};
+
+struct identity {
+	struct proc_entry procs[PROC_CACHE_SIZE];
+	struct listener listeners[LISTEN_MAX];
+	int nlisteners;
+	uint64_t listen_read_ns;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct identity *identity_new(void)
+{
+	return calloc(1, sizeof(struct identity));
+}
+
+void identity_free(struct identity *id)
+{
+	free(id);
+}
+
+/* Read a whole small /proc file; returns bytes read or -1. NUL-terminated. */
+static ssize_t read_proc(uint32_t tgid, const char *file, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n, total = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/%s", tgid, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while ((size_t)total < len - 1 &&
+	       (n = read(fd, buf + total, len - 1 - (size_t)total)) > 0)
+		total += n;
+	close(fd);
+	buf[total] = 0;
+	return total;
+}
+
+static void copy_name(char *out, const char *s, size_t n)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < n && s[i] && j < FL_NAME_MAX - 1; i++) {
+		unsigned char c = (unsigned char)s[i];
+		out[j++] = (isalnum(c) || strchr("-_.@/", c)) ? (char)c : '_';
+	}
+	out[j] = 0;
+}
+
+/* OTEL_SERVICE_NAME, or service.name inside OTEL_RESOURCE_ATTRIBUTES. */
+static bool name_from_environ(uint32_t tgid, char *out)
+{
+	static const char key[] = "OTEL_SERVICE_NAME=";
+	static const char rkey[] = "OTEL_RESOURCE_ATTRIBUTES=";
+	char buf[32768];
+	ssize_t n = read_proc(tgid, "environ", buf, sizeof(buf));
+	const char *attrs = NULL;
+
+	for (ssize_t off = 0; off < n; off += (ssize_t)strlen(buf + off) + 1) {
+		const char *v = buf + off;
+		if (!strncmp(v, key, sizeof(key) - 1) && v[sizeof(key) - 1]) {
+			copy_name(out, v + sizeof(key) - 1, FL_NAME_MAX);
+			return true;
+		}
+		if (!strncmp(v, rkey, sizeof(rkey) - 1))
+			attrs = v + sizeof(rkey) - 1;
+	}
+	for (const char *p = attrs; p && *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len > 13 && !strncmp(p, "service.name=", 13)) {
+			copy_name(out, p + 13, len - 13);
+			return out[0] != 0;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+/* A 64-hex container id inside @comp ("docker-<id>.scope", "<id>"). */
+static const char *container_id(const char *comp)
+{
+	static const char *const prefixes[] = { "docker-", "cri-containerd-",
+						"crio-", "libpod-" };
+	const char *p = comp;
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(p, prefixes[i], strlen(prefixes[i])))
+			p += strlen(prefixes[i]);
+	if (strspn(p, "0123456789abcdef") == 64 &&
+	    (p[64] == 0 || !strcmp(p + 64, ".scope")))
+		return p;
+	return NULL;
+}
+
+/* A systemd service unit or a container id from /proc/PID/cgroup. */
+static bool name_from_cgroup(uint32_t tgid, char *out)
+{
+	char buf[4096], *save = NULL;
+
+	if (read_proc(tgid, "cgroup", buf, sizeof(buf)) <= 0)
+		return false;
+	for (char *line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *path = strchr(line, ':');
+		path = path ? strchr(path + 1, ':') : NULL;
+		/* walk components from the leaf up */
+		for (char *c = path ? strrchr(path, '/') : NULL; c;
+		     *c = 0, c = strrchr(path, '/')) {
+			const char *comp = c + 1, *cid = container_id(comp);
+			size_t len = strlen(comp);
+			if (cid) {
+				copy_name(out, cid, 12);
+				return true;
+			}
+			if (len > 8 && !strcmp(comp + len - 8, ".service") &&
+			    strncmp(comp, "user@", 5)) {
+				copy_name(out, comp, len - 8);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+static const char *base(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+static bool is_interpreter(const char *exe)
+{
+	static const char *const names[] = { "python", "node", "ruby", "perl",
+					     "php", "bash", "sh", "dash" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strncmp(exe, names[i], strlen(names[i])))
+			return true;
+	return false;
+}
+
+/* For `python3 -u app.py` -> "app", `python3 -m pkg.mod` -> "pkg.mod". */
+static bool name_from_script(const char *cmd, ssize_t n, char *out)
+{
+	const char *arg = cmd + strlen(cmd) + 1; /* skip argv[0] */
+
+	while (arg < cmd + n && *arg == '-') {
+		if (!strcmp(arg, "-m") || !strcmp(arg, "-c")) {
+			const char *next = arg + strlen(arg) + 1;
+			if (arg[1] == 'c' || next >= cmd + n)
+				return false;
+			copy_name(out, next, FL_NAME_MAX);
+			return true;
+		}
+		arg += strlen(arg) + 1;
+	}
+	if (arg >= cmd + n || !*arg)
+		return false;
+	const char *b = base(arg), *dot = strrchr(b, '.');
+	copy_name(out, b, dot && dot != b ? (size_t)(dot - b) : strlen(b));
+	return out[0] != 0;
+}
+
+/* The program name: argv[0] as shown ("postgres: x y" -> "postgres"). */
+static bool name_from_program(uint32_t tgid, char *out)
+{
+	char cmd[4096], exe[512];
+	ssize_t n = read_proc(tgid, "cmdline", cmd, sizeof(cmd));
+	ssize_t e;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", tgid);
+	e = readlink(path, exe, sizeof(exe) - 1);
+	exe[e > 0 ? e : 0] = 0;
+	if (n > 0 && e > 0 && is_interpreter(base(exe)) &&
+	    name_from_script(cmd, n, out))
+		return true;
+	if (n > 0 && cmd[0]) {
+		const char *b = base(strtok(cmd, " :"));
+		copy_name(out, b, strlen(b));
+		return out[0] != 0;
+	}
+	if (e > 0) {
+		copy_name(out, base(exe), FL_NAME_MAX);
+		return true;
+	}
+	return false;
+}
+
+int identity_process(struct identity *id, uint32_t tgid, const char *comm,
+		     char *out)
+{
+	struct proc_entry *pe = &id->procs[tgid % PROC_CACHE_SIZE];
+	uint64_t now = now_ns();
+
+	if (pe->tgid == tgid && pe->expires_ns > now) {
+		memcpy(out, pe->name, FL_NAME_MAX);
+		return 0;
+	}
+	if (!name_from_environ(tgid, out) && !name_from_cgroup(tgid, out) &&
+	    !name_from_program(tgid, out)) {
+		if (!comm || !comm[0]) {
+			snprintf(out, FL_NAME_MAX, "pid-%u", tgid);
+			return -ESRCH;
+		}
+		copy_name(out, comm, 16);
+		return 0; /* gone: do not cache the comm */
+	}
+	pe->tgid = tgid;
+	pe->expires_ns = now + PROC_TTL_NS;
+	memcpy(pe->name, out, FL_NAME_MAX);
+	return 0;
+}
+
+/* Parse "0100007F:1F90" (kernel byte order words) into addr/port. */
+static int parse_hex_addr(const char *s, uint8_t addr[16], uint16_t *port)
+{
+	const char *colon = strchr(s, ':');
+	size_t hexlen = colon ? (size_t)(colon - s) : 0;
+
+	memset(addr, 0, 16);
+	if (hexlen != 8 && hexlen != 32)
+		return -EINVAL;
+	for (size_t w = 0; w < hexlen / 8; w++) {
+		char word[9];
+		memcpy(word, s + w * 8, 8);
+		word[8] = 0;
+		uint32_t v = (uint32_t)strtoul(word, NULL, 16);
+		if (hexlen == 8) {
+			addr[10] = addr[11] = 0xff;
+			memcpy(addr + 12, &v, 4);
+		} else {
+			memcpy(addr + w * 4, &v, 4);
+		}
+	}
+	*port = (uint16_t)strtoul(colon + 1, NULL, 16);
+	return 0;
+}
+
+static void read_listeners(struct identity *id, const char *file)
+{
+	char line[512];
+	FILE *f = fopen(file, "re");
+
+	if (!f)
+		return;
+	if (!fgets(line, sizeof(line), f)) /* header */
+		goto out_close;
+	while (fgets(line, sizeof(line), f) && id->nlisteners < LISTEN_MAX) {
+		char local[64], remote[64];
+		unsigned st;
+		unsigned long long inode;
+		struct listener *l = &id->listeners[id->nlisteners];
+		if (sscanf(line, "%*d: %63s %63s %x %*s %*s %*s %*u %*u %llu",
+			   local, remote, &st, &inode) != 4 || st != 0x0A)
+			continue;
+		if (parse_hex_addr(local, l->addr, &l->port))
+			continue;
+		l->inode = inode;
+		l->tgid = 0;
+		id->nlisteners++;
+	}
+out_close:
+	fclose(f);
+}
+
+/* Map listener socket inodes to their owning processes via /proc/PID/fd. */
+static void resolve_listener_owners(struct identity *id)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+
+	if (!proc)
+		return;
+	while ((de = readdir(proc))) {
+		char path[64], link[64];
+		uint32_t tgid = (uint32_t)strtoul(de->d_name, NULL, 10);
+		if (!tgid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/fd", tgid);
+		DIR *fds = opendir(path);
+		if (!fds)
+			continue;
+		struct dirent *fe;
+		while ((fe = readdir(fds))) {
+			ssize_t n = readlinkat(dirfd(fds), fe->d_name, link,
+					       sizeof(link) - 1);
+			if (n < 9 || strncmp(link, "socket:[", 8))
+				continue;
+			link[n] = 0;
+			uint64_t inode = strtoull(link + 8, NULL, 10);
+			for (int i = 0; i < id->nlisteners; i++)
+				if (id->listeners[i].inode == inode &&
+				    !id->listeners[i].tgid)
+					id->listeners[i].tgid = tgid;
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+}
+
+static void refresh_listeners(struct identity *id)
+{
+	id->nlisteners = 0;
+	read_listeners(id, "/proc/net/tcp");
+	read_listeners(id, "/proc/net/tcp6");
+	resolve_listener_owners(id);
+	id->listen_read_ns = now_ns();
+}
+
+static uint32_t find_listener(struct identity *id, const uint8_t addr[16],
+			      uint16_t port)
+{
+	static const uint8_t any[16];
+	static const uint8_t any4[16] = { [10] = 0xff, [11] = 0xff };
+	uint32_t wildcard = 0;
+
+	for (int i = 0; i < id->nlisteners; i++) {
+		struct listener *l = &id->listeners[i];
+		if (l->port != port || !l->tgid)
+			continue;
+		if (!memcmp(l->addr, addr, 16))
+			return l->tgid;
+		if (!memcmp(l->addr, any, 16) || !memcmp(l->addr, any4, 16))
+			wildcard = l->tgid;
+	}
+	return wildcard;
+}
+
+uint32_t identity_listener(struct identity *id, const uint8_t addr[16],
+			   uint16_t port)
+{
+	uint32_t tgid = find_listener(id, addr, port);
+
+	if (tgid || now_ns() - id->listen_read_ns < LISTEN_REFRESH_NS)
+		return tgid;
+	refresh_listeners(id);
+	return find_listener(id, addr, port);
+}
+
+bool identity_is_local(const uint8_t a[16])
+{
+	static const uint8_t lo6[16] = { [15] = 1 };
+
+	if (!memcmp(a, lo6, 16))
+		return true;
+	return a[10] == 0xff && a[11] == 0xff && a[12] == 127;
+}
+
+void identity_addr_str(const uint8_t a[16], uint16_t port, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+	static const uint8_t v4prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (!memcmp(a, v4prefix, 12)) {
+		inet_ntop(AF_INET, a + 12, ip, sizeof(ip));
+		snprintf(out, len, "%s:%u", ip, port);
+	} else {
+		inet_ntop(AF_INET6, a, ip, sizeof(ip));
+		snprintf(out, len, "[%s]:%u", ip, port);
+	}
+}

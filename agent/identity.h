@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Service identity: who is at each end of a connection (DESIGN.md §5).
+ *
+ * A process is named, in this order: OTEL_SERVICE_NAME (or service.name in
+ * OTEL_RESOURCE_ATTRIBUTES) from /proc/PID/environ; a systemd unit
+ * (".service") or a container id from /proc/PID/cgroup; the program name
+ * (argv[0] as the process shows it, so "postgres: ..." and "nginx: worker"
+ * name postgres and nginx); for an interpreter (python, node, ruby, perl,
+ * php, sh) the script or module it runs.
+ *
+ * The server end of a client connection is the process listening on the
+ * peer port on this node (found in /proc/net/tcp{,6} and /proc/PID/fd); a
+ * peer that cannot be resolved is named "ADDR:PORT" and has kind external.
+ */
+#ifndef FAULTLINE_IDENTITY_H
+#define FAULTLINE_IDENTITY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#define FL_NAME_MAX 128
+
+struct identity;
+
+/* identity_new() - a resolver with empty caches; NULL with errno on failure. */
+struct identity *identity_new(void);
+
+/* identity_free() - release @id; NULL is fine. */
+void identity_free(struct identity *id);
+
+/*
+ * identity_process() - the service name of process @tgid into @out
+ * (FL_NAME_MAX bytes). @comm (may be NULL) names a process that has already
+ * exited. Cached per tgid for a few seconds. Returns 0, or -ESRCH when the
+ * process is gone and no @comm was given (out holds "pid-N" then).
+ */
+int identity_process(struct identity *id, uint32_t tgid, const char *comm,
+		     char *out);
+
+/*
+ * identity_listener() - the tgid of the process listening on TCP @port on
+ * this node for connections to @addr (16 bytes, IPv4-mapped for IPv4).
+ * Returns the tgid, or 0 when none is known (the listener table is
+ * re-read from /proc at most once a second on a miss).
+ */
+uint32_t identity_listener(struct identity *id, const uint8_t addr[16],
+			   uint16_t port);
+
+/* identity_is_local() - true if @addr (16 bytes) is a loopback address. */
+bool identity_is_local(const uint8_t addr[16]);
+
+/* identity_addr_str() - "ADDR:PORT" ("[v6]:PORT" for IPv6) into @out. */
+void identity_addr_str(const uint8_t addr[16], uint16_t port, char *out,
+		       size_t len);
+
+#endif /* FAULTLINE_IDENTITY_H */

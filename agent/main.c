@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * faultline-agent: loads the collector, turns its events into the
+ * interaction graph, and writes the graph to the store.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+
+#include "agent.h"
+#include "aggregate.h"
+#include "collector.skel.h"
+#include "conn.h"
+#include "identity.h"
+#include "store.h"
+
+static struct env {
+	const char *db;
+	unsigned capture;	/* bytes of payload per syscall */
+	unsigned flush_s;	/* seconds between store flushes */
+	unsigned ringbuf_mb;	/* ring buffer size, MiB (power of two) */
+	unsigned duration_s;	/* stop after this many seconds; 0: never */
+	bool verbose;
+} env = {
+	.db = "faultline.db",
+	.capture = FL_CAPTURE_DEFAULT,
+	.flush_s = 5,
+	.ringbuf_mb = FL_RINGBUF_DEFAULT >> 20,
+};
+
+const char *argp_program_version = "faultline-agent 0.1";
+static const char doc[] =
+	"faultline-agent: observe TCP conversations with eBPF and record the "
+	"interaction graph of this node.\n"
+	"\n"
+	"USAGE: faultline-agent [--db FILE] [--capture BYTES] [-v]\n"
+	"\n"
+	"EXAMPLES:\n"
+	"    faultline-agent                      # record into ./faultline.db\n"
+	"    faultline-agent --db /var/lib/faultline/graph.db --capture 4096\n"
+	"    faultline-agent --duration 60        # record for one minute\n"
+	"\n"
+	"Runs until SIGINT or SIGTERM, flushing to the store every few seconds "
+	"and on exit. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN for "
+	"mounting tracefs).";
+
+static const struct argp_option opts[] = {
+	{ "db", 'd', "FILE", 0, "Store to write (default ./faultline.db)", 0 },
+	{ "capture", 'c', "BYTES", 0,
+	  "Payload bytes captured per syscall (default 1024, max 8192)", 0 },
+	{ "flush-interval", 'f', "SECONDS", 0,
+	  "Seconds between writes to the store (default 5)", 0 },
+	{ "ringbuf-mb", 'r', "MIB", 0,
+	  "Ring buffer size in MiB, a power of two (default 8)", 0 },
+	{ "duration", 'D', "SECONDS", 0, "Stop after SECONDS", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf debug output", 0 },
+	{},
+};
+
+static int parse_uint(const char *arg, unsigned min, unsigned max,
+		      unsigned *out, struct argp_state *state)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < (long)min || v > (long)max)
+		argp_error(state, "invalid value '%s' (expected %u..%u)", arg,
+			   min, max);
+	*out = (unsigned)v;
+	return 0;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'd':
+		env.db = arg;
+		break;
+	case 'c':
+		return parse_uint(arg, 0, FL_CAPTURE_MAX, &env.capture, state);
+	case 'f':
+		return parse_uint(arg, 1, 3600, &env.flush_s, state);
+	case 'r':
+		parse_uint(arg, 1, 1024, &env.ringbuf_mb, state);
+		if (env.ringbuf_mb & (env.ringbuf_mb - 1))
+			argp_error(state, "--ringbuf-mb must be a power of two");
+		break;
+	case 'D':
+		return parse_uint(arg, 1, INT_MAX, &env.duration_s, state);
+	case 'v':
+		env.verbose = true;
+		break;
+	case ARGP_KEY_ARG:
+		argp_usage(state);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list args)
+{
+	if (level == LIBBPF_DEBUG && !env.verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static uint64_t clock_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Tracepoint attach needs tracefs for event ids: mount it if absent. */
+static int ensure_tracefs(void)
+{
+	struct stat st;
+
+	if (!stat("/sys/kernel/tracing/events", &st) ||
+	    !stat("/sys/kernel/debug/tracing/events", &st))
+		return 0;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
+		fprintf(stderr, "faultline-agent: cannot mount tracefs at "
+				"'/sys/kernel/tracing': %s\n", strerror(errno));
+		return -errno;
+	}
+	fprintf(stderr, "faultline-agent: mounted tracefs at /sys/kernel/tracing\n");
+	return 0;
+}
+
+static void read_bpf_counters(struct collector_bpf *skel,
+			      struct agent_stats *st)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(skel->maps.counters);
+	uint64_t vals[ncpu > 0 ? ncpu : 1];
+
+	for (uint32_t i = 0; i < FL_CNT_MAX && ncpu > 0; i++) {
+		if (bpf_map_lookup_elem(fd, &i, vals))
+			continue;
+		st->bpf[i] = 0;
+		for (int c = 0; c < ncpu; c++)
+			st->bpf[i] += vals[c];
+	}
+}
+
+struct agent {
+	struct collector_bpf *skel;
+	struct ring_buffer *rb;
+	struct conn_table *ct;
+	struct aggregator *agg;
+	struct identity *id;
+	sqlite3 *db;
+	struct agent_stats stats;
+};
+
+static int handle_event(void *ctx, void *data, size_t len)
+{
+	struct agent *a = ctx;
+
+	return conn_table_event(a->ct, data, len);
+}
+
+static int flush(struct agent *a)
+{
+	char err[512];
+
+	read_bpf_counters(a->skel, &a->stats);
+	conn_table_parser_stats(a->ct, &a->stats);
+	if (agg_flush(a->agg, a->db, &a->stats, err, sizeof(err))) {
+		a->stats.store_errors++;
+		fprintf(stderr, "faultline-agent: %s (kept in memory, retrying)\n",
+			err);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void print_stats(const struct agent_stats *st)
+{
+	fprintf(stderr, "faultline-agent: counters:");
+#define X(n) fprintf(stderr, " %s=%llu", #n, (unsigned long long)st->n);
+	AGENT_STATS(X)
+#undef X
+	fprintf(stderr, " ringbuf_drops=%llu conn_map_full=%llu "
+			"inflight_map_full=%llu payload_read_failed=%llu\n",
+		(unsigned long long)st->bpf[FL_CNT_RINGBUF_DROPS],
+		(unsigned long long)st->bpf[FL_CNT_CONN_MAP_FULL],
+		(unsigned long long)st->bpf[FL_CNT_ARGS_MAP_FULL],
+		(unsigned long long)st->bpf[FL_CNT_READ_FAILED]);
+}
+
+static int load_collector(struct agent *a)
+{
+	int err;
+
+	a->skel = collector_bpf__open();
+	if (!a->skel) {
+		fprintf(stderr, "faultline-agent: cannot open BPF object: %s\n",
+			strerror(errno));
+		return -errno;
+	}
+	a->skel->rodata->capture_len = env.capture;
+	a->skel->rodata->self_tgid = (uint32_t)getpid();
+	bpf_map__set_max_entries(a->skel->maps.events, env.ringbuf_mb << 20);
+	err = collector_bpf__load(a->skel);
+	if (err == -EPERM) {
+		fprintf(stderr, "faultline-agent: BPF is not permitted here (%s): "
+				"run as root, or with CAP_BPF and CAP_PERFMON\n",
+			strerror(-err));
+		return err;
+	}
+	if (err) {
+		fprintf(stderr, "faultline-agent: cannot load BPF programs: %s "
+				"(run with -v for the verifier log)\n",
+			strerror(-err));
+		return err;
+	}
+	err = collector_bpf__attach(a->skel);
+	if (err) {
+		fprintf(stderr, "faultline-agent: cannot attach tracepoints: %s\n",
+			strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static int run(struct agent *a)
+{
+	uint64_t next_flush = clock_ns(CLOCK_MONOTONIC) + env.flush_s * 1000000000ull;
+	uint64_t end = env.duration_s ?
+		clock_ns(CLOCK_MONOTONIC) + env.duration_s * 1000000000ull : 0;
+	int err = 0;
+
+	while (!stop) {
+		err = ring_buffer__poll(a->rb, 100);
+		if (err == -EINTR) {
+			err = 0;
+			continue;
+		}
+		if (err < 0) {
+			fprintf(stderr, "faultline-agent: ring buffer: %s\n",
+				strerror(-err));
+			break;
+		}
+		err = 0;
+		uint64_t now = clock_ns(CLOCK_MONOTONIC);
+		if (now >= next_flush) {
+			flush(a);
+			next_flush = now + env.flush_s * 1000000000ull;
+		}
+		if (end && now >= end)
+			break;
+	}
+	ring_buffer__consume(a->rb);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct argp argp = { opts, parse_arg, NULL, doc, NULL, NULL, NULL };
+	struct agent a = { 0 };
+	char errbuf[512];
+	int err;
+
+	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	if (err)
+		return 2;
+	libbpf_set_print(libbpf_print);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	err = fl_store_open(env.db, true, &a.db, errbuf, sizeof(errbuf));
+	if (err) {
+		fprintf(stderr, "faultline-agent: %s\n", errbuf);
+		return 1;
+	}
+	a.id = identity_new();
+	a.agg = agg_new();
+	a.ct = a.id && a.agg ? conn_table_new(a.id, a.agg, &a.stats,
+		(int64_t)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC))) : NULL;
+	if (!a.ct) {
+		fprintf(stderr, "faultline-agent: out of memory\n");
+		err = -ENOMEM;
+		goto out_free;
+	}
+	if ((err = ensure_tracefs()) || (err = load_collector(&a)))
+		goto out_free;
+	a.rb = ring_buffer__new(bpf_map__fd(a.skel->maps.events), handle_event,
+				&a, NULL);
+	if (!a.rb) {
+		err = -errno;
+		fprintf(stderr, "faultline-agent: cannot open ring buffer: %s\n",
+			strerror(errno));
+		goto out_free;
+	}
+	fprintf(stderr, "faultline-agent: ready: capture %u bytes/syscall, "
+			"ring buffer %u MiB, store '%s'\n",
+		env.capture, env.ringbuf_mb, env.db);
+	err = run(&a);
+	/* the last events and windows are kept: flush before exit */
+	collector_bpf__detach(a.skel);
+	ring_buffer__consume(a.rb);
+	if (flush(&a) && !err)
+		err = -EIO;
+	print_stats(&a.stats);
+out_free:
+	ring_buffer__free(a.rb);
+	collector_bpf__destroy(a.skel);
+	conn_table_free(a.ct);
+	agg_free(a.agg);
+	identity_free(a.id);
+	sqlite3_close(a.db);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Protocol parsers: detection, incremental request/response parsing and
+ * pairing into records. One parser instance per connection.
+ *
+ * The caller (agent/conn.c) reassembles each direction of a TCP stream and
+ * feeds the parser in order: bytes it saw with fl_parser_feed(), bytes it
+ * did not see (truncated capture, gaps) with fl_parser_gap(). The caller maps
+ * directions to sides: on a client connection the request side is what the
+ * process writes, on a server connection what it reads.
+ *
+ * Parsers never keep secrets: a record holds only the normalised operation
+ * (HTTP route template, SQL with literals replaced by '?', Redis command
+ * name) and status. They never crash on garbage: a stream they cannot follow
+ * is given up and counted (struct fl_parser_stats).
+ */
+#ifndef FAULTLINE_PROTO_H
+#define FAULTLINE_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FL_OP_MAX 256		/* operation string, including NUL */
+#define FL_PENDING_MAX 1024	/* in-flight requests kept per connection */
+
+enum fl_proto {
+	FL_PROTO_UNKNOWN = 0,
+	FL_PROTO_HTTP = 1,	/* HTTP/1.x, RFC 9112 */
+	FL_PROTO_POSTGRES = 2,	/* PostgreSQL frontend/backend protocol v3 */
+	FL_PROTO_REDIS = 3,	/* RESP2/RESP3 */
+	FL_PROTO_COUNT
+};
+
+enum fl_side {
+	FL_SIDE_REQUEST = 0,	/* bytes from the client to the server */
+	FL_SIDE_RESPONSE = 1,	/* bytes from the server to the client */
+};
+
+/* One request/response pair. */
+struct fl_record {
+	enum fl_proto proto;
+	char operation[FL_OP_MAX]; /* "GET /users/{id}", "SELECT * FROM t WHERE id = ?", "GET" */
+	int status;		/* HTTP status code; 0 for other protocols */
+	char status_text[8];	/* SQLSTATE ("42P01") or Redis error prefix ("ERR"); "" if none */
+	bool error;		/* HTTP 5xx, PostgreSQL ErrorResponse, Redis error reply */
+	bool client_error;	/* HTTP 4xx */
+	uint64_t start_ns;	/* timestamp of the first request byte, ns */
+	uint64_t end_ns;	/* timestamp of the last response byte, ns */
+	uint64_t req_bytes;	/* request size on the wire, bytes (seen or not) */
+	uint64_t resp_bytes;	/* response size on the wire, bytes (seen or not) */
+};
+
+/* What a parser could not follow; summed by the agent into its counters. */
+struct fl_parser_stats {
+	uint64_t resyncs;	  /* times the parser lost framing and resynchronised */
+	uint64_t unparsed_bytes;  /* bytes skipped without being understood */
+	uint64_t unpaired;	  /* responses with no request (or dropped requests) */
+	uint64_t given_up;	  /* 1 once the parser gave the connection up */
+};
+
+typedef void (*fl_record_cb)(const struct fl_record *rec, void *ctx);
+
+struct fl_parser;
+
+/*
+ * fl_detect() - guess the protocol from the first bytes of a request stream.
+ * @data, @len: the first bytes the client sent (may be fewer than a message).
+ * Returns the protocol, or FL_PROTO_UNKNOWN when the bytes match none, or
+ * when more bytes are needed (*need_more set to true then).
+ */
+enum fl_proto fl_detect(const uint8_t *data, size_t len, bool *need_more);
+
+/*
+ * fl_parser_new() - a parser for one connection speaking @proto.
+ * Returns NULL with errno = ENOMEM or EINVAL (unknown protocol).
+ * The caller owns it and releases it with fl_parser_free().
+ */
+struct fl_parser *fl_parser_new(enum fl_proto proto);
+
+/*
+ * fl_parser_feed() - give the parser @len bytes of @side seen at @ts_ns.
+ * Calls @cb once for each request/response pair completed by these bytes
+ * (in request order); the record is valid only during the call.
+ * The bytes are copied where the parser needs to keep them.
+ * Returns 0, or -ENOMEM; garbage is not an error (it is counted in stats).
+ */
+int fl_parser_feed(struct fl_parser *p, enum fl_side side, uint64_t ts_ns,
+		   const uint8_t *data, size_t len, fl_record_cb cb, void *ctx);
+
+/*
+ * fl_parser_gap() - @len bytes of @side passed at @ts_ns but were not
+ * captured. Parsers skip them inside bodies; elsewhere they resynchronise.
+ */
+void fl_parser_gap(struct fl_parser *p, enum fl_side side, uint64_t ts_ns,
+		   size_t len, fl_record_cb cb, void *ctx);
+
+/*
+ * fl_parser_close() - the connection closed at @ts_ns: completes a response
+ * delimited by the close (HTTP without Content-Length) and drops requests
+ * that never got an answer (counted as unpaired).
+ */
+void fl_parser_close(struct fl_parser *p, uint64_t ts_ns, fl_record_cb cb,
+		     void *ctx);
+
+/* fl_parser_stats() - counters of what this parser could not follow. */
+const struct fl_parser_stats *fl_parser_stats(const struct fl_parser *p);
+
+/* fl_parser_free() - release @p; NULL is fine. */
+void fl_parser_free(struct fl_parser *p);
+
+/* fl_proto_name() - "http", "postgresql", "redis" or "unknown" (static). */
+const char *fl_proto_name(enum fl_proto proto);
+
+/*
+ * fl_sql_normalize() - write the normalised form of SQL statement @sql
+ * (@len bytes, not NUL-terminated) into @out (@out_size bytes, always
+ * NUL-terminated, truncated to fit): string and numeric literals become '?',
+ * runs of whitespace one space, comments dropped, leading/trailing space and
+ * a trailing ';' removed. Returns the length written. Never copies a literal.
+ */
+size_t fl_sql_normalize(const char *sql, size_t len, char *out, size_t out_size);
+
+/*
+ * fl_http_route() - write "METHOD /route" for @method and @target into @out:
+ * the query string and fragment are dropped (their values are secrets), and
+ * path segments that are numbers, UUIDs or hex strings of 16+ digits become
+ * "{id}". Returns the length written (NUL-terminated, truncated to fit).
+ */
+size_t fl_http_route(const char *method, size_t mlen, const char *target,
+		     size_t tlen, char *out, size_t out_size);
+
+#endif /* FAULTLINE_PROTO_H */

@@ -1,0 +1,615 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * faultline collector: observes TCP conversations from syscall tracepoints.
+ *
+ * connect()/accept() exits register a TCP socket in `conns`, keyed by
+ * (tgid, fd); data syscalls on a registered fd copy up to `capture_len`
+ * bytes of payload into the ring buffer, with the stream offset so userspace
+ * sees truncation and gaps; close() unregisters. For every other fd a data
+ * syscall costs one `conns` lookup per tracepoint. Nothing here changes
+ * traffic. Events: include/faultline/events.h.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include <faultline/events.h>
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define EINPROGRESS 115
+#define MSG_PEEK 2
+#define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
+#define IPPROTO_TCP 6
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the agent between skeleton open and load. */
+const volatile __u32 capture_len = FL_CAPTURE_DEFAULT; /* bytes per syscall */
+const volatile __u32 self_tgid = 0;		       /* the agent: ignored */
+
+struct conn_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+struct conn_info {
+	__u64 gen;		/* ns timestamp of registration */
+	__u64 bytes[2];		/* bytes moved per fl_direction */
+	__u8 role;		/* enum fl_role */
+};
+
+enum inflight_op {
+	OP_CONNECT = 1,
+	OP_ACCEPT,
+	OP_BUF,			/* read/write/sendto/recvfrom: one buffer */
+	OP_IOV,			/* readv/writev/sendmsg/recvmsg: iovec array */
+};
+
+/* A syscall between its enter and exit tracepoints, per thread. */
+struct inflight {
+	__u64 ts;		/* enter timestamp, ns */
+	__u64 ptr;		/* user buffer, iovec array or sockaddr */
+	__u32 iovcnt;		/* entries at ptr (OP_IOV) */
+	__s32 fd;
+	__u8 op;		/* enum inflight_op */
+	__u8 dir;		/* enum fl_direction */
+};
+
+struct stage_buf {
+	struct fl_data_event ev;
+	__u8 payload[2 * FL_CAPTURE_MAX]; /* 2x: lets the verifier bound copies */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FL_MAX_CONNS);
+	__type(key, struct conn_key);
+	__type(value, struct conn_info);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FL_RINGBUF_DEFAULT);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FL_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stage_buf);
+} stage SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+/* The socket behind @fd of the current task, or NULL for any other file. */
+static __always_inline struct socket *fd_socket(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	return BPF_CORE_READ(f, private_data);
+}
+
+/* Fill @t from a TCP socket; false if @sock is not AF_INET/6 stream. */
+static __always_inline bool sock_tuple(struct socket *sock, struct fl_tuple *t)
+{
+	struct sock *sk;
+	__u16 family;
+
+	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
+		return false;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return false;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family == AF_INET) {
+		__u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		/* IPv4-mapped IPv6: ::ffff:a.b.c.d */
+		t->saddr[10] = t->saddr[11] = 0xff;
+		t->daddr[10] = t->daddr[11] = 0xff;
+		__builtin_memcpy(&t->saddr[12], &s, 4);
+		__builtin_memcpy(&t->daddr[12], &d, 4);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&t->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&t->daddr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		return false;
+	}
+	t->family = family;
+	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	return true;
+}
+
+static __always_inline void emit_conn(__u8 type, __u64 ts, __u32 tgid, int fd,
+				      __u64 gen, __u8 role,
+				      const struct fl_tuple *t, int err,
+				      const struct conn_info *ci)
+{
+	struct fl_conn_event *e;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(FL_CNT_RINGBUF_DROPS);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->hdr.ts_ns = ts;
+	e->hdr.cid.tgid = tgid;
+	e->hdr.cid.fd = fd;
+	e->hdr.cid.gen = gen;
+	e->hdr.tid = (__u32)bpf_get_current_pid_tgid();
+	e->hdr.type = type;
+	e->hdr.role = role;
+	if (t)
+		e->tuple = *t;
+	e->err = err;
+	if (tgid)
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (ci) {
+		e->bytes[0] = ci->bytes[0];
+		e->bytes[1] = ci->bytes[1];
+	}
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void save_inflight(__u8 op, int fd, __u64 ptr,
+					  __u32 iovcnt, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct inflight in = {
+		.ts = bpf_ktime_get_ns(),
+		.ptr = ptr,
+		.iovcnt = iovcnt,
+		.fd = fd,
+		.op = op,
+		.dir = dir,
+	};
+
+	if (bpf_map_update_elem(&inflight, &id, &in, BPF_ANY))
+		count(FL_CNT_ARGS_MAP_FULL);
+}
+
+/* ---- connection lifecycle --------------------------------------------- */
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int tp_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u16 family = 0;
+
+	if (tgid == self_tgid)
+		return 0;
+	bpf_probe_read_user(&family, sizeof(family), (void *)ctx->args[1]);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	save_inflight(OP_CONNECT, (int)ctx->args[0], ctx->args[1], 0, 0);
+	return 0;
+}
+
+/* The peer a failed connect() aimed at, from its sockaddr argument. */
+static __always_inline void sockaddr_peer(__u64 uaddr, struct fl_tuple *t)
+{
+	struct sockaddr_in6 sa = {};
+
+	bpf_probe_read_user(&sa, sizeof(sa), (void *)uaddr);
+	t->family = sa.sin6_family;
+	t->dport = bpf_ntohs(sa.sin6_port);
+	if (sa.sin6_family == AF_INET) {
+		struct sockaddr_in *in4 = (struct sockaddr_in *)&sa;
+		t->daddr[10] = t->daddr[11] = 0xff;
+		__builtin_memcpy(&t->daddr[12], &in4->sin_addr.s_addr, 4);
+	} else {
+		__builtin_memcpy(t->daddr, &sa.sin6_addr, 16);
+	}
+}
+
+static __always_inline void register_conn(__u32 tgid, int fd, __u8 role,
+					  __u64 ts)
+{
+	struct conn_key key = { .tgid = tgid, .fd = fd };
+	struct conn_info ci = { .gen = ts, .role = role };
+	struct fl_tuple t = {};
+
+	if (!sock_tuple(fd_socket(fd), &t))
+		return;
+	if (bpf_map_update_elem(&conns, &key, &ci, BPF_ANY)) {
+		count(FL_CNT_CONN_MAP_FULL);
+		return;
+	}
+	emit_conn(FL_EV_CONN_OPEN, ts, tgid, fd, ts, role, &t, 0, NULL);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &id);
+	struct fl_tuple t = {};
+	long ret = ctx->ret;
+	__u64 ts;
+
+	if (!in)
+		return 0;
+	ts = bpf_ktime_get_ns();
+	if (in->op == OP_CONNECT) {
+		if (ret == 0 || ret == -EINPROGRESS) {
+			register_conn(id >> 32, in->fd, FL_ROLE_CLIENT, ts);
+		} else {
+			/* refused, unreachable, timed out: peer from the args */
+			sockaddr_peer(in->ptr, &t);
+			if (t.family == AF_INET || t.family == AF_INET6)
+				emit_conn(FL_EV_CONN_FAIL, ts, id >> 32, in->fd,
+					  ts, FL_ROLE_CLIENT, &t, (int)ret, NULL);
+		}
+	}
+	bpf_map_delete_elem(&inflight, &id);
+	return 0;
+}
+
+static __always_inline int enter_accept(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (tgid != self_tgid)
+		save_inflight(OP_ACCEPT, -1, 0, 0, 0);
+	return 0;
+}
+
+static __always_inline int exit_accept(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &id);
+
+	if (!in)
+		return 0;
+	if (in->op == OP_ACCEPT && ret >= 0)
+		register_conn(id >> 32, (int)ret, FL_ROLE_SERVER,
+			      bpf_ktime_get_ns());
+	bpf_map_delete_elem(&inflight, &id);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept")
+int tp_enter_accept(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_accept();
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int tp_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept4")
+int tp_enter_accept4(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_accept();
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int tp_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	struct conn_key key = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.fd = (int)ctx->args[0],
+	};
+	struct conn_info *ci = bpf_map_lookup_elem(&conns, &key);
+
+	if (!ci)
+		return 0;
+	emit_conn(FL_EV_CONN_CLOSE, bpf_ktime_get_ns(), key.tgid, key.fd,
+		  ci->gen, ci->role, NULL, 0, ci);
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+/*
+ * A non-blocking connect() that fails after returning EINPROGRESS: the
+ * socket goes SYN_SENT -> CLOSE in softirq context, where the owning task is
+ * unknown; userspace matches the event to its connection by the 4-tuple.
+ */
+SEC("tracepoint/sock/inet_sock_set_state")
+int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	struct fl_tuple t = {};
+	int err;
+
+	if (ctx->protocol != IPPROTO_TCP || ctx->oldstate != TCP_SYN_SENT ||
+	    ctx->newstate != TCP_CLOSE)
+		return 0;
+	t.family = ctx->family;
+	t.sport = ctx->sport;
+	t.dport = ctx->dport;
+	if (ctx->family == AF_INET) {
+		t.saddr[10] = t.saddr[11] = 0xff;
+		t.daddr[10] = t.daddr[11] = 0xff;
+		bpf_probe_read_kernel(&t.saddr[12], 4, ctx->saddr);
+		bpf_probe_read_kernel(&t.daddr[12], 4, ctx->daddr);
+	} else {
+		bpf_probe_read_kernel(t.saddr, 16, ctx->saddr_v6);
+		bpf_probe_read_kernel(t.daddr, 16, ctx->daddr_v6);
+	}
+	err = BPF_CORE_READ((struct sock *)ctx->skaddr, sk_err);
+	emit_conn(FL_EV_CONN_FAIL, bpf_ktime_get_ns(), 0, -1, 0,
+		  FL_ROLE_CLIENT, &t, err ? -err : -111 /* ECONNREFUSED */, NULL);
+	return 0;
+}
+
+/* ---- data --------------------------------------------------------------- */
+
+static __always_inline int enter_data(int fd, __u64 ptr, __u32 iovcnt, __u8 op,
+				      __u8 dir)
+{
+	struct conn_key key = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.fd = fd,
+	};
+
+	/* the only cost for a non-socket fd: this lookup */
+	if (!bpf_map_lookup_elem(&conns, &key))
+		return 0;
+	save_inflight(op, fd, ptr, iovcnt, dir);
+	return 0;
+}
+
+/* Keep the verifier's bounds on @v through clang's 32/64-bit rewrites. */
+#define bound(v, max)                                                          \
+	({                                                                     \
+		__u64 _v = (v);                                                \
+		asm volatile("" : "+r"(_v));                                   \
+		_v > (max) ? (max) : _v;                                       \
+	})
+
+/* Copy up to @cap bytes from the user iovec array at @iov into @s. */
+static __always_inline __u64 copy_iov(struct stage_buf *s, __u64 iov,
+				      __u32 iovcnt, __u64 cap)
+{
+	__u64 copied = 0;
+
+	for (int i = 0; i < FL_MAX_IOV; i++) {
+		struct iovec v;
+		__u64 n;
+
+		if (i >= iovcnt || copied >= cap)
+			break;
+		if (bpf_probe_read_user(&v, sizeof(v),
+					(void *)(iov + i * sizeof(v))))
+			break;
+		n = cap - copied;
+		if (v.iov_len < n)
+			n = v.iov_len;
+		n = bound(n, FL_CAPTURE_MAX);
+		copied = bound(copied, FL_CAPTURE_MAX - 1);
+		if (bpf_probe_read_user(&s->payload[copied], n, v.iov_base)) {
+			count(FL_CNT_READ_FAILED);
+			break;
+		}
+		copied += n;
+	}
+	return copied;
+}
+
+static __always_inline int exit_data(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &id);
+	struct conn_key key;
+	struct conn_info *ci;
+	struct stage_buf *s;
+	__u32 zero = 0;
+	__u64 ts, cap;
+
+	if (!in)
+		return 0;
+	key.tgid = id >> 32;
+	key.fd = in->fd;
+	ci = bpf_map_lookup_elem(&conns, &key);
+	s = bpf_map_lookup_elem(&stage, &zero);
+	if (ret <= 0 || !ci || !s || in->op < OP_BUF)
+		goto out;
+
+	ts = bpf_ktime_get_ns();
+	s->ev.hdr.ts_ns = in->dir == FL_DIR_EGRESS ? in->ts : ts;
+	s->ev.hdr.cid.tgid = key.tgid;
+	s->ev.hdr.cid.fd = key.fd;
+	s->ev.hdr.cid.gen = ci->gen;
+	s->ev.hdr.tid = (__u32)id;
+	s->ev.hdr.type = FL_EV_DATA;
+	s->ev.hdr.role = ci->role;
+	s->ev.hdr.dir = in->dir;
+	s->ev.hdr.source = FL_SRC_SYSCALL;
+	s->ev.offset = __sync_fetch_and_add(&ci->bytes[in->dir & 1], ret);
+	s->ev.orig_len = ret;
+
+	cap = capture_len;
+	if ((__u64)ret < cap)
+		cap = ret;
+	cap = bound(cap, FL_CAPTURE_MAX);
+	if (in->op == OP_BUF) {
+		if (bpf_probe_read_user(s->payload, cap, (void *)in->ptr)) {
+			count(FL_CNT_READ_FAILED);
+			cap = 0;
+		}
+	} else {
+		cap = copy_iov(s, in->ptr, in->iovcnt, cap);
+	}
+	cap = bound(cap, FL_CAPTURE_MAX);
+	s->ev.cap_len = cap;
+	if (bpf_ringbuf_output(&events, s, sizeof(s->ev) + cap, 0))
+		count(FL_CNT_RINGBUF_DROPS);
+out:
+	bpf_map_delete_elem(&inflight, &id);
+	return 0;
+}
+
+/* read(fd, buf, count), write(fd, buf, count) */
+SEC("tracepoint/syscalls/sys_enter_read")
+int tp_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_data((int)ctx->args[0], ctx->args[1], 0, OP_BUF,
+			  FL_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int tp_exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_data(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int tp_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_data((int)ctx->args[0], ctx->args[1], 0, OP_BUF,
+			  FL_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int tp_exit_write(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_data(ctx->ret);
+}
+
+/* recvfrom(fd, buf, len, flags, ...), sendto(fd, buf, len, flags, ...) */
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int tp_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[3] & MSG_PEEK) /* the same bytes are read again later */
+		return 0;
+	return enter_data((int)ctx->args[0], ctx->args[1], 0, OP_BUF,
+			  FL_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int tp_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_data(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int tp_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_data((int)ctx->args[0], ctx->args[1], 0, OP_BUF,
+			  FL_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int tp_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_data(ctx->ret);
+}
+
+/* readv(fd, iov, iovcnt), writev(fd, iov, iovcnt) */
+SEC("tracepoint/syscalls/sys_enter_readv")
+int tp_enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_data((int)ctx->args[0], ctx->args[1], ctx->args[2],
+			  OP_IOV, FL_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int tp_exit_readv(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_data(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int tp_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_data((int)ctx->args[0], ctx->args[1], ctx->args[2],
+			  OP_IOV, FL_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_writev")
+int tp_exit_writev(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_data(ctx->ret);
+}
+
+/* recvmsg(fd, msg, flags), sendmsg(fd, msg, flags) */
+static __always_inline int enter_msg(struct trace_event_raw_sys_enter *ctx,
+				     __u8 dir)
+{
+	struct user_msghdr msg = {};
+	struct conn_key key = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.fd = (int)ctx->args[0],
+	};
+
+	if (!bpf_map_lookup_elem(&conns, &key))
+		return 0;
+	if (dir == FL_DIR_INGRESS && (ctx->args[2] & MSG_PEEK))
+		return 0;
+	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)ctx->args[1]))
+		return 0;
+	save_inflight(OP_IOV, key.fd, (__u64)msg.msg_iov,
+		      (__u32)msg.msg_iovlen, dir);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int tp_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_msg(ctx, FL_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int tp_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_data(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int tp_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_msg(ctx, FL_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int tp_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_data(ctx->ret);
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Events from the collector (bpf/collector.bpf.c) to the agent, through one
+ * BPF ring buffer. Types and constants only: this header is included by the
+ * BPF program and by userspace.
+ *
+ * Every event starts with struct fl_event_hdr. A data event is followed by
+ * cap_len bytes of payload (cap_len <= orig_len <= INT_MAX): userspace can
+ * always tell what it did not see (orig_len - cap_len bytes truncated, a
+ * jump in `offset` is a gap, drops are counted in the counters map).
+ */
+#ifndef FAULTLINE_EVENTS_H
+#define FAULTLINE_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define FL_CAPTURE_DEFAULT 1024	 /* payload bytes captured per syscall */
+#define FL_CAPTURE_MAX 8192	 /* upper bound of --capture (power of two; the
+				    per-CPU staging is 2x and must stay < 32 KiB) */
+#define FL_MAX_IOV 8		 /* iovec entries copied from readv/sendmsg */
+#define FL_MAX_CONNS 65536	 /* entries of the connection map */
+#define FL_RINGBUF_DEFAULT (8u << 20) /* ring buffer bytes */
+
+enum fl_event_type {
+	FL_EV_CONN_OPEN = 1,	/* connect() or accept() created a TCP connection */
+	FL_EV_CONN_FAIL = 2,	/* connect() failed (refused, timed out, reset) */
+	FL_EV_CONN_CLOSE = 3,	/* close() of a tracked connection */
+	FL_EV_DATA = 4,		/* bytes read or written on a tracked connection */
+};
+
+enum fl_role {
+	FL_ROLE_UNKNOWN = 0,
+	FL_ROLE_CLIENT = 1,	/* this end called connect() */
+	FL_ROLE_SERVER = 2,	/* this end came from accept() */
+};
+
+enum fl_direction {
+	FL_DIR_EGRESS = 0,	/* written by the process: write, send*, writev */
+	FL_DIR_INGRESS = 1,	/* read by the process: read, recv*, readv */
+};
+
+enum fl_source {
+	FL_SRC_SYSCALL = 0,	/* plaintext from a read/write syscall */
+	FL_SRC_TLS = 1,		/* plaintext from a TLS library uprobe */
+};
+
+/* Indexes of the per-CPU `counters` array: what the collector did not see. */
+enum fl_counter {
+	FL_CNT_RINGBUF_DROPS = 0,	/* events lost: ring buffer full */
+	FL_CNT_CONN_MAP_FULL = 1,	/* connections not tracked: map full */
+	FL_CNT_ARGS_MAP_FULL = 2,	/* syscalls not seen: in-flight map full */
+	FL_CNT_READ_FAILED = 3,		/* payload copies that faulted */
+	FL_CNT_MAX = 8,
+};
+
+/* A connection: unique for the life of the agent. */
+struct fl_conn_id {
+	__u32 tgid;		/* process id of the owner */
+	__s32 fd;		/* file descriptor in that process */
+	__u64 gen;		/* ns timestamp of the socket's first sighting */
+};
+
+struct fl_event_hdr {
+	__u64 ts_ns;		/* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
+	struct fl_conn_id cid;
+	__u32 tid;		/* thread that made the syscall */
+	__u8 type;		/* enum fl_event_type */
+	__u8 role;		/* enum fl_role */
+	__u8 dir;		/* enum fl_direction (data events) */
+	__u8 source;		/* enum fl_source (data events) */
+};
+
+/* Endpoint addresses; IPv4 is stored as an IPv4-mapped IPv6 address. */
+struct fl_tuple {
+	__u8 saddr[16];		/* local address (network order) */
+	__u8 daddr[16];		/* peer address (network order) */
+	__u16 sport;		/* local port (host order) */
+	__u16 dport;		/* peer port (host order) */
+	__u16 family;		/* AF_INET or AF_INET6 of the socket */
+	__u16 pad;
+};
+
+/* FL_EV_CONN_OPEN, FL_EV_CONN_FAIL, FL_EV_CONN_CLOSE */
+struct fl_conn_event {
+	struct fl_event_hdr hdr;
+	struct fl_tuple tuple;
+	__s32 err;		/* negative errno for FL_EV_CONN_FAIL, else 0 */
+	__u32 pad;
+	char comm[16];		/* task comm: a name for processes gone by lookup */
+	__u64 bytes[2];		/* bytes per fl_direction (close events) */
+};
+
+/* FL_EV_DATA; the cap_len payload bytes follow the struct directly. */
+struct fl_data_event {
+	struct fl_event_hdr hdr;
+	__u64 offset;		/* stream offset of the first byte, per direction */
+	__u32 orig_len;		/* bytes the syscall moved */
+	__u32 cap_len;		/* bytes that follow (<= orig_len, <= capture limit) */
+};
+
+#endif /* FAULTLINE_EVENTS_H */

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "store.h"
+#include "hist.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Migration N takes the schema from user_version N to N + 1. */
+static const char *const migrations[] = {
+	/* 0 -> 1: the walking skeleton's graph */
+	"CREATE TABLE services ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  kind TEXT NOT NULL,"		/* service|database|cache|queue|external */
+	"  first_seen_ns INTEGER NOT NULL,"
+	"  last_seen_ns INTEGER NOT NULL);"
+	"CREATE TABLE edges ("
+	"  id INTEGER PRIMARY KEY,"
+	"  client_id INTEGER NOT NULL REFERENCES services(id),"
+	"  server_id INTEGER NOT NULL REFERENCES services(id),"
+	"  protocol TEXT NOT NULL,"	/* http|postgresql|redis|tcp|unknown */
+	"  operation TEXT NOT NULL,"
+	"  first_seen_ns INTEGER NOT NULL,"
+	"  last_seen_ns INTEGER NOT NULL,"
+	"  UNIQUE (client_id, server_id, protocol, operation));"
+	"CREATE INDEX edges_server ON edges(server_id);"
+	"CREATE TABLE edge_windows ("
+	"  edge_id INTEGER NOT NULL REFERENCES edges(id),"
+	"  window_start INTEGER NOT NULL,"	/* Unix s, multiple of 60 */
+	"  requests INTEGER NOT NULL DEFAULT 0,"
+	"  errors INTEGER NOT NULL DEFAULT 0,"
+	"  client_errors INTEGER NOT NULL DEFAULT 0,"
+	"  conn_errors INTEGER NOT NULL DEFAULT 0,"
+	"  req_bytes INTEGER NOT NULL DEFAULT 0,"
+	"  resp_bytes INTEGER NOT NULL DEFAULT 0,"
+	"  latency_sum_ns INTEGER NOT NULL DEFAULT 0,"
+	"  latency_hist BLOB,"
+	"  PRIMARY KEY (edge_id, window_start)) WITHOUT ROWID;"
+	"CREATE INDEX edge_windows_time ON edge_windows(window_start);"
+	"CREATE TABLE agent_counters ("
+	"  name TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL,"
+	"  updated_ns INTEGER NOT NULL);",
+};
+
+#define N_MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))
+
+static void sql_hist_merge(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct fl_hist h = FL_HIST_INIT;
+	uint8_t *blob;
+	size_t len;
+
+	for (int i = 0; i < argc; i++) {
+		if (sqlite3_value_type(argv[i]) != SQLITE_BLOB)
+			continue;
+		if (fl_hist_decode_merge(&h, sqlite3_value_blob(argv[i]),
+					 (size_t)sqlite3_value_bytes(argv[i]))) {
+			fl_hist_release(&h);
+			sqlite3_result_error(ctx, "malformed latency histogram", -1);
+			return;
+		}
+	}
+	if (fl_hist_encode(&h, &blob, &len)) {
+		fl_hist_release(&h);
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	fl_hist_release(&h);
+	sqlite3_result_blob(ctx, blob, (int)len, free);
+}
+
+static int store_fail(sqlite3 *db, int err, char *errbuf, size_t errlen,
+		      const char *what)
+{
+	snprintf(errbuf, errlen, "%s: %s", what, db ? sqlite3_errmsg(db) : "");
+	return err;
+}
+
+static int store_migrate(sqlite3 *db, char *errbuf, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int version;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL))
+		return store_fail(db, -EIO, errbuf, errlen, "cannot read schema version");
+	sqlite3_step(st);
+	version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > N_MIGRATIONS) {
+		snprintf(errbuf, errlen,
+			 "schema version %d is newer than this build (%d)",
+			 version, N_MIGRATIONS);
+		return -EPROTO;
+	}
+	for (; version < N_MIGRATIONS; version++) {
+		char pragma[64];
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ||
+		    sqlite3_exec(db, migrations[version], NULL, NULL, NULL))
+			goto fail;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d",
+			 version + 1);
+		if (sqlite3_exec(db, pragma, NULL, NULL, NULL) ||
+		    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL))
+			goto fail;
+	}
+	return 0;
+fail:
+	store_fail(db, -EIO, errbuf, errlen, "cannot migrate schema");
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -EIO;
+}
+
+/* A read-only open must find a faultline store, not any SQLite file. */
+static int store_check(sqlite3 *db, char *errbuf, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int version = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL))
+		return store_fail(db, -EIO, errbuf, errlen, "cannot read store");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version < 1 || version > N_MIGRATIONS) {
+		snprintf(errbuf, errlen, "not a faultline store (schema version %d)",
+			 version);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int fl_store_open(const char *path, bool writable, sqlite3 **out,
+		  char *errbuf, size_t errlen)
+{
+	int flags = writable ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+			     : SQLITE_OPEN_READONLY;
+	sqlite3 *db = NULL;
+	int err;
+
+	if (!writable && access(path, F_OK)) {
+		snprintf(errbuf, errlen, "cannot open '%s': %s", path, strerror(errno));
+		return -ENOENT;
+	}
+	if (writable) {
+		/* create 0600 before SQLite does, so the file is never wider */
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			snprintf(errbuf, errlen, "cannot open '%s': %s", path,
+				 strerror(errno));
+			return -errno;
+		}
+		fchmod(fd, 0600);
+		close(fd);
+	}
+	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL)) {
+		err = store_fail(db, -EIO, errbuf, errlen, "cannot open store");
+		goto out_close;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	sqlite3_create_function(db, "fl_hist_merge", 2,
+				SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+				sql_hist_merge, NULL, NULL);
+	if (writable) {
+		if (sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
+				     "PRAGMA synchronous=NORMAL;"
+				     "PRAGMA foreign_keys=ON;", NULL, NULL, NULL)) {
+			err = store_fail(db, -EIO, errbuf, errlen, "cannot open store");
+			goto out_close;
+		}
+		err = store_migrate(db, errbuf, errlen);
+	} else {
+		err = store_check(db, errbuf, errlen);
+	}
+	if (err)
+		goto out_close;
+	*out = db;
+	return 0;
+out_close:
+	sqlite3_close(db);
+	return err;
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install every Debian package that faultline's build, tests and demo need.
+# Idempotent: packages already present are left alone; safe to run twice.
+set -euo pipefail
+
+PKGS=(
+  # build
+  make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+  libsqlite3-dev libjansson-dev pkg-config
+  # servers and clients used by the integration tests and the demo
+  nginx-light postgresql postgresql-client redis-server redis-tools curl
+  python3 python3-psycopg2 python3-redis iproute2 procps sqlite3
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: must run as root (try: sudo $0)" >&2
+  exit 2
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Services must not be started by the package scripts: tests start their own.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; created_policy=1
+fi
+trap '[ $created_policy -eq 1 ] && rm -f "$policy"' EXIT
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
