@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Integration test: the real collector, loaded into this kernel, watching
+# real nginx, a Python HTTP server, PostgreSQL and Redis on loopback while
+# real clients (curl, psql, redis-cli) send a known number of requests and
+# failures. Asserts the graph's edges with their exact request and error
+# counts, latencies > 0, no ring-buffer drops, and the store's file mode.
+#
+# Needs root (BPF). Under CI=true nothing is skipped: a missing privilege or
+# package is a failure. Prints "integration: N passed, N failed".
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+here=$root/tests/integration
+agent=$root/build/faultline-agent
+gatectl=$root/build/gatectl
+PY=/usr/bin/python3
+
+NGINX_PORT=28080 UPSTREAM_PORT=28081 PG_PORT=25432 REDIS_PORT=26379
+export UPSTREAM_PORT
+
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "  ok   $*"; }
+bad() { failed=$((failed + 1)); echo "  FAIL $*"; }
+finish() {
+	echo "integration: $passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+	bad "needs root to load BPF programs (run: sudo make test)"
+	finish; exit 1
+fi
+for bin in "$agent" "$gatectl"; do
+	[ -x "$bin" ] || { bad "missing $bin (run: make)"; finish; exit 1; }
+done
+for cmd in nginx psql redis-cli redis-server curl "$PY"; do
+	command -v "$cmd" >/dev/null || { bad "missing $cmd (run: tools/install-deps.sh)"; finish; exit 1; }
+done
+
+# shellcheck source=../../tools/lib/servers.sh
+. "$root/tools/lib/servers.sh"
+work=$(mktemp -d /tmp/faultline-it.XXXXXX)
+chmod 755 "$work"
+agent_pid=
+cleanup() {
+	[ -n "$agent_pid" ] && kill -INT "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+	fl_stop_all
+	[ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- 1. BPF not permitted: one clear message, no crash -----------------------
+mkdir -m 777 "$work/nopriv"
+set +e
+msg=$(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all \
+	"$agent" --db "$work/nopriv/x.db" --duration 1 2>&1)
+rc=$?
+set -e
+if [ $rc -eq 1 ] && grep -q "BPF is not permitted" <<<"$msg"; then
+	ok "unprivileged agent exits 1 with one clear message"
+else
+	bad "unprivileged agent: rc=$rc, output: $msg"
+fi
+
+# --- 2. servers, started before the agent ------------------------------------
+mkdir -p "$work/nginx/www"
+printf 'hello\n' >"$work/nginx/www/index.html"
+fl_start_postgres "$PG_PORT" "$work/pg"
+fl_start_redis "$REDIS_PORT" "$work/redis"
+fl_start_cmd inventory "$work/inventory" --port "$UPSTREAM_PORT" -- \
+	env OTEL_SERVICE_NAME=inventory "$PY" -u "$here/httpd.py" "$UPSTREAM_PORT"
+fl_start_nginx "$NGINX_PORT" "$work/nginx" "$here/nginx.conf.in"
+
+# --- 3. the agent --------------------------------------------------------------
+db=$work/faultline.db
+"$agent" --db "$db" --flush-interval 1 >"$work/agent.log" 2>&1 &
+agent_pid=$!
+for _ in $(seq 100); do
+	grep -q "ready" "$work/agent.log" && break
+	kill -0 "$agent_pid" 2>/dev/null || break
+	sleep 0.1
+done
+if grep -q "ready" "$work/agent.log"; then
+	ok "agent loaded and attached"
+else
+	bad "agent did not start: $(cat "$work/agent.log")"
+	finish; exit 1
+fi
+
+# --- 4. known traffic ------------------------------------------------------------
+base=http://127.0.0.1:$NGINX_PORT
+for _ in $(seq 10); do curl -sf -o /dev/null "$base/index.html"; done
+for _ in $(seq 3); do curl -s -o /dev/null "$base/missing"; done    # 404
+for _ in $(seq 4); do curl -s -o /dev/null "$base/boom"; done       # 500
+for i in $(seq 5); do curl -sf -o /dev/null "$base/api/items/$i"; done
+for _ in $(seq 2); do curl -s -o /dev/null "$base/api/fail"; done   # 503
+
+pg() { psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres "$@" >/dev/null 2>&1; }
+for i in $(seq 6); do pg -c "SELECT $i AS n, 'secret-$i' AS s"; done
+for _ in $(seq 2); do pg -c "SELECT * FROM missing_table" || true; done  # 42P01
+
+rc() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@" >/dev/null; }
+for i in $(seq 3); do rc SET "key:$i" "value-$i"; done
+for i in $(seq 4); do rc GET "key:1"; done
+for _ in $(seq 2); do rc INCR "key:1"; done                        # ERR not an integer
+
+sleep 1.5   # let the agent drain the ring buffer
+kill -INT "$agent_pid"
+wait "$agent_pid" && ok "agent exits 0 on SIGINT" || bad "agent exit code $?"
+agent_pid=
+sed -n 's/^faultline-agent: counters: //p' "$work/agent.log" | tr ' ' '\n' >"$work/counters"
+
+# --- 5. assertions ---------------------------------------------------------------
+mode=$(stat -c %a "$db")
+[ "$mode" = 600 ] && ok "store mode 0600" || bad "store mode $mode, expected 600"
+
+"$gatectl" graph --db "$db" -o json >"$work/graph.json"
+"$gatectl" graph --db "$db" >"$work/graph.txt"
+echo "--- gatectl graph"; cat "$work/graph.txt"; echo "---"
+
+if "$PY" - "$work/graph.json" "$work/counters" "$db" <<'EOF'; then ok "graph edges, counts and latencies exact"; else bad "graph edges (see above)"; fi
+import json, sys
+graph = json.load(open(sys.argv[1]))
+counters = dict(l.split("=") for l in open(sys.argv[2]).read().split() if "=" in l)
+raw = open(sys.argv[3], "rb").read()
+edges = {(e["client"], e["server"], e["protocol"], e["operation"]): e for e in graph["edges"]}
+kinds = {s["name"]: s["kind"] for s in graph["services"]}
+# (client, server, protocol, operation): (requests, errors)
+expected = {
+    ("curl", "nginx", "http", "GET /index.html"): (10, 0),
+    ("curl", "nginx", "http", "GET /missing"): (3, 0),
+    ("curl", "nginx", "http", "GET /boom"): (4, 4),
+    ("curl", "nginx", "http", "GET /api/items/{id}"): (5, 0),
+    ("curl", "nginx", "http", "GET /api/fail"): (2, 2),
+    ("nginx", "inventory", "http", "GET /api/items/{id}"): (5, 0),
+    ("nginx", "inventory", "http", "GET /api/fail"): (2, 2),
+    ("psql", "postgres", "postgresql", "SELECT ? AS n, ? AS s"): (6, 0),
+    ("psql", "postgres", "postgresql", "SELECT * FROM missing_table"): (2, 2),
+    ("redis-cli", "redis-server", "redis", "SET"): (3, 0),
+    ("redis-cli", "redis-server", "redis", "GET"): (4, 0),
+    ("redis-cli", "redis-server", "redis", "INCR"): (2, 2),
+}
+fails = 0
+def fail(msg):
+    global fails
+    fails += 1
+    print("    " + msg)
+for key, (req, err) in expected.items():
+    e = edges.get(key)
+    if not e:
+        fail("missing edge %s" % (key,)); continue
+    if (e["requests"], e["errors"]) != (req, err):
+        fail("%s: requests=%d errors=%d, expected %d/%d" % (key, e["requests"], e["errors"], req, err))
+    if not (e["p50_ms"] and e["p50_ms"] > 0 and e["p99_ms"] >= e["p50_ms"]):
+        fail("%s: latency p50=%s p99=%s" % (key, e["p50_ms"], e["p99_ms"]))
+    for f in ("first_seen", "last_seen"):
+        if not e[f].endswith("Z"):
+            fail("%s: %s=%s not RFC3339 UTC" % (key, f, e[f]))
+if edges[("curl", "nginx", "http", "GET /missing")].get("client_errors") != 3:
+    fail("GET /missing: client_errors != 3")
+# no request is counted twice: no edge from a server's side of a traced conn
+for key in edges:
+    if key not in expected:
+        fail("unexpected edge %s: %s" % (key, edges[key]))
+for name, kind in (("postgres", "database"), ("redis-server", "cache"),
+                   ("nginx", "service"), ("inventory", "service")):
+    if kinds.get(name) != kind:
+        fail("service %s kind %s, expected %s" % (name, kinds.get(name), kind))
+if counters.get("ringbuf_drops") != "0":
+    fail("ring-buffer drops: %s" % counters.get("ringbuf_drops"))
+for secret in (b"secret-1", b"value-1", b"key:1"):
+    if secret in raw:
+        fail("secret %r found in the store" % secret)
+sys.exit(1 if fails else 0)
+EOF
+
+echo "agent counters: $(tr '\n' ' ' <"$work/counters")"
+finish

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every test of faultline, in order: unit (plain), unit under ASan+UBSan,
+# gatectl against fixture stores, then the BPF integration test against real
+# servers. Prints each suite's summary and a total "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+
+total_p=0 total_f=0 rc=0
+suite() {
+	local name=$1; shift
+	echo "=== $name"
+	local out
+	out=$("$@" 2>&1); local r=$?
+	printf '%s\n' "$out"
+	local line
+	line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -1)
+	if [ -z "$line" ]; then
+		echo "$name: no summary line (exit $r)"; total_f=$((total_f + 1)); rc=1; return
+	fi
+	local p f
+	p=$(sed -E 's/.*[^0-9]([0-9]+) passed.*/\1/' <<<"$line")
+	f=$(sed -E 's/.*[^0-9]([0-9]+) failed.*/\1/' <<<"$line")
+	total_p=$((total_p + p)); total_f=$((total_f + f))
+	[ $r -eq 0 ] && [ "$f" -eq 0 ] || rc=1
+}
+
+suite unit make --no-print-directory unit
+suite unit-asan make --no-print-directory unit-asan
+suite gatectl tests/gate/run.sh
+suite integration tests/integration/run.sh
+
+echo
+echo "all: $total_p passed, $total_f failed"
+exit $rc
