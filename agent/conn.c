@@ -2,6 +2,7 @@
 #include "conn.h"
 #include "proto.h"
 
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ struct conn_table {
 	struct aggregator *agg;
 	struct agent_stats *stats;
 	int64_t wall_off;
+	int conns_map_fd;	/* collector's conns map, or -1 */
 	struct fl_parser_stats closed; /* parser counters of freed conns */
 	int err;		/* first -ENOMEM while handling an event */
 };
@@ -60,7 +62,7 @@ static uint32_t local_hash(const uint8_t addr[16], uint16_t port)
 
 struct conn_table *conn_table_new(struct identity *id, struct aggregator *agg,
 				  struct agent_stats *stats,
-				  int64_t mono_to_wall_ns)
+				  int64_t mono_to_wall_ns, int conns_map_fd)
 {
 	struct conn_table *ct = calloc(1, sizeof(*ct));
 
@@ -70,6 +72,7 @@ struct conn_table *conn_table_new(struct identity *id, struct aggregator *agg,
 	ct->agg = agg;
 	ct->stats = stats;
 	ct->wall_off = mono_to_wall_ns;
+	ct->conns_map_fd = conns_map_fd;
 	return ct;
 }
 
@@ -279,6 +282,36 @@ static void on_fail(struct conn_table *ct, const struct fl_conn_event *e)
 		ct->err = -ENOMEM;
 }
 
+/* Key of the collector's conns map (bpf/collector.bpf.c struct conn_key). */
+struct bpf_conn_key {
+	uint32_t tgid;
+	int32_t fd;
+};
+
+/* The process exited: the kernel closed its sockets without close(). */
+static void on_exit_proc(struct conn_table *ct, const struct fl_conn_event *e)
+{
+	uint32_t tgid = e->hdr.cid.tgid;
+
+	for (uint32_t b = 0; b < CONN_BUCKETS; b++) {
+		struct conn *c = ct->by_fd[b], *next;
+		for (; c; c = next) {
+			next = c->next;
+			if (c->cid.tgid != tgid)
+				continue;
+			struct bpf_conn_key key = { tgid, c->cid.fd };
+			if (ct->conns_map_fd >= 0)
+				bpf_map_delete_elem(ct->conns_map_fd, &key);
+			ct->stats->conn_closes++;
+			if (c->parser && !c->ignored)
+				fl_parser_close(c->parser, e->hdr.ts_ns,
+						on_record, c);
+			conn_unlink(ct, c);
+			conn_free(ct, c);
+		}
+	}
+}
+
 /* A server end whose client end is traced here produces no records. */
 static bool conn_is_mirror(struct conn_table *ct, struct conn *c)
 {
@@ -411,14 +444,17 @@ int conn_table_event(struct conn_table *ct, const void *data, size_t len)
 	case FL_EV_CONN_OPEN:
 	case FL_EV_CONN_CLOSE:
 	case FL_EV_CONN_FAIL:
+	case FL_EV_PROC_EXIT:
 		if (len < sizeof(struct fl_conn_event))
 			return 0;
 		if (h->type == FL_EV_CONN_OPEN)
 			on_open(ct, data);
 		else if (h->type == FL_EV_CONN_CLOSE)
 			on_close(ct, data);
-		else
+		else if (h->type == FL_EV_CONN_FAIL)
 			on_fail(ct, data);
+		else
+			on_exit_proc(ct, data);
 		break;
 	default:
 		break;

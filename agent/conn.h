@@ -24,11 +24,13 @@ struct conn_table;
  * conn_table_new() - an empty table that resolves names with @id, counts
  * into @stats and aggregates into @agg (all borrowed, must outlive it).
  * @mono_to_wall_ns: added to collector timestamps (CLOCK_MONOTONIC) to get
- * Unix ns. Returns NULL with errno = ENOMEM.
+ * Unix ns. @conns_map_fd: the collector's `conns` map, whose entries of
+ * exited processes the table deletes (-1: none). Returns NULL with
+ * errno = ENOMEM.
  */
 struct conn_table *conn_table_new(struct identity *id, struct aggregator *agg,
 				  struct agent_stats *stats,
-				  int64_t mono_to_wall_ns);
+				  int64_t mono_to_wall_ns, int conns_map_fd);
 
 /* conn_table_free() - release @ct and its parsers; NULL is fine. */
 void conn_table_free(struct conn_table *ct);

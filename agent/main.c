@@ -300,17 +300,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "faultline-agent: %s\n", errbuf);
 		return 1;
 	}
+	if ((err = ensure_tracefs()) || (err = load_collector(&a)))
+		goto out_free;
 	a.id = identity_new();
 	a.agg = agg_new();
 	a.ct = a.id && a.agg ? conn_table_new(a.id, a.agg, &a.stats,
-		(int64_t)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC))) : NULL;
+		(int64_t)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC)),
+		bpf_map__fd(a.skel->maps.conns)) : NULL;
 	if (!a.ct) {
 		fprintf(stderr, "faultline-agent: out of memory\n");
 		err = -ENOMEM;
 		goto out_free;
 	}
-	if ((err = ensure_tracefs()) || (err = load_collector(&a)))
-		goto out_free;
 	a.rb = ring_buffer__new(bpf_map__fd(a.skel->maps.events), handle_event,
 				&a, NULL);
 	if (!a.rb) {

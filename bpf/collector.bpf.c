@@ -348,6 +348,23 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 }
 
 /*
+ * A process that exits closes its fds without close(): userspace drops its
+ * connections (and their `conns` entries) when it sees this event.
+ */
+SEC("tracepoint/sched/sched_process_exit")
+int tp_sched_process_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+
+	if ((__u32)id != tgid || tgid == self_tgid)
+		return 0; /* a thread, not the process */
+	emit_conn(FL_EV_PROC_EXIT, bpf_ktime_get_ns(), tgid, -1, 0, 0, NULL, 0,
+		  NULL);
+	return 0;
+}
+
+/*
  * A non-blocking connect() that fails after returning EINPROGRESS: the
  * socket goes SYN_SENT -> CLOSE in softirq context, where the owning task is
  * unknown; userspace matches the event to its connection by the 4-tuple.

@@ -28,6 +28,7 @@ enum fl_event_type {
 	FL_EV_CONN_FAIL = 2,	/* connect() failed (refused, timed out, reset) */
 	FL_EV_CONN_CLOSE = 3,	/* close() of a tracked connection */
 	FL_EV_DATA = 4,		/* bytes read or written on a tracked connection */
+	FL_EV_PROC_EXIT = 5,	/* a process exited: its fds closed without close() */
 };
 
 enum fl_role {
@@ -82,7 +83,7 @@ struct fl_tuple {
 	__u16 pad;
 };
 
-/* FL_EV_CONN_OPEN, FL_EV_CONN_FAIL, FL_EV_CONN_CLOSE */
+/* FL_EV_CONN_OPEN, FL_EV_CONN_FAIL, FL_EV_CONN_CLOSE, FL_EV_PROC_EXIT */
 struct fl_conn_event {
 	struct fl_event_hdr hdr;
 	struct fl_tuple tuple;
