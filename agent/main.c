@@ -65,7 +65,7 @@ static const struct argp_option opts[] = {
 	{ "ringbuf-mb", 'r', "MIB", 0,
 	  "Ring buffer size in MiB, a power of two (default 8)", 0 },
 	{ "duration", 'D', "SECONDS", 0, "Stop after SECONDS", 0 },
-	{ "verbose", 'v', NULL, 0, "Show libbpf debug output", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf output (verifier log)", 0 },
 	{},
 };
 
@@ -123,7 +123,8 @@ static void on_signal(int sig)
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list args)
 {
-	if (level == LIBBPF_DEBUG && !env.verbose)
+	/* our own message says what failed; libbpf's detail is for -v */
+	if (!env.verbose)
 		return 0;
 	return vfprintf(stderr, fmt, args);
 }
@@ -136,18 +137,35 @@ static uint64_t clock_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static bool tracefs_mounted(void)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mounts", "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, " /sys/kernel/tracing tracefs ") ||
+			strstr(line, " /sys/kernel/debug/tracing tracefs ");
+	fclose(f);
+	return found;
+}
+
 /* Tracepoint attach needs tracefs for event ids: mount it if absent. */
 static int ensure_tracefs(void)
 {
-	struct stat st;
-
-	if (!stat("/sys/kernel/tracing/events", &st) ||
-	    !stat("/sys/kernel/debug/tracing/events", &st))
+	if (tracefs_mounted())
 		return 0;
 	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
-		fprintf(stderr, "faultline-agent: cannot mount tracefs at "
-				"'/sys/kernel/tracing': %s\n", strerror(errno));
-		return -errno;
+		int err = errno;
+		if (err == EPERM)
+			fprintf(stderr, "faultline-agent: BPF is not permitted here "
+					"(cannot mount tracefs): run as root\n");
+		else
+			fprintf(stderr, "faultline-agent: cannot mount tracefs at "
+					"'/sys/kernel/tracing': %s\n", strerror(err));
+		return -err;
 	}
 	fprintf(stderr, "faultline-agent: mounted tracefs at /sys/kernel/tracing\n");
 	return 0;
