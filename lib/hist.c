@@ -40,7 +40,7 @@ static uint32_t hist_find(const struct fl_hist *h, uint32_t idx)
 	return lo;
 }
 
-static int hist_add_idx(struct fl_hist *h, uint32_t idx, uint32_t n)
+static int hist_add_idx(struct fl_hist *h, uint32_t idx, uint64_t n)
 {
 	uint32_t pos = hist_find(h, idx);
 
@@ -134,8 +134,8 @@ static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 
 int fl_hist_encode(const struct fl_hist *h, uint8_t **blob, size_t *len)
 {
-	/* each bin: idx delta <= 2 bytes of varint, count <= 5 */
-	uint8_t *buf = malloc(1 + (size_t)h->nbins * 8);
+	/* each bin: idx delta <= 2 bytes of varint, count <= 10 */
+	uint8_t *buf = malloc(1 + (size_t)h->nbins * 12);
 	size_t n = 0;
 	uint32_t prev = 0;
 
@@ -166,10 +166,12 @@ int fl_hist_decode_merge(struct fl_hist *h, const void *blob, size_t len)
 		uint64_t delta, count;
 		if (get_varint(&p, end, &delta) || get_varint(&p, end, &count))
 			goto out_release;
-		idx += delta;
-		if (idx >= FL_HIST_BUCKETS || count == 0 || count > UINT32_MAX)
+		/* checked before adding: a huge delta must not wrap into range */
+		if (delta >= FL_HIST_BUCKETS || idx + delta >= FL_HIST_BUCKETS ||
+		    count == 0)
 			goto out_release;
-		err = hist_add_idx(&tmp, (uint32_t)idx, (uint32_t)count);
+		idx += delta;
+		err = hist_add_idx(&tmp, (uint32_t)idx, count);
 		if (err)
 			goto out_release;
 		err = -EINVAL;

@@ -24,7 +24,7 @@
 
 struct fl_hist_bin {
 	uint16_t idx;		/* bucket index, fl_hist_index() */
-	uint32_t count;		/* values in that bucket */
+	uint64_t count;		/* values in that bucket (64-bit: merged months never wrap) */
 };
 
 struct fl_hist {

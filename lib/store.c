@@ -135,6 +135,37 @@ static int store_check(sqlite3 *db, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/*
+ * Before anything is written: refuse a file that is not a faultline store
+ * (a newer schema, or an SQLite database of something else).
+ */
+static int store_precheck(sqlite3 *db, char *errbuf, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int version = -1, tables = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version),"
+				   " (SELECT count(*) FROM sqlite_master)", -1, &st, NULL))
+		return store_fail(db, -EPROTO, errbuf, errlen, "not a faultline store");
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		version = sqlite3_column_int(st, 0);
+		tables = sqlite3_column_int(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (version > N_MIGRATIONS) {
+		snprintf(errbuf, errlen,
+			 "schema version %d is newer than this build (%d)",
+			 version, N_MIGRATIONS);
+		return -EPROTO;
+	}
+	if (version < 0 || (version == 0 && tables != 0)) {
+		snprintf(errbuf, errlen, "not a faultline store (schema version %d)",
+			 version);
+		return -EPROTO;
+	}
+	return 0;
+}
+
 int fl_store_open(const char *path, bool writable, sqlite3 **out,
 		  char *errbuf, size_t errlen)
 {
@@ -151,11 +182,11 @@ int fl_store_open(const char *path, bool writable, sqlite3 **out,
 		/* create 0600 before SQLite does, so the file is never wider */
 		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0) {
+			err = -errno;
 			snprintf(errbuf, errlen, "cannot open '%s': %s", path,
 				 strerror(errno));
-			return -errno;
+			return err;
 		}
-		fchmod(fd, 0600);
 		close(fd);
 	}
 	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL)) {
@@ -166,17 +197,23 @@ int fl_store_open(const char *path, bool writable, sqlite3 **out,
 	sqlite3_create_function(db, "fl_hist_merge", 2,
 				SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
 				sql_hist_merge, NULL, NULL);
-	if (writable) {
-		if (sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
-				     "PRAGMA synchronous=NORMAL;"
-				     "PRAGMA foreign_keys=ON;", NULL, NULL, NULL)) {
-			err = store_fail(db, -EIO, errbuf, errlen, "cannot open store");
-			goto out_close;
-		}
-		err = store_migrate(db, errbuf, errlen);
-	} else {
+	if (!writable) {
 		err = store_check(db, errbuf, errlen);
+		goto out_check;
 	}
+	err = store_precheck(db, errbuf, errlen);
+	if (err)
+		goto out_close;
+	/* an existing store may have been created wider by someone else */
+	if (chmod(path, 0600) ||
+	    sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
+			     "PRAGMA synchronous=NORMAL;"
+			     "PRAGMA foreign_keys=ON;", NULL, NULL, NULL)) {
+		err = store_fail(db, -EIO, errbuf, errlen, "cannot open store");
+		goto out_close;
+	}
+	err = store_migrate(db, errbuf, errlen);
+out_check:
 	if (err)
 		goto out_close;
 	*out = db;

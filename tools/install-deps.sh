@@ -10,6 +10,8 @@ PKGS=(
   # servers and clients used by the integration tests and the demo
   nginx-light postgresql postgresql-client redis-server redis-tools curl
   python3 python3-psycopg2 python3-redis iproute2 procps sqlite3
+  # gatectl -o dot is checked with Graphviz; setpriv (util-linux) drops privilege
+  graphviz util-linux
 )
 
 if [ "$(id -u)" -ne 0 ]; then
