@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* gatectl graph: the interaction graph over a time range. */
+#include "gatectl.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A service of the listed edges; strings borrowed from an edge. */
+struct graph_svc {
+	const char *name;
+	const char *kind;
+};
+
+static void graph_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: gatectl graph [--since T] [--until T] [--db FILE] [-o table|json|dot]\n"
+		"\n"
+		"The services and edges (client -> server, protocol, operation) seen in\n"
+		"the per-minute windows of a time range, with requests, errors, error\n"
+		"rate and p50/p99 latency merged over those windows. An edge without\n"
+		"windows in the range is left out.\n"
+		"\n"
+		"options:\n"
+		"  --since T           first window: the minute holding T (default: all)\n"
+		"  --until T           windows that start before T (default: all)\n"
+		"  --db FILE           the store (default " GATE_DEFAULT_DB ")\n"
+		"  -o, --output FMT    table, json or dot (Graphviz; one arrow per\n"
+		"                      client, server and protocol)\n"
+		"\n"
+		"examples:\n"
+		"  gatectl graph --since 1h\n"
+		"  gatectl graph --since 2026-11-21T05:00:00Z --until 2026-11-21T06:00:00Z -o json\n"
+		"  gatectl graph -o dot | dot -Tsvg > graph.svg\n");
+}
+
+static int svc_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct graph_svc *)a)->name,
+		      ((const struct graph_svc *)b)->name);
+}
+
+/* The distinct services of @es, sorted by name. OUT: *@out, *@n. */
+static int graph_services(const struct gate_edges *es, struct graph_svc **out,
+			  size_t *n)
+{
+	struct gate_idmap seen = { 0 };
+	struct graph_svc *v = malloc((2 * es->n + 1) * sizeof(*v));
+	size_t cnt = 0, dummy;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < es->n; i++) {
+		const struct gate_edge *e = &es->v[i];
+		for (int side = 0; side < 2; side++) {
+			int64_t id = side ? e->server_id : e->client_id;
+			if (gate_idmap_get(&seen, id, &dummy))
+				continue;
+			if (gate_idmap_put(&seen, id, cnt)) {
+				gate_idmap_release(&seen);
+				free(v);
+				return -ENOMEM;
+			}
+			v[cnt].name = side ? e->server : e->client;
+			v[cnt++].kind = side ? e->server_kind : e->client_kind;
+		}
+	}
+	gate_idmap_release(&seen);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), svc_cmp);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static json_t *graph_json_edge(const struct gate_edge *e)
+{
+	double p50 = 0, p90 = 0, p99 = 0;
+	bool h50 = gate_quantile_ms(&e->stats, 0.50, &p50);
+	bool h90 = gate_quantile_ms(&e->stats, 0.90, &p90);
+	bool h99 = gate_quantile_ms(&e->stats, 0.99, &p99);
+
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}",
+			 "client", e->client, "server", e->server,
+			 "protocol", e->protocol, "operation", e->operation,
+			 "requests", (json_int_t)e->stats.requests,
+			 "errors", (json_int_t)e->stats.errors,
+			 "client_errors", (json_int_t)e->stats.client_errors,
+			 "conn_errors", (json_int_t)e->stats.conn_errors,
+			 "error_rate", gate_json_rate(gate_error_rate(&e->stats)),
+			 "p50_ms", gate_json_ms(h50, p50),
+			 "p90_ms", gate_json_ms(h90, p90),
+			 "p99_ms", gate_json_ms(h99, p99),
+			 "first_seen", gate_json_time(e->first_seen_ns),
+			 "last_seen", gate_json_time(e->last_seen_ns));
+}
+
+static json_t *json_time_or_null(int64_t ns, int64_t unbounded)
+{
+	return ns == unbounded ? json_null() : gate_json_time(ns);
+}
+
+static int graph_json(struct gate_ctx *ctx, const struct gate_edges *es,
+		      const struct graph_svc *svcs, size_t nsvcs,
+		      int64_t since, int64_t until)
+{
+	json_t *root, *jsvcs, *jedges;
+	int err = -ENOMEM;
+
+	root = json_pack("{s:o, s:o, s:[], s:[]}",
+			 "since", json_time_or_null(since, INT64_MIN),
+			 "until", json_time_or_null(until, INT64_MAX),
+			 "services", "edges");
+	if (!root)
+		goto out_nomem;
+	jsvcs = json_object_get(root, "services");
+	jedges = json_object_get(root, "edges");
+	for (size_t i = 0; i < nsvcs; i++)
+		if (json_array_append_new(jsvcs, json_pack("{s:s, s:s}",
+				"name", svcs[i].name, "kind", svcs[i].kind)))
+			goto out_nomem;
+	for (size_t i = 0; i < es->n; i++)
+		if (json_array_append_new(jedges, graph_json_edge(&es->v[i])))
+			goto out_nomem;
+	err = gate_json_print(ctx, root);
+	json_decref(root);
+	return err;
+out_nomem:
+	json_decref(root);
+	return gate_fail(ctx, err, "out of memory");
+}
+
+static int graph_table(struct gate_ctx *ctx, const struct gate_edges *es,
+		       const struct graph_svc *svcs, size_t nsvcs)
+{
+	static const char *const sh[] = { "NAME", "KIND" };
+	static const char *const eh[] = { "CLIENT", "SERVER", "PROTO", "OPERATION",
+					  "REQS", "ERRS", "ERR%", "P50ms", "P99ms" };
+	struct gate_table st, et;
+	int err = 0;
+
+	gate_table_init(&st, sh, "ll", 2);
+	gate_table_init(&et, eh, "llllrrrrr", 9);
+	for (size_t i = 0; i < nsvcs && !err; i++) {
+		const char *row[] = { svcs[i].name, svcs[i].kind };
+		err = gate_table_row(&st, row);
+	}
+	for (size_t i = 0; i < es->n && !err; i++) {
+		const struct gate_edge *e = &es->v[i];
+		char op[256], reqs[24], errs[24], rate[24], p50[32], p99[32];
+		double v = 0;
+		bool have;
+
+		gate_cell_op(e->operation, op, sizeof(op));
+		snprintf(reqs, sizeof(reqs), "%llu", (unsigned long long)e->stats.requests);
+		snprintf(errs, sizeof(errs), "%llu", (unsigned long long)e->stats.errors);
+		snprintf(rate, sizeof(rate), "%.2f", 100.0 * gate_error_rate(&e->stats));
+		have = gate_quantile_ms(&e->stats, 0.50, &v);
+		gate_ms_str(have, v, p50, sizeof(p50));
+		have = gate_quantile_ms(&e->stats, 0.99, &v);
+		gate_ms_str(have, v, p99, sizeof(p99));
+		const char *row[] = { e->client, e->server, e->protocol, op,
+				      reqs, errs, rate, p50, p99 };
+		err = gate_table_row(&et, row);
+	}
+	if (!err) {
+		printf("SERVICES\n");
+		gate_table_print(&st, stdout);
+		printf("\nEDGES\n");
+		gate_table_print(&et, stdout);
+	}
+	gate_table_release(&st);
+	gate_table_release(&et);
+	return err ? gate_fail(ctx, err, "out of memory") : 0;
+}
+
+/* A Graphviz double-quoted string. */
+static void dot_str(const char *s, FILE *f)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc((unsigned char)*s < 0x20 ? ' ' : *s, f);
+	}
+	fputc('"', f);
+}
+
+static const char *dot_node_attrs(const char *kind)
+{
+	if (!strcmp(kind, "database"))
+		return "shape=cylinder, style=filled, fillcolor=\"#e3f1df\"";
+	if (!strcmp(kind, "cache"))
+		return "shape=box3d, style=filled, fillcolor=\"#fbe5d6\"";
+	if (!strcmp(kind, "queue"))
+		return "shape=cds, style=filled, fillcolor=\"#efe3f6\"";
+	if (!strcmp(kind, "external"))
+		return "shape=box, style=dashed";
+	return "shape=box, style=\"rounded,filled\", fillcolor=\"#dbe9f6\"";
+}
+
+static bool same_arrow(const struct gate_edge *a, const struct gate_edge *b)
+{
+	return a->client_id == b->client_id && a->server_id == b->server_id &&
+	       !strcmp(a->protocol, b->protocol);
+}
+
+static int graph_dot(const struct gate_edges *es, const struct graph_svc *svcs,
+		     size_t nsvcs)
+{
+	printf("digraph faultline {\n"
+	       "  rankdir=LR;\n"
+	       "  node [fontname=\"Helvetica\", fontsize=10];\n"
+	       "  edge [fontname=\"Helvetica\", fontsize=9];\n");
+	for (size_t i = 0; i < nsvcs; i++) {
+		printf("  ");
+		dot_str(svcs[i].name, stdout);
+		printf(" [%s];\n", dot_node_attrs(svcs[i].kind));
+	}
+	/* edges are sorted by client, server, protocol: arrows are runs */
+	for (size_t i = 0; i < es->n;) {
+		uint64_t req = 0, err = 0;
+		size_t j = i;
+		for (; j < es->n && same_arrow(&es->v[i], &es->v[j]); j++) {
+			req += es->v[j].stats.requests;
+			err += es->v[j].stats.errors;
+		}
+		printf("  ");
+		dot_str(es->v[i].client, stdout);
+		printf(" -> ");
+		dot_str(es->v[i].server, stdout);
+		printf(" [label=\"");
+		for (const char *p = es->v[i].protocol; *p; p++)
+			if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+				putchar(*p);
+		printf(" %llu req, %llu err\"%s];\n", (unsigned long long)req,
+		       (unsigned long long)err, err ? ", color=\"#c0392b\"" : "");
+		i = j;
+	}
+	printf("}\n");
+	return 0;
+}
+
+static int graph_run(struct gate_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		GATE_COMMON_LONGOPTS,
+		{ "since", required_argument, NULL, 's' },
+		{ "until", required_argument, NULL, 'u' },
+		{ 0 }
+	};
+	int64_t since = INT64_MIN, until = INT64_MAX;
+	struct gate_edges es = { 0 };
+	struct graph_svc *svcs = NULL;
+	size_t nsvcs = 0;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, GATE_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+		err = gate_common_opt(ctx, c, argv, graph_usage);
+		if (err < 0 || err == GATE_HELP_SHOWN)
+			return err;
+		if (err)
+			continue;
+		err = gate_time_arg(ctx, c == 's' ? "--since" : "--until", optarg,
+				    c == 's' ? &since : &until);
+		if (err)
+			return err;
+	}
+	err = gate_no_args(ctx, argc, argv);
+	if (err)
+		return err;
+	if (since != INT64_MIN && until != INT64_MAX && until <= since)
+		return gate_fail(ctx, -EINVAL, "'--until' must be after '--since'");
+	err = gate_open(ctx);
+	if (err)
+		return err;
+	err = gate_edges_in_range(ctx, gate_range_make(since, until), &es);
+	if (err)
+		goto out_release;
+	gate_edges_sort(&es);
+	err = graph_services(&es, &svcs, &nsvcs);
+	if (err) {
+		err = gate_fail(ctx, err, "out of memory");
+		goto out_release;
+	}
+	if (ctx->fmt == GATE_FMT_JSON)
+		err = graph_json(ctx, &es, svcs, nsvcs, gate_range_since(since), until);
+	else if (ctx->fmt == GATE_FMT_DOT)
+		err = graph_dot(&es, svcs, nsvcs);
+	else
+		err = graph_table(ctx, &es, svcs, nsvcs);
+out_release:
+	free(svcs);
+	gate_edges_release(&es);
+	return err;
+}
+
+const struct gate_cmd gate_cmd_graph = {
+	.name = "graph",
+	.summary = "services and edges with traffic, errors and latency",
+	.run = graph_run,
+};
