@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define CONN_BUCKETS (1u << 16)
+#define PROC_BUCKETS 4096
 #define DETECT_MAX 64		/* request bytes kept while detection needs more */
 
 struct conn {
@@ -34,8 +35,16 @@ struct conn {
 	struct conn_table *ct;
 };
 
+/* Live connections per process: an exit without any costs one lookup. */
+struct proc_conns {
+	struct proc_conns *next;
+	uint32_t tgid;
+	uint32_t count;
+};
+
 struct conn_table {
 	struct conn *by_fd[CONN_BUCKETS];
+	struct proc_conns *procs[PROC_BUCKETS];
 	struct conn *by_local[CONN_BUCKETS];
 	struct identity *id;
 	struct aggregator *agg;
@@ -104,8 +113,37 @@ static void add_parser_stats(struct fl_parser_stats *dst,
 	dst->given_up += s->given_up;
 }
 
+static struct proc_conns **proc_slot(struct conn_table *ct, uint32_t tgid)
+{
+	struct proc_conns **pp = &ct->procs[(tgid * 2654435761u) % PROC_BUCKETS];
+
+	while (*pp && (*pp)->tgid != tgid)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* Count a connection of @tgid in (@delta 1) or out (-1). */
+static int proc_count(struct conn_table *ct, uint32_t tgid, int delta)
+{
+	struct proc_conns **pp = proc_slot(ct, tgid), *p = *pp;
+
+	if (!p) {
+		if (delta < 0 || !(p = calloc(1, sizeof(*p))))
+			return delta < 0 ? 0 : -ENOMEM;
+		p->tgid = tgid;
+		*pp = p;
+	}
+	p->count += (uint32_t)delta;
+	if (!p->count) {
+		*pp = p->next;
+		free(p);
+	}
+	return 0;
+}
+
 static void conn_unlink(struct conn_table *ct, struct conn *c)
 {
+	proc_count(ct, c->cid.tgid, -1);
 	struct conn **pp = &ct->by_fd[fd_hash(c->cid.tgid, c->cid.fd)];
 
 	for (; *pp; pp = &(*pp)->next)
@@ -136,7 +174,8 @@ static struct conn *conn_add(struct conn_table *ct, const struct fl_event_hdr *h
 	struct conn *c = calloc(1, sizeof(*c));
 	uint32_t b;
 
-	if (!c) {
+	if (!c || proc_count(ct, h->cid.tgid, 1)) {
+		free(c);
 		ct->err = -ENOMEM;
 		return NULL;
 	}
@@ -293,7 +332,9 @@ static void on_exit_proc(struct conn_table *ct, const struct fl_conn_event *e)
 {
 	uint32_t tgid = e->hdr.cid.tgid;
 
-	for (uint32_t b = 0; b < CONN_BUCKETS; b++) {
+	if (!*proc_slot(ct, tgid))
+		return; /* the common case: a process without TCP connections */
+	for (uint32_t b = 0; b < CONN_BUCKETS && *proc_slot(ct, tgid); b++) {
 		struct conn *c = ct->by_fd[b], *next;
 		for (; c; c = next) {
 			next = c->next;
@@ -480,6 +521,13 @@ void conn_table_free(struct conn_table *ct)
 {
 	if (!ct)
 		return;
+	for (uint32_t b = 0; b < PROC_BUCKETS; b++) {
+		struct proc_conns *p = ct->procs[b], *next;
+		for (; p; p = next) {
+			next = p->next;
+			free(p);
+		}
+	}
 	for (uint32_t b = 0; b < CONN_BUCKETS; b++) {
 		struct conn *c = ct->by_fd[b], *next;
 		for (; c; c = next) {

@@ -73,8 +73,9 @@ struct {
 	__type(value, struct conn_info);
 } conns SEC(".maps");
 
+/* LRU: a thread killed inside a syscall never reaches its exit tracepoint */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct inflight);

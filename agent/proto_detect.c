@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Parser core: protocol detection, the public fl_parser_*() calls that
+ * dispatch to one protocol's vtable, and what every protocol shares (capped
+ * buffer, line assembly, FIFO pairing of requests and responses). See
+ * proto_int.h for the pairing model.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto_int.h"
+
+#define FL_BUF_MIN 128		/* first allocation of a buffer, bytes */
+#define FL_BUF_IDLE_MAX 4096	/* allocations above this are freed on reset */
+#define FL_QUEUE_MIN 4		/* first allocation of the pending ring */
+
+/* ---- buffers and lines ------------------------------------------------- */
+
+/*
+ * fl_buf_append() - append @n bytes of @src, never growing past @max.
+ * Returns 0, -E2BIG (nothing appended) or -ENOMEM.
+ */
+int fl_buf_append(struct fl_buf *b, const void *src, size_t n, size_t max)
+{
+	size_t need = b->len + n, cap;
+	uint8_t *data;
+
+	if (need > max)
+		return -E2BIG;
+	if (need > b->cap) {
+		cap = b->cap ? b->cap : FL_BUF_MIN;
+		while (cap < need)
+			cap *= 2;
+		if (cap > max)
+			cap = max;
+		data = realloc(b->data, cap);
+		if (!data)
+			return -ENOMEM;
+		b->data = data;
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->data + b->len, src, n);
+	b->len = need;
+	return 0;
+}
+
+/* fl_buf_reset() - wipe and empty @b; allocations above FL_BUF_IDLE_MAX are freed. */
+void fl_buf_reset(struct fl_buf *b)
+{
+	if (b->len)	/* header lines and query text may hold secrets */
+		explicit_bzero(b->data, b->len);
+	b->len = 0;
+	if (b->cap > FL_BUF_IDLE_MAX)
+		fl_buf_release(b);
+}
+
+/* fl_buf_release() - wipe and free what @b holds; @b is empty and reusable. */
+void fl_buf_release(struct fl_buf *b)
+{
+	if (b->len)
+		explicit_bzero(b->data, b->len);
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+/* A line that is whole in the input: point into it, copy nothing. */
+static void line_from_input(const uint8_t *d, size_t body, size_t keep,
+			    struct fl_span *out)
+{
+	if (body && d[body - 1] == '\r')
+		body--;
+	out->p = d;
+	out->len = body < keep ? body : keep;
+	out->truncated = body > keep;
+}
+
+/*
+ * fl_line_take() - consume input up to and including the next LF, keeping
+ * at most @keep bytes of the line. OUT: *@used, *@out. Returns FL_LINE_MORE,
+ * FL_LINE_DONE, -E2BIG (line over @max, nothing consumed) or -ENOMEM.
+ */
+int fl_line_take(struct fl_line *l, const uint8_t *d, size_t n, size_t keep,
+		 size_t max, size_t *used, struct fl_span *out)
+{
+	const uint8_t *lf = memchr(d, '\n', n);
+	size_t take = lf ? (size_t)(lf - d) + 1 : n;
+	size_t body = lf ? take - 1 : take, room, content;
+	int err;
+
+	if (l->total + take > max)
+		return -E2BIG;
+	*used = take;
+	if (lf && l->total == 0) {
+		l->total = take;
+		line_from_input(d, body, keep, out);
+		return FL_LINE_DONE;
+	}
+	room = l->kept.len < keep ? keep - l->kept.len : 0;
+	err = fl_buf_append(&l->kept, d, body < room ? body : room, FL_BUF_CAP);
+	if (err)
+		return err;
+	if (body)
+		l->last_cr = d[body - 1] == '\r';
+	l->total += take;
+	if (!lf)
+		return FL_LINE_MORE;
+	content = l->total - 1 - l->last_cr;
+	out->p = l->kept.data;
+	out->len = content < l->kept.len ? content : l->kept.len;
+	out->truncated = content > l->kept.len;
+	return FL_LINE_DONE;
+}
+
+/* fl_line_reset() - forget the line in progress (keeps small buffers). */
+void fl_line_reset(struct fl_line *l)
+{
+	fl_buf_reset(&l->kept);
+	l->total = 0;
+	l->last_cr = false;
+}
+
+/* fl_utf8_cut() - @len, less an incomplete UTF-8 sequence at the end of @s. */
+size_t fl_utf8_cut(const char *s, size_t len)
+{
+	const uint8_t *u = (const uint8_t *)s;
+	size_t k = len, need;
+
+	while (k > 0 && (u[k - 1] & 0xc0) == 0x80 && len - k < 3)
+		k--;
+	if (k == 0 || u[k - 1] < 0xc0)
+		return len;	/* ASCII end, or stray continuation bytes */
+	need = u[k - 1] >= 0xf0 ? 4 : u[k - 1] >= 0xe0 ? 3 : 2;
+	return k - 1 + need > len ? k - 1 : len;
+}
+
+/* fl_copy_op() - copy @src into @dst, truncated to FL_OP_MAX - 1 bytes. */
+void fl_copy_op(char dst[FL_OP_MAX], const char *src)
+{
+	size_t n = strnlen(src, FL_OP_MAX - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* ---- pending requests -------------------------------------------------- */
+
+static struct fl_pending *q_at(const struct fl_queue *q, uint32_t i)
+{
+	return &q->slots[(q->head + i) % q->cap];
+}
+
+static int q_grow(struct fl_queue *q)
+{
+	uint32_t cap = q->cap ? q->cap * 2 : FL_QUEUE_MIN;
+	struct fl_pending *slots;
+
+	if (cap > FL_PENDING_MAX)
+		cap = FL_PENDING_MAX;
+	slots = malloc(sizeof(*slots) * cap);
+	if (!slots)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < q->count; i++)
+		slots[i] = *q_at(q, i);
+	free(q->slots);
+	q->slots = slots;
+	q->head = 0;
+	q->cap = cap;
+	return 0;
+}
+
+static void q_pop(struct fl_queue *q)
+{
+	q->head = (q->head + 1) % q->cap;
+	q->count--;
+}
+
+/* Overflow: the oldest entry goes; its response, when it comes, too. */
+static void q_drop_oldest(struct fl_parser *p)
+{
+	if (q_at(&p->q, 0)->kind == FL_PEND_REQUEST)
+		p->stats.unpaired++;
+	q_pop(&p->q);
+	p->q.lost_head++;
+}
+
+/*
+ * fl_pending_push() - a new zeroed entry of @kind at the tail; the oldest is
+ * dropped (counted unpaired) at FL_PENDING_MAX. Returns NULL on ENOMEM.
+ */
+struct fl_pending *fl_pending_push(struct fl_parser *p, enum fl_pend_kind kind)
+{
+	struct fl_queue *q = &p->q;
+	struct fl_pending *e;
+
+	if (q->count == FL_PENDING_MAX)
+		q_drop_oldest(p);
+	else if (q->count == q->cap && q_grow(q))
+		return NULL;
+	e = q_at(q, q->count++);
+	memset(e, 0, sizeof(*e));
+	e->seq = ++q->next_seq;
+	e->kind = kind;
+	return e;
+}
+
+/* fl_pending_find() - the waiting entry numbered @seq, or NULL. */
+struct fl_pending *fl_pending_find(struct fl_parser *p, uint64_t seq)
+{
+	struct fl_queue *q = &p->q;
+
+	for (uint32_t i = q->count; i > 0; i--) {
+		struct fl_pending *e = q_at(q, i - 1);
+
+		if (e->seq == seq)
+			return e;
+		if (e->seq < seq)
+			break;	/* sequence numbers grow from head to tail */
+	}
+	return NULL;
+}
+
+/* fl_pending_next() - the entry the next response answers, or NULL. */
+const struct fl_pending *fl_pending_next(const struct fl_parser *p)
+{
+	if (p->q.lost_head || !p->q.count)
+		return NULL;
+	return q_at(&p->q, 0);
+}
+
+static void emit(struct fl_parser *p, const struct fl_pending *e,
+		 const struct fl_resp *r)
+{
+	struct fl_record rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.proto = p->proto;
+	fl_copy_op(rec.operation, e->operation);
+	rec.status = r->status;
+	memcpy(rec.status_text, r->status_text, sizeof(rec.status_text));
+	rec.status_text[sizeof(rec.status_text) - 1] = '\0';
+	rec.error = r->error;
+	rec.client_error = r->client_error;
+	rec.start_ns = e->start_ns;
+	rec.end_ns = r->end_ns;
+	rec.req_bytes = e->req_bytes;
+	rec.resp_bytes = r->bytes;
+	if (p->cb)
+		p->cb(&rec, p->ctx);
+}
+
+/*
+ * fl_pending_complete() - pair response @r with the oldest entry (expected to
+ * be @seq unless 0) and emit its record, or count it unpaired.
+ */
+void fl_pending_complete(struct fl_parser *p, uint64_t seq,
+			 const struct fl_resp *r)
+{
+	struct fl_queue *q = &p->q;
+	struct fl_pending *e;
+
+	if (q->lost_head) {
+		q->lost_head--;	/* its request was counted when dropped */
+		return;
+	}
+	e = q->count ? q_at(q, 0) : NULL;
+	if (!e || (seq && e->seq != seq)) {
+		p->stats.unpaired++;
+		return;
+	}
+	if (e->kind == FL_PEND_LOST) {
+		p->stats.unpaired++;
+	} else if (e->kind == FL_PEND_REQUEST) {
+		emit(p, e, r);
+		p->bad_streak = 0;
+		p->bad_bytes = 0;
+	}
+	q_pop(q);
+}
+
+/* fl_pending_clear() - drop all entries, counting requests unpaired. */
+void fl_pending_clear(struct fl_parser *p)
+{
+	struct fl_queue *q = &p->q;
+
+	for (uint32_t i = 0; i < q->count; i++)
+		if (q_at(q, i)->kind == FL_PEND_REQUEST)
+			p->stats.unpaired++;
+	free(q->slots);
+	q->slots = NULL;
+	q->head = 0;
+	q->count = 0;
+	q->cap = 0;
+	q->lost_head = 0;
+}
+
+/* fl_parser_unparsed() - count @n bytes not understood; maybe give up. */
+void fl_parser_unparsed(struct fl_parser *p, uint64_t n, bool parse_error)
+{
+	p->stats.unparsed_bytes += n;
+	p->bad_bytes += n;
+	if (parse_error)
+		p->bad_streak++;
+	if (p->bad_streak >= FL_BAD_STREAK_MAX || p->bad_bytes >= FL_BAD_BYTES_MAX)
+		fl_parser_give_up(p);
+}
+
+/* fl_parser_give_up() - stop parsing this connection; pending are unpaired. */
+void fl_parser_give_up(struct fl_parser *p)
+{
+	if (p->stats.given_up)
+		return;
+	p->stats.given_up = 1;
+	fl_pending_clear(p);
+}
+
+/* ---- detection --------------------------------------------------------- */
+
+static const char *const http_methods[] = {
+	"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT",
+	"TRACE",
+};
+
+/* 1: HTTP; 0: not; *maybe when @d is a prefix of "METHOD ". */
+static int detect_http(const uint8_t *d, size_t n, bool *maybe)
+{
+	for (size_t i = 0; i < sizeof(http_methods) / sizeof(http_methods[0]); i++) {
+		size_t ml = strlen(http_methods[i]);
+
+		if (n > ml && !memcmp(d, http_methods[i], ml) && d[ml] == ' ')
+			return 1;
+		if (n <= ml && !memcmp(d, http_methods[i], n))
+			*maybe = true;
+	}
+	return 0;
+}
+
+static uint32_t be32(const uint8_t *d)
+{
+	return (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 |
+	       (uint32_t)d[2] << 8 | d[3];
+}
+
+/* PostgreSQL untyped first message: StartupMessage v3.0-3.2, SSL/GSSENC request. */
+static int detect_pg(const uint8_t *d, size_t n, bool *maybe)
+{
+	static const uint32_t codes[] = { 196608, 196609, 196610, 80877103, 80877104 };
+	uint8_t want[4];
+	uint32_t len;
+
+	if (n < 4) {
+		*maybe |= n == 0 || d[0] == 0;
+		return 0;
+	}
+	len = be32(d);
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		bool req = codes[i] >= 80877103;	/* SSL/GSSENC: exactly 8 bytes */
+		size_t have = n - 4 < 4 ? n - 4 : 4;
+
+		if (req ? len != 8 : len <= 8 || len > 10000)
+			continue;
+		want[0] = codes[i] >> 24;
+		want[1] = codes[i] >> 16;
+		want[2] = codes[i] >> 8;
+		want[3] = codes[i];
+		if (memcmp(d + 4, want, have))
+			continue;
+		if (have == 4)
+			return 1;
+		*maybe = true;
+	}
+	return 0;
+}
+
+/* Redis: "*<digits>\r\n". */
+static int detect_redis(const uint8_t *d, size_t n, bool *maybe)
+{
+	size_t i = 1;
+
+	if (!n || d[0] != '*')
+		return 0;
+	while (i < n && i <= 11 && fl_is_digit(d[i]))
+		i++;
+	if (i == n) {
+		*maybe = i <= 11;
+		return 0;
+	}
+	if (i == 1 || d[i] != '\r')
+		return 0;
+	if (i + 1 == n) {
+		*maybe = true;
+		return 0;
+	}
+	return d[i + 1] == '\n';
+}
+
+/* fl_detect() - protocol of a request stream's first bytes (see proto.h). */
+enum fl_proto fl_detect(const uint8_t *data, size_t len, bool *need_more)
+{
+	bool maybe = false;
+	enum fl_proto proto = FL_PROTO_UNKNOWN;
+
+	if (!data)
+		len = 0;
+	if (!len)
+		maybe = true;
+	else if (detect_http(data, len, &maybe))
+		proto = FL_PROTO_HTTP;
+	else if (detect_pg(data, len, &maybe))
+		proto = FL_PROTO_POSTGRES;
+	else if (detect_redis(data, len, &maybe))
+		proto = FL_PROTO_REDIS;
+	if (need_more)
+		*need_more = proto == FL_PROTO_UNKNOWN && maybe;
+	return proto;
+}
+
+/* ---- public dispatch --------------------------------------------------- */
+
+static const struct fl_proto_ops *ops_of(enum fl_proto proto)
+{
+	switch (proto) {
+	case FL_PROTO_HTTP:
+		return &fl_http_ops;
+	case FL_PROTO_POSTGRES:
+		return &fl_pg_ops;
+	case FL_PROTO_REDIS:
+		return &fl_redis_ops;
+	default:
+		return NULL;
+	}
+}
+
+/* fl_parser_new() - parser for @proto; NULL with errno EINVAL or ENOMEM. */
+struct fl_parser *fl_parser_new(enum fl_proto proto)
+{
+	const struct fl_proto_ops *ops = ops_of(proto);
+	struct fl_parser *p;
+
+	if (!ops) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		goto err;
+	p->proto = proto;
+	p->ops = ops;
+	p->priv = calloc(1, ops->priv_size);
+	if (!p->priv)
+		goto err_free_parser;
+	return p;
+
+err_free_parser:
+	free(p);
+err:
+	errno = ENOMEM;
+	return NULL;
+}
+
+/*
+ * fl_parser_feed() - parse @len seen bytes of @side (see proto.h). Returns 0
+ * or -ENOMEM; a NULL parser, no data or an unknown side are ignored.
+ */
+int fl_parser_feed(struct fl_parser *p, enum fl_side side, uint64_t ts_ns,
+		   const uint8_t *data, size_t len, fl_record_cb cb, void *ctx)
+{
+	int err;
+
+	if (!p || !len || !data || (side != FL_SIDE_REQUEST && side != FL_SIDE_RESPONSE))
+		return 0;
+	if (p->stats.given_up) {
+		p->stats.unparsed_bytes += len;
+		return 0;
+	}
+	p->cb = cb;
+	p->ctx = ctx;
+	err = p->ops->feed(p, side, ts_ns, data, len);
+	p->cb = NULL;
+	p->ctx = NULL;
+	return err;
+}
+
+/* fl_parser_gap() - @len bytes of @side were not captured (see proto.h). */
+void fl_parser_gap(struct fl_parser *p, enum fl_side side, uint64_t ts_ns,
+		   size_t len, fl_record_cb cb, void *ctx)
+{
+	if (!p || !len || p->stats.given_up ||
+	    (side != FL_SIDE_REQUEST && side != FL_SIDE_RESPONSE))
+		return;
+	p->cb = cb;
+	p->ctx = ctx;
+	p->ops->gap(p, side, ts_ns, len);
+	p->cb = NULL;
+	p->ctx = NULL;
+}
+
+/*
+ * fl_parser_close() - end of connection: finish close-delimited bodies,
+ * count requests never answered as unpaired.
+ */
+void fl_parser_close(struct fl_parser *p, uint64_t ts_ns, fl_record_cb cb,
+		     void *ctx)
+{
+	if (!p)
+		return;
+	p->cb = cb;
+	p->ctx = ctx;
+	if (!p->stats.given_up)
+		p->ops->close(p, ts_ns);
+	fl_pending_clear(p);
+	p->cb = NULL;
+	p->ctx = NULL;
+}
+
+/* fl_parser_stats() - @p's counters, valid until fl_parser_free(). */
+const struct fl_parser_stats *fl_parser_stats(const struct fl_parser *p)
+{
+	return &p->stats;
+}
+
+/* fl_parser_free() - release @p and everything it owns; NULL is fine. */
+void fl_parser_free(struct fl_parser *p)
+{
+	if (!p)
+		return;
+	p->ops->release(p);
+	free(p->priv);
+	free(p->q.slots);
+	free(p);
+}
+
+/* fl_proto_name() - static lowercase name of @proto. */
+const char *fl_proto_name(enum fl_proto proto)
+{
+	switch (proto) {
+	case FL_PROTO_HTTP:
+		return "http";
+	case FL_PROTO_POSTGRES:
+		return "postgresql";
+	case FL_PROTO_REDIS:
+		return "redis";
+	default:
+		return "unknown";
+	}
+}

@@ -1,0 +1,774 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * HTTP/1.x (RFC 9112) request/response parser.
+ *
+ * Each side is a state machine over lines and bodies. Heads are parsed one
+ * line at a time and only the first bytes of a line are kept (the request
+ * target up to HTTP_TARGET_KEEP, a field up to HTTP_FIELD_KEEP): header
+ * values are looked at for framing (Content-Length, Transfer-Encoding) and
+ * forgotten, so Authorization, Cookie and the like are never stored. Bodies,
+ * fixed or chunked, are skipped by length without being buffered; a gap
+ * inside one only shortens the skip.
+ *
+ * Framing follows RFC 9112 section 6: Transfer-Encoding beats
+ * Content-Length; a request with neither has no body; a response to HEAD,
+ * a 204 or a 304 has none; otherwise a response with neither ends at the
+ * close. 1xx responses are interim, except 101 (upgrade: we give up), and
+ * a 2xx answer to CONNECT opens a tunnel (we give up too).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "proto_int.h"
+
+#define HTTP_HEAD_MAX FL_BUF_CAP	/* start line + fields (or trailers), bytes */
+#define HTTP_TARGET_KEEP 8192		/* request-line bytes kept: route material */
+#define HTTP_STATUS_KEEP 64		/* status-line bytes kept */
+#define HTTP_FIELD_KEEP 256		/* field-line bytes kept: name + short value */
+#define HTTP_METHOD_MAX 32		/* longest method token accepted */
+#define HTTP_CHUNK_HEX_MAX 15		/* hex digits of a chunk size (< 2^60) */
+
+#define HTTP_F_HEAD 0x1u		/* request method is HEAD */
+#define HTTP_F_CONNECT 0x2u		/* request method is CONNECT */
+
+enum http_state {
+	HTTP_IDLE = 0,		/* between messages: next non-CRLF byte starts one */
+	HTTP_START_LINE,	/* request line or status line */
+	HTTP_FIELD,		/* a field line, or the empty line ending the head */
+	HTTP_BODY,		/* Content-Length body: skipped */
+	HTTP_CHUNK_SIZE,	/* chunk-size [ chunk-ext ] line */
+	HTTP_CHUNK_DATA,	/* chunk data: skipped */
+	HTTP_CHUNK_END,		/* the CRLF closing chunk data */
+	HTTP_TRAILER,		/* trailer lines up to an empty line */
+	HTTP_BODY_CLOSE,	/* response body delimited by the close */
+	HTTP_RESYNC,		/* framing lost: wait for a feed starting a message */
+};
+
+/* One direction of the connection. */
+struct http_side {
+	enum http_state state;
+	struct fl_line line;	/* the line being assembled */
+	bool in_msg;		/* a message started: start_ns and bytes are valid */
+	uint64_t start_ns;	/* ts of the feed holding the message's first byte */
+	uint64_t bytes;		/* wire bytes of the message so far */
+	uint64_t head_bytes;	/* bytes of the head (or trailers, or chunk line) */
+	uint64_t remaining;	/* body or chunk-data bytes left to skip */
+	int64_t content_length;	/* -1: no Content-Length field */
+	bool te_present;	/* a Transfer-Encoding field was seen */
+	bool chunked;		/* ... and its final coding is chunked */
+	int status;		/* response: status code */
+	uint32_t flags;		/* HTTP_F_*: of this request / of the one answered */
+	uint64_t req_seq;	/* request: its pending entry while the body flows;
+				   response: the entry it answers */
+	char op[FL_OP_MAX];	/* request: operation from the request line */
+};
+
+struct http_parser {
+	struct http_side side[2];	/* indexed by enum fl_side */
+};
+
+static struct http_side *side_of(struct fl_parser *p, enum fl_side sd)
+{
+	return &((struct http_parser *)p->priv)->side[sd];
+}
+
+/* ---- routes ------------------------------------------------------------ */
+
+struct route_out {
+	char *buf;
+	size_t size;		/* bytes of @buf, >= 1 */
+	size_t len;		/* bytes written, excluding the NUL */
+	bool full;		/* something did not fit */
+};
+
+static void out_putc(struct route_out *o, char c)
+{
+	if (o->len + 1 >= o->size) {
+		o->full = true;
+		return;
+	}
+	/* control bytes could corrupt logs and JSON downstream */
+	o->buf[o->len++] = ((uint8_t)c < 0x20 || c == 0x7f) ? '?' : c;
+}
+
+static void out_put(struct route_out *o, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n && !o->full; i++)
+		out_putc(o, s[i]);
+}
+
+static bool all_xdigits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!fl_is_xdigit(s[i]))
+			return false;
+	return true;
+}
+
+static bool is_uuid(const char *s, size_t n)
+{
+	if (n != 36)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? s[i] != '-' : !fl_is_xdigit(s[i]))
+			return false;
+	}
+	return true;
+}
+
+/* A path segment that identifies one resource: number, UUID, long hex. */
+static bool is_id_segment(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && fl_is_digit(s[i]))
+		i++;
+	if (n && i == n)
+		return true;
+	return is_uuid(s, n) || (n >= 16 && all_xdigits(s, n));
+}
+
+/* Segments of @path up to '?' or '#'; ";params" (e.g. jsessionid) dropped. */
+static void route_path(struct route_out *o, const char *path, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && path[i] != '?' && path[i] != '#' && !o->full) {
+		size_t end = i, core;
+
+		while (end < n && path[end] != '/' && path[end] != '?' && path[end] != '#')
+			end++;
+		core = i;
+		while (core < end && path[core] != ';')
+			core++;
+		if (is_id_segment(path + i, core - i))
+			out_put(o, "{id}", 4);
+		else
+			out_put(o, path + i, core - i);
+		i = end;
+		if (i < n && path[i] == '/') {
+			out_putc(o, '/');
+			i++;
+		}
+	}
+}
+
+/* absolute-form "scheme://authority/path": the path, "/" when empty. */
+static bool route_absolute(struct route_out *o, const char *t, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && (fl_is_alpha(t[i]) || fl_is_digit(t[i]) ||
+			 t[i] == '+' || t[i] == '-' || t[i] == '.'))
+		i++;
+	if (i == 0 || n - i < 3 || memcmp(t + i, "://", 3))
+		return false;
+	i += 3;
+	while (i < n && t[i] != '/' && t[i] != '?' && t[i] != '#')
+		i++;
+	if (i == n || t[i] != '/')
+		out_putc(o, '/');
+	else
+		route_path(o, t + i, n - i);
+	return true;
+}
+
+/*
+ * fl_http_route() - "METHOD /route" for a request line (see proto.h): query
+ * and fragment dropped, ";params" and userinfo dropped, ids templated.
+ */
+size_t fl_http_route(const char *method, size_t mlen, const char *target,
+		     size_t tlen, char *out, size_t out_size)
+{
+	struct route_out o = { out, out_size, 0, false };
+	const char *at;
+
+	if (!out || !out_size)
+		return 0;
+	out_put(&o, method, method ? mlen : 0);
+	out_putc(&o, ' ');
+	if (!target)
+		tlen = 0;
+	if (tlen && target[0] == '/') {
+		route_path(&o, target, tlen);
+	} else if (tlen == 1 && target[0] == '*') {
+		out_putc(&o, '*');
+	} else if (!route_absolute(&o, target, tlen)) {
+		/* authority-form (CONNECT host:port): never keep userinfo */
+		at = tlen ? memrchr(target, '@', tlen) : NULL;
+		if (at) {
+			tlen -= (size_t)(at + 1 - target);
+			target = at + 1;
+		}
+		route_path(&o, target, tlen);
+	}
+	if (o.full)
+		o.len = fl_utf8_cut(out, o.len);
+	out[o.len] = '\0';
+	return o.len;
+}
+
+/* ---- head lines -------------------------------------------------------- */
+
+static bool is_tchar(uint8_t c)
+{
+	return fl_is_alpha(c) || fl_is_digit(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static size_t token_len(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && is_tchar(s[i]))
+		i++;
+	return i;
+}
+
+static bool is_version(const uint8_t *s, size_t n)
+{
+	return n == 8 && !memcmp(s, "HTTP/1.", 7) && fl_is_digit(s[7]);
+}
+
+/* request-line = method SP request-target SP HTTP-version */
+static int request_line(struct http_side *s, const struct fl_span *ln)
+{
+	const uint8_t *l = ln->p, *sp;
+	size_t n = ln->len, m = token_len(l, n), t = m + 1, tend;
+
+	if (m == 0 || m > HTTP_METHOD_MAX || m >= n || l[m] != ' ')
+		return -EPROTO;
+	sp = memchr(l + t, ' ', n - t);
+	tend = sp ? (size_t)(sp - l) : n;
+	if (tend == t || (!sp && !ln->truncated))
+		return -EPROTO;
+	for (size_t i = t; i < tend; i++)
+		if (l[i] <= 0x20 || l[i] == 0x7f)
+			return -EPROTO;
+	if (sp && !ln->truncated && !is_version(l + tend + 1, n - tend - 1))
+		return -EPROTO;
+	fl_http_route((const char *)l, m, (const char *)l + t, tend - t, s->op,
+		      sizeof(s->op));
+	s->flags = 0;
+	if (m == 4 && !memcmp(l, "HEAD", 4))
+		s->flags |= HTTP_F_HEAD;
+	if (m == 7 && !memcmp(l, "CONNECT", 7))
+		s->flags |= HTTP_F_CONNECT;
+	return 0;
+}
+
+/* status-line = HTTP-version SP status-code SP [ reason-phrase ] */
+static int status_line(struct http_side *s, const struct fl_span *ln)
+{
+	const uint8_t *l = ln->p;
+
+	if (ln->len < 12 || !is_version(l, 8) || l[8] != ' ' ||
+	    !fl_is_digit(l[9]) || !fl_is_digit(l[10]) || !fl_is_digit(l[11]) ||
+	    l[9] == '0' || (ln->len > 12 && l[12] != ' '))
+		return -EPROTO;
+	s->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+	return 0;
+}
+
+static bool name_is(const uint8_t *l, size_t n, const char *name)
+{
+	if (n != strlen(name))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (fl_upper(l[i]) != fl_upper((uint8_t)name[i]))
+			return false;
+	return true;
+}
+
+static void trim_ows(const uint8_t **v, size_t *n)
+{
+	while (*n && ((*v)[0] == ' ' || (*v)[0] == '\t')) {
+		(*v)++;
+		(*n)--;
+	}
+	while (*n && ((*v)[*n - 1] == ' ' || (*v)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+/* Content-Length = 1*DIGIT, or a list of identical values (RFC 9110 8.6). */
+static int content_length(struct http_side *s, const uint8_t *v, size_t n)
+{
+	size_t i = 0;
+
+	while (i <= n) {
+		const uint8_t *comma = memchr(v + i, ',', n - i);
+		size_t end = comma ? (size_t)(comma - v) : n, len = end - i;
+		const uint8_t *e = v + i;
+		int64_t val = 0;
+
+		trim_ows(&e, &len);
+		if (len == 0 || len > 18)
+			return -EPROTO;
+		for (size_t k = 0; k < len; k++) {
+			if (!fl_is_digit(e[k]))
+				return -EPROTO;
+			val = val * 10 + (e[k] - '0');
+		}
+		if (s->content_length >= 0 && s->content_length != val)
+			return -EPROTO;
+		s->content_length = val;
+		i = end + 1;
+	}
+	return 0;
+}
+
+/* Transfer-Encoding: is the final non-empty coding "chunked"? */
+static void transfer_encoding(struct http_side *s, const uint8_t *v, size_t n)
+{
+	size_t end = n;
+
+	s->te_present = true;
+	for (;;) {
+		const uint8_t *comma = end ? memrchr(v, ',', end) : NULL;
+		size_t start = comma ? (size_t)(comma - v) + 1 : 0, len;
+		const uint8_t *c = v + start, *semi;
+
+		len = end - start;
+		semi = memchr(c, ';', len);
+		if (semi)
+			len = (size_t)(semi - c);
+		trim_ows(&c, &len);
+		if (len || !comma) {
+			s->chunked = name_is(c, len, "chunked");
+			return;
+		}
+		end = start - 1;
+	}
+}
+
+static int field_line(struct http_side *s, const struct fl_span *ln)
+{
+	const uint8_t *l = ln->p, *v;
+	size_t n = ln->len, name = token_len(l, n), vn;
+
+	if (n && (l[0] == ' ' || l[0] == '\t'))
+		return 0;	/* obs-fold continuation: nothing we need */
+	if (name == 0 || name >= n || l[name] != ':')
+		return -EPROTO;
+	v = l + name + 1;
+	vn = n - name - 1;
+	trim_ows(&v, &vn);
+	if (name_is(l, name, "content-length"))
+		return ln->truncated ? -EPROTO : content_length(s, v, vn);
+	if (name_is(l, name, "transfer-encoding")) {
+		if (ln->truncated)
+			return -EPROTO;
+		transfer_encoding(s, v, vn);
+	}
+	return 0;
+}
+
+/* chunk = chunk-size [ chunk-ext ] CRLF; 0 ends the body. */
+static int chunk_size_line(struct http_side *s, const struct fl_span *ln)
+{
+	uint64_t size = 0;
+	size_t i = 0;
+
+	while (i < ln->len && fl_is_xdigit(ln->p[i])) {
+		uint8_t c = fl_upper(ln->p[i]);
+
+		size = size * 16 + (uint64_t)(fl_is_digit(c) ? c - '0' : c - 'A' + 10);
+		i++;
+	}
+	if (i == 0 || i > HTTP_CHUNK_HEX_MAX)
+		return -EPROTO;
+	while (i < ln->len && (ln->p[i] == ' ' || ln->p[i] == '\t'))
+		i++;
+	if (i < ln->len && ln->p[i] != ';')
+		return -EPROTO;
+	s->head_bytes = 0;
+	if (size == 0) {
+		s->state = HTTP_TRAILER;
+	} else {
+		s->state = HTTP_CHUNK_DATA;
+		s->remaining = size;
+	}
+	return 0;
+}
+
+/* ---- messages ---------------------------------------------------------- */
+
+static void msg_begin(struct http_side *s, uint64_t ts)
+{
+	s->in_msg = true;
+	s->start_ns = ts;
+	s->bytes = 0;
+	s->state = HTTP_START_LINE;
+	s->head_bytes = 0;
+	s->content_length = -1;
+	s->te_present = false;
+	s->chunked = false;
+	s->status = 0;
+}
+
+/* Keep the pending entry's size in step with the request body. */
+static void req_sync_bytes(struct fl_parser *p, struct http_side *s)
+{
+	struct fl_pending *e;
+
+	if (!s->req_seq)
+		return;
+	e = fl_pending_find(p, s->req_seq);
+	if (e)
+		e->req_bytes = s->bytes;
+	else
+		s->req_seq = 0;	/* already answered (early response) */
+}
+
+static void msg_done(struct fl_parser *p, struct http_side *s,
+		     enum fl_side sd, uint64_t ts)
+{
+	if (sd == FL_SIDE_REQUEST) {
+		req_sync_bytes(p, s);
+		s->req_seq = 0;
+	} else {
+		struct fl_resp r = {
+			.status = s->status,
+			.error = s->status >= 500,
+			.client_error = s->status >= 400 && s->status < 500,
+			.end_ns = ts,
+			.bytes = s->bytes,
+		};
+
+		fl_pending_complete(p, s->req_seq, &r);
+	}
+	s->in_msg = false;
+	s->state = HTTP_IDLE;
+}
+
+static void body_begin(struct fl_parser *p, struct http_side *s,
+		       enum fl_side sd, uint64_t ts)
+{
+	if (s->te_present && s->chunked) {
+		s->state = HTTP_CHUNK_SIZE;
+		s->head_bytes = 0;
+	} else if (sd == FL_SIDE_RESPONSE && (s->te_present || s->content_length < 0)) {
+		s->state = HTTP_BODY_CLOSE;	/* Transfer-Encoding beats Content-Length */
+	} else if (s->content_length > 0) {
+		s->state = HTTP_BODY;
+		s->remaining = (uint64_t)s->content_length;
+	} else {
+		msg_done(p, s, sd, ts);
+	}
+}
+
+static int request_head_end(struct fl_parser *p, struct http_side *s,
+			    uint64_t ts)
+{
+	struct fl_pending *e;
+
+	if (s->te_present && !s->chunked)
+		return -EPROTO;	/* RFC 9112 6.3: length cannot be determined */
+	e = fl_pending_push(p, FL_PEND_REQUEST);
+	if (!e)
+		return -ENOMEM;
+	fl_copy_op(e->operation, s->op);
+	e->start_ns = s->start_ns;
+	e->req_bytes = s->bytes;
+	e->flags = s->flags;
+	s->req_seq = e->seq;
+	body_begin(p, s, FL_SIDE_REQUEST, ts);
+	return 0;
+}
+
+static void response_head_end(struct fl_parser *p, struct http_side *s,
+			      uint64_t ts)
+{
+	const struct fl_pending *e;
+
+	if (s->status < 200) {
+		if (s->status == 101) {
+			fl_parser_give_up(p);	/* upgraded: not HTTP any more */
+			return;
+		}
+		s->state = HTTP_START_LINE;	/* interim: its bytes count */
+		s->head_bytes = 0;
+		s->content_length = -1;
+		s->te_present = false;
+		s->chunked = false;
+		return;
+	}
+	e = fl_pending_next(p);
+	s->req_seq = e ? e->seq : FL_SEQ_NONE;
+	s->flags = e && e->kind == FL_PEND_REQUEST ? e->flags : 0;
+	if ((s->flags & HTTP_F_CONNECT) && s->status < 300) {
+		fl_parser_give_up(p);	/* tunnel */
+		return;
+	}
+	if ((s->flags & HTTP_F_HEAD) || s->status == 204 || s->status == 304)
+		msg_done(p, s, FL_SIDE_RESPONSE, ts);
+	else
+		body_begin(p, s, FL_SIDE_RESPONSE, ts);
+}
+
+static int on_line(struct fl_parser *p, struct http_side *s, enum fl_side sd,
+		   uint64_t ts, const struct fl_span *ln)
+{
+	bool empty = ln->len == 0 && !ln->truncated;
+	int err = 0;
+
+	switch (s->state) {
+	case HTTP_START_LINE:
+		err = sd == FL_SIDE_REQUEST ? request_line(s, ln) : status_line(s, ln);
+		s->state = HTTP_FIELD;
+		break;
+	case HTTP_FIELD:
+		if (!empty)
+			err = field_line(s, ln);
+		else if (sd == FL_SIDE_REQUEST)
+			err = request_head_end(p, s, ts);
+		else
+			response_head_end(p, s, ts);
+		break;
+	case HTTP_CHUNK_SIZE:
+		err = chunk_size_line(s, ln);
+		break;
+	case HTTP_CHUNK_END:
+		if (!empty)
+			return -EPROTO;
+		s->state = HTTP_CHUNK_SIZE;
+		s->head_bytes = 0;
+		break;
+	case HTTP_TRAILER:
+		if (empty)
+			msg_done(p, s, sd, ts);
+		break;
+	default:
+		break;
+	}
+	return err;
+}
+
+/*
+ * Can the start line begun in @l and going on with @d still be valid? Only
+ * its first bytes are checked (method token, "HTTP/1."), so that binary
+ * garbage fails at once instead of being taken for a long line.
+ */
+static bool start_prefix_ok(const struct fl_line *l, enum fl_side sd,
+			    const uint8_t *d, size_t n)
+{
+	uint8_t buf[HTTP_METHOD_MAX + 2];
+	size_t have = l->kept.len < sizeof(buf) ? l->kept.len : sizeof(buf);
+	size_t more = sizeof(buf) - have;
+
+	if (have)
+		memcpy(buf, l->kept.data, have);
+	memcpy(buf + have, d, n < more ? n : more);
+	have += n < more ? n : more;
+	if (sd == FL_SIDE_RESPONSE)
+		return !memcmp(buf, "HTTP/1.", have < 7 ? have : 7);
+	for (size_t i = 0; i < have; i++) {
+		if (buf[i] == ' ')
+			return i > 0;
+		if (!is_tchar(buf[i]))
+			return false;
+	}
+	return have <= HTTP_METHOD_MAX;
+}
+
+static size_t line_keep(const struct http_side *s, enum fl_side sd)
+{
+	if (s->state == HTTP_START_LINE)
+		return sd == FL_SIDE_REQUEST ? HTTP_TARGET_KEEP : HTTP_STATUS_KEEP;
+	return HTTP_FIELD_KEEP;
+}
+
+/* Returns bytes consumed or -errno; on error nothing of this call counts. */
+static ssize_t step_line(struct fl_parser *p, struct http_side *s,
+			 enum fl_side sd, uint64_t ts, const uint8_t *d, size_t n)
+{
+	struct fl_span ln;
+	size_t used = 0;
+	int rc;
+
+	if (s->state == HTTP_START_LINE && s->line.total < HTTP_METHOD_MAX + 2 &&
+	    !start_prefix_ok(&s->line, sd, d, n))
+		return -EPROTO;
+	rc = fl_line_take(&s->line, d, n, line_keep(s, sd),
+			  HTTP_HEAD_MAX - s->head_bytes, &used, &ln);
+	if (rc < 0)
+		return rc == -E2BIG ? -EPROTO : rc;
+	s->bytes += used;
+	if (rc == FL_LINE_MORE)
+		return (ssize_t)used;
+	s->head_bytes += s->line.total;
+	rc = on_line(p, s, sd, ts, &ln);
+	fl_line_reset(&s->line);
+	if (rc < 0) {
+		s->bytes -= used;
+		return rc;
+	}
+	return (ssize_t)used;
+}
+
+/* Skips body bytes (seen or not): @d may be NULL for a gap. */
+static size_t step_body(struct fl_parser *p, struct http_side *s,
+			enum fl_side sd, uint64_t ts, size_t n)
+{
+	size_t take = n < s->remaining ? n : (size_t)s->remaining;
+
+	s->remaining -= take;
+	s->bytes += take;
+	if (s->remaining == 0) {
+		if (s->state == HTTP_BODY)
+			msg_done(p, s, sd, ts);
+		else
+			s->state = HTTP_CHUNK_END;
+	}
+	return take;
+}
+
+static ssize_t step(struct fl_parser *p, struct http_side *s, enum fl_side sd,
+		    uint64_t ts, const uint8_t *d, size_t n)
+{
+	size_t i = 0;
+
+	switch (s->state) {
+	case HTTP_IDLE:
+		while (i < n && (d[i] == '\r' || d[i] == '\n'))
+			i++;	/* RFC 9112 2.2: stray CRLF between messages */
+		if (i < n)
+			msg_begin(s, ts);
+		return (ssize_t)i;
+	case HTTP_BODY:
+	case HTTP_CHUNK_DATA:
+		return (ssize_t)step_body(p, s, sd, ts, n);
+	case HTTP_BODY_CLOSE:
+		s->bytes += n;
+		return (ssize_t)n;
+	case HTTP_RESYNC:
+		return -EPROTO;	/* not reached: feed() resyncs first */
+	default:
+		return step_line(p, s, sd, ts, d, n);
+	}
+}
+
+/* ---- loss and resynchronisation ---------------------------------------- */
+
+/*
+ * Framing is lost on @sd. Request side: at least one request is gone, so a
+ * LOST marker keeps its response from pairing with a later request.
+ * Response side: we cannot tell how many responses went by, so every
+ * pending request is dropped rather than risk a wrong pairing.
+ */
+static void lose(struct fl_parser *p, struct http_side *s, enum fl_side sd)
+{
+	p->stats.resyncs++;
+	if (sd == FL_SIDE_REQUEST) {
+		req_sync_bytes(p, s);
+		s->req_seq = 0;
+		if (!fl_pending_push(p, FL_PEND_LOST))
+			fl_pending_clear(p);
+	} else {
+		fl_pending_clear(p);
+	}
+	s->state = HTTP_RESYNC;
+	s->in_msg = false;
+	fl_line_reset(&s->line);
+}
+
+/* Could @d start a message of @sd? Short input that could be one counts. */
+static bool looks_like_start(enum fl_side sd, const uint8_t *d, size_t n)
+{
+	size_t i = 0;
+
+	if (sd == FL_SIDE_RESPONSE)
+		return !memcmp(d, "HTTP/1.", n < 7 ? n : 7);
+	while (i < n && i <= 20 && d[i] >= 'A' && d[i] <= 'Z')
+		i++;
+	if (i == n)
+		return i <= 20;
+	if (i < 3 || d[i] != ' ')
+		return false;
+	return i + 1 == n || d[i + 1] == '/' || d[i + 1] == '*' || fl_is_alpha(d[i + 1]);
+}
+
+/* Garbage from here on: the @rest of this feed is dropped, framing is lost. */
+static int fail(struct fl_parser *p, struct http_side *s, enum fl_side sd,
+		size_t rest, int err)
+{
+	fl_parser_unparsed(p, rest, err != -ENOMEM);
+	if (!p->stats.given_up)
+		lose(p, s, sd);
+	return err == -ENOMEM ? -ENOMEM : 0;
+}
+
+static int http_feed(struct fl_parser *p, enum fl_side sd, uint64_t ts,
+		     const uint8_t *d, size_t n)
+{
+	struct http_side *s = side_of(p, sd);
+	size_t off = 0;
+	ssize_t r;
+
+	if (s->state == HTTP_RESYNC) {
+		if (!looks_like_start(sd, d, n)) {
+			fl_parser_unparsed(p, n, false);
+			return 0;
+		}
+		s->state = HTTP_IDLE;
+	}
+	while (off < n && !p->stats.given_up) {
+		r = step(p, s, sd, ts, d + off, n - off);
+		if (r < 0)
+			return fail(p, s, sd, n - off, (int)r);
+		off += (size_t)r;
+	}
+	if (p->stats.given_up)
+		p->stats.unparsed_bytes += n - off;	/* after an upgrade */
+	else if (sd == FL_SIDE_REQUEST)
+		req_sync_bytes(p, s);
+	return 0;
+}
+
+static void http_gap(struct fl_parser *p, enum fl_side sd, uint64_t ts,
+		     size_t n)
+{
+	struct http_side *s = side_of(p, sd);
+
+	switch (s->state) {
+	case HTTP_RESYNC:
+		return;
+	case HTTP_BODY_CLOSE:
+		s->bytes += n;
+		return;
+	case HTTP_BODY:
+	case HTTP_CHUNK_DATA:
+		n -= step_body(p, s, sd, ts, n);
+		if (sd == FL_SIDE_REQUEST)
+			req_sync_bytes(p, s);
+		break;
+	default:
+		break;
+	}
+	if (n && !p->stats.given_up)
+		lose(p, s, sd);
+}
+
+static void http_close(struct fl_parser *p, uint64_t ts)
+{
+	struct http_side *s = side_of(p, FL_SIDE_RESPONSE);
+
+	if (s->state == HTTP_BODY_CLOSE)
+		msg_done(p, s, FL_SIDE_RESPONSE, ts);
+}
+
+static void http_release(struct fl_parser *p)
+{
+	for (int i = 0; i < 2; i++)
+		fl_buf_release(&side_of(p, (enum fl_side)i)->line.kept);
+}
+
+/* The HTTP/1.x parser, for the core in proto_detect.c. */
+const struct fl_proto_ops fl_http_ops = {
+	.priv_size = sizeof(struct http_parser),
+	.feed = http_feed,
+	.gap = http_gap,
+	.close = http_close,
+	.release = http_release,
+};
