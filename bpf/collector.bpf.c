@@ -46,6 +46,7 @@ struct conn_info {
 
 enum inflight_op {
 	OP_CONNECT = 1,
+	OP_CONNECT_FAILED,	/* failure already reported by the state hook */
 	OP_ACCEPT,
 	OP_BUF,			/* read/write/sendto/recvfrom: one buffer */
 	OP_IOV,			/* readv/writev/sendmsg/recvmsg: iovec array */
@@ -269,7 +270,7 @@ int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	if (!in)
 		return 0;
 	ts = bpf_ktime_get_ns();
-	if (in->op == OP_CONNECT) {
+	if (in->op == OP_CONNECT) { /* OP_CONNECT_FAILED: already counted */
 		if (ret == 0 || ret == -EINPROGRESS) {
 			register_conn(id >> 32, in->fd, FL_ROLE_CLIENT, ts);
 		} else {
@@ -366,19 +367,33 @@ int tp_sched_process_exit(void *ctx)
 }
 
 /*
- * A non-blocking connect() that fails after returning EINPROGRESS: the
- * socket goes SYN_SENT -> CLOSE in softirq context, where the owning task is
- * unknown; userspace matches the event to its connection by the 4-tuple.
+ * A connect() that fails: the socket goes SYN_SENT -> CLOSE. On loopback the
+ * RST is processed at release_sock() inside connect() itself, before its
+ * exit: then the thread's in-flight connect on this very socket names the
+ * owner. Later (a non-blocking connect that returned EINPROGRESS) the owner
+ * is unknown in softirq context and userspace matches the 4-tuple.
  */
 SEC("tracepoint/sock/inet_sock_set_state")
 int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
+	__u64 id = bpf_get_current_pid_tgid();
 	struct fl_tuple t = {};
-	int err;
+	struct inflight *in;
+	__u32 tgid = 0;
+	int err, fd = -1;
 
 	if (ctx->protocol != IPPROTO_TCP || ctx->oldstate != TCP_SYN_SENT ||
 	    ctx->newstate != TCP_CLOSE)
 		return 0;
+	in = bpf_map_lookup_elem(&inflight, &id);
+	if (in && in->op == OP_CONNECT) {
+		struct socket *sock = fd_socket(in->fd);
+		if (sock && (void *)BPF_CORE_READ(sock, sk) == ctx->skaddr) {
+			tgid = id >> 32;
+			fd = in->fd;
+			in->op = OP_CONNECT_FAILED;
+		}
+	}
 	t.family = ctx->family;
 	t.sport = ctx->sport;
 	t.dport = ctx->dport;
@@ -392,7 +407,7 @@ int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		bpf_probe_read_kernel(t.daddr, 16, ctx->daddr_v6);
 	}
 	err = BPF_CORE_READ((struct sock *)ctx->skaddr, sk_err);
-	emit_conn(FL_EV_CONN_FAIL, bpf_ktime_get_ns(), 0, -1, 0,
+	emit_conn(FL_EV_CONN_FAIL, bpf_ktime_get_ns(), tgid, fd, 0,
 		  FL_ROLE_CLIENT, &t, err ? -err : -111 /* ECONNREFUSED */, NULL);
 	return 0;
 }

@@ -65,6 +65,7 @@ fi
 # --- 2. servers, started before the agent ------------------------------------
 mkdir -p "$work/nginx/www"
 printf 'hello\n' >"$work/nginx/www/index.html"
+head -c 65536 /dev/zero | tr '\0' 'x' >"$work/nginx/www/big.bin"   # 64 KiB: truncated captures
 fl_start_postgres "$PG_PORT" "$work/pg"
 fl_start_redis "$REDIS_PORT" "$work/redis"
 fl_start_cmd inventory "$work/inventory" --port "$UPSTREAM_PORT" -- \
@@ -90,6 +91,10 @@ fi
 # --- 4. known traffic ------------------------------------------------------------
 base=http://127.0.0.1:$NGINX_PORT
 for _ in $(seq 10); do curl -sf -o /dev/null "$base/index.html"; done
+curl -sf -o /dev/null -o /dev/null "$base/index.html" "$base/index.html"  # keep-alive: 2 on 1 conn
+for _ in $(seq 3); do curl -sf -o /dev/null "$base/big.bin"; done
+CLOSED_PORT=28099                                                   # nothing listens here
+for _ in $(seq 2); do curl -s -o /dev/null "http://127.0.0.1:$CLOSED_PORT/" || true; done
 for _ in $(seq 3); do curl -s -o /dev/null "$base/missing"; done    # 404
 for _ in $(seq 4); do curl -s -o /dev/null "$base/boom"; done       # 500
 for i in $(seq 5); do curl -sf -o /dev/null "$base/api/items/$i"; done
@@ -103,6 +108,16 @@ rc() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@" >/dev/null; }
 for i in $(seq 3); do rc SET "key:$i" "value-$i"; done
 for i in $(seq 4); do rc GET "key:1"; done
 for _ in $(seq 2); do rc INCR "key:1"; done                        # ERR not an integer
+# 5 pipelined commands in one write, replies read together
+OTEL_SERVICE_NAME=pipeliner "$PY" - "$REDIS_PORT" <<'PYEOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"*1\r\n$4\r\nPING\r\n" * 5)
+got = b""
+while got.count(b"+PONG\r\n") < 5:
+    got += s.recv(4096)
+s.close()
+PYEOF
 
 sleep 1.5   # let the agent drain the ring buffer
 kill -INT "$agent_pid"
@@ -127,7 +142,8 @@ edges = {(e["client"], e["server"], e["protocol"], e["operation"]): e for e in g
 kinds = {s["name"]: s["kind"] for s in graph["services"]}
 # (client, server, protocol, operation): (requests, errors)
 expected = {
-    ("curl", "nginx", "http", "GET /index.html"): (10, 0),
+    ("curl", "nginx", "http", "GET /index.html"): (12, 0),
+    ("curl", "nginx", "http", "GET /big.bin"): (3, 0),
     ("curl", "nginx", "http", "GET /missing"): (3, 0),
     ("curl", "nginx", "http", "GET /boom"): (4, 4),
     ("curl", "nginx", "http", "GET /api/items/{id}"): (5, 0),
@@ -139,6 +155,7 @@ expected = {
     ("redis-cli", "redis-server", "redis", "SET"): (3, 0),
     ("redis-cli", "redis-server", "redis", "GET"): (4, 0),
     ("redis-cli", "redis-server", "redis", "INCR"): (2, 2),
+    ("pipeliner", "redis-server", "redis", "PING"): (5, 0),
 }
 fails = 0
 def fail(msg):
@@ -156,8 +173,21 @@ for key, (req, err) in expected.items():
     for f in ("first_seen", "last_seen"):
         if not e[f].endswith("Z"):
             fail("%s: %s=%s not RFC3339 UTC" % (key, f, e[f]))
-if edges[("curl", "nginx", "http", "GET /missing")].get("client_errors") != 3:
+if edges.get(("curl", "nginx", "http", "GET /missing"), {}).get("client_errors") != 3:
     fail("GET /missing: client_errors != 3")
+# connection refused: a conn error on the caller's edge to the address tried
+refused = edges.pop(("curl", "127.0.0.1:28099", "tcp", "connect"), None)
+if not refused or refused["conn_errors"] != 2 or refused["requests"] != 0:
+    fail("refused connects: %s, expected conn_errors=2" % refused)
+if kinds.get("127.0.0.1:28099") != "external":
+    fail("unresolved peer kind %s, expected external" % kinds.get("127.0.0.1:28099"))
+big = edges.get(("curl", "nginx", "http", "GET /big.bin"))
+if big and big["p50_ms"] is None:
+    fail("GET /big.bin has no latency")
+if int(counters.get("bytes_truncated", 0)) < 3 * 60000:
+    fail("bytes_truncated=%s, expected >= 3 x 60000 (64 KiB bodies, 1 KiB capture)" % counters.get("bytes_truncated"))
+if counters.get("parser_resyncs") != "0" or counters.get("parser_unpaired") != "0":
+    fail("parser lost framing: resyncs=%s unpaired=%s" % (counters.get("parser_resyncs"), counters.get("parser_unpaired")))
 # no request is counted twice: no edge from a server's side of a traced conn
 for key in edges:
     if key not in expected:
