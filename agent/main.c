@@ -24,6 +24,7 @@
 #include "collector.skel.h"
 #include "conn.h"
 #include "identity.h"
+#include "record.h"
 #include "store.h"
 
 static struct env {
@@ -32,6 +33,8 @@ static struct env {
 	unsigned flush_s;	/* seconds between store flushes */
 	unsigned ringbuf_mb;	/* ring buffer size, MiB (power of two) */
 	unsigned duration_s;	/* stop after this many seconds; 0: never */
+	const char *record;	/* also write raw events here */
+	const char *replay;	/* replay this recording instead of the kernel */
 	bool verbose;
 } env = {
 	.db = "faultline.db",
@@ -51,6 +54,8 @@ static const char doc[] =
 	"    faultline-agent                      # record into ./faultline.db\n"
 	"    faultline-agent --db /var/lib/faultline/graph.db --capture 4096\n"
 	"    faultline-agent --duration 60        # record for one minute\n"
+	"    faultline-agent --record ev.rec      # also keep the raw event stream\n"
+	"    faultline-agent --replay ev.rec --db replay.db   # no kernel needed\n"
 	"\n"
 	"Runs until SIGINT or SIGTERM, flushing to the store every few seconds "
 	"and on exit. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN for "
@@ -65,6 +70,10 @@ static const struct argp_option opts[] = {
 	{ "ringbuf-mb", 'r', "MIB", 0,
 	  "Ring buffer size in MiB, a power of two (default 8)", 0 },
 	{ "duration", 'D', "SECONDS", 0, "Stop after SECONDS", 0 },
+	{ "record", 'R', "FILE", 0,
+	  "Also write the raw event stream to FILE (0600; holds plaintext payloads)", 0 },
+	{ "replay", 'P', "FILE", 0,
+	  "Replay a recording through the pipeline instead of tracing", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf output (verifier log)", 0 },
 	{},
 };
@@ -101,6 +110,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'D':
 		return parse_uint(arg, 1, INT_MAX, &env.duration_s, state);
+	case 'R':
+		env.record = arg;
+		break;
+	case 'P':
+		env.replay = arg;
+		break;
 	case 'v':
 		env.verbose = true;
 		break;
@@ -194,6 +209,7 @@ struct agent {
 	struct aggregator *agg;
 	struct identity *id;
 	sqlite3 *db;
+	FILE *record;		/* --record stream, or NULL */
 	struct agent_stats stats;
 };
 
@@ -201,6 +217,12 @@ static int handle_event(void *ctx, void *data, size_t len)
 {
 	struct agent *a = ctx;
 
+	if (a->record && record_write(a->record, data, len)) {
+		fprintf(stderr, "faultline-agent: cannot write '%s': %s "
+				"(recording stopped)\n", env.record, strerror(errno));
+		fclose(a->record);
+		a->record = NULL;
+	}
 	return conn_table_event(a->ct, data, len);
 }
 
@@ -208,7 +230,8 @@ static int flush(struct agent *a)
 {
 	char err[512];
 
-	read_bpf_counters(a->skel, &a->stats);
+	if (a->skel)
+		read_bpf_counters(a->skel, &a->stats);
 	conn_table_parser_stats(a->ct, &a->stats);
 	if (agg_flush(a->agg, a->db, &a->stats, err, sizeof(err))) {
 		a->stats.store_errors++;
@@ -299,6 +322,38 @@ static int run(struct agent *a)
 	return err;
 }
 
+/* Feed a recording through the pipeline as fast as it goes; print rates. */
+static int replay(struct agent *a, FILE *f)
+{
+	static uint8_t buf[FL_RECORD_EVENT_MAX];
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
+	uint64_t c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	size_t len;
+	int r, err = 0;
+
+	while (!stop && (r = record_read(f, buf, &len)) > 0) {
+		if ((err = conn_table_event(a->ct, buf, len)))
+			break;
+	}
+	if (!err && r < 0) {
+		fprintf(stderr, "faultline-agent: '%s': truncated or corrupt "
+				"record after %llu events (those were replayed)\n",
+			env.replay, (unsigned long long)a->stats.events);
+		err = r;
+	}
+	double wall = (double)(clock_ns(CLOCK_MONOTONIC) - t0) / 1e9;
+	double cpu = (double)(clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e9;
+	if (cpu <= 0)
+		cpu = 1e-9;
+	fprintf(stderr, "faultline-agent: replay: %llu events, %llu records in "
+			"%.3f s wall, %.3f s CPU: %.0f events/s, %.0f records/s "
+			"per CPU second\n",
+		(unsigned long long)a->stats.events,
+		(unsigned long long)a->stats.records, wall, cpu,
+		(double)a->stats.events / cpu, (double)a->stats.records / cpu);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct argp argp = { opts, parse_arg, NULL, doc, NULL, NULL, NULL };
@@ -318,16 +373,43 @@ int main(int argc, char **argv)
 		fprintf(stderr, "faultline-agent: %s\n", errbuf);
 		return 1;
 	}
-	if ((err = ensure_tracefs()) || (err = load_collector(&a)))
+	int64_t wall_off = (int64_t)(clock_ns(CLOCK_REALTIME) -
+				     clock_ns(CLOCK_MONOTONIC));
+	FILE *rf = NULL;
+
+	if (env.replay) {
+		rf = record_open(env.replay, &wall_off);
+		if (!rf) {
+			fprintf(stderr, "faultline-agent: cannot replay '%s': %s\n",
+				env.replay, errno == EPROTO ?
+				"not a faultline recording" : strerror(errno));
+			err = -EINVAL;
+			goto out_free;
+		}
+	} else if ((err = ensure_tracefs()) || (err = load_collector(&a))) {
 		goto out_free;
+	}
 	a.id = identity_new();
 	a.agg = agg_new();
-	a.ct = a.id && a.agg ? conn_table_new(a.id, a.agg, &a.stats,
-		(int64_t)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC)),
-		bpf_map__fd(a.skel->maps.conns)) : NULL;
+	a.ct = a.id && a.agg ? conn_table_new(a.id, a.agg, &a.stats, wall_off,
+		a.skel ? bpf_map__fd(a.skel->maps.conns) : -1) : NULL;
 	if (!a.ct) {
 		fprintf(stderr, "faultline-agent: out of memory\n");
 		err = -ENOMEM;
+		goto out_free;
+	}
+	if (rf) {
+		err = replay(&a, rf);
+		fclose(rf);
+		if (flush(&a) && !err)
+			err = -EIO;
+		print_stats(&a.stats);
+		goto out_free;
+	}
+	if (env.record && !(a.record = record_create(env.record, wall_off))) {
+		fprintf(stderr, "faultline-agent: cannot create '%s': %s\n",
+			env.record, strerror(errno));
+		err = -errno;
 		goto out_free;
 	}
 	a.rb = ring_buffer__new(bpf_map__fd(a.skel->maps.events), handle_event,
@@ -349,6 +431,9 @@ int main(int argc, char **argv)
 		err = -EIO;
 	print_stats(&a.stats);
 out_free:
+	if (a.record && fclose(a.record))
+		fprintf(stderr, "faultline-agent: cannot write '%s': %s\n",
+			env.record, strerror(errno));
 	ring_buffer__free(a.rb);
 	collector_bpf__destroy(a.skel);
 	conn_table_free(a.ct);
