@@ -223,12 +223,41 @@ struct fl_pending *fl_pending_find(struct fl_parser *p, uint64_t seq)
 	return NULL;
 }
 
-/* fl_pending_next() - the entry the next response answers, or NULL. */
-const struct fl_pending *fl_pending_next(const struct fl_parser *p)
+/*
+ * Resolve the markers at the head for a response that began at @start:
+ * the index of the entry it answers, or -1 to discard it (OUT: *@lost, the
+ * marker index that discards it, or -1 when nothing waits).
+ */
+static int resolve(const struct fl_queue *q, uint64_t start, int *lost)
 {
-	if (p->q.lost_head || !p->q.count)
+	uint32_t i = 0;
+
+	*lost = -1;
+	while (i < q->count) {
+		const struct fl_pending *e = q_at(q, i);
+
+		if (e->kind == FL_PEND_REQUEST || e->kind == FL_PEND_SILENT)
+			return (int)i;
+		if (e->kind == FL_PEND_LOST || i + 1 == q->count ||
+		    start < q_at(q, i + 1)->start_ns) {
+			*lost = (int)i;
+			return -1;
+		}
+		i++;	/* a maybe-lost marker resolved: nothing was lost */
+	}
+	return -1;
+}
+
+/* fl_pending_next() - the entry a response begun at @resp_start_ns answers. */
+const struct fl_pending *fl_pending_next(const struct fl_parser *p,
+					 uint64_t resp_start_ns)
+{
+	int lost, i;
+
+	if (p->q.lost_head)
 		return NULL;
-	return q_at(&p->q, 0);
+	i = resolve(&p->q, resp_start_ns, &lost);
+	return i < 0 ? NULL : q_at(&p->q, (uint32_t)i);
 }
 
 static void emit(struct fl_parser *p, const struct fl_pending *e,
@@ -253,27 +282,30 @@ static void emit(struct fl_parser *p, const struct fl_pending *e,
 }
 
 /*
- * fl_pending_complete() - pair response @r with the oldest entry (expected to
- * be @seq unless 0) and emit its record, or count it unpaired.
+ * fl_pending_complete() - pair response @r with the oldest request, past
+ * the markers it resolves, and emit its record; or count it unpaired.
  */
-void fl_pending_complete(struct fl_parser *p, uint64_t seq,
-			 const struct fl_resp *r)
+void fl_pending_complete(struct fl_parser *p, const struct fl_resp *r)
 {
 	struct fl_queue *q = &p->q;
 	struct fl_pending *e;
+	int lost, i;
 
 	if (q->lost_head) {
 		q->lost_head--;	/* its request was counted when dropped */
 		return;
 	}
-	e = q->count ? q_at(q, 0) : NULL;
-	if (!e || (seq && e->seq != seq)) {
+	i = resolve(q, r->start_ns, &lost);
+	if (i < 0) {
 		p->stats.unpaired++;
+		if (lost >= 0)	/* one lost request is accounted for */
+			q_at(q, (uint32_t)lost)->kind = FL_PEND_MAYBE_LOST;
 		return;
 	}
-	if (e->kind == FL_PEND_LOST) {
-		p->stats.unpaired++;
-	} else if (e->kind == FL_PEND_REQUEST) {
+	while (i-- > 0)
+		q_pop(q);	/* resolved markers */
+	e = q_at(q, 0);
+	if (e->kind == FL_PEND_REQUEST) {
 		emit(p, e, r);
 		p->bad_streak = 0;
 		p->bad_bytes = 0;

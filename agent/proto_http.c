@@ -58,8 +58,7 @@ struct http_side {
 	bool chunked;		/* ... and its final coding is chunked */
 	int status;		/* response: status code */
 	uint32_t flags;		/* HTTP_F_*: of this request / of the one answered */
-	uint64_t req_seq;	/* request: its pending entry while the body flows;
-				   response: the entry it answers */
+	uint64_t req_seq;	/* request: its pending entry while the body flows */
 	char op[FL_OP_MAX];	/* request: operation from the request line */
 };
 
@@ -432,11 +431,12 @@ static void msg_done(struct fl_parser *p, struct http_side *s,
 			.status = s->status,
 			.error = s->status >= 500,
 			.client_error = s->status >= 400 && s->status < 500,
+			.start_ns = s->start_ns,
 			.end_ns = ts,
 			.bytes = s->bytes,
 		};
 
-		fl_pending_complete(p, s->req_seq, &r);
+		fl_pending_complete(p, &r);
 	}
 	s->in_msg = false;
 	s->state = HTTP_IDLE;
@@ -494,9 +494,8 @@ static void response_head_end(struct fl_parser *p, struct http_side *s,
 		s->chunked = false;
 		return;
 	}
-	e = fl_pending_next(p);
-	s->req_seq = e ? e->seq : FL_SEQ_NONE;
-	s->flags = e && e->kind == FL_PEND_REQUEST ? e->flags : 0;
+	e = fl_pending_next(p, s->start_ns);	/* HEAD and CONNECT frame it */
+	s->flags = e ? e->flags : 0;
 	if ((s->flags & HTTP_F_CONNECT) && s->status < 300) {
 		fl_parser_give_up(p);	/* tunnel */
 		return;
@@ -652,18 +651,26 @@ static ssize_t step(struct fl_parser *p, struct http_side *s, enum fl_side sd,
 /* ---- loss and resynchronisation ---------------------------------------- */
 
 /*
- * Framing is lost on @sd. Request side: at least one request is gone, so a
- * LOST marker keeps its response from pairing with a later request.
- * Response side: we cannot tell how many responses went by, so every
- * pending request is dropped rather than risk a wrong pairing.
+ * Framing is lost on @sd at @ts (see the pairing model in proto_int.h).
+ * Request side: lost in a head or between requests, at least one request
+ * is gone (LOST marker); lost in the chunked body of a queued request,
+ * maybe none is (MAYBE_LOST). Response side: every pending request goes.
  */
-static void lose(struct fl_parser *p, struct http_side *s, enum fl_side sd)
+static void lose(struct fl_parser *p, struct http_side *s, enum fl_side sd,
+		 uint64_t ts)
 {
+	bool in_body = s->in_msg && s->state != HTTP_START_LINE &&
+		       s->state != HTTP_FIELD;
+	struct fl_pending *m;
+
 	p->stats.resyncs++;
 	if (sd == FL_SIDE_REQUEST) {
 		req_sync_bytes(p, s);
 		s->req_seq = 0;
-		if (!fl_pending_push(p, FL_PEND_LOST))
+		m = fl_pending_push(p, in_body ? FL_PEND_MAYBE_LOST : FL_PEND_LOST);
+		if (m)
+			m->start_ns = ts;
+		else
 			fl_pending_clear(p);
 	} else {
 		fl_pending_clear(p);
@@ -673,29 +680,47 @@ static void lose(struct fl_parser *p, struct http_side *s, enum fl_side sd)
 	fl_line_reset(&s->line);
 }
 
+/*
+ * Methods a resynchronising request side accepts (registered ones): any
+ * token would also take the tail of a cut request line ("ETE /x") for a
+ * new request, and pair its response wrongly.
+ */
+static const char *const resync_methods[] = {
+	"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT",
+	"TRACE", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK",
+	"UNLOCK", "REPORT", "SEARCH", "MKCALENDAR", "ACL", "PURGE", "QUERY",
+};
+
 /* Could @d start a message of @sd? Short input that could be one counts. */
 static bool looks_like_start(enum fl_side sd, const uint8_t *d, size_t n)
 {
-	size_t i = 0;
-
 	if (sd == FL_SIDE_RESPONSE)
 		return !memcmp(d, "HTTP/1.", n < 7 ? n : 7);
-	while (i < n && i <= 20 && d[i] >= 'A' && d[i] <= 'Z')
-		i++;
-	if (i == n)
-		return i <= 20;
-	if (i < 3 || d[i] != ' ')
-		return false;
-	return i + 1 == n || d[i + 1] == '/' || d[i + 1] == '*' || fl_is_alpha(d[i + 1]);
+	for (size_t i = 0; i < sizeof(resync_methods) / sizeof(resync_methods[0]); i++) {
+		const char *m = resync_methods[i];
+		size_t ml = strlen(m);
+
+		if (n <= ml) {
+			if (!memcmp(d, m, n))
+				return true;
+			continue;
+		}
+		if (memcmp(d, m, ml) || d[ml] != ' ')
+			continue;
+		if (n == ml + 1 || d[ml + 1] == '/' || d[ml + 1] == '*' ||
+		    fl_is_alpha(d[ml + 1]))
+			return true;
+	}
+	return false;
 }
 
 /* Garbage from here on: the @rest of this feed is dropped, framing is lost. */
 static int fail(struct fl_parser *p, struct http_side *s, enum fl_side sd,
-		size_t rest, int err)
+		uint64_t ts, size_t rest, int err)
 {
 	fl_parser_unparsed(p, rest, err != -ENOMEM);
 	if (!p->stats.given_up)
-		lose(p, s, sd);
+		lose(p, s, sd, ts);
 	return err == -ENOMEM ? -ENOMEM : 0;
 }
 
@@ -716,7 +741,7 @@ static int http_feed(struct fl_parser *p, enum fl_side sd, uint64_t ts,
 	while (off < n && !p->stats.given_up) {
 		r = step(p, s, sd, ts, d + off, n - off);
 		if (r < 0)
-			return fail(p, s, sd, n - off, (int)r);
+			return fail(p, s, sd, ts, n - off, (int)r);
 		off += (size_t)r;
 	}
 	if (p->stats.given_up)
@@ -747,7 +772,7 @@ static void http_gap(struct fl_parser *p, enum fl_side sd, uint64_t ts,
 		break;
 	}
 	if (n && !p->stats.given_up)
-		lose(p, s, sd);
+		lose(p, s, sd, ts);
 }
 
 static void http_close(struct fl_parser *p, uint64_t ts)

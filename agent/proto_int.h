@@ -10,11 +10,20 @@
  * end of the command) and completes the oldest entry when a response ends.
  * Entries are identified by a sequence number so that a side can keep
  * updating "its" entry (request body bytes) without holding a pointer into
- * the ring. Two kinds of markers keep FIFO order honest after loss:
- *  - FL_PEND_LOST: a request was lost (gap or garbage on the request side);
- *    the response that answers it is discarded and counted unpaired;
+ * the ring. Markers keep FIFO order honest after loss:
+ *  - FL_PEND_LOST: at least one request was lost here (request-side gap or
+ *    garbage in a head or between requests). The next response to reach
+ *    it is discarded (counted unpaired) and it becomes a FL_PEND_MAYBE_LOST.
+ *  - FL_PEND_MAYBE_LOST: an unknown number of requests (maybe none) were
+ *    lost here, e.g. a gap in the chunked body of a request already queued.
+ *    Causality decides: a response that began before the next queued
+ *    request was sent cannot answer it and is discarded; the first one that
+ *    began after it resolves the marker. Exact unless the client pipelined
+ *    across the loss.
  *  - q.lost_head: requests dropped on overflow (already counted unpaired);
  *    the next responses are discarded without being counted again.
+ * Response-side loss drops every pending request: how many responses went
+ * by unseen cannot be known, and a wrong pairing is worse than none.
  */
 #ifndef FAULTLINE_PROTO_INT_H
 #define FAULTLINE_PROTO_INT_H
@@ -29,7 +38,6 @@
 #define FL_BUF_CAP (64 * 1024)		/* most bytes buffered per side */
 #define FL_BAD_STREAK_MAX 8		/* parse errors without a record, then give up */
 #define FL_BAD_BYTES_MAX (1024 * 1024)	/* unparsed bytes without a record, then give up */
-#define FL_SEQ_NONE UINT64_MAX		/* "answers no request" */
 
 /*
  * A growable byte buffer with a hard cap.
@@ -91,14 +99,15 @@ void fl_line_reset(struct fl_line *l);
 
 enum fl_pend_kind {
 	FL_PEND_REQUEST = 0,	/* a request: its response makes a record */
-	FL_PEND_LOST,		/* a lost request: its response is discarded */
+	FL_PEND_LOST,		/* marker: requests lost, the next response discarded */
+	FL_PEND_MAYBE_LOST,	/* marker: requests maybe lost, causality decides */
 	FL_PEND_SILENT,		/* expects a response but makes no record (PG bare Sync) */
 };
 
 /* A request waiting for its response. */
 struct fl_pending {
 	char operation[FL_OP_MAX]; /* normalised operation, NUL-terminated */
-	uint64_t seq;		/* unique per parser, never 0 or FL_SEQ_NONE */
+	uint64_t seq;		/* unique per parser, never 0 */
 	uint64_t start_ns;	/* ts of the feed holding the first byte */
 	uint64_t req_bytes;	/* wire bytes of the request so far */
 	enum fl_pend_kind kind;
@@ -121,6 +130,7 @@ struct fl_resp {
 	char status_text[8];	/* SQLSTATE or Redis error prefix, or "" */
 	bool error;
 	bool client_error;
+	uint64_t start_ns;	/* ts of the feed holding the first byte */
 	uint64_t end_ns;	/* ts of the feed holding the last byte */
 	uint64_t bytes;		/* wire bytes of the response */
 };
@@ -166,19 +176,17 @@ struct fl_pending *fl_pending_push(struct fl_parser *p, enum fl_pend_kind kind);
 struct fl_pending *fl_pending_find(struct fl_parser *p, uint64_t seq);
 
 /*
- * fl_pending_next() - the entry the next response will be paired with, or
- * NULL when none waits or the next response belongs to a dropped request.
+ * fl_pending_next() - the entry a response that began at @resp_start_ns
+ * would be paired with now, or NULL when it would be discarded.
  */
-const struct fl_pending *fl_pending_next(const struct fl_parser *p);
+const struct fl_pending *fl_pending_next(const struct fl_parser *p,
+					 uint64_t resp_start_ns);
 
 /*
  * fl_pending_complete() - a response ended: pair it with the oldest entry
- * and emit a record (or discard it, see the pairing model above). @seq is
- * the entry the response was known to answer when it began (0: whichever is
- * oldest now; FL_SEQ_NONE: none, the response is unpaired).
+ * and emit a record, or discard it (see the pairing model above).
  */
-void fl_pending_complete(struct fl_parser *p, uint64_t seq,
-			 const struct fl_resp *r);
+void fl_pending_complete(struct fl_parser *p, const struct fl_resp *r);
 
 /* fl_pending_clear() - drop every entry; requests are counted unpaired. */
 void fl_pending_clear(struct fl_parser *p);

@@ -81,6 +81,7 @@ struct pg_parser {
 	char batch_op[FL_OP_MAX];
 	uint64_t open_seq;	/* request still receiving CopyData */
 	/* response being assembled, up to its ReadyForQuery */
+	uint64_t resp_start;	/* ts of its first byte */
 	uint64_t resp_bytes;
 	bool resp_error;
 	char sqlstate[8];
@@ -343,6 +344,8 @@ static void be_done(struct fl_parser *p, struct pg_parser *g,
 		g->ready = m->type == 'Z';	/* startup and authentication: no record */
 		return;
 	}
+	if (!g->resp_bytes)
+		g->resp_start = m->start_ns;
 	g->resp_bytes += (uint64_t)m->len + 1;
 	if (m->type == 'E' && !g->resp_error) {
 		g->resp_error = true;
@@ -352,9 +355,10 @@ static void be_done(struct fl_parser *p, struct pg_parser *g,
 		return;
 	r.error = g->resp_error;
 	memcpy(r.status_text, g->sqlstate, sizeof(r.status_text));
+	r.start_ns = g->resp_start;
 	r.end_ns = ts;
 	r.bytes = g->resp_bytes;
-	fl_pending_complete(p, 0, &r);
+	fl_pending_complete(p, &r);
 	g->resp_bytes = 0;
 	g->resp_error = false;
 	g->sqlstate[0] = '\0';

@@ -72,6 +72,7 @@ struct resp_side {
 	uint8_t type;		/* type byte of the value being read */
 	bool in_msg;		/* a reply (or push) has started */
 	bool push;		/* ... and it is an out-of-band push */
+	uint64_t start_ns;	/* ts of the feed holding its first byte */
 	uint64_t bytes;		/* wire bytes of the reply so far */
 	bool error;		/* an error value was seen in the reply */
 	char status_text[8];	/* its first word */
@@ -319,10 +320,11 @@ static ssize_t req_step(struct fl_parser *p, struct req_side *r, uint64_t ts,
 
 /* ---- replies ----------------------------------------------------------- */
 
-static void resp_begin(struct resp_side *s, uint8_t type)
+static void resp_begin(struct resp_side *s, uint8_t type, uint64_t ts)
 {
 	s->in_msg = true;
 	s->push = type == '>';
+	s->start_ns = ts;
 	s->bytes = 0;
 	s->error = false;
 	s->status_text[0] = '\0';
@@ -331,11 +333,16 @@ static void resp_begin(struct resp_side *s, uint8_t type)
 
 static void resp_done(struct fl_parser *p, struct resp_side *s, uint64_t ts)
 {
-	struct fl_resp r = { .error = s->error, .end_ns = ts, .bytes = s->bytes };
+	struct fl_resp r = {
+		.error = s->error,
+		.start_ns = s->start_ns,
+		.end_ns = ts,
+		.bytes = s->bytes,
+	};
 
 	memcpy(r.status_text, s->status_text, sizeof(r.status_text));
 	if (!s->push)
-		fl_pending_complete(p, 0, &r);
+		fl_pending_complete(p, &r);
 	s->in_msg = false;
 }
 
@@ -520,7 +527,7 @@ static ssize_t resp_step(struct fl_parser *p, struct resp_side *s, uint64_t ts,
 		if (!is_type(d[0]))
 			return -EPROTO;
 		if (!s->in_msg)
-			resp_begin(s, d[0]);
+			resp_begin(s, d[0], ts);
 		s->type = d[0];
 		s->bytes++;
 		s->state = RS_LINE;
@@ -538,14 +545,22 @@ static ssize_t resp_step(struct fl_parser *p, struct resp_side *s, uint64_t ts,
 
 /* ---- loss, feed, gap --------------------------------------------------- */
 
-/* Request side: a LOST marker; response side: drop all pending requests. */
-static void lose(struct fl_parser *p, enum fl_side sd)
+/*
+ * Framing lost at @ts. Request side: the command in progress (or starting
+ * in the gap) is gone: a LOST marker (commands are queued only once whole).
+ * Response side: drop all pending commands. See proto_int.h.
+ */
+static void lose(struct fl_parser *p, enum fl_side sd, uint64_t ts)
 {
 	struct redis_parser *r = rp(p);
+	struct fl_pending *m;
 
 	p->stats.resyncs++;
 	if (sd == FL_SIDE_REQUEST) {
-		if (!fl_pending_push(p, FL_PEND_LOST))
+		m = fl_pending_push(p, FL_PEND_LOST);
+		if (m)
+			m->start_ns = ts;
+		else
 			fl_pending_clear(p);
 		r->req.state = RQ_RESYNC;
 		r->req.in_msg = false;
@@ -590,7 +605,7 @@ static int redis_feed(struct fl_parser *p, enum fl_side sd, uint64_t ts,
 		if (rc < 0) {	/* garbage: the rest of this feed is dropped */
 			fl_parser_unparsed(p, n - off, rc != -ENOMEM);
 			if (!p->stats.given_up)
-				lose(p, sd);
+				lose(p, sd, ts);
 			return rc == -ENOMEM ? -ENOMEM : 0;
 		}
 		off += (size_t)rc;
@@ -631,7 +646,7 @@ static void redis_gap(struct fl_parser *p, enum fl_side sd, uint64_t ts,
 		}
 	}
 	if (n && !p->stats.given_up)
-		lose(p, sd);
+		lose(p, sd, ts);
 }
 
 static void redis_close(struct fl_parser *p, uint64_t ts)
