@@ -214,13 +214,22 @@ static enum svc_kind name_peer_server(struct conn_table *ct, const uint8_t *addr
 	return SVC_EXTERNAL;
 }
 
+/* The process that owns @c, named while it is surely alive: at its open. */
+static void conn_name_owner(struct conn_table *ct, struct conn *c)
+{
+	identity_process(ct->id, c->cid.tgid, c->comm,
+			 c->role == FL_ROLE_SERVER ? c->server : c->client);
+}
+
+/* The peer, at the first record, when the protocol gives its kind. */
 static void conn_name(struct conn_table *ct, struct conn *c)
 {
 	enum svc_kind kind = kind_of(c->proto);
 
 	c->named = true;
 	if (c->role == FL_ROLE_SERVER) {
-		identity_process(ct->id, c->cid.tgid, c->comm, c->server);
+		if (!c->server[0])
+			conn_name_owner(ct, c);
 		c->server_kind = kind;
 		if (c->has_tuple) {
 			/* an untraced client: its address (its port is ephemeral) */
@@ -232,7 +241,8 @@ static void conn_name(struct conn_table *ct, struct conn *c)
 		ct->stats->unresolved_peers++;
 		return;
 	}
-	identity_process(ct->id, c->cid.tgid, c->comm, c->client);
+	if (!c->client[0])
+		conn_name_owner(ct, c);
 	if (c->has_tuple) {
 		c->server_kind = name_peer_server(ct, c->tuple.daddr,
 						  c->tuple.dport, kind, c->server);
@@ -274,6 +284,8 @@ static void on_open(struct conn_table *ct, const struct fl_conn_event *e)
 	c->has_tuple = true;
 	memcpy(c->comm, e->comm, sizeof(c->comm));
 	c->comm[sizeof(c->comm) - 1] = 0;
+	/* short-lived clients may be gone by their first record */
+	conn_name_owner(ct, c);
 	if (c->role == FL_ROLE_CLIENT) {
 		uint32_t b = local_hash(c->tuple.saddr, c->tuple.sport);
 		c->tnext = ct->by_local[b];
