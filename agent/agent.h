@@ -14,6 +14,8 @@
 	X(events)		/* ring-buffer events consumed */              \
 	X(data_events)		/* of which data events */                     \
 	X(conn_opens)		/* TCP connections seen opening */             \
+	X(conns_joined)		/* of which existed before the agent started */\
+	X(conns_join_map_full)	/* existing connections not adopted: map full */\
 	X(conn_closes)		/* tracked connections seen closing */         \
 	X(conn_failures)	/* connect() refused, unreachable, timed out */\
 	X(conns_without_open)	/* data on a connection whose open was lost */ \

@@ -11,6 +11,7 @@
 #define CONN_BUCKETS (1u << 16)
 #define PROC_BUCKETS 4096
 #define DETECT_MAX 64		/* request bytes kept while detection needs more */
+#define JOINED_TRIES 8		/* a joined stream may start mid-message */
 
 struct conn {
 	struct conn *next;	/* chain by (tgid, fd) */
@@ -22,6 +23,8 @@ struct conn {
 	bool mirror_checked;
 	bool ignored;		/* mirrored, or no parser for its protocol */
 	bool named;		/* client/server below are resolved */
+	bool joined;		/* existed before the agent: joined mid-life */
+	uint8_t detect_tries;	/* detections failed on a joined connection */
 	struct fl_tuple tuple;
 	char comm[16];
 	uint64_t next_off[2];	/* next expected stream offset per direction */
@@ -282,6 +285,8 @@ static void on_open(struct conn_table *ct, const struct fl_conn_event *e)
 		return;
 	c->tuple = e->tuple;
 	c->has_tuple = true;
+	c->joined = e->flags & FL_CONN_F_JOINED;
+	ct->stats->conns_joined += c->joined;
 	memcpy(c->comm, e->comm, sizeof(c->comm));
 	c->comm[sizeof(c->comm) - 1] = 0;
 	/* short-lived clients may be gone by their first record */
@@ -333,12 +338,6 @@ static void on_fail(struct conn_table *ct, const struct fl_conn_event *e)
 		ct->err = -ENOMEM;
 }
 
-/* Key of the collector's conns map (bpf/collector.bpf.c struct conn_key). */
-struct bpf_conn_key {
-	uint32_t tgid;
-	int32_t fd;
-};
-
 /* The process exited: the kernel closed its sockets without close(). */
 static void on_exit_proc(struct conn_table *ct, const struct fl_conn_event *e)
 {
@@ -352,7 +351,7 @@ static void on_exit_proc(struct conn_table *ct, const struct fl_conn_event *e)
 			next = c->next;
 			if (c->cid.tgid != tgid)
 				continue;
-			struct bpf_conn_key key = { tgid, c->cid.fd };
+			struct fl_conn_key key = { tgid, c->cid.fd };
 			if (ct->conns_map_fd >= 0)
 				bpf_map_delete_elem(ct->conns_map_fd, &key);
 			ct->stats->conn_closes++;
@@ -392,10 +391,15 @@ static bool conn_detect(struct conn_table *ct, struct conn *c, uint64_t ts,
 	memcpy(c->detect + c->ndetect, p, take);
 	c->ndetect += take;
 	*took = take;
-	c->proto = fl_detect(c->detect, c->ndetect, &need_more);
+	c->proto = c->joined ? fl_detect_joined(c->detect, c->ndetect, &need_more)
+			     : fl_detect(c->detect, c->ndetect, &need_more);
 	if (c->proto == FL_PROTO_UNKNOWN) {
 		if (need_more && c->ndetect < DETECT_MAX)
 			return false;
+		if (c->joined && ++c->detect_tries < JOINED_TRIES) {
+			c->ndetect = 0; /* mid-message: try the next write */
+			return false;
+		}
 		c->ignored = true;
 		ct->stats->unknown_proto_conns++;
 		ct->stats->unknown_proto_bytes += c->ndetect;
@@ -407,6 +411,8 @@ static bool conn_detect(struct conn_table *ct, struct conn *c, uint64_t ts,
 		c->ignored = true;
 		return false;
 	}
+	if (c->joined)
+		fl_parser_join(c->parser);
 	/* the detection bytes are the start of the request stream */
 	if (fl_parser_feed(c->parser, FL_SIDE_REQUEST, c->detect_ts, c->detect,
 			   c->ndetect, on_record, c))

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "identity.h"
+#include "procnet.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -250,99 +250,38 @@ int identity_process(struct identity *id, uint32_t tgid, const char *comm,
 	return 0;
 }
 
-/* Parse "0100007F:1F90" (kernel byte order words) into addr/port. */
-static int parse_hex_addr(const char *s, uint8_t addr[16], uint16_t *port)
+static int add_listener(const struct procnet_sock *s, void *ctx)
 {
-	const char *colon = strchr(s, ':');
-	size_t hexlen = colon ? (size_t)(colon - s) : 0;
+	struct identity *id = ctx;
+	struct listener *l;
 
-	memset(addr, 0, 16);
-	if (hexlen != 8 && hexlen != 32)
-		return -EINVAL;
-	for (size_t w = 0; w < hexlen / 8; w++) {
-		char word[9];
-		memcpy(word, s + w * 8, 8);
-		word[8] = 0;
-		uint32_t v = (uint32_t)strtoul(word, NULL, 16);
-		if (hexlen == 8) {
-			addr[10] = addr[11] = 0xff;
-			memcpy(addr + 12, &v, 4);
-		} else {
-			memcpy(addr + w * 4, &v, 4);
-		}
-	}
-	*port = (uint16_t)strtoul(colon + 1, NULL, 16);
+	if (s->state != PROCNET_LISTEN)
+		return 0;
+	if (id->nlisteners == LISTEN_MAX)
+		return 1;
+	l = &id->listeners[id->nlisteners++];
+	memcpy(l->addr, s->laddr, 16);
+	l->port = s->lport;
+	l->inode = s->inode;
+	l->tgid = 0;
 	return 0;
 }
 
-static void read_listeners(struct identity *id, const char *file)
+static int own_listener(uint32_t tgid, int fd, uint64_t inode, void *ctx)
 {
-	char line[512];
-	FILE *f = fopen(file, "re");
+	struct identity *id = ctx;
 
-	if (!f)
-		return;
-	if (!fgets(line, sizeof(line), f)) /* header */
-		goto out_close;
-	while (fgets(line, sizeof(line), f) && id->nlisteners < LISTEN_MAX) {
-		char local[64], remote[64];
-		unsigned st;
-		unsigned long long inode;
-		struct listener *l = &id->listeners[id->nlisteners];
-		if (sscanf(line, "%*d: %63s %63s %x %*s %*s %*s %*u %*u %llu",
-			   local, remote, &st, &inode) != 4 || st != 0x0A)
-			continue;
-		if (parse_hex_addr(local, l->addr, &l->port))
-			continue;
-		l->inode = inode;
-		l->tgid = 0;
-		id->nlisteners++;
-	}
-out_close:
-	fclose(f);
-}
-
-/* Map listener socket inodes to their owning processes via /proc/PID/fd. */
-static void resolve_listener_owners(struct identity *id)
-{
-	DIR *proc = opendir("/proc");
-	struct dirent *de;
-
-	if (!proc)
-		return;
-	while ((de = readdir(proc))) {
-		char path[64], link[64];
-		uint32_t tgid = (uint32_t)strtoul(de->d_name, NULL, 10);
-		if (!tgid)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%u/fd", tgid);
-		DIR *fds = opendir(path);
-		if (!fds)
-			continue;
-		struct dirent *fe;
-		while ((fe = readdir(fds))) {
-			ssize_t n = readlinkat(dirfd(fds), fe->d_name, link,
-					       sizeof(link) - 1);
-			if (n < 9 || strncmp(link, "socket:[", 8))
-				continue;
-			link[n] = 0;
-			uint64_t inode = strtoull(link + 8, NULL, 10);
-			for (int i = 0; i < id->nlisteners; i++)
-				if (id->listeners[i].inode == inode &&
-				    !id->listeners[i].tgid)
-					id->listeners[i].tgid = tgid;
-		}
-		closedir(fds);
-	}
-	closedir(proc);
+	for (int i = 0; i < id->nlisteners; i++)
+		if (id->listeners[i].inode == inode && !id->listeners[i].tgid)
+			id->listeners[i].tgid = tgid;
+	return 0;
 }
 
 static void refresh_listeners(struct identity *id)
 {
 	id->nlisteners = 0;
-	read_listeners(id, "/proc/net/tcp");
-	read_listeners(id, "/proc/net/tcp6");
-	resolve_listener_owners(id);
+	procnet_tcp_foreach(add_listener, id);
+	procnet_fd_foreach(own_listener, id);
 	id->listen_read_ns = now_ns();
 }
 

@@ -23,6 +23,7 @@
 #include "aggregate.h"
 #include "collector.skel.h"
 #include "conn.h"
+#include "adopt.h"
 #include "identity.h"
 #include "record.h"
 #include "store.h"
@@ -376,6 +377,7 @@ int main(int argc, char **argv)
 	int64_t wall_off = (int64_t)(clock_ns(CLOCK_REALTIME) -
 				     clock_ns(CLOCK_MONOTONIC));
 	FILE *rf = NULL;
+	uint64_t adopted = 0;
 
 	if (env.replay) {
 		rf = record_open(env.replay, &wall_off);
@@ -414,6 +416,15 @@ int main(int argc, char **argv)
 	}
 	a.rb = ring_buffer__new(bpf_map__fd(a.skel->maps.events), handle_event,
 				&a, NULL);
+	/* attached first: a socket opened meanwhile is the collector's own */
+	if (a.rb && adopt_existing(handle_event, &a,
+				   bpf_map__fd(a.skel->maps.conns),
+				   (uint32_t)getpid(), &adopted,
+				   &a.stats.conns_join_map_full)) {
+		fprintf(stderr, "faultline-agent: out of memory\n");
+		err = -ENOMEM;
+		goto out_free;
+	}
 	if (!a.rb) {
 		err = -errno;
 		fprintf(stderr, "faultline-agent: cannot open ring buffer: %s\n",
@@ -421,8 +432,9 @@ int main(int argc, char **argv)
 		goto out_free;
 	}
 	fprintf(stderr, "faultline-agent: ready: capture %u bytes/syscall, "
-			"ring buffer %u MiB, store '%s'\n",
-		env.capture, env.ringbuf_mb, env.db);
+			"ring buffer %u MiB, store '%s', %llu existing "
+			"connections adopted\n",
+		env.capture, env.ringbuf_mb, env.db, (unsigned long long)adopted);
 	err = run(&a);
 	/* the last events and windows are kept: flush before exit */
 	collector_bpf__detach(a.skel);

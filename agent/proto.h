@@ -72,6 +72,14 @@ struct fl_parser;
 enum fl_proto fl_detect(const uint8_t *data, size_t len, bool *need_more);
 
 /*
+ * fl_detect_joined() - like fl_detect(), for a connection joined after it
+ * started (a socket that existed before the agent): also recognises a
+ * PostgreSQL frontend message (Query, Parse, Bind, ...) at a message
+ * boundary, since the StartupMessage went by long ago.
+ */
+enum fl_proto fl_detect_joined(const uint8_t *data, size_t len, bool *need_more);
+
+/*
  * fl_parser_new() - a parser for one connection speaking @proto.
  * Returns NULL with errno = ENOMEM or EINVAL (unknown protocol).
  * The caller owns it and releases it with fl_parser_free().
@@ -102,6 +110,14 @@ void fl_parser_gap(struct fl_parser *p, enum fl_side side, uint64_t ts_ns,
  */
 void fl_parser_close(struct fl_parser *p, uint64_t ts_ns, fl_record_cb cb,
 		     void *ctx);
+
+/*
+ * fl_parser_join() - the connection of new parser @p was joined after it
+ * started: its startup phase (PostgreSQL startup and authentication) is
+ * over, and the first bytes fed are taken to start a message. Call before
+ * the first fl_parser_feed().
+ */
+void fl_parser_join(struct fl_parser *p);
 
 /* fl_parser_stats() - counters of what this parser could not follow. */
 const struct fl_parser_stats *fl_parser_stats(const struct fl_parser *p);

@@ -450,6 +450,26 @@ enum fl_proto fl_detect(const uint8_t *data, size_t len, bool *need_more)
 	return proto;
 }
 
+/* fl_detect_joined() - fl_detect() for a connection joined mid-life. */
+enum fl_proto fl_detect_joined(const uint8_t *data, size_t len, bool *need_more)
+{
+	bool more = false;
+	enum fl_proto proto = fl_detect(data, len, &more);
+	int pg;
+
+	if (proto != FL_PROTO_UNKNOWN || !data)
+		goto out;
+	pg = fl_pg_detect_typed(data, len);
+	if (pg > 0)
+		proto = FL_PROTO_POSTGRES;
+	else if (pg < 0)
+		more = true;
+out:
+	if (need_more)
+		*need_more = proto == FL_PROTO_UNKNOWN && more;
+	return proto;
+}
+
 /* ---- public dispatch --------------------------------------------------- */
 
 static const struct fl_proto_ops *ops_of(enum fl_proto proto)
@@ -491,6 +511,13 @@ err_free_parser:
 err:
 	errno = ENOMEM;
 	return NULL;
+}
+
+/* fl_parser_join() - the connection was joined mid-life (see proto.h). */
+void fl_parser_join(struct fl_parser *p)
+{
+	if (p && p->proto == FL_PROTO_POSTGRES)
+		fl_pg_join(p);
 }
 
 /*

@@ -162,6 +162,13 @@ struct fl_parser {
 
 extern const struct fl_proto_ops fl_http_ops;
 extern const struct fl_proto_ops fl_pg_ops;
+
+/* PostgreSQL, joined mid-life: startup is over (proto_pg.c). */
+void fl_pg_join(struct fl_parser *p);
+
+/* A PostgreSQL frontend message header at @d (@n bytes): 1, 0, or -1 for
+ * "need more" (proto_pg.c). */
+int fl_pg_detect_typed(const uint8_t *d, size_t n);
 extern const struct fl_proto_ops fl_redis_ops;
 
 /*

@@ -565,6 +565,31 @@ static void pg_release(struct fl_parser *p)
 }
 
 /* The PostgreSQL v3 parser, for the core in proto_detect.c. */
+void fl_pg_join(struct fl_parser *p)
+{
+	struct pg_parser *g = pgp(p);
+
+	g->fe_typed = true;
+	g->ready = true;
+}
+
+int fl_pg_detect_typed(const uint8_t *d, size_t n)
+{
+	uint32_t len;
+
+	if (n < 5)
+		return -1;
+	len = be32(d + 1);
+	/* only messages that open a request: not 'p' (auth) or copy data */
+	if (!d[0] || !strchr("QPBDECFSHX", d[0]) || !fe_type_ok(d[0], len) ||
+	    len < 4 || len > PG_LEN_MAX)
+		return 0;
+	if (d[0] == 'Q' && n > 5 && (d[5] < 0x20 || d[5] > 0x7e) &&
+	    d[5] != '\n' && d[5] != '\t' && d[5] != '\r')
+		return 0; /* a query starts with text */
+	return 1;
+}
+
 const struct fl_proto_ops fl_pg_ops = {
 	.priv_size = sizeof(struct pg_parser),
 	.feed = pg_feed,

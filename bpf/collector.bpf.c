@@ -33,17 +33,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 capture_len = FL_CAPTURE_DEFAULT; /* bytes per syscall */
 const volatile __u32 self_tgid = 0;		       /* the agent: ignored */
 
-struct conn_key {
-	__u32 tgid;
-	__s32 fd;
-};
-
-struct conn_info {
-	__u64 gen;		/* ns timestamp of registration */
-	__u64 bytes[2];		/* bytes moved per fl_direction */
-	__u8 role;		/* enum fl_role */
-};
-
 enum inflight_op {
 	OP_CONNECT = 1,
 	OP_CONNECT_FAILED,	/* failure already reported by the state hook */
@@ -70,8 +59,8 @@ struct stage_buf {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, FL_MAX_CONNS);
-	__type(key, struct conn_key);
-	__type(value, struct conn_info);
+	__type(key, struct fl_conn_key);
+	__type(value, struct fl_conn_info);
 } conns SEC(".maps");
 
 /* LRU: a thread killed inside a syscall never reaches its exit tracepoint */
@@ -162,7 +151,7 @@ static __always_inline bool sock_tuple(struct socket *sock, struct fl_tuple *t)
 static __always_inline void emit_conn(__u8 type, __u64 ts, __u32 tgid, int fd,
 				      __u64 gen, __u8 role,
 				      const struct fl_tuple *t, int err,
-				      const struct conn_info *ci)
+				      const struct fl_conn_info *ci)
 {
 	struct fl_conn_event *e;
 
@@ -245,8 +234,8 @@ static __always_inline void sockaddr_peer(__u64 uaddr, struct fl_tuple *t)
 static __always_inline void register_conn(__u32 tgid, int fd, __u8 role,
 					  __u64 ts)
 {
-	struct conn_key key = { .tgid = tgid, .fd = fd };
-	struct conn_info ci = { .gen = ts, .role = role };
+	struct fl_conn_key key = { .tgid = tgid, .fd = fd };
+	struct fl_conn_info ci = { .gen = ts, .role = role };
 	struct fl_tuple t = {};
 
 	if (!sock_tuple(fd_socket(fd), &t))
@@ -335,11 +324,11 @@ int tp_exit_accept4(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_close")
 int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
-	struct conn_key key = {
+	struct fl_conn_key key = {
 		.tgid = bpf_get_current_pid_tgid() >> 32,
 		.fd = (int)ctx->args[0],
 	};
-	struct conn_info *ci = bpf_map_lookup_elem(&conns, &key);
+	struct fl_conn_info *ci = bpf_map_lookup_elem(&conns, &key);
 
 	if (!ci)
 		return 0;
@@ -417,7 +406,7 @@ int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 static __always_inline int enter_data(int fd, __u64 ptr, __u32 iovcnt, __u8 op,
 				      __u8 dir)
 {
-	struct conn_key key = {
+	struct fl_conn_key key = {
 		.tgid = bpf_get_current_pid_tgid() >> 32,
 		.fd = fd,
 	};
@@ -470,8 +459,8 @@ static __always_inline int exit_data(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct inflight *in = bpf_map_lookup_elem(&inflight, &id);
-	struct conn_key key;
-	struct conn_info *ci;
+	struct fl_conn_key key;
+	struct fl_conn_info *ci;
 	struct stage_buf *s;
 	__u32 zero = 0;
 	__u64 ts, cap;
@@ -607,7 +596,7 @@ static __always_inline int enter_msg(struct trace_event_raw_sys_enter *ctx,
 				     __u8 dir)
 {
 	struct user_msghdr msg = {};
-	struct conn_key key = {
+	struct fl_conn_key key = {
 		.tgid = bpf_get_current_pid_tgid() >> 32,
 		.fd = (int)ctx->args[0],
 	};

@@ -63,6 +63,22 @@ struct fl_conn_id {
 	__u64 gen;		/* ns timestamp of the socket's first sighting */
 };
 
+/* Key and value of the collector's `conns` map (userspace adopts sockets
+ * that existed before the agent by inserting them). */
+struct fl_conn_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+struct fl_conn_info {
+	__u64 gen;		/* ns timestamp of registration */
+	__u64 bytes[2];		/* bytes moved per fl_direction */
+	__u8 role;		/* enum fl_role */
+	__u8 pad[7];
+};
+
+#define FL_CONN_F_JOINED 1	/* fl_conn_event.flags: existed before the agent */
+
 struct fl_event_hdr {
 	__u64 ts_ns;		/* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
 	struct fl_conn_id cid;
@@ -88,7 +104,7 @@ struct fl_conn_event {
 	struct fl_event_hdr hdr;
 	struct fl_tuple tuple;
 	__s32 err;		/* negative errno for FL_EV_CONN_FAIL, else 0 */
-	__u32 pad;
+	__u32 flags;		/* FL_CONN_F_* */
 	char comm[16];		/* task comm: a name for processes gone by lookup */
 	__u64 bytes[2];		/* bytes per fl_direction (close events) */
 };

@@ -72,6 +72,15 @@ fl_start_cmd inventory "$work/inventory" --port "$UPSTREAM_PORT" -- \
 	env OTEL_SERVICE_NAME=inventory "$PY" -u "$here/httpd.py" "$UPSTREAM_PORT"
 fl_start_nginx "$NGINX_PORT" "$work/nginx" "$here/nginx.conf.in"
 
+# a client whose connections exist before the agent starts
+pool_pid=
+env OTEL_SERVICE_NAME=poolclient "$PY" -u "$here/pool.py" "$UPSTREAM_PORT" \
+	"$PG_PORT" "$REDIS_PORT" "$work/pool.ready" "$work/pool.go" \
+	>"$work/pool.log" 2>&1 &
+pool_pid=$!
+for _ in $(seq 200); do [ -e "$work/pool.ready" ] && break; sleep 0.05; done
+[ -e "$work/pool.ready" ] || { bad "pool client not ready: $(cat "$work/pool.log")"; finish; exit 1; }
+
 # --- 3. the agent --------------------------------------------------------------
 db=$work/faultline.db
 "$agent" --db "$db" --flush-interval 1 >"$work/agent.log" 2>&1 &
@@ -89,6 +98,9 @@ else
 fi
 
 # --- 4. known traffic ------------------------------------------------------------
+touch "$work/pool.go"     # the pre-existing connections are used now
+wait "$pool_pid" && ok "pool client done" || bad "pool client failed: $(cat "$work/pool.log")"
+
 base=http://127.0.0.1:$NGINX_PORT
 for _ in $(seq 10); do curl -sf -o /dev/null "$base/index.html"; done
 curl -sf -o /dev/null -o /dev/null "$base/index.html" "$base/index.html"  # keep-alive: 2 on 1 conn
@@ -156,6 +168,11 @@ expected = {
     ("redis-cli", "redis-server", "redis", "GET"): (4, 0),
     ("redis-cli", "redis-server", "redis", "INCR"): (2, 2),
     ("pipeliner", "redis-server", "redis", "PING"): (5, 0),
+    # connections opened before the agent started, adopted from /proc
+    ("poolclient", "inventory", "http", "GET /api/items/{id}"): (4, 0),
+    ("poolclient", "postgres", "postgresql", "SELECT ? AS pooled"): (3, 0),
+    ("poolclient", "postgres", "postgresql", "SELECT * FROM pool_missing"): (1, 1),
+    ("poolclient", "redis-server", "redis", "PING"): (2, 0),
 }
 fails = 0
 def fail(msg):
@@ -196,6 +213,8 @@ for name, kind in (("postgres", "database"), ("redis-server", "cache"),
                    ("nginx", "service"), ("inventory", "service")):
     if kinds.get(name) != kind:
         fail("service %s kind %s, expected %s" % (name, kinds.get(name), kind))
+if int(counters.get("conns_joined", 0)) < 6:
+    fail("conns_joined=%s, expected >= 6 (3 pooled connections, both ends)" % counters.get("conns_joined"))
 if counters.get("ringbuf_drops") != "0":
     fail("ring-buffer drops: %s" % counters.get("ringbuf_drops"))
 for secret in (b"secret-1", b"value-1", b"key:1"):

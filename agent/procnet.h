@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Readers of the kernel's socket tables in /proc: /proc/net/tcp{,6} (this
+ * network namespace) and the socket fds of every process.
+ */
+#ifndef FAULTLINE_PROCNET_H
+#define FAULTLINE_PROCNET_H
+
+#include <stdint.h>
+
+#define PROCNET_LISTEN 0x0A	/* TCP_LISTEN in /proc/net/tcp's st column */
+#define PROCNET_ESTABLISHED 0x01
+
+struct procnet_sock {
+	uint8_t laddr[16];	/* local address, IPv4-mapped for IPv4 */
+	uint8_t raddr[16];	/* remote address */
+	uint16_t lport, rport;	/* host order */
+	uint8_t state;		/* PROCNET_* */
+	uint64_t inode;
+};
+
+/*
+ * procnet_tcp_foreach() - call @cb for every TCP socket in /proc/net/tcp and
+ * /proc/net/tcp6. A non-zero return from @cb stops the walk and is returned.
+ * Unreadable files are skipped (returns 0).
+ */
+int procnet_tcp_foreach(int (*cb)(const struct procnet_sock *s, void *ctx),
+			void *ctx);
+
+/*
+ * procnet_fd_foreach() - call @cb(tgid, fd, inode) for every socket fd of
+ * every process (/proc/PID/fd/N -> "socket:[inode]"). Processes that vanish
+ * during the walk are skipped. A non-zero return from @cb stops the walk.
+ */
+int procnet_fd_foreach(int (*cb)(uint32_t tgid, int fd, uint64_t inode,
+				 void *ctx), void *ctx);
+
+#endif /* FAULTLINE_PROCNET_H */
