@@ -14,7 +14,7 @@ CC ?= cc
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 INCLUDES := -Iinclude -Ilib -Iagent -I$(OUTPUT)
-LDLIBS_AGENT := -lbpf -lelf -lz -lsqlite3 -lm
+LDLIBS_AGENT := -lbpf -lelf -lz -lsqlite3 -ljansson -lm
 LDLIBS_GATE := -lsqlite3 -ljansson -lm
 
 ifeq ($(V),1)

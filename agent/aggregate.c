@@ -36,8 +36,17 @@ struct aggregator {
 
 static const char *const kind_names[] = {
 	[SVC_SERVICE] = "service", [SVC_DATABASE] = "database",
-	[SVC_CACHE] = "cache", [SVC_EXTERNAL] = "external",
+	[SVC_CACHE] = "cache", [SVC_QUEUE] = "queue",
+	[SVC_EXTERNAL] = "external",
 };
+
+enum svc_kind svc_kind_from(const char *s)
+{
+	for (int k = SVC_SERVICE; k <= SVC_EXTERNAL; k++)
+		if (!strcmp(s, kind_names[k]))
+			return (enum svc_kind)k;
+	return SVC_SERVICE;
+}
 
 struct aggregator *agg_new(void)
 {
@@ -201,8 +210,8 @@ static const char *const flush_sql[] = {
 	"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET "
 	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns), "
 	"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-	"kind = CASE WHEN kind IN ('database', 'cache') THEN kind "
-	"WHEN excluded.kind IN ('database', 'cache') THEN excluded.kind "
+	"kind = CASE WHEN kind IN ('database', 'cache', 'queue') THEN kind "
+	"WHEN excluded.kind IN ('database', 'cache', 'queue') THEN excluded.kind "
 	"WHEN kind = 'external' THEN excluded.kind ELSE kind END "
 	"RETURNING id",
 	"INSERT INTO edges(client_id, server_id, protocol, operation, "

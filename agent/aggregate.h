@@ -14,7 +14,10 @@
 #include "agent.h"
 #include "proto.h"
 
-enum svc_kind { SVC_SERVICE, SVC_DATABASE, SVC_CACHE, SVC_EXTERNAL };
+enum svc_kind { SVC_SERVICE, SVC_DATABASE, SVC_CACHE, SVC_QUEUE, SVC_EXTERNAL };
+
+/* svc_kind_from() - the kind named @s ("service", "database", ...). */
+enum svc_kind svc_kind_from(const char *s);
 
 struct aggregator;
 

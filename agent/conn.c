@@ -35,6 +35,7 @@ struct conn {
 	uint64_t detect_ts;
 	char client[FL_NAME_MAX], server[FL_NAME_MAX];
 	enum svc_kind server_kind;
+	const char *rule_kind;	/* the operator's kind for this server end */
 	struct conn_table *ct;
 };
 
@@ -203,13 +204,19 @@ static enum svc_kind kind_of(enum fl_proto p)
 	}
 }
 
-/* Name the server at @addr:@port: the local listener's process, or ADDR:PORT. */
+/*
+ * Name the server at @addr:@port: the operator's rule, else the local
+ * listener's process, else ADDR:PORT.
+ */
 static enum svc_kind name_peer_server(struct conn_table *ct, const uint8_t *addr,
 				      uint16_t port, enum svc_kind kind,
 				      char *out)
 {
 	uint32_t tgid = identity_listener(ct->id, addr, port);
+	const char *rule_kind;
 
+	if (identity_match(ct->id, tgid, port, out, &rule_kind))
+		return svc_kind_from(rule_kind);
 	if (tgid && !identity_process(ct->id, tgid, NULL, out))
 		return kind;
 	identity_addr_str(addr, port, out, FL_NAME_MAX);
@@ -220,6 +227,10 @@ static enum svc_kind name_peer_server(struct conn_table *ct, const uint8_t *addr
 /* The process that owns @c, named while it is surely alive: at its open. */
 static void conn_name_owner(struct conn_table *ct, struct conn *c)
 {
+	if (c->role == FL_ROLE_SERVER && c->has_tuple &&
+	    identity_match(ct->id, c->cid.tgid, c->tuple.sport, c->server,
+			   &c->rule_kind))
+		return;
 	identity_process(ct->id, c->cid.tgid, c->comm,
 			 c->role == FL_ROLE_SERVER ? c->server : c->client);
 }
@@ -233,7 +244,7 @@ static void conn_name(struct conn_table *ct, struct conn *c)
 	if (c->role == FL_ROLE_SERVER) {
 		if (!c->server[0])
 			conn_name_owner(ct, c);
-		c->server_kind = kind;
+		c->server_kind = c->rule_kind ? svc_kind_from(c->rule_kind) : kind;
 		if (c->has_tuple) {
 			/* an untraced client: its address (its port is ephemeral) */
 			identity_addr_str(c->tuple.daddr, 0, c->client, FL_NAME_MAX);

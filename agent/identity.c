@@ -6,6 +6,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,18 @@ struct listener {
 	uint32_t tgid;		/* owner, 0 until resolved */
 };
 
+#define RULES_MAX 1024
+
+struct rule {
+	char name[FL_NAME_MAX];
+	const char *kind;	/* static */
+	char *exe, *cmdline, *cgroup; /* globs, NULL: any */
+	uint16_t port;		/* 0: any */
+};
+
 struct identity {
+	struct rule *rules;
+	int nrules;
 	struct proc_entry procs[PROC_CACHE_SIZE];
 	struct listener listeners[LISTEN_MAX];
 	int nlisteners;
@@ -50,8 +63,21 @@ struct identity *identity_new(void)
 	return calloc(1, sizeof(struct identity));
 }
 
+static void rules_free(struct rule *r, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(r[i].exe);
+		free(r[i].cmdline);
+		free(r[i].cgroup);
+	}
+	free(r);
+}
+
 void identity_free(struct identity *id)
 {
+	if (!id)
+		return;
+	rules_free(id->rules, id->nrules);
 	free(id);
 }
 
@@ -235,7 +261,8 @@ int identity_process(struct identity *id, uint32_t tgid, const char *comm,
 		memcpy(out, pe->name, FL_NAME_MAX);
 		return 0;
 	}
-	if (!name_from_environ(tgid, out) && !name_from_cgroup(tgid, out) &&
+	if (!identity_match(id, tgid, 0, out, NULL) &&
+	    !name_from_environ(tgid, out) && !name_from_cgroup(tgid, out) &&
 	    !name_from_program(tgid, out)) {
 		if (!comm || !comm[0]) {
 			snprintf(out, FL_NAME_MAX, "pid-%u", tgid);
@@ -336,4 +363,188 @@ void identity_addr_str(const uint8_t a[16], uint16_t port, char *out, size_t len
 		inet_ntop(AF_INET6, a, ip, sizeof(ip));
 		snprintf(out, len, "[%s]:%u", ip, port);
 	}
+}
+
+/* ---- the operator's mapping file ---------------------------------------- */
+
+static const char *const kinds[] = { "service", "database", "cache", "queue",
+				     "external" };
+
+/* jansson keeps no positions on values: errors name the rule instead. */
+static int rule_fail(char *err, size_t errlen, const char *path,
+		     const char *fmt, const char *what)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), fmt, what);
+	snprintf(err, errlen, "%s: %s", path, msg);
+	return -EINVAL;
+}
+
+static int rule_glob(json_t *match, const char *key, char **out)
+{
+	json_t *v = json_object_get(match, key);
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || !json_string_length(v))
+		return -EINVAL;
+	*out = strdup(json_string_value(v));
+	return *out ? 0 : -ENOMEM;
+}
+
+static int rule_parse(json_t *j, struct rule *r, int idx, const char *path,
+		      char *err, size_t errlen)
+{
+	json_t *name = json_object_get(j, "name"), *kind = json_object_get(j, "kind");
+	json_t *match = json_object_get(j, "match"), *port;
+	char where[64];
+	const char *key;
+	json_t *v;
+
+	snprintf(where, sizeof(where), "services[%d]", idx);
+	if (!json_is_object(j))
+		return rule_fail(err, errlen, path, "%s: not an object", where);
+	if (!json_is_string(name) || !json_string_length(name) ||
+	    json_string_length(name) >= FL_NAME_MAX)
+		return rule_fail(err, errlen, path,
+				 "%s: \"name\" must be a non-empty string", where);
+	snprintf(r->name, sizeof(r->name), "%s", json_string_value(name));
+	r->kind = kinds[0];
+	if (kind) {
+		size_t k = 0;
+		while (k < 5 && (!json_is_string(kind) ||
+				 strcmp(json_string_value(kind), kinds[k])))
+			k++;
+		if (k == 5)
+			return rule_fail(err, errlen, path, "%s: \"kind\" must be "
+					 "service, database, cache, queue or external", where);
+		r->kind = kinds[k];
+	}
+	if (!json_is_object(match) || !json_object_size(match))
+		return rule_fail(err, errlen, path,
+				 "%s: \"match\" must be a non-empty object", where);
+	json_object_foreach(match, key, v)
+		if (strcmp(key, "exe") && strcmp(key, "cmdline") &&
+		    strcmp(key, "cgroup") && strcmp(key, "port"))
+			return rule_fail(err, errlen, path,
+					 "unknown match key in %s", where);
+	if (rule_glob(match, "exe", &r->exe) ||
+	    rule_glob(match, "cmdline", &r->cmdline) ||
+	    rule_glob(match, "cgroup", &r->cgroup))
+		return rule_fail(err, errlen, path,
+				 "%s: exe, cmdline and cgroup must be non-empty strings",
+				 where);
+	port = json_object_get(match, "port");
+	if (port && (!json_is_integer(port) || json_integer_value(port) < 1 ||
+		     json_integer_value(port) > 65535))
+		return rule_fail(err, errlen, path,
+				 "%s: \"port\" must be an integer 1..65535", where);
+	r->port = port ? (uint16_t)json_integer_value(port) : 0;
+	return 0;
+}
+
+int identity_load_rules(struct identity *id, const char *path, char *err,
+			size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *list;
+	struct rule *rules = NULL;
+	int n = 0, ret = -EINVAL;
+
+	if (!root) {
+		if (jerr.line > 0)
+			snprintf(err, errlen, "%s:%d:%d: %s", path, jerr.line,
+				 jerr.column, jerr.text);
+		else
+			snprintf(err, errlen, "%s", jerr.text);
+		return -EINVAL;
+	}
+	list = json_object_get(root, "services");
+	if (!json_is_array(list) || json_array_size(list) > RULES_MAX) {
+		rule_fail(err, errlen, path, "%s", "\"services\" must be an "
+			  "array of at most 1024 rules");
+		goto out_put;
+	}
+	rules = calloc(json_array_size(list) + 1, sizeof(*rules));
+	if (!rules) {
+		ret = -ENOMEM;
+		goto out_put;
+	}
+	for (; n < (int)json_array_size(list); n++)
+		if ((ret = rule_parse(json_array_get(list, (size_t)n), &rules[n], n,
+				      path, err, errlen))) {
+			n++; /* free what the failed rule allocated */
+			goto out_put;
+		}
+	rules_free(id->rules, id->nrules);
+	id->rules = rules;
+	id->nrules = n;
+	rules = NULL;
+	memset(id->procs, 0, sizeof(id->procs)); /* names may change */
+	ret = 0;
+out_put:
+	rules_free(rules, rules ? n : 0);
+	json_decref(root);
+	return ret;
+}
+
+static bool glob_cmdline(const char *glob, uint32_t tgid)
+{
+	char buf[4096];
+	ssize_t n = read_proc(tgid, "cmdline", buf, sizeof(buf));
+
+	for (ssize_t i = 0; i + 1 < n; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	return n > 0 && !fnmatch(glob, buf, 0);
+}
+
+static bool glob_cgroup(const char *glob, uint32_t tgid)
+{
+	char buf[4096], *save = NULL;
+
+	if (read_proc(tgid, "cgroup", buf, sizeof(buf)) <= 0)
+		return false;
+	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *p = strchr(l, ':');
+		p = p ? strchr(p + 1, ':') : NULL;
+		if (p && !fnmatch(glob, p + 1, 0))
+			return true;
+	}
+	return false;
+}
+
+static bool glob_exe(const char *glob, uint32_t tgid)
+{
+	char path[64], exe[512];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", tgid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return false;
+	exe[n] = 0;
+	return !fnmatch(glob, exe, 0);
+}
+
+bool identity_match(struct identity *id, uint32_t tgid, uint16_t port,
+		    char *out, const char **kind)
+{
+	for (int i = 0; i < id->nrules; i++) {
+		const struct rule *r = &id->rules[i];
+		if ((r->port && r->port != port) ||
+		    ((r->exe || r->cmdline || r->cgroup) && !tgid) ||
+		    (r->exe && !glob_exe(r->exe, tgid)) ||
+		    (r->cmdline && !glob_cmdline(r->cmdline, tgid)) ||
+		    (r->cgroup && !glob_cgroup(r->cgroup, tgid)))
+			continue;
+		memcpy(out, r->name, FL_NAME_MAX);
+		if (kind)
+			*kind = r->kind;
+		return true;
+	}
+	return false;
 }

@@ -2,7 +2,8 @@
 /*
  * Service identity: who is at each end of a connection (DESIGN.md §5).
  *
- * A process is named, in this order: OTEL_SERVICE_NAME (or service.name in
+ * A process is named, in this order: the operator's mapping file
+ * (identity_load_rules), OTEL_SERVICE_NAME (or service.name in
  * OTEL_RESOURCE_ATTRIBUTES) from /proc/PID/environ; a systemd unit
  * (".service") or a container id from /proc/PID/cgroup; the program name
  * (argv[0] as the process shows it, so "postgres: ..." and "nginx: worker"
@@ -26,6 +27,31 @@ struct identity;
 
 /* identity_new() - a resolver with empty caches; NULL with errno on failure. */
 struct identity *identity_new(void);
+
+/*
+ * identity_load_rules() - load the operator's mapping file @path (JSON):
+ *   {"services": [{"name": "checkout", "kind": "service",
+ *                  "match": {"exe": "GLOB", "cmdline": "GLOB",
+ *                            "cgroup": "GLOB", "port": 8080}}, ...]}
+ * Every key given in "match" must match (globs as fnmatch(3); cmdline is
+ * argv joined by spaces; cgroup any path in /proc/PID/cgroup; port a
+ * listening port, which also names unresolved peers at that port); the
+ * first matching rule wins over every default. "kind" is one of service,
+ * database, cache, queue, external (default service).
+ * Returns 0, or -EINVAL with "FILE:LINE:COL: reason" in @err (@errlen
+ * bytes); the resolver keeps no rule from a rejected file.
+ */
+int identity_load_rules(struct identity *id, const char *path, char *err,
+			size_t errlen);
+
+/*
+ * identity_match() - the operator's rule for process @tgid (0: none known)
+ * at listening port @port (0: none): its name into @out (FL_NAME_MAX) and
+ * OUT: *@kind (a static "service", "database", ...). Returns true if a rule
+ * matched.
+ */
+bool identity_match(struct identity *id, uint32_t tgid, uint16_t port,
+		    char *out, const char **kind);
 
 /* identity_free() - release @id; NULL is fine. */
 void identity_free(struct identity *id);

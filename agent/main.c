@@ -36,6 +36,7 @@ static struct env {
 	unsigned duration_s;	/* stop after this many seconds; 0: never */
 	const char *record;	/* also write raw events here */
 	const char *replay;	/* replay this recording instead of the kernel */
+	const char *services;	/* the operator's mapping file */
 	bool verbose;
 } env = {
 	.db = "faultline.db",
@@ -49,7 +50,7 @@ static const char doc[] =
 	"faultline-agent: observe TCP conversations with eBPF and record the "
 	"interaction graph of this node.\n"
 	"\n"
-	"USAGE: faultline-agent [--db FILE] [--capture BYTES] [-v]\n"
+	"USAGE: faultline-agent [--db FILE] [--services FILE] [--capture BYTES] [-v]\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    faultline-agent                      # record into ./faultline.db\n"
@@ -70,6 +71,8 @@ static const struct argp_option opts[] = {
 	  "Seconds between writes to the store (default 5)", 0 },
 	{ "ringbuf-mb", 'r', "MIB", 0,
 	  "Ring buffer size in MiB, a power of two (default 8)", 0 },
+	{ "services", 's', "FILE", 0,
+	  "Operator's service mapping (JSON rules on exe, cmdline, cgroup, port)", 0 },
 	{ "duration", 'D', "SECONDS", 0, "Stop after SECONDS", 0 },
 	{ "record", 'R', "FILE", 0,
 	  "Also write the raw event stream to FILE (0600; holds plaintext payloads)", 0 },
@@ -111,6 +114,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'D':
 		return parse_uint(arg, 1, INT_MAX, &env.duration_s, state);
+	case 's':
+		env.services = arg;
+		break;
 	case 'R':
 		env.record = arg;
 		break;
@@ -369,9 +375,23 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
+	/* a bad mapping file is the operator's error: say it before anything */
+	a.id = identity_new();
+	if (!a.id) {
+		fprintf(stderr, "faultline-agent: out of memory\n");
+		return 1;
+	}
+	if (env.services && identity_load_rules(a.id, env.services, errbuf,
+						sizeof(errbuf))) {
+		fprintf(stderr, "faultline-agent: invalid service mapping: %s\n",
+			errbuf);
+		identity_free(a.id);
+		return 2;
+	}
 	err = fl_store_open(env.db, true, &a.db, errbuf, sizeof(errbuf));
 	if (err) {
 		fprintf(stderr, "faultline-agent: %s\n", errbuf);
+		identity_free(a.id);
 		return 1;
 	}
 	int64_t wall_off = (int64_t)(clock_ns(CLOCK_REALTIME) -
@@ -391,9 +411,8 @@ int main(int argc, char **argv)
 	} else if ((err = ensure_tracefs()) || (err = load_collector(&a))) {
 		goto out_free;
 	}
-	a.id = identity_new();
 	a.agg = agg_new();
-	a.ct = a.id && a.agg ? conn_table_new(a.id, a.agg, &a.stats, wall_off,
+	a.ct = a.agg ? conn_table_new(a.id, a.agg, &a.stats, wall_off,
 		a.skel ? bpf_map__fd(a.skel->maps.conns) : -1) : NULL;
 	if (!a.ct) {
 		fprintf(stderr, "faultline-agent: out of memory\n");

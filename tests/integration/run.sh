@@ -83,7 +83,23 @@ for _ in $(seq 200); do [ -e "$work/pool.ready" ] && break; sleep 0.05; done
 
 # --- 3. the agent --------------------------------------------------------------
 db=$work/faultline.db
-"$agent" --db "$db" --flush-interval 1 >"$work/agent.log" 2>&1 &
+# the operator's mapping: a rule beats OTEL_SERVICE_NAME; a port names a peer
+cat >"$work/services.json" <<'JSON'
+{"services": [
+  {"name": "inventory-api", "match": {"cmdline": "*/httpd.py *"}},
+  {"name": "payments-legacy", "kind": "external", "match": {"port": 28099}}
+]}
+JSON
+printf '{"services": [{"name": "x", "match": {"port": 0}}]}' >"$work/bad.json"
+set +e
+msg=$("$agent" --db "$work/bad.db" --services "$work/bad.json" 2>&1); rc=$?
+set -e
+if [ $rc -eq 2 ] && grep -q 'services\[0\]: "port" must be an integer' <<<"$msg" && [ ! -e "$work/bad.db" ]; then
+	ok "malformed mapping file rejected with the rule and reason"
+else
+	bad "malformed mapping: rc=$rc $msg"
+fi
+"$agent" --db "$db" --services "$work/services.json" --flush-interval 1 >"$work/agent.log" 2>&1 &
 agent_pid=$!
 for _ in $(seq 100); do
 	grep -q "ready" "$work/agent.log" && break
@@ -160,8 +176,8 @@ expected = {
     ("curl", "nginx", "http", "GET /boom"): (4, 4),
     ("curl", "nginx", "http", "GET /api/items/{id}"): (5, 0),
     ("curl", "nginx", "http", "GET /api/fail"): (2, 2),
-    ("nginx", "inventory", "http", "GET /api/items/{id}"): (5, 0),
-    ("nginx", "inventory", "http", "GET /api/fail"): (2, 2),
+    ("nginx", "inventory-api", "http", "GET /api/items/{id}"): (5, 0),
+    ("nginx", "inventory-api", "http", "GET /api/fail"): (2, 2),
     ("psql", "postgres", "postgresql", "SELECT ? AS n, ? AS s"): (6, 0),
     ("psql", "postgres", "postgresql", "SELECT * FROM missing_table"): (2, 2),
     ("redis-cli", "redis-server", "redis", "SET"): (3, 0),
@@ -169,7 +185,7 @@ expected = {
     ("redis-cli", "redis-server", "redis", "INCR"): (2, 2),
     ("pipeliner", "redis-server", "redis", "PING"): (5, 0),
     # connections opened before the agent started, adopted from /proc
-    ("poolclient", "inventory", "http", "GET /api/items/{id}"): (4, 0),
+    ("poolclient", "inventory-api", "http", "GET /api/items/{id}"): (4, 0),
     ("poolclient", "postgres", "postgresql", "SELECT ? AS pooled"): (3, 0),
     ("poolclient", "postgres", "postgresql", "SELECT * FROM pool_missing"): (1, 1),
     ("poolclient", "redis-server", "redis", "PING"): (2, 0),
@@ -193,11 +209,11 @@ for key, (req, err) in expected.items():
 if edges.get(("curl", "nginx", "http", "GET /missing"), {}).get("client_errors") != 3:
     fail("GET /missing: client_errors != 3")
 # connection refused: a conn error on the caller's edge to the address tried
-refused = edges.pop(("curl", "127.0.0.1:28099", "tcp", "connect"), None)
+refused = edges.pop(("curl", "payments-legacy", "tcp", "connect"), None)
 if not refused or refused["conn_errors"] != 2 or refused["requests"] != 0:
     fail("refused connects: %s, expected conn_errors=2" % refused)
-if kinds.get("127.0.0.1:28099") != "external":
-    fail("unresolved peer kind %s, expected external" % kinds.get("127.0.0.1:28099"))
+if kinds.get("payments-legacy") != "external":
+    fail("mapped peer kind %s, expected external" % kinds.get("payments-legacy"))
 big = edges.get(("curl", "nginx", "http", "GET /big.bin"))
 if big and big["p50_ms"] is None:
     fail("GET /big.bin has no latency")
@@ -210,7 +226,7 @@ for key in edges:
     if key not in expected:
         fail("unexpected edge %s: %s" % (key, edges[key]))
 for name, kind in (("postgres", "database"), ("redis-server", "cache"),
-                   ("nginx", "service"), ("inventory", "service")):
+                   ("nginx", "service"), ("inventory-api", "service")):
     if kinds.get(name) != kind:
         fail("service %s kind %s, expected %s" % (name, kinds.get(name), kind))
 if int(counters.get("conns_joined", 0)) < 6:
