@@ -24,6 +24,7 @@
 #include "collector.skel.h"
 #include "conn.h"
 #include "adopt.h"
+#include "caps.h"
 #include "identity.h"
 #include "record.h"
 #include "store.h"
@@ -37,6 +38,7 @@ static struct env {
 	const char *record;	/* also write raw events here */
 	const char *replay;	/* replay this recording instead of the kernel */
 	const char *services;	/* the operator's mapping file */
+	bool stats;		/* print the counters at every flush */
 	bool verbose;
 } env = {
 	.db = "faultline.db",
@@ -78,6 +80,8 @@ static const struct argp_option opts[] = {
 	  "Also write the raw event stream to FILE (0600; holds plaintext payloads)", 0 },
 	{ "replay", 'P', "FILE", 0,
 	  "Replay a recording through the pipeline instead of tracing", 0 },
+	{ "stats", 'S', NULL, 0,
+	  "Print the counters (what was seen and not seen) at every flush", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf output (verifier log)", 0 },
 	{},
 };
@@ -122,6 +126,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'P':
 		env.replay = arg;
+		break;
+	case 'S':
+		env.stats = true;
 		break;
 	case 'v':
 		env.verbose = true;
@@ -276,6 +283,7 @@ static int load_collector(struct agent *a)
 	a->skel->rodata->capture_len = env.capture;
 	a->skel->rodata->self_tgid = (uint32_t)getpid();
 	bpf_map__set_max_entries(a->skel->maps.events, env.ringbuf_mb << 20);
+	caps_prepare(a->skel->obj);
 	err = collector_bpf__load(a->skel);
 	if (err == -EPERM) {
 		fprintf(stderr, "faultline-agent: BPF is not permitted here (%s): "
@@ -295,6 +303,7 @@ static int load_collector(struct agent *a)
 			strerror(-err));
 		return err;
 	}
+	caps_report(a->skel->obj);
 	return 0;
 }
 
@@ -320,6 +329,8 @@ static int run(struct agent *a)
 		uint64_t now = clock_ns(CLOCK_MONOTONIC);
 		if (now >= next_flush) {
 			flush(a);
+			if (env.stats)
+				print_stats(&a->stats);
 			next_flush = now + env.flush_s * 1000000000ull;
 		}
 		if (end && now >= end)
