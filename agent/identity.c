@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -25,11 +26,23 @@ struct proc_entry {
 	char name[FL_NAME_MAX];
 };
 
+#define NETNS_MAX 64
+#define NETNS_ADDRS 32
+
 struct listener {
 	uint8_t addr[16];	/* bound address; all zero for a wildcard */
 	uint16_t port;
+	uint16_t ns;		/* index in identity.netns */
 	uint64_t inode;
 	uint32_t tgid;		/* owner, 0 until resolved */
+};
+
+/* A network namespace, seen through one of its processes. */
+struct netns {
+	uint64_t ino;		/* /proc/PID/ns/net inode */
+	uint32_t pid;
+	int naddrs;
+	uint8_t addrs[NETNS_ADDRS][16]; /* its local addresses */
 };
 
 #define RULES_MAX 1024
@@ -47,6 +60,9 @@ struct identity {
 	struct proc_entry procs[PROC_CACHE_SIZE];
 	struct listener listeners[LISTEN_MAX];
 	int nlisteners;
+	struct netns netns[NETNS_MAX];	/* [0]: the agent's own */
+	int nnetns;
+	int cur_ns;			/* namespace being read */
 	uint64_t listen_read_ns;
 };
 
@@ -289,6 +305,7 @@ static int add_listener(const struct procnet_sock *s, void *ctx)
 	l = &id->listeners[id->nlisteners++];
 	memcpy(l->addr, s->laddr, 16);
 	l->port = s->lport;
+	l->ns = (uint16_t)id->cur_ns;
 	l->inode = s->inode;
 	l->tgid = 0;
 	return 0;
@@ -304,12 +321,78 @@ static int own_listener(uint32_t tgid, int fd, uint64_t inode, void *ctx)
 	return 0;
 }
 
+static uint64_t netns_ino(const char *pid)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%s/ns/net", pid);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 6)
+		return 0;
+	link[n] = 0;
+	return strtoull(link + 5, NULL, 10); /* "net:[4026531840]" */
+}
+
+/* Every network namespace that has a process, one process for each. */
+static void find_netns(struct identity *id)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+
+	id->nnetns = 1;
+	id->netns[0].ino = netns_ino("self");
+	id->netns[0].pid = (uint32_t)getpid();
+	while (proc && (de = readdir(proc)) && id->nnetns < NETNS_MAX) {
+		uint32_t pid = (uint32_t)strtoul(de->d_name, NULL, 10);
+		uint64_t ino;
+		int i;
+
+		if (!pid || !(ino = netns_ino(de->d_name)))
+			continue;
+		for (i = 0; i < id->nnetns && id->netns[i].ino != ino; i++)
+			;
+		if (i == id->nnetns) {
+			id->netns[i].ino = ino;
+			id->netns[i].pid = pid;
+			id->nnetns++;
+		}
+	}
+	if (proc)
+		closedir(proc);
+}
+
 static void refresh_listeners(struct identity *id)
 {
 	id->nlisteners = 0;
-	procnet_tcp_foreach(add_listener, id);
+	find_netns(id);
+	for (id->cur_ns = 0; id->cur_ns < id->nnetns; id->cur_ns++) {
+		struct netns *ns = &id->netns[id->cur_ns];
+		procnet_tcp_foreach_pid(ns->pid, add_listener, id);
+		ns->naddrs = procnet_local_addrs(ns->pid, ns->addrs, NETNS_ADDRS);
+	}
 	procnet_fd_foreach(own_listener, id);
 	id->listen_read_ns = now_ns();
+}
+
+static bool netns_owns(const struct identity *id, int ns, const uint8_t a[16])
+{
+	const struct netns *n = &id->netns[ns];
+
+	if (identity_is_local(a))
+		return ns == 0;
+	for (int i = 0; i < n->naddrs; i++)
+		if (!memcmp(n->addrs[i], a, 16))
+			return true;
+	/* an address no namespace owns (NAT, a VIP): the agent's own binds */
+	if (ns == 0) {
+		for (int k = 0; k < id->nnetns; k++)
+			for (int i = 0; i < id->netns[k].naddrs; i++)
+				if (!memcmp(id->netns[k].addrs[i], a, 16))
+					return false;
+		return true;
+	}
+	return false;
 }
 
 static uint32_t find_listener(struct identity *id, const uint8_t addr[16],
@@ -319,13 +402,16 @@ static uint32_t find_listener(struct identity *id, const uint8_t addr[16],
 	static const uint8_t any4[16] = { [10] = 0xff, [11] = 0xff };
 	uint32_t wildcard = 0;
 
+	/* an exact bind wins; a wildcard bind counts in the namespace that
+	 * owns @addr (loopback: the agent's own) */
 	for (int i = 0; i < id->nlisteners; i++) {
 		struct listener *l = &id->listeners[i];
 		if (l->port != port || !l->tgid)
 			continue;
 		if (!memcmp(l->addr, addr, 16))
 			return l->tgid;
-		if (!memcmp(l->addr, any, 16) || !memcmp(l->addr, any4, 16))
+		if ((!memcmp(l->addr, any, 16) || !memcmp(l->addr, any4, 16)) &&
+		    (!wildcard || l->ns == 0) && netns_owns(id, l->ns, addr))
 			wildcard = l->tgid;
 	}
 	return wildcard;

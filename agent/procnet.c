@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "procnet.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -71,6 +72,60 @@ int procnet_tcp_foreach(int (*cb)(const struct procnet_sock *s, void *ctx),
 	int ret = tcp_file("/proc/net/tcp", cb, ctx);
 
 	return ret ? ret : tcp_file("/proc/net/tcp6", cb, ctx);
+}
+
+int procnet_tcp_foreach_pid(uint32_t pid,
+			    int (*cb)(const struct procnet_sock *s, void *ctx),
+			    void *ctx)
+{
+	char path[64];
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%u/net/tcp", pid);
+	ret = tcp_file(path, cb, ctx);
+	snprintf(path, sizeof(path), "/proc/%u/net/tcp6", pid);
+	return ret ? ret : tcp_file(path, cb, ctx);
+}
+
+int procnet_local_addrs(uint32_t pid, uint8_t (*out)[16], int max)
+{
+	char path[64], line[256], last[64] = "";
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/net/fib_trie", pid);
+	if ((f = fopen(path, "re"))) {
+		/* "|-- 10.0.0.2" then "   /32 host LOCAL" */
+		while (n < max && fgets(line, sizeof(line), f)) {
+			char *leaf = strstr(line, "|-- ");
+			if (leaf) {
+				sscanf(leaf + 4, "%63s", last);
+			} else if (strstr(line, "/32 host LOCAL") && last[0]) {
+				memset(out[n], 0, 16);
+				out[n][10] = out[n][11] = 0xff;
+				if (inet_pton(AF_INET, last, out[n] + 12) == 1)
+					n++;
+				last[0] = 0;
+			}
+		}
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%u/net/if_inet6", pid);
+	if ((f = fopen(path, "re"))) {
+		char hex[33];
+		while (n < max && fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "%32s", hex) != 1 || strlen(hex) != 32)
+				continue;
+			for (int i = 0; i < 16; i++) {
+				unsigned b;
+				sscanf(hex + 2 * i, "%2x", &b);
+				out[n][i] = (uint8_t)b;
+			}
+			n++;
+		}
+		fclose(f);
+	}
+	return n;
 }
 
 int procnet_fd_foreach(int (*cb)(uint32_t tgid, int fd, uint64_t inode,

@@ -28,6 +28,22 @@ int procnet_tcp_foreach(int (*cb)(const struct procnet_sock *s, void *ctx),
 			void *ctx);
 
 /*
+ * procnet_tcp_foreach_pid() - procnet_tcp_foreach() in the network namespace
+ * of process @pid (its /proc/PID/net/tcp{,6}).
+ */
+int procnet_tcp_foreach_pid(uint32_t pid,
+			    int (*cb)(const struct procnet_sock *s, void *ctx),
+			    void *ctx);
+
+/*
+ * procnet_local_addrs() - the local addresses of @pid's network namespace
+ * (IPv4 from /proc/PID/net/fib_trie "/32 host LOCAL", IPv6 from
+ * /proc/PID/net/if_inet6), IPv4-mapped, into @out (at most @max).
+ * Returns how many were written.
+ */
+int procnet_local_addrs(uint32_t pid, uint8_t (*out)[16], int max);
+
+/*
  * procnet_fd_foreach() - call @cb(tgid, fd, inode) for every socket fd of
  * every process (/proc/PID/fd/N -> "socket:[inode]"). Processes that vanish
  * during the walk are skipped. A non-zero return from @cb stops the walk.

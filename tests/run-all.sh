@@ -28,6 +28,7 @@ suite unit make --no-print-directory unit
 suite unit-asan make --no-print-directory unit-asan
 suite gatectl tests/gate/run.sh
 suite integration tests/integration/run.sh
+suite identity tests/integration/identity.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"
