@@ -121,7 +121,7 @@ int adopt_existing(int (*emit)(void *ctx, void *data, size_t len), void *ctx,
 		   uint64_t *map_full)
 {
 	struct adopt_ctx *a = calloc(1, sizeof(*a));
-	int err;
+	int err = 0;
 
 	if (!a)
 		return -ENOMEM;
@@ -129,7 +129,12 @@ int adopt_existing(int (*emit)(void *ctx, void *data, size_t len), void *ctx,
 	a->ctx = ctx;
 	a->map_fd = conns_map_fd;
 	a->self_tgid = self_tgid;
-	err = procnet_tcp_foreach(collect, a);
+	uint32_t ns[64];
+	int nns = procnet_netns(ns, 64);
+
+	/* every namespace: socket inodes are unique across them */
+	for (int i = 0; i < nns && !err; i++)
+		err = procnet_tcp_foreach_pid(ns[i], collect, a);
 	if (!err) {
 		qsort(a->est, a->nest, sizeof(*a->est), by_inode);
 		err = procnet_fd_foreach(adopt_fd, a);

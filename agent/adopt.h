@@ -12,8 +12,8 @@
 #include <stddef.h>
 
 /*
- * adopt_existing() - register every ESTABLISHED TCP socket of this network
- * namespace that some process holds (except @self_tgid's) in the collector's
+ * adopt_existing() - register every ESTABLISHED TCP socket, in any network
+ * namespace, that some process holds (except @self_tgid's) in the collector's
  * conns map (@conns_map_fd, BPF_NOEXIST: a socket the collector registered
  * itself since attach is left alone) and hand an FL_EV_CONN_OPEN event with
  * FL_CONN_F_JOINED to @emit(@ctx, event, size), as if from the ring buffer.

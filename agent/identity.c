@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -39,7 +38,6 @@ struct listener {
 
 /* A network namespace, seen through one of its processes. */
 struct netns {
-	uint64_t ino;		/* /proc/PID/ns/net inode */
 	uint32_t pid;
 	int naddrs;
 	uint8_t addrs[NETNS_ADDRS][16]; /* its local addresses */
@@ -321,51 +319,14 @@ static int own_listener(uint32_t tgid, int fd, uint64_t inode, void *ctx)
 	return 0;
 }
 
-static uint64_t netns_ino(const char *pid)
-{
-	char path[64], link[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%s/ns/net", pid);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 6)
-		return 0;
-	link[n] = 0;
-	return strtoull(link + 5, NULL, 10); /* "net:[4026531840]" */
-}
-
-/* Every network namespace that has a process, one process for each. */
-static void find_netns(struct identity *id)
-{
-	DIR *proc = opendir("/proc");
-	struct dirent *de;
-
-	id->nnetns = 1;
-	id->netns[0].ino = netns_ino("self");
-	id->netns[0].pid = (uint32_t)getpid();
-	while (proc && (de = readdir(proc)) && id->nnetns < NETNS_MAX) {
-		uint32_t pid = (uint32_t)strtoul(de->d_name, NULL, 10);
-		uint64_t ino;
-		int i;
-
-		if (!pid || !(ino = netns_ino(de->d_name)))
-			continue;
-		for (i = 0; i < id->nnetns && id->netns[i].ino != ino; i++)
-			;
-		if (i == id->nnetns) {
-			id->netns[i].ino = ino;
-			id->netns[i].pid = pid;
-			id->nnetns++;
-		}
-	}
-	if (proc)
-		closedir(proc);
-}
-
 static void refresh_listeners(struct identity *id)
 {
+	uint32_t pids[NETNS_MAX];
+
 	id->nlisteners = 0;
-	find_netns(id);
+	id->nnetns = procnet_netns(pids, NETNS_MAX);
+	for (int i = 0; i < id->nnetns; i++)
+		id->netns[i].pid = pids[i];
 	for (id->cur_ns = 0; id->cur_ns < id->nnetns; id->cur_ns++) {
 		struct netns *ns = &id->netns[id->cur_ns];
 		procnet_tcp_foreach_pid(ns->pid, add_listener, id);

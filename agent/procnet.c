@@ -162,3 +162,49 @@ int procnet_fd_foreach(int (*cb)(uint32_t tgid, int fd, uint64_t inode,
 	closedir(proc);
 	return ret;
 }
+
+static uint64_t netns_ino(const char *pid)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%s/ns/net", pid);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 6)
+		return 0;
+	link[n] = 0;
+	return strtoull(link + 5, NULL, 10); /* "net:[4026531840]" */
+}
+
+int procnet_netns(uint32_t *pids, int max)
+{
+	uint64_t inos[256];
+	DIR *proc;
+	struct dirent *de;
+	int n = 0;
+
+	if (max < 1)
+		return 0;
+	if (max > 256)
+		max = 256;
+	inos[0] = netns_ino("self");
+	pids[n++] = (uint32_t)getpid();
+	if (!(proc = opendir("/proc")))
+		return n;
+	while (n < max && (de = readdir(proc))) {
+		uint32_t pid = (uint32_t)strtoul(de->d_name, NULL, 10);
+		uint64_t ino;
+		int i;
+
+		if (!pid || !(ino = netns_ino(de->d_name)))
+			continue;
+		for (i = 0; i < n && inos[i] != ino; i++)
+			;
+		if (i == n) {
+			inos[n] = ino;
+			pids[n++] = pid;
+		}
+	}
+	closedir(proc);
+	return n;
+}

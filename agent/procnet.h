@@ -36,6 +36,13 @@ int procnet_tcp_foreach_pid(uint32_t pid,
 			    void *ctx);
 
 /*
+ * procnet_netns() - one process in each network namespace that has one:
+ * @pids[0] is the caller's own namespace (its pid), then one pid for every
+ * other, at most @max. Returns how many were written.
+ */
+int procnet_netns(uint32_t *pids, int max);
+
+/*
  * procnet_local_addrs() - the local addresses of @pid's network namespace
  * (IPv4 from /proc/PID/net/fib_trie "/32 host LOCAL", IPv6 from
  * /proc/PID/net/if_inet6), IPv4-mapped, into @out (at most @max).

@@ -70,6 +70,16 @@ ip netns exec "$NS" env OTEL_SERVICE_NAME=netns-api "$PY" -m http.server "$PORT"
 	--bind 0.0.0.0 --directory "$work" >/dev/null 2>&1 &
 pids+=($!)
 wait_listen "$NS" "$PORT"
+# inside the namespace too: a keep-alive connection opened before the agent
+ip netns exec "$NS" env OTEL_SERVICE_NAME=ns-keepalive "$PY" "$root/tests/integration/httpd.py" \
+	$((PORT + 3)) >/dev/null 2>&1 &
+pids+=($!)
+wait_listen "$NS" $((PORT + 3))
+ip netns exec "$NS" env OTEL_SERVICE_NAME=ns-client "$PY" "$root/tests/integration/keepalive_client.py" \
+	$((PORT + 3)) "$work/go" 3 "$work/kac.ready" >"$work/kac.log" 2>&1 &
+kac_pid=$!
+pids+=($kac_pid)
+for _ in $(seq 100); do [ -e "$work/kac.ready" ] && break; sleep 0.05; done
 
 # cgroups: a systemd-style unit and a container scope, no OTEL names
 mkdir -p "$cgbase/checkout.service" "$cgbase/docker-$cid.scope"
@@ -92,6 +102,8 @@ for _ in 1 2 3; do curl -sSf -o /dev/null "http://$NET.2:$PORT/" || bad "curl to
 for _ in 1 2; do curl -sSf -o /dev/null "http://127.0.0.1:$((PORT + 1))/" || bad "curl checkout"; done
 curl -sSf -o /dev/null "http://127.0.0.1:$((PORT + 2))/" || bad "curl container"
 
+touch "$work/go"
+wait "$kac_pid" && ok "keep-alive client in the namespace done" || bad "keep-alive client: $(cat "$work/kac.log")"
 sleep 1
 kill -INT "$agent_pid"; wait "$agent_pid" && ok "agent exits 0" || bad "agent exit $?"
 agent_pid=
@@ -104,7 +116,9 @@ g = json.load(open(sys.argv[1]))
 edges = {(e["client"], e["server"], e["operation"]): e["requests"] for e in g["edges"]}
 want = {("curl", "netns-api", "GET /"): 3,
         ("curl", "checkout", "GET /"): 2,
-        ("curl", sys.argv[2], "GET /"): 1}
+        ("curl", sys.argv[2], "GET /"): 1,
+        # adopted at start, inside another network namespace
+        ("ns-client", "ns-keepalive", "GET /api/items/{id}"): 3}
 bad = [(k, edges.get(k), v) for k, v in want.items() if edges.get(k) != v]
 for k, got, v in bad:
     print("    %s: %s requests, expected %d" % (k, got, v))
