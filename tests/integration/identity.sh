@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Identity integration test: services named as an operator expects when
-# they live in another network namespace (reached over a veth pair, bound to
-# the wildcard address) or in a cgroup (a systemd-style unit, a container).
+# Identity and socket-path integration test: services named as an operator
+# expects when they live in another network namespace (reached over a veth
+# pair, bound to the wildcard address; a keep-alive connection there opened
+# before the agent) or in a cgroup (a systemd-style unit, a container), and
+# connections over IPv6 and IPv4-mapped addresses, each counted once.
 # Real BPF, real processes; exact counts. Needs root; under CI=true nothing
 # is skipped. Prints "identity: N passed, N failed".
 set -euo pipefail
@@ -89,6 +91,16 @@ start_in_cgroup() { # CGROUP PORT
 	pids+=($!)
 	wait_listen "" "$2"
 }
+# IPv6 loopback, and a dual-stack server on :: reached over IPv4 (its
+# accepted sockets see ::ffff:127.0.0.1, the client's see 127.0.0.1)
+env OTEL_SERVICE_NAME=ipv6-api "$PY" -m http.server $((PORT + 4)) --bind ::1 \
+	--directory "$work" >/dev/null 2>&1 &
+pids+=($!)
+env OTEL_SERVICE_NAME=dualstack-api "$PY" -m http.server $((PORT + 5)) --bind :: \
+	--directory "$work" >/dev/null 2>&1 &
+pids+=($!)
+wait_listen "" $((PORT + 4))
+wait_listen "" $((PORT + 5))
 start_in_cgroup "$cgbase/checkout.service" $((PORT + 1))
 start_in_cgroup "$cgbase/docker-$cid.scope" $((PORT + 2))
 
@@ -101,6 +113,8 @@ grep -q ready "$work/agent.log" && ok "agent started" || { bad "agent: $(cat "$w
 for _ in 1 2 3; do curl -sSf -o /dev/null "http://$NET.2:$PORT/" || bad "curl to $NET.2:$PORT"; done
 for _ in 1 2; do curl -sSf -o /dev/null "http://127.0.0.1:$((PORT + 1))/" || bad "curl checkout"; done
 curl -sSf -o /dev/null "http://127.0.0.1:$((PORT + 2))/" || bad "curl container"
+for _ in 1 2; do curl -sSf -g -o /dev/null "http://[::1]:$((PORT + 4))/" || bad "curl [::1]"; done
+for _ in 1 2 3 4; do curl -sSf -o /dev/null "http://127.0.0.1:$((PORT + 5))/" || bad "curl dual-stack"; done
 
 touch "$work/go"
 wait "$kac_pid" && ok "keep-alive client in the namespace done" || bad "keep-alive client: $(cat "$work/kac.log")"
@@ -117,6 +131,8 @@ edges = {(e["client"], e["server"], e["operation"]): e["requests"] for e in g["e
 want = {("curl", "netns-api", "GET /"): 3,
         ("curl", "checkout", "GET /"): 2,
         ("curl", sys.argv[2], "GET /"): 1,
+        ("curl", "ipv6-api", "GET /"): 2,
+        ("curl", "dualstack-api", "GET /"): 4,
         # adopted at start, inside another network namespace
         ("ns-client", "ns-keepalive", "GET /api/items/{id}"): 3}
 bad = [(k, edges.get(k), v) for k, v in want.items() if edges.get(k) != v]
