@@ -103,6 +103,7 @@ struct gate_cmd {
 extern const struct gate_cmd gate_cmd_graph;
 extern const struct gate_cmd gate_cmd_scope;
 extern const struct gate_cmd gate_cmd_health;
+extern const struct gate_cmd gate_cmd_blindspots;
 
 /* ---- context, options, errors (main.c) ---- */
 

@@ -20,6 +20,7 @@ static const struct gate_cmd *const cmds[] = {
 	&gate_cmd_graph,
 	&gate_cmd_scope,
 	&gate_cmd_health,
+	&gate_cmd_blindspots,
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -32,7 +33,7 @@ static void usage(FILE *f)
 		"\n"
 		"commands:\n");
 	for (size_t i = 0; i < N_CMDS; i++)
-		fprintf(f, "  %-8s %s\n", cmds[i]->name, cmds[i]->summary);
+		fprintf(f, "  %-12s%s\n", cmds[i]->name, cmds[i]->summary);
 	fprintf(f,
 		"\n"
 		"options (before or after COMMAND):\n"
@@ -51,7 +52,8 @@ static void usage(FILE *f)
 		"  gatectl graph --since 1h\n"
 		"  gatectl --db /var/lib/faultline/faultline.db graph -o dot | dot -Tsvg > g.svg\n"
 		"  gatectl scope --changed checkout -o json\n"
-		"  gatectl health --service checkout --since 2026-11-21T05:00:00Z\n");
+		"  gatectl health --service checkout --since 2026-11-21T05:00:00Z\n"
+		"  gatectl blindspots -o json\n");
 }
 
 int gate_fail(struct gate_ctx *ctx, int err, const char *fmt, ...)

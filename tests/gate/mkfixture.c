@@ -14,6 +14,7 @@
  *        (START: Unix seconds, or now-SECONDS floored to the minute;
  *         latency samples NS*COUNT; no samples: NULL histogram)
  *   blob EDGE START HEX   (a window of 1 request with a raw histogram blob)
+ *   counter NAME VALUE UPDATED_NS   (a row of agent_counters)
  */
 #include "hist.h"
 #include "store.h"
@@ -126,7 +127,7 @@ static void do_blob(sqlite3 *db, sqlite3_stmt *ins, char *rest)
 int main(int argc, char **argv)
 {
 	char line[4096], errbuf[256];
-	sqlite3_stmt *svc, *edge, *win;
+	sqlite3_stmt *svc, *edge, *win, *cnt;
 	sqlite3 *db;
 
 	if (argc != 2) {
@@ -146,6 +147,8 @@ int main(int argc, char **argv)
 	win = prep(db, "INSERT INTO edge_windows(edge_id, window_start, requests, "
 		       "errors, client_errors, conn_errors, latency_sum_ns, latency_hist) "
 		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+	cnt = prep(db, "INSERT INTO agent_counters(name, value, updated_ns) "
+		       "VALUES (?1, ?2, ?3)");
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	while (fgets(line, sizeof(line), stdin)) {
 		char kw[16], a[256], b[256], c[64];
@@ -178,6 +181,13 @@ int main(int argc, char **argv)
 			do_window(db, win, line + n);
 		} else if (!strcmp(kw, "blob")) {
 			do_blob(db, win, line + n);
+		} else if (!strcmp(kw, "counter")) {
+			if (sscanf(line + n, "%255s %lld %lld", a, &first, &last) != 3)
+				die("counter NAME VALUE UPDATED_NS");
+			sqlite3_bind_text(cnt, 1, a, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(cnt, 2, first);
+			sqlite3_bind_int64(cnt, 3, last);
+			exec_ok(db, cnt);
 		} else {
 			die("unknown statement");
 		}
@@ -187,6 +197,7 @@ int main(int argc, char **argv)
 	sqlite3_finalize(svc);
 	sqlite3_finalize(edge);
 	sqlite3_finalize(win);
+	sqlite3_finalize(cnt);
 	sqlite3_close(db);
 	return 0;
 }

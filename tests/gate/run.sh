@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause
 # gatectl end to end: builds fixture stores with tests/gate/mkfixture.c
-# (lib/store.c schema, lib/hist.c encodings), runs graph/scope/health in
-# table and json, and asserts exact values and exit codes.
+# (lib/store.c schema, lib/hist.c encodings), runs graph/scope/health/
+# blindspots in table and json, and asserts exact values and exit codes.
 #
 #   make build/gatectl && tests/gate/run.sh      (from the repo root)
 #
@@ -125,6 +125,14 @@ service b service
 edge a b http 0 0 GET /
 window 1 1795237200 5 0 0 0 1000000*5
 blob 1 1795237260 0205
+EOF
+BLIND=$work/blind.db
+"$work/mkfixture" "$BLIND" <tests/gate/blindspots.spec || fail "fixture blind.db"
+ZERO=$work/zero.db
+"$work/mkfixture" "$ZERO" <<'EOF' || fail "fixture zero.db"
+counter events 5 1795237200000000000
+counter ringbuf_drops 0 1795237200000000000
+counter store_errors 0 1795237200999000000
 EOF
 OTHER=$work/other.db
 sqlite3 "$OTHER" 'CREATE TABLE t(x); INSERT INTO t VALUES (1);'
@@ -403,6 +411,137 @@ health: regressed (2 regressed, 3 ok, 2 nodata)
 EOF
 same "health table: exact text" "$work/health.txt"
 
+# ---- blindspots --------------------------------------------------------
+
+rc "blindspots json: exit 0 (informational)" 0 --db "$BLIND" blindspots -o json
+js "blindspots json: keys, updated (max updated_ns), totals" '
+eq(list(doc.keys()), ["updated", "totals", "counters", "unresolved_peers", "uncovered_channels"], "keys")
+eq(doc["updated"], "2026-11-21T05:01:02.500Z", "updated")
+eq(doc["totals"], {"events": 10000, "records": 900, "data_events": 6000, "bytes_seen": 2000000,
+   "bytes_captured": 1900000, "conn_opens": 50, "conns_joined": None, "conn_closes": None,
+   "conn_failures": None, "conns_mirrored": None, "tls_libraries": 2, "tls_conns": None},
+   "totals (absent rows: null)")'
+js "blindspots json: non-zero counters by group then name, unknown kept last" '
+got = [(c["name"], c["value"], c["group"]) for c in doc["counters"]]
+eq(got, [("inflight_map_full", 3, "loss"), ("ringbuf_drops", 42, "loss"),
+         ("bytes_truncated", 100000, "partial"), ("gap_bytes", 5000, "partial"),
+         ("parser_resyncs", 2, "not_understood"), ("tls_attach_failures", 1, "not_understood"),
+         ("tls_opaque_conns", 4, "not_understood"), ("unknown_proto_bytes", 1234, "not_understood"),
+         ("unknown_proto_conns", 1, "not_understood"),
+         ("unresolved_peers", 3, "identity"), ("aaa_future_counter", 7, "other")], "counters")
+eq(list(doc["counters"][0].keys()), ["name", "value", "group", "reason", "of", "ratio"], "counter keys")'
+js "blindspots json: reasons, shares of totals" '
+c = {x["name"]: x for x in doc["counters"]}
+eq(c["aaa_future_counter"]["reason"], "unknown counter", "unknown counter reason")
+eq((c["aaa_future_counter"]["of"], c["aaa_future_counter"]["ratio"]), (None, None), "unknown: no share")
+eq(c["ringbuf_drops"]["reason"], "events lost: ring buffer full", "ringbuf_drops reason")
+eq(c["bytes_truncated"]["reason"],
+   "payload bytes beyond the per-syscall capture limit (bodies skipped by length)", "truncated reason")
+eq((c["bytes_truncated"]["of"], c["bytes_truncated"]["ratio"]), ("bytes_seen", 0.05), "truncated share")
+eq((c["ringbuf_drops"]["of"], c["ringbuf_drops"]["ratio"]), ("events", 0.0042), "drops share")
+eq((c["unknown_proto_bytes"]["of"], c["unknown_proto_bytes"]["ratio"]), ("bytes_seen", 0.000617), "6 decimals")
+eq((c["inflight_map_full"]["of"], c["inflight_map_full"]["ratio"]), (None, None), "no share")
+for n in ("conn_map_full", "store_errors", "zzz_future_zero", "events", "bytes_seen", "tls_libraries"):
+    eq(n in c, False, n + " listed")'
+js "blindspots json: unresolved peers, requests desc then name" '
+eq(doc["unresolved_peers"], [
+   {"name": "10.0.0.9:443", "requests": 50, "errors": 5, "conn_errors": 1, "requests_from": 0},
+   {"name": "10.0.0.10:80", "requests": 4, "errors": 0, "conn_errors": 0, "requests_from": 0},
+   {"name": "10.0.0.7:5432", "requests": 4, "errors": 4, "conn_errors": 4, "requests_from": 0},
+   {"name": "10.0.0.99:9", "requests": 0, "errors": 0, "conn_errors": 0, "requests_from": 0},
+   {"name": "192.168.1.20", "requests": 0, "errors": 0, "conn_errors": 0, "requests_from": 7}],
+   "unresolved_peers")'
+js "blindspots json: uncovered channels" '
+eq([c["channel"] for c in doc["uncovered_channels"]],
+   ["unix", "udp", "io_uring", "sendfile", "tls-static", "quic/http3"], "channels")
+eq(all(c["description"] and list(c.keys()) == ["channel", "description"]
+       for c in doc["uncovered_channels"]), True, "descriptions")'
+
+rc "blindspots table: exit 0" 0 --db "$BLIND" blindspots
+cat >"$work/blind.txt" <<'EOF'
+COUNTERS
+updated  2026-11-21T05:01:02.500Z
+totals   events 10000, records 900, data_events 6000, bytes_seen 2000000, bytes_captured 1900000
+         conn_opens 50, conns_joined -, conn_closes -, conn_failures -, conns_mirrored -
+         tls_libraries 2, tls_conns -
+
+NAME                 GROUP            VALUE  SHARE                REASON
+inflight_map_full    loss                 3  -                    syscalls not seen: in-flight map full
+ringbuf_drops        loss                42  0.42% of events      events lost: ring buffer full
+bytes_truncated      partial         100000  5.00% of bytes_seen  payload bytes beyond the per-syscall capture limit (bodies skipped by length)
+gap_bytes            partial           5000  0.25% of bytes_seen  stream bytes never received (lost events): parsers skipped a gap
+parser_resyncs       not_understood       2  -                    times a parser lost framing and resynchronised
+tls_attach_failures  not_understood       1  -                    SSL_* uprobes that could not be attached: that TLS traffic stays encrypted
+tls_opaque_conns     not_understood       4  -                    TLS connections seen only encrypted: not parsed
+unknown_proto_bytes  not_understood    1234  0.06% of bytes_seen  bytes on connections no parser recognised
+unknown_proto_conns  not_understood       1  -                    connections no parser recognised
+unresolved_peers     identity             3  -                    peers named ADDR:PORT: no local process found (see unresolved peers)
+aaa_future_counter   other                7  -                    unknown counter
+
+UNRESOLVED PEERS
+NAME           REQS  ERRS  CONN_ERRS  REQS_FROM
+10.0.0.9:443     50     5          1          0
+10.0.0.10:80      4     0          0          0
+10.0.0.7:5432     4     4          4          0
+10.0.0.99:9       0     0          0          0
+192.168.1.20      0     0          0          7
+
+UNCOVERED CHANNELS
+CHANNEL     DESCRIPTION
+unix        Unix domain sockets: local IPC over socket files is not traced
+udp         UDP, incl. DNS: only TCP connections are traced
+io_uring    I/O submitted through io_uring bypasses the syscall tracepoints
+sendfile    sendfile/splice payloads: bytes not captured
+tls-static  TLS in binaries without exported SSL_* symbols (statically linked, Go): stays encrypted
+quic/http3  QUIC and HTTP/3 (UDP, encrypted in the transport)
+EOF
+same "blindspots table: exact text" "$work/blind.txt"
+[ "$(grep -cxE 'COUNTERS|UNRESOLVED PEERS|UNCOVERED CHANNELS' <<<"$OUT")" -eq 3 ] &&
+	ok "blindspots table: three section headers" ||
+	fail "blindspots table: three section headers" "$OUT"
+
+rc "blindspots json, store without agent counters (graph fixture): exit 0" 0 --db "$DB" blindspots -o json
+js "blindspots json, no agent_counters rows: updated null, empty counters" '
+eq((doc["updated"], doc["counters"]), (None, []), "updated, counters")
+eq(set(doc["totals"].values()), {None}, "totals all null")
+eq(list(doc["totals"].keys())[:4], ["events", "records", "data_events", "bytes_seen"], "totals keys")
+eq(doc["unresolved_peers"], [{"name": "10.0.0.9:443", "requests": 4, "errors": 4,
+   "conn_errors": 4, "requests_from": 0}], "the graph fixture external service")
+eq(len(doc["uncovered_channels"]), 6, "channels")'
+rc "blindspots table, no agent_counters rows: exit 0" 0 --db "$DB" blindspots
+[ "$(sed -n 1,3p <<<"$OUT")" = "COUNTERS
+no agent counters in this store (not written by an agent)" ] && grep -qxE '10\.0\.0\.9:443 +4 +4 +4 +0' <<<"$OUT" &&
+	[ "$(grep -cxE 'COUNTERS|UNRESOLVED PEERS|UNCOVERED CHANNELS' <<<"$OUT")" -eq 3 ] &&
+	ok "blindspots table, no agent_counters rows: says so, peers listed" ||
+	fail "blindspots table, no agent_counters rows: says so, peers listed" "$OUT"
+
+rc "blindspots json, counters all zero, no services: exit 0" 0 --db "$ZERO" blindspots -o json
+js "blindspots json, counters all zero: nothing listed, updated is the latest row" '
+eq((doc["updated"], doc["counters"], doc["unresolved_peers"]),
+   ("2026-11-21T05:00:00.999Z", [], []), "updated, counters, peers")
+eq((doc["totals"]["events"], doc["totals"]["records"]), (5, None), "totals")'
+rc "blindspots table, counters all zero: exit 0" 0 --db "$ZERO" blindspots
+[[ "$OUT" == *$'\nnone: every counter of what was not seen is 0\n\nUNRESOLVED PEERS\nnone: every peer was named\n'* ]] &&
+	ok "blindspots table, counters all zero: none lines" ||
+	fail "blindspots table, counters all zero: none lines" "$OUT"
+
+rc "blindspots -o dot exits 2" 2 --db "$BLIND" blindspots -o dot
+err_is "blindspots -o dot: message" "gatectl: output format 'dot' is only for graph"
+[ -z "$OUT" ] && ok "blindspots -o dot: nothing on stdout" || fail "blindspots -o dot: nothing on stdout" "$OUT"
+rc "blindspots stray argument exits 2" 2 --db "$BLIND" blindspots extra
+err_is "blindspots stray argument: message" "gatectl: unexpected argument 'extra'"
+rc "blindspots --since exits 2 (no time range)" 2 --db "$BLIND" blindspots --since 1h
+err_is "blindspots --since: message" "gatectl: unknown option '--since'"
+rc "blindspots missing db exits 2" 2 --db "$work/nope.db" blindspots -o json
+err_is "blindspots missing db: message" "gatectl: cannot open '$work/nope.db': No such file or directory"
+[ -z "$OUT" ] && ok "blindspots missing db: nothing on stdout" || fail "blindspots missing db: nothing on stdout" "$OUT"
+rc "blindspots non-faultline db exits 2" 2 --db "$OTHER" blindspots
+rc "blindspots global options before the command" 0 --db "$BLIND" -o json blindspots
+js "blindspots global options: applied" 'eq(len(doc["counters"]), 11, "counters")'
+sqlite3 "$work/nocounters.db" "CREATE TABLE t(x); PRAGMA user_version = 1;"
+rc "blindspots on a store without the agent_counters table exits 2" 2 --db "$work/nocounters.db" blindspots
+err_is "blindspots without the table: message" "gatectl: cannot read agent_counters in '$work/nocounters.db': no such table: agent_counters"
+
 # ---- errors and usage --------------------------------------------------
 
 rc "missing db exits 2" 2 --db "$work/nope.db" graph
@@ -465,7 +604,7 @@ done
 
 rc "gatectl --help exits 0" 0 --help
 [[ "$OUT" == "usage: gatectl "* && "$OUT" == *"examples:"* ]] && ok "gatectl --help: usage and examples" || fail "gatectl --help: usage and examples" "$OUT"
-for c in graph scope health; do
+for c in graph scope health blindspots; do
 	rc "$c --help exits 0" 0 $c --help
 	[[ "$OUT" == "usage: gatectl $c "* && "$OUT" == *"examples:"* ]] &&
 		ok "$c --help: usage and examples" || fail "$c --help: usage and examples" "$OUT"
