@@ -278,12 +278,14 @@ int identity_process(struct identity *id, uint32_t tgid, const char *comm,
 	if (!identity_match(id, tgid, 0, out, NULL) &&
 	    !name_from_environ(tgid, out) && !name_from_cgroup(tgid, out) &&
 	    !name_from_program(tgid, out)) {
-		if (!comm || !comm[0]) {
+		/* gone: its comm, cached too, so its next connections (a replay,
+		 * a burst of events behind an exit) cost no /proc walk */
+		if (comm && comm[0])
+			copy_name(out, comm, 16);
+		else
 			snprintf(out, FL_NAME_MAX, "pid-%u", tgid);
-			return -ESRCH;
-		}
-		copy_name(out, comm, 16);
-		return 0; /* gone: do not cache the comm */
+		if (!comm || !comm[0])
+			return -ESRCH; /* no name at all: not cached */
 	}
 	pe->tgid = tgid;
 	pe->expires_ns = now + PROC_TTL_NS;
