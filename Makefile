@@ -72,6 +72,10 @@ $(OUTPUT)/%.o: %.c $(wildcard lib/*.h gate/*.h agent/proto.h)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
+# The skeletons must exist before any agent object: without this, on a
+# fresh checkout make may pick the generic %.o rule, which does not make them.
+$(AGENT_OBJS): $(BPF_SKELS)
+
 $(OUTPUT)/faultline-agent: $(AGENT_OBJS) $(PARSER_OBJS) $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS_AGENT) -o $@
