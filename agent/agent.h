@@ -33,7 +33,11 @@
 	X(parser_unpaired)	/* responses without a request or vice versa */\
 	X(parser_given_up)	/* connections a parser gave up */            \
 	X(unresolved_peers)	/* peers named ADDR:PORT, no process found */  \
-	X(store_errors)		/* failed flushes to the store */
+	X(store_errors)		/* failed flushes to the store */              \
+	X(tls_libraries)	/* TLS libraries/executables uprobes attached to */\
+	X(tls_attach_failures)	/* SSL_* uprobes that could not be attached */ \
+	X(tls_conns)		/* connections whose TLS plaintext was seen */ \
+	X(tls_opaque_conns)	/* TLS connections seen only encrypted: not parsed */
 
 struct agent_stats {
 #define X(name) uint64_t name;

@@ -24,6 +24,7 @@ struct edge {
 	struct edge *next;	/* hash chain */
 	uint64_t hash;
 	char *client, *server, *protocol, *operation; /* one allocation */
+	bool tls;		/* records read from TLS plaintext */
 	enum svc_kind server_kind;
 	uint64_t first_ns, last_ns; /* of the pending deltas, Unix ns */
 	struct window win[WINDOWS_MAX];
@@ -75,10 +76,10 @@ void agg_free(struct aggregator *a)
 	free(a);
 }
 
-/* FNV-1a over the four key strings, NULs included. */
-static uint64_t key_hash(const char *const k[4])
+/* FNV-1a over the four key strings, NULs included, and the TLS flag. */
+static uint64_t key_hash(const char *const k[4], bool tls)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = (1469598103934665603ull ^ tls) * 1099511628211ull;
 
 	for (int i = 0; i < 4; i++)
 		for (const char *p = k[i];; p++) {
@@ -91,16 +92,16 @@ static uint64_t key_hash(const char *const k[4])
 
 static struct edge *edge_get(struct aggregator *a, const char *client,
 			     const char *server, const char *protocol,
-			     const char *operation, enum svc_kind kind)
+			     const char *operation, bool tls, enum svc_kind kind)
 {
 	const char *k[4] = { client, server, protocol, operation };
-	uint64_t h = key_hash(k);
+	uint64_t h = key_hash(k, tls);
 	struct edge **head = &a->buckets[h % EDGE_BUCKETS], *e;
 	size_t len[4], total = 0;
 	char *p;
 
 	for (e = *head; e; e = e->next)
-		if (e->hash == h && !strcmp(e->client, client) &&
+		if (e->hash == h && e->tls == tls && !strcmp(e->client, client) &&
 		    !strcmp(e->server, server) && !strcmp(e->protocol, protocol) &&
 		    !strcmp(e->operation, operation))
 			return e;
@@ -121,6 +122,7 @@ static struct edge *edge_get(struct aggregator *a, const char *client,
 	memcpy(e->protocol, protocol, len[2]);
 	memcpy(e->operation, operation, len[3]);
 	e->hash = h;
+	e->tls = tls;
 	e->server_kind = kind;
 	e->next = *head;
 	*head = e;
@@ -157,10 +159,10 @@ static void edge_seen(struct edge *e, uint64_t wall_ns)
 
 int agg_record(struct aggregator *a, const char *client, const char *server,
 	       enum svc_kind server_kind, const struct fl_record *rec,
-	       uint64_t wall_start_ns)
+	       bool tls, uint64_t wall_start_ns)
 {
 	struct edge *e = edge_get(a, client, server, fl_proto_name(rec->proto),
-				  rec->operation, server_kind);
+				  rec->operation, tls, server_kind);
 	struct window *w;
 	uint64_t lat;
 
@@ -183,7 +185,7 @@ int agg_record(struct aggregator *a, const char *client, const char *server,
 int agg_conn_error(struct aggregator *a, const char *client, const char *server,
 		   enum svc_kind server_kind, uint64_t wall_ns)
 {
-	struct edge *e = edge_get(a, client, server, "tcp", "connect",
+	struct edge *e = edge_get(a, client, server, "tcp", "connect", false,
 				  server_kind);
 	struct window *w;
 
@@ -214,11 +216,13 @@ static const char *const flush_sql[] = {
 	"WHEN excluded.kind IN ('database', 'cache', 'queue') THEN excluded.kind "
 	"WHEN kind = 'external' THEN excluded.kind ELSE kind END "
 	"RETURNING id",
+	/* tls: once seen over TLS, an edge stays marked */
 	"INSERT INTO edges(client_id, server_id, protocol, operation, "
-	"first_seen_ns, last_seen_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	"first_seen_ns, last_seen_ns, tls) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
 	"ON CONFLICT(client_id, server_id, protocol, operation) DO UPDATE SET "
 	"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns) RETURNING id",
+	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns), "
+	"tls = max(tls, excluded.tls) RETURNING id",
 	"INSERT INTO edge_windows(edge_id, window_start, requests, errors, "
 	"client_errors, conn_errors, req_bytes, resp_bytes, latency_sum_ns, "
 	"latency_hist) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
@@ -305,6 +309,7 @@ static int put_edge(struct flush_stmts *s, const struct edge *e)
 	sqlite3_bind_text(s->st[ST_EDGE], 4, e->operation, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s->st[ST_EDGE], 5, (int64_t)e->first_ns);
 	sqlite3_bind_int64(s->st[ST_EDGE], 6, (int64_t)e->last_ns);
+	sqlite3_bind_int(s->st[ST_EDGE], 7, e->tls);
 	eid = step_id(s->st[ST_EDGE]);
 	if (eid < 0)
 		return -EIO;
@@ -323,6 +328,7 @@ static int put_counters(struct flush_stmts *s, const struct agent_stats *st)
 		[FL_CNT_CONN_MAP_FULL] = "conn_map_full",
 		[FL_CNT_ARGS_MAP_FULL] = "inflight_map_full",
 		[FL_CNT_READ_FAILED] = "payload_read_failed",
+		[FL_CNT_TLS_UNMAPPED] = "tls_unmapped",
 	};
 	struct { const char *name; uint64_t v; } rows[] = {
 #define X(n) { #n, st->n },

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Aggregation of records into edges (client service, server service,
- * protocol, operation) with per-minute windows of requests, errors, bytes
+ * protocol, operation, TLS or not) with per-minute windows of requests, errors, bytes
  * and a latency histogram (lib/hist.h), flushed to the store as deltas:
  * window rows are added to, never overwritten, so several agents or restarts
  * sum correctly.
@@ -10,6 +10,7 @@
 #define FAULTLINE_AGGREGATE_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "agent.h"
 #include "proto.h"
@@ -30,11 +31,13 @@ void agg_free(struct aggregator *a);
 /*
  * agg_record() - count @rec on the edge @client -> @server (names, copied)
  * in the window of its start. @wall_start_ns: the record's start as Unix
- * ns. @server_kind: the server's kind. Returns 0 or -ENOMEM.
+ * ns. @server_kind: the server's kind. @tls: the record was read from TLS
+ * plaintext (part of the edge's key here; the store's edges.tls is set once
+ * any of an edge's records was). Returns 0 or -ENOMEM.
  */
 int agg_record(struct aggregator *a, const char *client, const char *server,
 	       enum svc_kind server_kind, const struct fl_record *rec,
-	       uint64_t wall_start_ns);
+	       bool tls, uint64_t wall_start_ns);
 
 /*
  * agg_conn_error() - count a failed connection attempt from @client to

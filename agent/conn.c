@@ -12,6 +12,8 @@
 #define PROC_BUCKETS 4096
 #define DETECT_MAX 64		/* request bytes kept while detection needs more */
 #define JOINED_TRIES 8		/* a joined stream may start mid-message */
+#define TLS_SNIFF_MAX 4096	/* stream prefix checked for TLS records once a
+				   parser runs (after PostgreSQL's SSLRequest) */
 
 struct conn {
 	struct conn *next;	/* chain by (tgid, fd) */
@@ -24,6 +26,9 @@ struct conn {
 	bool ignored;		/* mirrored, or no parser for its protocol */
 	bool named;		/* client/server below are resolved */
 	bool joined;		/* existed before the agent: joined mid-life */
+	bool mirrored;		/* a server end whose client end records */
+	bool tls;		/* TLS plaintext seen: from now on only that */
+	bool tls_opaque;	/* TLS records seen through the syscalls */
 	uint8_t detect_tries;	/* detections failed on a joined connection */
 	struct fl_tuple tuple;
 	char comm[16];
@@ -56,6 +61,7 @@ struct conn_table {
 	int64_t wall_off;
 	int conns_map_fd;	/* collector's conns map, or -1 */
 	struct fl_parser_stats closed; /* parser counters of freed conns */
+	uint64_t opaque_closed;	/* freed conns that were TLS seen only encrypted */
 	int err;		/* first -ENOMEM while handling an event */
 };
 
@@ -167,6 +173,7 @@ static void conn_unlink(struct conn_table *ct, struct conn *c)
 
 static void conn_free(struct conn_table *ct, struct conn *c)
 {
+	ct->opaque_closed += c->tls_opaque && !c->tls;
 	if (c->parser)
 		add_parser_stats(&ct->closed, fl_parser_stats(c->parser));
 	fl_parser_free(c->parser);
@@ -242,9 +249,16 @@ static void conn_name(struct conn_table *ct, struct conn *c)
 
 	c->named = true;
 	if (c->role == FL_ROLE_SERVER) {
+		struct conn *peer = c->has_tuple ? conn_find_local(ct,
+				c->tuple.daddr, c->tuple.dport) : NULL;
 		if (!c->server[0])
 			conn_name_owner(ct, c);
 		c->server_kind = c->rule_kind ? svc_kind_from(c->rule_kind) : kind;
+		if (peer && peer->client[0]) {
+			/* a client traced here whose TLS we cannot read */
+			memcpy(c->client, peer->client, sizeof(c->client));
+			return;
+		}
 		if (c->has_tuple) {
 			/* an untraced client: its address (its port is ephemeral) */
 			identity_addr_str(c->tuple.daddr, 0, c->client, FL_NAME_MAX);
@@ -276,7 +290,7 @@ static void on_record(const struct fl_record *rec, void *ctx)
 		conn_name(ct, c);
 	ct->stats->records++;
 	if (agg_record(ct->agg, c->client, c->server, c->server_kind, rec,
-		       rec->start_ns + (uint64_t)ct->wall_off))
+		       c->tls, rec->start_ns + (uint64_t)ct->wall_off))
 		ct->err = -ENOMEM;
 }
 
@@ -375,16 +389,54 @@ static void on_exit_proc(struct conn_table *ct, const struct fl_conn_event *e)
 	}
 }
 
-/* A server end whose client end is traced here produces no records. */
+/*
+ * A server end whose client end is traced here produces no records; unless
+ * the client end is TLS we see only encrypted (a TLS library not hooked).
+ */
 static bool conn_is_mirror(struct conn_table *ct, struct conn *c)
 {
+	struct conn *peer;
+
 	c->mirror_checked = true;
 	if (c->role != FL_ROLE_SERVER || !c->has_tuple)
 		return false;
-	if (!conn_find_local(ct, c->tuple.daddr, c->tuple.dport))
+	peer = conn_find_local(ct, c->tuple.daddr, c->tuple.dport);
+	if (!peer || (peer->tls_opaque && !peer->tls))
 		return false;
 	ct->stats->conns_mirrored++;
+	c->mirrored = true;
 	return true;
+}
+
+/* A TLS record header: handshake, alert, change cipher spec or data. */
+static bool tls_record(const uint8_t *p, size_t n)
+{
+	return n >= 5 && p[0] >= 0x14 && p[0] <= 0x17 && p[1] == 3 &&
+	       p[2] <= 4 && ((unsigned)p[3] << 8 | p[4]) <= (1u << 14) + 2048;
+}
+
+/* Forget what @c's parser saw: it preceded TLS (an SSLRequest) or was it. */
+static void conn_reset_parser(struct conn *c)
+{
+	fl_parser_free(c->parser);
+	c->parser = NULL;
+	c->proto = FL_PROTO_UNKNOWN;
+	c->ndetect = 0;
+	c->detect_tries = 0;
+}
+
+/*
+ * The first TLS plaintext of @c: its syscall bytes were ciphertext, or a
+ * negotiation before it. Parse the plaintext stream from its start; it has
+ * its own offsets, counted from 0 by the collector.
+ */
+static void conn_tls_start(struct conn_table *ct, struct conn *c)
+{
+	c->tls = true;
+	ct->stats->tls_conns++;
+	conn_reset_parser(c);
+	c->ignored = c->mirrored;
+	c->next_off[0] = c->next_off[1] = 0;
 }
 
 /*
@@ -454,6 +506,12 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 			return;
 		c->next_off[0] = c->next_off[1] = UINT64_MAX;
 	}
+	if (e->hdr.source == FL_SRC_TLS) {
+		if (!c->tls)
+			conn_tls_start(ct, c);
+	} else if (c->tls || c->tls_opaque) {
+		return; /* ciphertext: never parsed */
+	}
 	if (c->next_off[dir] == UINT64_MAX) /* joined mid-stream */
 		c->next_off[dir] = e->offset;
 	if (e->offset < c->next_off[dir]) {
@@ -474,6 +532,13 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 	}
 	side = (c->role == FL_ROLE_SERVER) == (dir == FL_DIR_INGRESS)
 		       ? FL_SIDE_REQUEST : FL_SIDE_RESPONSE;
+	if (!c->tls && (!c->parser || e->offset < TLS_SNIFF_MAX) &&
+	    tls_record(payload, cap)) {
+		/* TLS that no uprobe of ours decrypts (yet) */
+		c->tls_opaque = true;
+		conn_reset_parser(c);
+		return;
+	}
 	if (!c->parser) {
 		size_t took;
 		/* client-first protocols only: wait for the first request */
@@ -536,10 +601,13 @@ void conn_table_parser_stats(struct conn_table *ct, struct agent_stats *stats)
 {
 	struct fl_parser_stats sum = ct->closed;
 
+	stats->tls_opaque_conns = ct->opaque_closed;
 	for (uint32_t b = 0; b < CONN_BUCKETS; b++)
-		for (struct conn *c = ct->by_fd[b]; c; c = c->next)
+		for (struct conn *c = ct->by_fd[b]; c; c = c->next) {
 			if (c->parser)
 				add_parser_stats(&sum, fl_parser_stats(c->parser));
+			stats->tls_opaque_conns += c->tls_opaque && !c->tls;
+		}
 	stats->parser_resyncs = sum.resyncs;
 	stats->parser_unparsed_bytes = sum.unparsed_bytes;
 	stats->parser_unpaired = sum.unpaired;

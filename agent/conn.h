@@ -8,6 +8,12 @@
  * reach the parser as gaps, never as silence. When both ends of a
  * connection are traced on this node, only the client end produces records
  * (the server end is "mirrored"), so every request counts once.
+ *
+ * TLS: once a connection's plaintext comes from the TLS uprobes
+ * (FL_SRC_TLS), its syscall bytes are ignored and the plaintext is parsed
+ * from its start, with its own offsets. A connection whose syscall bytes
+ * look like TLS records without plaintext (a TLS library not hooked) is
+ * never parsed: counted as tls_opaque_conns.
  */
 #ifndef FAULTLINE_CONN_H
 #define FAULTLINE_CONN_H
@@ -44,7 +50,8 @@ int conn_table_event(struct conn_table *ct, const void *data, size_t len);
 
 /*
  * conn_table_parser_stats() - add the parser counters of live connections
- * to those of closed ones into @stats (parser_* fields, overwritten).
+ * to those of closed ones into @stats (parser_* fields, overwritten), and
+ * count the connections seen only as TLS ciphertext (tls_opaque_conns).
  */
 void conn_table_parser_stats(struct conn_table *ct, struct agent_stats *stats);
 

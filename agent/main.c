@@ -28,6 +28,7 @@
 #include "identity.h"
 #include "record.h"
 #include "store.h"
+#include "tls.h"
 
 static struct env {
 	const char *db;
@@ -39,6 +40,7 @@ static struct env {
 	const char *replay;	/* replay this recording instead of the kernel */
 	const char *services;	/* the operator's mapping file */
 	bool stats;		/* print the counters at every flush */
+	bool no_tls;		/* no SSL_* uprobes */
 	bool verbose;
 } env = {
 	.db = "faultline.db",
@@ -80,6 +82,8 @@ static const struct argp_option opts[] = {
 	  "Also write the raw event stream to FILE (0600; holds plaintext payloads)", 0 },
 	{ "replay", 'P', "FILE", 0,
 	  "Replay a recording through the pipeline instead of tracing", 0 },
+	{ "no-tls", 'T', NULL, 0,
+	  "Do not attach the SSL_* uprobes (TLS connections stay unparsed)", 0 },
 	{ "stats", 'S', NULL, 0,
 	  "Print the counters (what was seen and not seen) at every flush", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf output (verifier log)", 0 },
@@ -126,6 +130,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'P':
 		env.replay = arg;
+		break;
+	case 'T':
+		env.no_tls = true;
 		break;
 	case 'S':
 		env.stats = true;
@@ -224,6 +231,7 @@ struct agent {
 	struct identity *id;
 	sqlite3 *db;
 	FILE *record;		/* --record stream, or NULL */
+	struct tls *tls;	/* SSL_* uprobes, or NULL (replay, --no-tls) */
 	struct agent_stats stats;
 };
 
@@ -237,6 +245,9 @@ static int handle_event(void *ctx, void *data, size_t len)
 		fclose(a->record);
 		a->record = NULL;
 	}
+	const struct fl_event_hdr *h = data;
+	if (a->tls && len >= sizeof(*h) && h->type == FL_EV_PROC_EXEC)
+		tls_on_exec(a->tls, h->cid.tgid, h->ts_ns);
 	return conn_table_event(a->ct, data, len);
 }
 
@@ -263,11 +274,13 @@ static void print_stats(const struct agent_stats *st)
 	AGENT_STATS(X)
 #undef X
 	fprintf(stderr, " ringbuf_drops=%llu conn_map_full=%llu "
-			"inflight_map_full=%llu payload_read_failed=%llu\n",
+			"inflight_map_full=%llu payload_read_failed=%llu "
+			"tls_unmapped=%llu\n",
 		(unsigned long long)st->bpf[FL_CNT_RINGBUF_DROPS],
 		(unsigned long long)st->bpf[FL_CNT_CONN_MAP_FULL],
 		(unsigned long long)st->bpf[FL_CNT_ARGS_MAP_FULL],
-		(unsigned long long)st->bpf[FL_CNT_READ_FAILED]);
+		(unsigned long long)st->bpf[FL_CNT_READ_FAILED],
+		(unsigned long long)st->bpf[FL_CNT_TLS_UNMAPPED]);
 }
 
 static int load_collector(struct agent *a)
@@ -315,7 +328,8 @@ static int run(struct agent *a)
 	int err = 0;
 
 	while (!stop) {
-		err = ring_buffer__poll(a->rb, 100);
+		err = ring_buffer__poll(a->rb, tls_timeout_ms(a->tls,
+					clock_ns(CLOCK_MONOTONIC), 100));
 		if (err == -EINTR) {
 			err = 0;
 			continue;
@@ -327,6 +341,7 @@ static int run(struct agent *a)
 		}
 		err = 0;
 		uint64_t now = clock_ns(CLOCK_MONOTONIC);
+		tls_poll(a->tls, now);
 		if (now >= next_flush) {
 			flush(a);
 			if (env.stats)
@@ -461,6 +476,13 @@ int main(int argc, char **argv)
 			strerror(errno));
 		goto out_free;
 	}
+	if (!env.no_tls && !(a.tls = tls_new(a.skel, &a.stats))) {
+		fprintf(stderr, "faultline-agent: out of memory\n");
+		err = -ENOMEM;
+		goto out_free;
+	}
+	if (a.tls)
+		tls_scan_all(a.tls, clock_ns(CLOCK_MONOTONIC));
 	fprintf(stderr, "faultline-agent: ready: capture %u bytes/syscall, "
 			"ring buffer %u MiB, store '%s', %llu existing "
 			"connections adopted\n",
@@ -468,6 +490,8 @@ int main(int argc, char **argv)
 	err = run(&a);
 	/* the last events and windows are kept: flush before exit */
 	collector_bpf__detach(a.skel);
+	tls_free(a.tls);
+	a.tls = NULL;
 	ring_buffer__consume(a.rb);
 	if (flush(&a) && !err)
 		err = -EIO;
@@ -477,6 +501,7 @@ out_free:
 		fprintf(stderr, "faultline-agent: cannot write '%s': %s\n",
 			env.record, strerror(errno));
 	ring_buffer__free(a.rb);
+	tls_free(a.tls);
 	collector_bpf__destroy(a.skel);
 	conn_table_free(a.ct);
 	agg_free(a.agg);

@@ -8,6 +8,14 @@
  * sees truncation and gaps; close() unregisters. For every other fd a data
  * syscall costs one `conns` lookup per tracepoint. Nothing here changes
  * traffic. Events: include/faultline/events.h.
+ *
+ * TLS: uprobes on SSL_read/SSL_write (+ _ex, and SSL_do_handshake) that the
+ * agent attaches per library (agent/tls.c) remember the thread's SSL call
+ * in `ssl_calls`. The read/write syscall nested in it names the socket: the
+ * SSL object is mapped to that (fd, generation) in `ssl_conns`, the socket
+ * is marked TLS and its ciphertext is not emitted. At the SSL call's return
+ * the plaintext is emitted as FL_SRC_TLS data with its own stream offsets.
+ * No struct offset of any TLS library is used.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -51,6 +59,30 @@ struct inflight {
 	__u8 dir;		/* enum fl_direction */
 };
 
+#define SSL_DIR_NONE 0xff	/* ssl_call.dir of SSL_do_handshake: no plaintext */
+
+/* A thread inside an SSL_* call, between its uprobe and uretprobe. */
+struct ssl_call {
+	__u64 ssl;		/* SSL *: the key of ssl_conns */
+	__u64 buf;		/* the caller's plaintext buffer */
+	__u64 outlen;		/* size_t * of the _ex variants, else 0 */
+	__u64 ts;		/* entry timestamp, ns */
+	__u8 dir;		/* enum fl_direction, or SSL_DIR_NONE */
+};
+
+struct ssl_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 ssl;		/* SSL * in that process */
+};
+
+/* The socket an SSL object reads and writes, learned from a nested syscall. */
+struct ssl_conn {
+	__u64 gen;		/* fl_conn_info.gen: a reused fd is another socket */
+	__s32 fd;
+	__u32 pad;
+};
+
 struct stage_buf {
 	struct fl_data_event ev;
 	__u8 payload[2 * FL_CAPTURE_MAX]; /* 2x: lets the verifier bound copies */
@@ -70,6 +102,22 @@ struct {
 	__type(key, __u64);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
+
+/* LRU: a uretprobe that never fires (thread killed) must not leak */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);		/* pid_tgid: the thread */
+	__type(value, struct ssl_call);
+} ssl_calls SEC(".maps");
+
+/* LRU: SSL objects are freed without a hook; stale ones age out */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FL_MAX_CONNS);
+	__type(key, struct ssl_key);
+	__type(value, struct ssl_conn);
+} ssl_conns SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -348,10 +396,24 @@ int tp_sched_process_exit(void *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 
+	/* a thread killed inside SSL_*: its tid may be reused */
+	bpf_map_delete_elem(&ssl_calls, &id);
 	if ((__u32)id != tgid || tgid == self_tgid)
 		return 0; /* a thread, not the process */
 	emit_conn(FL_EV_PROC_EXIT, bpf_ktime_get_ns(), tgid, -1, 0, 0, NULL, 0,
 		  NULL);
+	return 0;
+}
+
+/* A new program image: the agent looks for TLS libraries to attach to. */
+SEC("tracepoint/sched/sched_process_exec")
+int tp_sched_process_exec(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (tgid != self_tgid)
+		emit_conn(FL_EV_PROC_EXEC, bpf_ktime_get_ns(), tgid, -1, 0, 0,
+			  NULL, 0, NULL);
 	return 0;
 }
 
@@ -403,16 +465,45 @@ int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 /* ---- data --------------------------------------------------------------- */
 
+/*
+ * A data syscall on the registered socket @key: true if its bytes are TLS
+ * ciphertext, which is never emitted. Inside an SSL call of this thread it
+ * is, and it names the SSL object's socket; outside one, a socket an SSL
+ * object used before carries alerts or a renegotiation.
+ */
+static __always_inline bool tls_ciphertext(__u64 id,
+					   const struct fl_conn_key *key,
+					   struct fl_conn_info *ci)
+{
+	/* the one extra lookup, for registered sockets only */
+	struct ssl_call *sc = bpf_map_lookup_elem(&ssl_calls, &id);
+	struct ssl_key sk = {};
+	struct ssl_conn *m, v = {};
+
+	if (!sc)
+		return ci->tls;
+	ci->tls = 1;
+	sk.tgid = key->tgid;
+	sk.ssl = sc->ssl;
+	m = bpf_map_lookup_elem(&ssl_conns, &sk);
+	if (!m || m->fd != key->fd || m->gen != ci->gen) {
+		v.fd = key->fd;
+		v.gen = ci->gen;
+		bpf_map_update_elem(&ssl_conns, &sk, &v, BPF_ANY);
+	}
+	return true;
+}
+
 static __always_inline int enter_data(int fd, __u64 ptr, __u32 iovcnt, __u8 op,
 				      __u8 dir)
 {
-	struct fl_conn_key key = {
-		.tgid = bpf_get_current_pid_tgid() >> 32,
-		.fd = fd,
-	};
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fl_conn_key key = { .tgid = id >> 32, .fd = fd };
+	struct fl_conn_info *ci;
 
 	/* the only cost for a non-socket fd: this lookup */
-	if (!bpf_map_lookup_elem(&conns, &key))
+	ci = bpf_map_lookup_elem(&conns, &key);
+	if (!ci || tls_ciphertext(id, &key, ci))
 		return 0;
 	save_inflight(op, fd, ptr, iovcnt, dir);
 	return 0;
@@ -455,6 +546,57 @@ static __always_inline __u64 copy_iov(struct stage_buf *s, __u64 iov,
 	return copied;
 }
 
+/*
+ * Fill the staged data event header of @len bytes moved in direction @dir
+ * of connection @key; the offset is taken from @ci's syscall or TLS counter.
+ */
+static __always_inline void stage_hdr(struct stage_buf *s,
+				      const struct fl_conn_key *key,
+				      struct fl_conn_info *ci, __u64 id,
+				      __u64 ts, __u8 dir, __u8 source,
+				      __u64 len)
+{
+	s->ev.hdr.ts_ns = ts;
+	s->ev.hdr.cid.tgid = key->tgid;
+	s->ev.hdr.cid.fd = key->fd;
+	s->ev.hdr.cid.gen = ci->gen;
+	s->ev.hdr.tid = (__u32)id;
+	s->ev.hdr.type = FL_EV_DATA;
+	s->ev.hdr.role = ci->role;
+	s->ev.hdr.dir = dir;
+	s->ev.hdr.source = source;
+	if (source == FL_SRC_TLS)
+		s->ev.offset = __sync_fetch_and_add(&ci->tls_bytes[dir & 1], len);
+	else
+		s->ev.offset = __sync_fetch_and_add(&ci->bytes[dir & 1], len);
+	s->ev.orig_len = len;
+}
+
+/* Send the staged event with @cap payload bytes. */
+static __always_inline void stage_send(struct stage_buf *s, __u64 cap)
+{
+	cap = bound(cap, FL_CAPTURE_MAX);
+	s->ev.cap_len = cap;
+	if (bpf_ringbuf_output(&events, s, sizeof(s->ev) + cap, 0))
+		count(FL_CNT_RINGBUF_DROPS);
+}
+
+/* Copy up to the capture limit of the @len bytes at user @ptr. */
+static __always_inline __u64 copy_buf(struct stage_buf *s, __u64 ptr,
+				      __u64 len)
+{
+	__u64 cap = capture_len;
+
+	if (len < cap)
+		cap = len;
+	cap = bound(cap, FL_CAPTURE_MAX);
+	if (bpf_probe_read_user(s->payload, cap, (void *)ptr)) {
+		count(FL_CNT_READ_FAILED);
+		cap = 0;
+	}
+	return cap;
+}
+
 static __always_inline int exit_data(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -475,34 +617,17 @@ static __always_inline int exit_data(long ret)
 		goto out;
 
 	ts = bpf_ktime_get_ns();
-	s->ev.hdr.ts_ns = in->dir == FL_DIR_EGRESS ? in->ts : ts;
-	s->ev.hdr.cid.tgid = key.tgid;
-	s->ev.hdr.cid.fd = key.fd;
-	s->ev.hdr.cid.gen = ci->gen;
-	s->ev.hdr.tid = (__u32)id;
-	s->ev.hdr.type = FL_EV_DATA;
-	s->ev.hdr.role = ci->role;
-	s->ev.hdr.dir = in->dir;
-	s->ev.hdr.source = FL_SRC_SYSCALL;
-	s->ev.offset = __sync_fetch_and_add(&ci->bytes[in->dir & 1], ret);
-	s->ev.orig_len = ret;
-
-	cap = capture_len;
-	if ((__u64)ret < cap)
-		cap = ret;
-	cap = bound(cap, FL_CAPTURE_MAX);
+	stage_hdr(s, &key, ci, id, in->dir == FL_DIR_EGRESS ? in->ts : ts,
+		  in->dir, FL_SRC_SYSCALL, ret);
 	if (in->op == OP_BUF) {
-		if (bpf_probe_read_user(s->payload, cap, (void *)in->ptr)) {
-			count(FL_CNT_READ_FAILED);
-			cap = 0;
-		}
+		cap = copy_buf(s, in->ptr, ret);
 	} else {
-		cap = copy_iov(s, in->ptr, in->iovcnt, cap);
+		cap = capture_len;
+		if ((__u64)ret < cap)
+			cap = ret;
+		cap = copy_iov(s, in->ptr, in->iovcnt, bound(cap, FL_CAPTURE_MAX));
 	}
-	cap = bound(cap, FL_CAPTURE_MAX);
-	s->ev.cap_len = cap;
-	if (bpf_ringbuf_output(&events, s, sizeof(s->ev) + cap, 0))
-		count(FL_CNT_RINGBUF_DROPS);
+	stage_send(s, cap);
 out:
 	bpf_map_delete_elem(&inflight, &id);
 	return 0;
@@ -595,15 +720,15 @@ int tp_exit_writev(struct trace_event_raw_sys_exit *ctx)
 static __always_inline int enter_msg(struct trace_event_raw_sys_enter *ctx,
 				     __u8 dir)
 {
+	__u64 id = bpf_get_current_pid_tgid();
 	struct user_msghdr msg = {};
-	struct fl_conn_key key = {
-		.tgid = bpf_get_current_pid_tgid() >> 32,
-		.fd = (int)ctx->args[0],
-	};
+	struct fl_conn_key key = { .tgid = id >> 32, .fd = (int)ctx->args[0] };
+	struct fl_conn_info *ci;
 
-	if (!bpf_map_lookup_elem(&conns, &key))
+	ci = bpf_map_lookup_elem(&conns, &key);
+	if (!ci || (dir == FL_DIR_INGRESS && (ctx->args[2] & MSG_PEEK)))
 		return 0;
-	if (dir == FL_DIR_INGRESS && (ctx->args[2] & MSG_PEEK))
+	if (tls_ciphertext(id, &key, ci))
 		return 0;
 	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)ctx->args[1]))
 		return 0;
@@ -634,4 +759,126 @@ SEC("tracepoint/syscalls/sys_exit_sendmsg")
 int tp_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 {
 	return exit_data(ctx->ret);
+}
+
+/* ---- TLS: uprobes on the SSL_* functions of OpenSSL 1.1/3.x ------------- */
+
+static __always_inline int ssl_enter(void *ssl, const void *buf, void *outlen,
+				     __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_call sc = {
+		.ssl = (__u64)ssl,
+		.buf = (__u64)buf,
+		.outlen = (__u64)outlen,
+		.ts = bpf_ktime_get_ns(),
+		.dir = dir,
+	};
+
+	if ((id >> 32) == self_tgid)
+		return 0;
+	if (bpf_map_update_elem(&ssl_calls, &id, &sc, BPF_ANY))
+		count(FL_CNT_ARGS_MAP_FULL);
+	return 0;
+}
+
+/* Emit the @n plaintext bytes of SSL call @sc on the socket of its SSL. */
+static __always_inline void ssl_emit(__u64 id, const struct ssl_call *sc,
+				     __u64 n)
+{
+	struct ssl_key sk = { .tgid = id >> 32, .ssl = sc->ssl };
+	struct fl_conn_key key = { .tgid = id >> 32 };
+	struct fl_conn_info *ci = NULL;
+	struct ssl_conn *m;
+	struct stage_buf *s;
+	__u32 zero = 0;
+
+	m = bpf_map_lookup_elem(&ssl_conns, &sk);
+	if (m) {
+		key.fd = m->fd;
+		ci = bpf_map_lookup_elem(&conns, &key);
+	}
+	if (!ci || ci->gen != m->gen) {
+		/* no nested syscall on a registered socket named it yet */
+		count(FL_CNT_TLS_UNMAPPED);
+		return;
+	}
+	s = bpf_map_lookup_elem(&stage, &zero);
+	if (!s)
+		return;
+	if (n > 0x7fffffff) /* orig_len <= INT_MAX */
+		n = 0x7fffffff;
+	stage_hdr(s, &key, ci, id,
+		  sc->dir == FL_DIR_EGRESS ? sc->ts : bpf_ktime_get_ns(),
+		  sc->dir, FL_SRC_TLS, n);
+	stage_send(s, copy_buf(s, sc->buf, n));
+}
+
+/* SSL_read/SSL_write: bytes or <= 0; the _ex variants: 1 and *outlen. */
+static __always_inline int ssl_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_call *sc = bpf_map_lookup_elem(&ssl_calls, &id);
+	__u64 n = 0;
+
+	if (!sc)
+		return 0;
+	if (sc->dir != SSL_DIR_NONE && (int)ret > 0) {
+		if (!sc->outlen)
+			n = (int)ret;
+		else if (bpf_probe_read_user(&n, sizeof(n), (void *)sc->outlen))
+			n = 0;
+		if (n)
+			ssl_emit(id, sc, n);
+	}
+	bpf_map_delete_elem(&ssl_calls, &id);
+	return 0;
+}
+
+/* int SSL_write(SSL *ssl, const void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(up_ssl_write, void *ssl, const void *buf)
+{
+	return ssl_enter(ssl, buf, NULL, FL_DIR_EGRESS);
+}
+
+/* int SSL_read(SSL *ssl, void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(up_ssl_read, void *ssl, void *buf)
+{
+	return ssl_enter(ssl, buf, NULL, FL_DIR_INGRESS);
+}
+
+/* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written) */
+SEC("uprobe")
+int BPF_KPROBE(up_ssl_write_ex, void *ssl, const void *buf, size_t num,
+	       size_t *written)
+{
+	return ssl_enter(ssl, buf, written, FL_DIR_EGRESS);
+}
+
+/* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
+SEC("uprobe")
+int BPF_KPROBE(up_ssl_read_ex, void *ssl, void *buf, size_t num,
+	       size_t *readbytes)
+{
+	return ssl_enter(ssl, buf, readbytes, FL_DIR_INGRESS);
+}
+
+/*
+ * int SSL_do_handshake(SSL *s), also under SSL_connect/SSL_accept: its
+ * syscalls map the SSL object to its socket before any plaintext, and the
+ * handshake's ciphertext is not emitted.
+ */
+SEC("uprobe")
+int BPF_KPROBE(up_ssl_do_handshake, void *ssl)
+{
+	return ssl_enter(ssl, NULL, NULL, SSL_DIR_NONE);
+}
+
+/* The return of every function above. */
+SEC("uretprobe")
+int BPF_KRETPROBE(urp_ssl, long ret)
+{
+	return ssl_exit(ret);
 }

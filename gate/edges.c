@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * The edge data layer: every query gatectl runs on the store. Each query is
- * a prepared statement served by an index of schema v1 (docs/store.md):
+ * a prepared statement served by an index of the schema (docs/store.md):
  *   services by name         -> UNIQUE(name)
  *   service by id            -> rowid (then cached for the invocation)
  *   edges by client          -> UNIQUE(client_id, server_id, protocol, operation)
@@ -10,6 +10,7 @@
  *   windows of one edge      -> PRIMARY KEY(edge_id, window_start)
  *   windows of a time range  -> edge_windows_time
  * Sums and histogram merges are done here in C, so a window is read once.
+ * A schema 1 store (before edges.tls) is read as if no edge were TLS.
  * main() wraps a command in one read transaction: one consistent snapshot.
  */
 #include "gatectl.h"
@@ -37,7 +38,9 @@ struct gate_range gate_range_make(int64_t since_ns, int64_t until_ns)
 	return r;
 }
 
-#define EDGE_COLS "id, client_id, server_id, protocol, operation, first_seen_ns, last_seen_ns"
+#define EDGE_COLS "id, client_id, server_id, protocol, operation, first_seen_ns, last_seen_ns, tls"
+/* schema 1 (before edges.tls): the same columns */
+#define EDGE_COLS_V1 "id, client_id, server_id, protocol, operation, first_seen_ns, last_seen_ns, 0"
 #define WINDOW_COLS "requests, errors, client_errors, conn_errors, latency_hist"
 
 static const char *const sqls[GATE_SQL_COUNT] = {
@@ -60,6 +63,13 @@ static const char *const sqls[GATE_SQL_COUNT] = {
 		"WHERE window_start >= ?1 AND window_start < ?2",
 };
 
+/* The statements that read edges, for a schema 1 store. */
+static const char *const sqls_v1[GATE_SQL_COUNT] = {
+	[GATE_SQL_EDGE] = "SELECT " EDGE_COLS_V1 " FROM edges WHERE id = ?1",
+	[GATE_SQL_EDGES_IN] = "SELECT " EDGE_COLS_V1 " FROM edges WHERE server_id = ?1",
+	[GATE_SQL_EDGES_OUT] = "SELECT " EDGE_COLS_V1 " FROM edges WHERE client_id = ?1",
+};
+
 int64_t gate_range_since(int64_t since_ns)
 {
 	if (since_ns == INT64_MIN)
@@ -78,16 +88,37 @@ static int oom(struct gate_ctx *ctx)
 	return gate_fail(ctx, -ENOMEM, "out of memory");
 }
 
+/* Read once whether the store has edges.tls (schema 2) or not (1). */
+static int schema_read(struct gate_ctx *ctx)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(ctx->db, "PRAGMA user_version", -1, &st, NULL))
+		return db_fail(ctx, "read the schema version");
+	ctx->edges_tls = sqlite3_step(st) == SQLITE_ROW &&
+			 sqlite3_column_int(st, 0) >= 2;
+	sqlite3_finalize(st);
+	ctx->schema_read = true;
+	return 0;
+}
+
 /*
  * The prepared statement @id, reset with no bindings. Statements live until
  * gate_close(); the caller resets it when done. One user at a time.
  */
 static int stmt(struct gate_ctx *ctx, enum gate_sql id, sqlite3_stmt **st)
 {
+	const char *sql = sqls[id];
+	int err;
+
+	if (!ctx->schema_read && (err = schema_read(ctx)))
+		return err;
+	if (!ctx->edges_tls && sqls_v1[id])
+		sql = sqls_v1[id];
 	if (ctx->stmts[id]) {
 		sqlite3_reset(ctx->stmts[id]);
 		sqlite3_clear_bindings(ctx->stmts[id]);
-	} else if (sqlite3_prepare_v3(ctx->db, sqls[id], -1, SQLITE_PREPARE_PERSISTENT,
+	} else if (sqlite3_prepare_v3(ctx->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
 				      &ctx->stmts[id], NULL) != SQLITE_OK) {
 		return db_fail(ctx, "query");
 	}
@@ -254,6 +285,7 @@ static int edge_push_row(struct gate_ctx *ctx, sqlite3_stmt *st,
 	e->operation = col_text(st, 4);
 	e->first_seen_ns = sqlite3_column_int64(st, 5);
 	e->last_seen_ns = sqlite3_column_int64(st, 6);
+	e->tls = sqlite3_column_int(st, 7) != 0;
 	if (!e->protocol || !e->operation) {
 		gate_edge_release(e);
 		out->n--;

@@ -89,6 +89,8 @@ struct gate_ctx {
 	struct gate_service *svcs;	/* services read so far; owned */
 	size_t nsvcs, capsvcs;
 	struct gate_idmap svc_at;	/* service id -> index in svcs */
+	bool schema_read;	/* edges_tls below is known */
+	bool edges_tls;		/* the store has edges.tls (schema >= 2) */
 	int64_t now_ns;		/* wall clock at start, ns since the epoch */
 	char err[512];		/* message for the last negative return */
 };
@@ -226,6 +228,7 @@ struct gate_edge {
 	const char *server_kind;
 	char *protocol;		/* owned */
 	char *operation;	/* owned */
+	bool tls;		/* seen over TLS (false in a schema 1 store) */
 	int64_t first_seen_ns;
 	int64_t last_seen_ns;
 	struct gate_stats stats;	/* over the command's range */

@@ -82,7 +82,7 @@ static json_t *graph_json_edge(const struct gate_edge *e)
 	bool h90 = gate_quantile_ms(&e->stats, 0.90, &p90);
 	bool h99 = gate_quantile_ms(&e->stats, 0.99, &p99);
 
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
 			 "client", e->client, "server", e->server,
 			 "protocol", e->protocol, "operation", e->operation,
 			 "requests", (json_int_t)e->stats.requests,
@@ -94,7 +94,8 @@ static json_t *graph_json_edge(const struct gate_edge *e)
 			 "p90_ms", gate_json_ms(h90, p90),
 			 "p99_ms", gate_json_ms(h99, p99),
 			 "first_seen", gate_json_time(e->first_seen_ns),
-			 "last_seen", gate_json_time(e->last_seen_ns));
+			 "last_seen", gate_json_time(e->last_seen_ns),
+			 "tls", e->tls);
 }
 
 static json_t *json_time_or_null(int64_t ns, int64_t unbounded)
@@ -161,7 +162,11 @@ static int graph_table(struct gate_ctx *ctx, const struct gate_edges *es,
 		gate_ms_str(have, v, p50, sizeof(p50));
 		have = gate_quantile_ms(&e->stats, 0.99, &v);
 		gate_ms_str(have, v, p99, sizeof(p99));
-		const char *row[] = { e->client, e->server, e->protocol, op,
+		char proto[64];
+		/* TLS edges: "http+tls"; the JSON has "tls" on every edge */
+		snprintf(proto, sizeof(proto), "%s%s", e->protocol,
+			 e->tls ? "+tls" : "");
+		const char *row[] = { e->client, e->server, proto, op,
 				      reqs, errs, rate, p50, p99 };
 		err = gate_table_row(&et, row);
 	}

@@ -203,7 +203,7 @@ static json_t *health_json_edge(const struct gate_edge *e, int64_t svc_id)
 		pb = fl_hist_quantile(&e->before.hist, 0.99);
 		pa = fl_hist_quantile(&e->stats.hist, 0.99);
 	}
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:o}",
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:b}",
 		      "client", e->client, "server", e->server,
 		      "protocol", e->protocol, "operation", e->operation,
 		      "direction", e->client_id == svc_id ? "outbound" : "inbound",
@@ -214,7 +214,7 @@ static json_t *health_json_edge(const struct gate_edge *e, int64_t svc_id)
 		      "p99_ratio", pb ? gate_json_rate((double)pa / (double)pb)
 				      : json_null(),
 		      "verdict", verdict_names[e->tag & 3],
-		      "reasons", reasons);
+		      "reasons", reasons, "tls", e->tls);
 	return o;
 }
 

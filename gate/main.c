@@ -214,6 +214,7 @@ void gate_close(struct gate_ctx *ctx)
 		sqlite3_finalize(ctx->stmts[i]);
 		ctx->stmts[i] = NULL;
 	}
+	ctx->schema_read = false;
 	for (size_t i = 0; i < ctx->nsvcs; i++) {
 		free((char *)ctx->svcs[i].name);
 		free((char *)ctx->svcs[i].kind);

@@ -313,13 +313,13 @@ static int scope_json(struct scope *s, int64_t since, int64_t until)
 	for (size_t i = 0; i < s->edges.n; i++) {
 		const struct gate_edge *e = &s->edges.v[i];
 		if (json_array_append_new(je, json_pack(
-				"{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:s}",
+				"{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:s, s:b}",
 				"client", e->client, "server", e->server,
 				"protocol", e->protocol, "operation", e->operation,
 				"requests", (json_int_t)e->stats.requests,
 				"errors", (json_int_t)e->stats.errors,
 				"error_rate", gate_json_rate(gate_error_rate(&e->stats)),
-				"reason", reason_names[e->tag])))
+				"reason", reason_names[e->tag], "tls", e->tls)))
 			goto out_nomem;
 	}
 	int err = gate_json_print(s->ctx, root);

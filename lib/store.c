@@ -46,9 +46,13 @@ static const char *const migrations[] = {
 	"  name TEXT PRIMARY KEY,"
 	"  value INTEGER NOT NULL,"
 	"  updated_ns INTEGER NOT NULL);",
+	/* 1 -> 2: edges seen over TLS (plaintext from the SSL_* uprobes) */
+	"ALTER TABLE edges ADD COLUMN tls INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define N_MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == FL_STORE_SCHEMA_VERSION,
+	       "FL_STORE_SCHEMA_VERSION is the number of migrations");
 
 static void sql_hist_merge(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {

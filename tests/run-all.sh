@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of faultline, in order: unit (plain), unit under ASan+UBSan,
-# gatectl against fixture stores, then the BPF integration test against real
-# servers. Prints each suite's summary and a total "N passed, N failed".
+# gatectl against fixture stores, then the BPF integration tests against real
+# servers (plaintext, identity, TLS). Prints each suite's summary and a
+# total "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,7 @@ suite unit-asan make --no-print-directory unit-asan
 suite gatectl tests/gate/run.sh
 suite integration tests/integration/run.sh
 suite identity tests/integration/identity.sh
+suite tls tests/integration/tls.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"

@@ -10,8 +10,12 @@ PKGS=(
   # servers and clients used by the integration tests and the demo
   nginx-light postgresql postgresql-client redis-server redis-tools curl
   python3 python3-psycopg2 python3-redis iproute2 procps sqlite3
+  # TLS test peers: certificates (openssl), node (OpenSSL built in)
+  openssl nodejs
   # gatectl -o dot is checked with Graphviz; setpriv (util-linux) drops privilege
   graphviz util-linux
+  # make bench: load generators, timing, the L4-only peer tracer, profiling
+  wrk hyperfine libbpf-tools linux-perf
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -29,6 +29,8 @@ enum fl_event_type {
 	FL_EV_CONN_CLOSE = 3,	/* close() of a tracked connection */
 	FL_EV_DATA = 4,		/* bytes read or written on a tracked connection */
 	FL_EV_PROC_EXIT = 5,	/* a process exited: its fds closed without close() */
+	FL_EV_PROC_EXEC = 6,	/* a process called execve(): the agent looks
+				   for TLS libraries in it (fl_conn_event, no tuple) */
 };
 
 enum fl_role {
@@ -44,7 +46,8 @@ enum fl_direction {
 
 enum fl_source {
 	FL_SRC_SYSCALL = 0,	/* plaintext from a read/write syscall */
-	FL_SRC_TLS = 1,		/* plaintext from a TLS library uprobe */
+	FL_SRC_TLS = 1,		/* plaintext from a TLS library uprobe; its
+				   offsets count plaintext bytes only */
 };
 
 /* Indexes of the per-CPU `counters` array: what the collector did not see. */
@@ -53,6 +56,8 @@ enum fl_counter {
 	FL_CNT_CONN_MAP_FULL = 1,	/* connections not tracked: map full */
 	FL_CNT_ARGS_MAP_FULL = 2,	/* syscalls not seen: in-flight map full */
 	FL_CNT_READ_FAILED = 3,		/* payload copies that faulted */
+	FL_CNT_TLS_UNMAPPED = 4,	/* TLS reads/writes dropped: no connection
+					   known for their SSL object */
 	FL_CNT_MAX = 8,
 };
 
@@ -72,9 +77,13 @@ struct fl_conn_key {
 
 struct fl_conn_info {
 	__u64 gen;		/* ns timestamp of registration */
-	__u64 bytes[2];		/* bytes moved per fl_direction */
+	__u64 bytes[2];		/* bytes moved per fl_direction (syscalls) */
 	__u8 role;		/* enum fl_role */
-	__u8 pad[7];
+	__u8 tls;		/* 1 once a TLS library used this socket: its
+				   syscall bytes are ciphertext, not emitted */
+	__u8 pad[6];
+	__u64 tls_bytes[2];	/* TLS plaintext bytes per fl_direction: the
+				   offsets of FL_SRC_TLS data events */
 };
 
 #define FL_CONN_F_JOINED 1	/* fl_conn_event.flags: existed before the agent */

@@ -407,8 +407,10 @@ static void test_store_create(void)
 		return;
 	CHECK_EQ_INT(stat(path, &sb), 0);
 	CHECK_EQ_INT(sb.st_mode & 07777, 0600);
-	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 1);
-	CHECK_EQ_INT(FL_STORE_SCHEMA_VERSION, 1);
+	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 2);
+	CHECK_EQ_INT(FL_STORE_SCHEMA_VERSION, 2);
+	CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM pragma_table_info('edges') "
+			       "WHERE name = 'tls' AND dflt_value = '0'"), 1);
 	query_text(db, "PRAGMA journal_mode", mode, sizeof(mode));
 	CHECK_EQ_STR(mode, "wal");
 	CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
@@ -423,7 +425,7 @@ static void test_store_create(void)
 	/* reopening migrates nothing; read-only opens it */
 	db = NULL;
 	CHECK_EQ_INT(fl_store_open(path, true, &db, errbuf, sizeof(errbuf)), 0);
-	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 1);
+	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 2);
 	sqlite3_close(db);
 	db = NULL;
 	CHECK_EQ_INT(fl_store_open(path, false, &db, errbuf, sizeof(errbuf)), 0);
@@ -517,11 +519,41 @@ static void test_store_not_faultline(void)
 	CHECK(db == NULL);
 }
 
+/* A schema 1 store (before edges.tls): read-only as is, migrated when written. */
+static void test_store_migrate_v1(void)
+{
+	char path[128], errbuf[256];
+	sqlite3 *db = NULL;
+
+	path_in_tmp(path, sizeof(path), "v1.db");
+	CHECK_EQ_INT(fl_store_open(path, true, &db, errbuf, sizeof(errbuf)), 0);
+	if (!db)
+		return;
+	/* back to what migration 0 alone made, with an edge */
+	CHECK_EQ_INT(sqlite3_exec(db, "ALTER TABLE edges DROP COLUMN tls;"
+				  "PRAGMA user_version = 1;"
+				  "INSERT INTO services VALUES (1, 'a', 'service', 0, 0);"
+				  "INSERT INTO edges(client_id, server_id, protocol, operation,"
+				  " first_seen_ns, last_seen_ns) VALUES (1, 1, 'http', 'GET /', 0, 0)",
+				  NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	db = NULL;
+	CHECK_EQ_INT(fl_store_open(path, false, &db, errbuf, sizeof(errbuf)), 0);
+	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 1);
+	sqlite3_close(db);
+	db = NULL;
+	CHECK_EQ_INT(fl_store_open(path, true, &db, errbuf, sizeof(errbuf)), 0);
+	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 2);
+	CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM edges WHERE tls = 0"), 1);
+	sqlite3_close(db);
+}
+
 static void test_cleanup(void)
 {
 	static const char *const names[] = {
 		"new.db", "new.db-wal", "new.db-shm", "wide.db", "wide.db-wal",
-		"wide.db-shm", "other.db", "newer.db", "text.db",
+		"wide.db-shm", "other.db", "newer.db", "text.db", "v1.db",
+		"v1.db-wal", "v1.db-shm",
 	};
 	char path[128];
 
@@ -538,4 +570,4 @@ RUN_TESTS(test_index_known, test_index_error_sweep, test_quantile_known,
 	  test_merge_equals_add, test_merge_bin_count_overflow,
 	  test_encode_known_bytes, test_encode_roundtrip, test_decode_malformed,
 	  test_decode_delta_wraps, test_store_create, test_store_readonly_missing,
-	  test_store_not_faultline, test_cleanup)
+	  test_store_not_faultline, test_store_migrate_v1, test_cleanup)

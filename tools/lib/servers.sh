@@ -47,6 +47,8 @@
 #   FL_PIDFILE       also record processes in this file       (unset)
 #   FL_PG_BIN        PostgreSQL binaries      (/usr/lib/postgresql/15/bin)
 #   FL_PG_USER       OS user that runs PostgreSQL             (postgres)
+#   FL_PG_OPTS       extra postgres arguments, split on blanks (unset), e.g.
+#                    "-c ssl=on -c ssl_cert_file=F -c ssl_key_file=K"
 #   FL_NGINX         nginx binary                             (nginx)
 #   FL_REDIS_SERVER, FL_REDIS_CLI                              (redis-server, redis-cli)
 
@@ -249,13 +251,17 @@ fl_start_cmd() {
 # fl_start_postgres PORT DIR - a fresh cluster in DIR/data (owned by
 # FL_PG_USER), trust auth for local sockets and 127.0.0.1, listening on
 # 127.0.0.1:PORT only, unix socket in DIR, fsync off, every statement logged
-# (log_statement=all) to DIR/pg.log, database `shop` created.
+# (log_statement=all) to DIR/pg.log, database `shop` created. FL_PG_OPTS, if
+# set, is added to the postgres command line (files it names must be
+# readable by FL_PG_USER; a key file must also be 0600).
 # Connect with: psql -h DIR -p PORT -U postgres shop (unix socket, not TCP),
 # or fl_psql PORT DIR [psql args].
 fl_start_postgres() {
 	if [ $# -ne 2 ]; then _fl_err "usage: fl_start_postgres PORT DIR"; return 2; fi
 	local port=$1 dir=$2 pid='' rpid log data i
+	local -a opts=()
 	_fl_port_free "$port" || return
+	[ -z "${FL_PG_OPTS:-}" ] || read -r -a opts <<<"$FL_PG_OPTS"
 	if [ ! -x "$FL_PG_BIN/postgres" ]; then
 		_fl_err "PostgreSQL not found in FL_PG_BIN=$FL_PG_BIN (apt-get install postgresql)"
 		return 1
@@ -310,7 +316,8 @@ fl_start_postgres() {
 		shared_buffers = 32MB
 	EOF
 	: >"$log" && chown "$FL_PG_USER:" "$log" || return
-	_fl_spawn "$log" runuser -u "$FL_PG_USER" -- "$FL_PG_BIN/postgres" -D "$data"
+	_fl_spawn "$log" runuser -u "$FL_PG_USER" -- "$FL_PG_BIN/postgres" -D "$data" \
+		${opts[@]+"${opts[@]}"}
 	rpid=$_FL_SPAWNED
 	# runuser stays as the watching parent of the postmaster: record it
 	# first so that the postmaster (recorded next) is stopped first.
