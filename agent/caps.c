@@ -65,9 +65,13 @@ static void list_hooks(struct bpf_object *obj, bool loaded)
 		if (bpf_program__autoload(prog) != loaded)
 			continue;
 		count++;
-		if (n < sizeof(line) - 1)
-			n += (size_t)snprintf(line + n, sizeof(line) - n, " %s",
-					      tp ? tp : sec);
+		if (n >= sizeof(line) - 1)
+			continue;
+		if (tp)
+			n += (size_t)snprintf(line + n, sizeof(line) - n, " %s", tp);
+		else /* uprobes are attached per library by agent/tls.c */
+			n += (size_t)snprintf(line + n, sizeof(line) - n, " %s:%s",
+					      sec, bpf_program__name(prog));
 	}
 	fprintf(stderr, "faultline-agent: hooks %s (%d):%s\n",
 		loaded ? "loaded" : "unavailable", count, count ? line : " none");

@@ -85,6 +85,9 @@ static const struct bs_def bs_defs[] = {
 	  "SSL_* uprobes that could not be attached: that TLS traffic stays encrypted" },
 	{ "tls_opaque_conns", BS_NOT_UNDERSTOOD, NULL,
 	  "TLS connections seen only encrypted: not parsed" },
+	{ "tls_unmapped", BS_NOT_UNDERSTOOD, NULL,
+	  "SSL calls with no nested socket syscall (memory BIOs, e.g. node): "
+	  "that end's plaintext not seen" },
 	{ "unresolved_peers", BS_IDENTITY, NULL,
 	  "peers named ADDR:PORT: no local process found (see unresolved peers)" },
 	/* totals, in the order they are shown */
