@@ -233,6 +233,7 @@ struct agent {
 	FILE *record;		/* --record stream, or NULL */
 	struct tls *tls;	/* SSL_* uprobes, or NULL (replay, --no-tls) */
 	struct agent_stats stats;
+	bool usage_error;	/* exit 2: the operator's input was wrong */
 };
 
 static int handle_event(void *ctx, void *data, size_t len)
@@ -387,125 +388,145 @@ static int replay(struct agent *a, FILE *f)
 	return err;
 }
 
+/* Operator inputs first (their errors are the operator's), then the store. */
+static int agent_open(struct agent *a)
+{
+	char errbuf[512];
+
+	a->id = identity_new();
+	a->agg = agg_new();
+	if (!a->id || !a->agg) {
+		fprintf(stderr, "faultline-agent: out of memory\n");
+		return -ENOMEM;
+	}
+	if (env.services && identity_load_rules(a->id, env.services, errbuf,
+						sizeof(errbuf))) {
+		fprintf(stderr, "faultline-agent: invalid service mapping: %s\n",
+			errbuf);
+		a->usage_error = true;
+		return -EINVAL;
+	}
+	if (fl_store_open(env.db, true, &a->db, errbuf, sizeof(errbuf))) {
+		fprintf(stderr, "faultline-agent: %s\n", errbuf);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int agent_table(struct agent *a, int64_t wall_off)
+{
+	a->ct = conn_table_new(a->id, a->agg, &a->stats, wall_off,
+			       a->skel ? bpf_map__fd(a->skel->maps.conns) : -1);
+	if (!a->ct) {
+		fprintf(stderr, "faultline-agent: out of memory\n");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* --replay: the whole userspace pipeline over a recording, no kernel. */
+static int agent_replay(struct agent *a)
+{
+	int64_t wall_off;
+	FILE *rf = record_open(env.replay, &wall_off);
+	int err;
+
+	if (!rf) {
+		fprintf(stderr, "faultline-agent: cannot replay '%s': %s\n",
+			env.replay, errno == EPROTO ? "not a faultline recording"
+						    : strerror(errno));
+		return -EINVAL;
+	}
+	err = agent_table(a, wall_off);
+	if (!err)
+		err = replay(a, rf);
+	fclose(rf);
+	if (a->ct) {
+		if (flush(a) && !err)
+			err = -EIO;
+		print_stats(&a->stats);
+	}
+	return err;
+}
+
+/* Load and attach, adopt what already exists, then run until stopped. */
+static int agent_live(struct agent *a)
+{
+	int64_t wall_off = (int64_t)(clock_ns(CLOCK_REALTIME) -
+				     clock_ns(CLOCK_MONOTONIC));
+	uint64_t adopted = 0;
+	int err;
+
+	if ((err = ensure_tracefs()) || (err = load_collector(a)) ||
+	    (err = agent_table(a, wall_off)))
+		return err;
+	if (env.record && !(a->record = record_create(env.record, wall_off))) {
+		fprintf(stderr, "faultline-agent: cannot create '%s': %s\n",
+			env.record, strerror(errno));
+		return -EIO;
+	}
+	a->rb = ring_buffer__new(bpf_map__fd(a->skel->maps.events),
+				 handle_event, a, NULL);
+	if (!a->rb) {
+		fprintf(stderr, "faultline-agent: cannot open ring buffer: %s\n",
+			strerror(errno));
+		return -EIO;
+	}
+	/* attached first: a socket opened meanwhile is the collector's own */
+	if (adopt_existing(handle_event, a, bpf_map__fd(a->skel->maps.conns),
+			   (uint32_t)getpid(), &adopted,
+			   &a->stats.conns_join_map_full) ||
+	    (!env.no_tls && !(a->tls = tls_new(a->skel, &a->stats)))) {
+		fprintf(stderr, "faultline-agent: out of memory\n");
+		return -ENOMEM;
+	}
+	if (a->tls)
+		tls_scan_all(a->tls, clock_ns(CLOCK_MONOTONIC));
+	fprintf(stderr, "faultline-agent: ready: capture %u bytes/syscall, "
+			"ring buffer %u MiB, store '%s', %llu existing "
+			"connections adopted\n",
+		env.capture, env.ringbuf_mb, env.db, (unsigned long long)adopted);
+	err = run(a);
+	/* the last events and windows are kept: flush before exit */
+	collector_bpf__detach(a->skel);
+	tls_free(a->tls);
+	a->tls = NULL;
+	ring_buffer__consume(a->rb);
+	if (flush(a) && !err)
+		err = -EIO;
+	print_stats(&a->stats);
+	return err;
+}
+
+static void agent_close(struct agent *a)
+{
+	if (a->record && fclose(a->record))
+		fprintf(stderr, "faultline-agent: cannot write '%s': %s\n",
+			env.record, strerror(errno));
+	ring_buffer__free(a->rb);
+	tls_free(a->tls);
+	collector_bpf__destroy(a->skel);
+	conn_table_free(a->ct);
+	agg_free(a->agg);
+	identity_free(a->id);
+	sqlite3_close(a->db);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct argp argp = { opts, parse_arg, NULL, doc, NULL, NULL, NULL };
 	struct agent a = { 0 };
-	char errbuf[512];
 	int err;
 
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
-	if (err)
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
 	libbpf_set_print(libbpf_print);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	/* a bad mapping file is the operator's error: say it before anything */
-	a.id = identity_new();
-	if (!a.id) {
-		fprintf(stderr, "faultline-agent: out of memory\n");
-		return 1;
-	}
-	if (env.services && identity_load_rules(a.id, env.services, errbuf,
-						sizeof(errbuf))) {
-		fprintf(stderr, "faultline-agent: invalid service mapping: %s\n",
-			errbuf);
-		identity_free(a.id);
-		return 2;
-	}
-	err = fl_store_open(env.db, true, &a.db, errbuf, sizeof(errbuf));
-	if (err) {
-		fprintf(stderr, "faultline-agent: %s\n", errbuf);
-		identity_free(a.id);
-		return 1;
-	}
-	int64_t wall_off = (int64_t)(clock_ns(CLOCK_REALTIME) -
-				     clock_ns(CLOCK_MONOTONIC));
-	FILE *rf = NULL;
-	uint64_t adopted = 0;
-
-	if (env.replay) {
-		rf = record_open(env.replay, &wall_off);
-		if (!rf) {
-			fprintf(stderr, "faultline-agent: cannot replay '%s': %s\n",
-				env.replay, errno == EPROTO ?
-				"not a faultline recording" : strerror(errno));
-			err = -EINVAL;
-			goto out_free;
-		}
-	} else if ((err = ensure_tracefs()) || (err = load_collector(&a))) {
-		goto out_free;
-	}
-	a.agg = agg_new();
-	a.ct = a.agg ? conn_table_new(a.id, a.agg, &a.stats, wall_off,
-		a.skel ? bpf_map__fd(a.skel->maps.conns) : -1) : NULL;
-	if (!a.ct) {
-		fprintf(stderr, "faultline-agent: out of memory\n");
-		err = -ENOMEM;
-		goto out_free;
-	}
-	if (rf) {
-		err = replay(&a, rf);
-		fclose(rf);
-		if (flush(&a) && !err)
-			err = -EIO;
-		print_stats(&a.stats);
-		goto out_free;
-	}
-	if (env.record && !(a.record = record_create(env.record, wall_off))) {
-		fprintf(stderr, "faultline-agent: cannot create '%s': %s\n",
-			env.record, strerror(errno));
-		err = -errno;
-		goto out_free;
-	}
-	a.rb = ring_buffer__new(bpf_map__fd(a.skel->maps.events), handle_event,
-				&a, NULL);
-	/* attached first: a socket opened meanwhile is the collector's own */
-	if (a.rb && adopt_existing(handle_event, &a,
-				   bpf_map__fd(a.skel->maps.conns),
-				   (uint32_t)getpid(), &adopted,
-				   &a.stats.conns_join_map_full)) {
-		fprintf(stderr, "faultline-agent: out of memory\n");
-		err = -ENOMEM;
-		goto out_free;
-	}
-	if (!a.rb) {
-		err = -errno;
-		fprintf(stderr, "faultline-agent: cannot open ring buffer: %s\n",
-			strerror(errno));
-		goto out_free;
-	}
-	if (!env.no_tls && !(a.tls = tls_new(a.skel, &a.stats))) {
-		fprintf(stderr, "faultline-agent: out of memory\n");
-		err = -ENOMEM;
-		goto out_free;
-	}
-	if (a.tls)
-		tls_scan_all(a.tls, clock_ns(CLOCK_MONOTONIC));
-	fprintf(stderr, "faultline-agent: ready: capture %u bytes/syscall, "
-			"ring buffer %u MiB, store '%s', %llu existing "
-			"connections adopted\n",
-		env.capture, env.ringbuf_mb, env.db, (unsigned long long)adopted);
-	err = run(&a);
-	/* the last events and windows are kept: flush before exit */
-	collector_bpf__detach(a.skel);
-	tls_free(a.tls);
-	a.tls = NULL;
-	ring_buffer__consume(a.rb);
-	if (flush(&a) && !err)
-		err = -EIO;
-	print_stats(&a.stats);
-out_free:
-	if (a.record && fclose(a.record))
-		fprintf(stderr, "faultline-agent: cannot write '%s': %s\n",
-			env.record, strerror(errno));
-	ring_buffer__free(a.rb);
-	tls_free(a.tls);
-	collector_bpf__destroy(a.skel);
-	conn_table_free(a.ct);
-	agg_free(a.agg);
-	identity_free(a.id);
-	sqlite3_close(a.db);
-	return err ? 1 : 0;
+	err = agent_open(&a);
+	if (!err)
+		err = env.replay ? agent_replay(&a) : agent_live(&a);
+	agent_close(&a);
+	return a.usage_error ? 2 : err ? 1 : 0;
 }
