@@ -35,6 +35,7 @@ static struct env {
 	unsigned capture;	/* bytes of payload per syscall */
 	unsigned flush_s;	/* seconds between store flushes */
 	unsigned ringbuf_mb;	/* ring buffer size, MiB (power of two) */
+	unsigned max_conns;	/* entries of the BPF connection map */
 	unsigned duration_s;	/* stop after this many seconds; 0: never */
 	const char *record;	/* also write raw events here */
 	const char *replay;	/* replay this recording instead of the kernel */
@@ -47,6 +48,7 @@ static struct env {
 	.capture = FL_CAPTURE_DEFAULT,
 	.flush_s = 5,
 	.ringbuf_mb = FL_RINGBUF_DEFAULT >> 20,
+	.max_conns = 131072,	/* ~16 MiB of kernel memory; loopback uses 2 per connection */
 };
 
 const char *argp_program_version = "faultline-agent 0.1";
@@ -77,6 +79,8 @@ static const struct argp_option opts[] = {
 	  "Ring buffer size in MiB, a power of two (default 8)", 0 },
 	{ "services", 's', "FILE", 0,
 	  "Operator's service mapping (JSON rules on exe, cmdline, cgroup, port)", 0 },
+	{ "max-conns", 'm', "N", 0,
+	  "TCP sockets tracked at once (default 131072, ~120 bytes of kernel memory each; a loopback connection is 2)", 0 },
 	{ "duration", 'D', "SECONDS", 0, "Stop after SECONDS", 0 },
 	{ "record", 'R', "FILE", 0,
 	  "Also write the raw event stream to FILE (0600; holds plaintext payloads)", 0 },
@@ -122,6 +126,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'D':
 		return parse_uint(arg, 1, INT_MAX, &env.duration_s, state);
+	case 'm':
+		return parse_uint(arg, 1024, 1u << 24, &env.max_conns, state);
 	case 's':
 		env.services = arg;
 		break;
@@ -297,6 +303,8 @@ static int load_collector(struct agent *a)
 	a->skel->rodata->capture_len = env.capture;
 	a->skel->rodata->self_tgid = (uint32_t)getpid();
 	bpf_map__set_max_entries(a->skel->maps.events, env.ringbuf_mb << 20);
+	bpf_map__set_max_entries(a->skel->maps.conns, env.max_conns);
+	bpf_map__set_max_entries(a->skel->maps.ssl_conns, env.max_conns);
 	caps_prepare(a->skel->obj);
 	err = collector_bpf__load(a->skel);
 	if (err == -EPERM) {
