@@ -112,6 +112,28 @@ unit-asan: $(ASAN_BINS)
 integration: all
 	$(Q)./tests/integration/run.sh
 
+# libFuzzer targets (tests/fuzz/, clang only): `make fuzz` fuzzes each one
+# FUZZ_SECONDS on its committed corpus, `make fuzz-smoke` only replays the
+# corpus. FUZZ_STRICT=1 also fails on known, reported parser bugs.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_DIR := $(OUTPUT)/fuzz$(if $(filter 1,$(FUZZ_STRICT)),-strict)
+FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	$(if $(filter 1,$(FUZZ_STRICT)),-DFZ_STRICT)
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(PARSER_SRCS) $(wildcard agent/proto*.h)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(filter-out -O% -g,$(CFLAGS)) $(INCLUDES) -Itests/fuzz $< $(PARSER_SRCS) -o $@
+
+.PHONY: fuzz fuzz-smoke
+fuzz: $(FUZZ_BINS)
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run.sh fuzz $(FUZZ_BINS)
+
+fuzz-smoke: $(FUZZ_BINS)
+	$(Q)./tests/fuzz/run.sh smoke $(FUZZ_BINS)
+
 # The one command that runs every test on a fresh machine.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -120,6 +142,21 @@ test: deps
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./tools/demo/run-demo.sh
+
+# Benchmarks (bench/README.md): not tests, and never run by `make test`.
+BENCH_TOOLS := $(OUTPUT)/tools/bench/connhold $(OUTPUT)/tools/bench/gengraph
+.PHONY: bench bench-tools
+
+$(OUTPUT)/tools/bench/%: tools/bench/%.c $(LIB_OBJS) $(wildcard lib/*.h)
+	$(call msg,BINARY,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lsqlite3 -lm -o $@
+
+bench-tools: $(BENCH_TOOLS)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all bench-tools
+	$(Q)./bench/run.sh
 
 clean:
 	$(call msg,CLEAN)

@@ -27,6 +27,7 @@ suite() {
 
 suite unit make --no-print-directory unit
 suite unit-asan make --no-print-directory unit-asan
+suite fuzz-smoke make --no-print-directory fuzz-smoke
 suite gatectl tests/gate/run.sh
 suite integration tests/integration/run.sh
 suite identity tests/integration/identity.sh

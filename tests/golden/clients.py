@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""Raw-socket clients for golden captures, for what curl, psql, pgbench
+and redis-cli do not send: pipelined HTTP, pipelined PostgreSQL Sync
+batches, inline and pipelined Redis commands, RESP3 pushes.
+
+    clients.py CLIENT PORT [ARG...]
+
+Each client talks to 127.0.0.1:PORT (the recording proxy) and stops once
+it has every answer it waits for (or the server closes).
+"""
+import shlex
+import socket
+import struct
+import sys
+import time
+
+
+def connect(port):
+    return socket.create_connection(("127.0.0.1", port))
+
+
+def drain(s, idle=0.3, until=None):
+    """Read until @until(bytes) is true, EOF, or @idle seconds of silence."""
+    buf = b""
+    s.settimeout(idle)
+    while not (until and until(buf)):
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+# ---- HTTP -----------------------------------------------------------------
+
+def http_pipelined(port):
+    s = connect(port)
+    host = "Host: 127.0.0.1:%d\r\n" % port
+    s.sendall(("GET /index.html HTTP/1.1\r\n" + host + "Accept: */*\r\n\r\n"
+               "HEAD /index.html HTTP/1.1\r\n" + host + "\r\n"
+               "GET /orders/123/items?page=2 HTTP/1.1\r\n" + host +
+               "Connection: close\r\n\r\n").encode())
+    drain(s, idle=2)
+    s.close()
+
+
+# ---- PostgreSQL ---------------------------------------------------------------
+
+def pg_msg(t, body):
+    return t + struct.pack("!I", len(body) + 4) + body
+
+
+def pg_read_until(s, n_ready):
+    """Read until @n_ready ReadyForQuery messages have arrived."""
+    buf, seen = b"", 0
+    s.settimeout(5)
+    while seen < n_ready:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+        seen, off = 0, 0
+        while off + 5 <= len(buf):
+            t, ln = buf[off:off + 1], struct.unpack("!I", buf[off + 1:off + 5])[0]
+            if off + 1 + ln > len(buf):
+                break
+            seen += t == b"Z"
+            off += 1 + ln
+    return buf
+
+
+def cstr(s):
+    return s.encode() + b"\0"
+
+
+def pg_bind(portal, stmt, params):
+    body = cstr(portal) + cstr(stmt) + struct.pack("!HH", 0, len(params))
+    for p in params:
+        body += struct.pack("!I", len(p)) + p
+    return pg_msg(b"B", body + struct.pack("!H", 0))
+
+
+def pg_pipelined(port):
+    """Four Sync batches in one write: unnamed, error, named Parse, Bind-only."""
+    s = connect(port)
+    params = cstr("user") + cstr("postgres") + cstr("database") + cstr("shop") + b"\0"
+    s.sendall(struct.pack("!II", 8 + len(params), 196608) + params)
+    pg_read_until(s, 1)
+    execute = pg_msg(b"E", b"\0" + struct.pack("!I", 0))
+    sync = pg_msg(b"S", b"")
+    batches = (
+        pg_msg(b"P", cstr("") + cstr("SELECT $1::int + 1") + struct.pack("!H", 0)) +
+        pg_bind("", "", [b"41"]) + pg_msg(b"D", b"P\0") + execute + sync,
+        pg_msg(b"P", cstr("") + cstr("SELECT * FROM nosuch WHERE id = $1") +
+               struct.pack("!H", 0)) + pg_bind("", "", [b"7"]) + execute + sync,
+        pg_msg(b"P", cstr("ins") + cstr("INSERT INTO t (id, name) VALUES ($1, $2)") +
+               struct.pack("!H", 0)) + pg_bind("", "ins", [b"1", b"alice"]) + execute + sync,
+        pg_bind("", "ins", [b"2", b"bob"]) + execute + sync,
+    )
+    s.sendall(b"".join(batches))
+    pg_read_until(s, 4)
+    s.sendall(pg_msg(b"X", b""))
+    drain(s)
+    s.close()
+
+
+# ---- Redis --------------------------------------------------------------------
+
+def resp(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def redis_seq(port):
+    """One command per stdin line (shell-like words), each sent as a RESP
+    array once the previous reply has come: what redis-cli does, without
+    the COMMAND DOCS it sends first."""
+    s = connect(port)
+    for line in sys.stdin:
+        words = shlex.split(line)
+        if words:
+            s.sendall(resp(*words))
+            drain(s)
+    s.close()
+
+
+def redis_pipelined(port):
+    s = connect(port)
+    s.sendall(resp("SET", "user:1", "alice") + resp("GET", "user:1") +
+              resp("INCR", "hits") + resp("EXPIRE", "user:1", 60) +
+              resp("DEL", "user:1", "hits"))
+    drain(s)
+    s.close()
+
+
+def redis_inline(port):
+    s = connect(port)
+    s.sendall(b"PING\r\n")
+    drain(s)
+    s.sendall(b"set greeting hello\r\nget greeting\r\n\r\nEXISTS greeting nosuch\r\n")
+    drain(s)
+    s.close()
+
+
+def redis_bigbulk(port):
+    s = connect(port)
+    s.sendall(resp("SET", "blob", b"v" * 3000))
+    drain(s)
+    s.sendall(resp("GET", "blob"))
+    drain(s)
+    s.sendall(resp("STRLEN", "blob"))
+    drain(s)
+    s.close()
+
+
+def redis_push(port, sock_path):
+    """RESP3 client-side caching: another client's SET sends an invalidate push."""
+    s = connect(port)
+    s.sendall(resp("HELLO", 3))
+    drain(s)
+    s.sendall(resp("CLIENT", "TRACKING", "on"))
+    drain(s)
+    s.sendall(resp("GET", "price:7"))
+    drain(s)
+    w = socket.socket(socket.AF_UNIX)
+    w.connect(sock_path)
+    w.sendall(resp("SET", "price:7", "99"))
+    drain(w)
+    w.close()
+    time.sleep(0.2)
+    s.sendall(resp("GET", "price:7"))
+    drain(s)
+    s.close()
+
+
+CLIENTS = {
+    "http-pipelined": http_pipelined,
+    "pg-pipelined": pg_pipelined,
+    "redis-seq": redis_seq,
+    "redis-pipelined": redis_pipelined,
+    "redis-inline": redis_inline,
+    "redis-bigbulk": redis_bigbulk,
+    "redis-push": redis_push,
+}
+
+if __name__ == "__main__":
+    CLIENTS[sys.argv[1]](int(sys.argv[2]), *sys.argv[3:])
