@@ -6,6 +6,8 @@ set -euo pipefail
 PKGS=(
   # build
   make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+  # libFuzzer and sanitizer runtimes for clang (only recommended by clang)
+  libclang-rt-14-dev
   libsqlite3-dev libjansson-dev pkg-config
   # servers and clients used by the integration tests and the demo
   nginx-light postgresql postgresql-client redis-server redis-tools curl
