@@ -93,12 +93,12 @@ vmlinux:
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
 
 # unit tests: parsers and lib, plain and under ASan+UBSan
-$(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) tests/unit/harness.h $(wildcard agent/proto*.h lib/*.h)
+$(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h lib/*.h)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(PARSER_SRCS) $(LIB_SRCS) -lsqlite3 -lm -o $@
 
-$(OUTPUT)/asan/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) tests/unit/harness.h $(wildcard agent/proto*.h lib/*.h)
+$(OUTPUT)/asan/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h lib/*.h)
 	$(call msg,ASAN-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(INCLUDES) -Itests/unit $< $(PARSER_SRCS) $(LIB_SRCS) -lsqlite3 -lm -o $@
