@@ -86,22 +86,9 @@ static int store_fail(sqlite3 *db, int err, char *errbuf, size_t errlen,
 	return err;
 }
 
-static int store_migrate(sqlite3 *db, char *errbuf, size_t errlen)
+/* Take the schema from @version to the newest, one transaction a step. */
+static int store_migrate(sqlite3 *db, int version, char *errbuf, size_t errlen)
 {
-	sqlite3_stmt *st;
-	int version;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL))
-		return store_fail(db, -EIO, errbuf, errlen, "cannot read schema version");
-	sqlite3_step(st);
-	version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (version > N_MIGRATIONS) {
-		snprintf(errbuf, errlen,
-			 "schema version %d is newer than this build (%d)",
-			 version, N_MIGRATIONS);
-		return -EPROTO;
-	}
 	for (; version < N_MIGRATIONS; version++) {
 		char pragma[64];
 		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ||
@@ -120,51 +107,35 @@ fail:
 	return -EIO;
 }
 
-/* A read-only open must find a faultline store, not any SQLite file. */
-static int store_check(sqlite3 *db, char *errbuf, size_t errlen)
-{
-	sqlite3_stmt *st;
-	int version = -1;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL))
-		return store_fail(db, -EIO, errbuf, errlen, "cannot read store");
-	if (sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (version < 1 || version > N_MIGRATIONS) {
-		snprintf(errbuf, errlen, "not a faultline store (schema version %d)",
-			 version);
-		return -EPROTO;
-	}
-	return 0;
-}
-
 /*
- * Before anything is written: refuse a file that is not a faultline store
- * (a newer schema, or an SQLite database of something else).
+ * Before anything is read or written: refuse a file that is not a faultline
+ * store (a newer schema; any other SQLite database; for a read-only open,
+ * also an empty one). OUT: *@version, the schema version found.
  */
-static int store_precheck(sqlite3 *db, char *errbuf, size_t errlen)
+static int store_check(sqlite3 *db, bool writable, int *version,
+		       char *errbuf, size_t errlen)
 {
 	sqlite3_stmt *st;
-	int version = -1, tables = -1;
+	int tables = -1;
 
+	*version = -1;
 	if (sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version),"
 				   " (SELECT count(*) FROM sqlite_master)", -1, &st, NULL))
 		return store_fail(db, -EPROTO, errbuf, errlen, "not a faultline store");
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		version = sqlite3_column_int(st, 0);
+		*version = sqlite3_column_int(st, 0);
 		tables = sqlite3_column_int(st, 1);
 	}
 	sqlite3_finalize(st);
-	if (version > N_MIGRATIONS) {
+	if (*version > N_MIGRATIONS) {
 		snprintf(errbuf, errlen,
 			 "schema version %d is newer than this build (%d)",
-			 version, N_MIGRATIONS);
+			 *version, N_MIGRATIONS);
 		return -EPROTO;
 	}
-	if (version < 0 || (version == 0 && tables != 0)) {
+	if (*version < 0 || (*version == 0 && (tables != 0 || !writable))) {
 		snprintf(errbuf, errlen, "not a faultline store (schema version %d)",
-			 version);
+			 *version);
 		return -EPROTO;
 	}
 	return 0;
@@ -176,7 +147,7 @@ int fl_store_open(const char *path, bool writable, sqlite3 **out,
 	int flags = writable ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
 			     : SQLITE_OPEN_READONLY;
 	sqlite3 *db = NULL;
-	int err;
+	int err, version;
 
 	if (!writable && access(path, F_OK)) {
 		snprintf(errbuf, errlen, "cannot open '%s': %s", path, strerror(errno));
@@ -201,13 +172,9 @@ int fl_store_open(const char *path, bool writable, sqlite3 **out,
 	sqlite3_create_function(db, "fl_hist_merge", 2,
 				SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
 				sql_hist_merge, NULL, NULL);
-	if (!writable) {
-		err = store_check(db, errbuf, errlen);
+	err = store_check(db, writable, &version, errbuf, errlen);
+	if (err || !writable)
 		goto out_check;
-	}
-	err = store_precheck(db, errbuf, errlen);
-	if (err)
-		goto out_close;
 	/* an existing store may have been created wider by someone else */
 	if (chmod(path, 0600) ||
 	    sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
@@ -216,7 +183,7 @@ int fl_store_open(const char *path, bool writable, sqlite3 **out,
 		err = store_fail(db, -EIO, errbuf, errlen, "cannot open store");
 		goto out_close;
 	}
-	err = store_migrate(db, errbuf, errlen);
+	err = store_migrate(db, version, errbuf, errlen);
 out_check:
 	if (err)
 		goto out_close;
