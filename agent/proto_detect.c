@@ -417,7 +417,7 @@ static int detect_redis(const uint8_t *d, size_t n, bool *maybe)
 	while (i < n && i <= 11 && fl_is_digit(d[i]))
 		i++;
 	if (i == n) {
-		*maybe = i <= 11;
+		*maybe = true; /* at most 11 digits read: "\r\n" may follow */
 		return 0;
 	}
 	if (i == 1 || d[i] != '\r')

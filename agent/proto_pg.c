@@ -584,7 +584,9 @@ int fl_pg_detect_typed(const uint8_t *d, size_t n)
 	if (!d[0] || !strchr("QPBDECFSHX", d[0]) || !fe_type_ok(d[0], len) ||
 	    len < 4 || len > PG_LEN_MAX)
 		return 0;
-	if (d[0] == 'Q' && n > 5 && (d[5] < 0x20 || d[5] > 0x7e) &&
+	if (d[0] == 'Q' && n == 5)
+		return -1; /* the verdict needs the query's first byte */
+	if (d[0] == 'Q' && (d[5] < 0x20 || d[5] > 0x7e) &&
 	    d[5] != '\n' && d[5] != '\t' && d[5] != '\r')
 		return 0; /* a query starts with text */
 	return 1;

@@ -25,13 +25,15 @@ struct sql_out {
 	bool full;		/* something did not fit */
 };
 
+/* Control bytes (kept tokens may hold them, e.g. in "quoted" identifiers)
+ * become '?': an operation must never carry a terminal escape. */
 static void put(struct sql_out *o, char c)
 {
 	if (o->len + 1 >= o->size) {
 		o->full = true;
 		return;
 	}
-	o->buf[o->len++] = c;
+	o->buf[o->len++] = ((unsigned char)c < 0x20 || c == 0x7f) ? '?' : c;
 }
 
 /* Before each token: one space if any whitespace separated it from the last. */

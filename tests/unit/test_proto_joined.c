@@ -91,4 +91,37 @@ static void test_pg_not_joined_gives_up(void)
 	fl_parser_free(p);
 }
 
-RUN_TESTS(test_detect_joined_pg, test_pg_joined_records, test_pg_not_joined_gives_up)
+/*
+ * Found by fuzz_detect: a verdict must not depend on where the first feed
+ * ends. A Query header alone needs one more byte; 11 digits after '*' may
+ * still be Redis.
+ */
+static void test_detect_verdict_is_stable(void)
+{
+	static const uint8_t q[] = "Q\0\0\0 \xd3" "ELECT";
+	static const uint8_t r[] = "*11000000000\r\n";
+	bool more = false;
+
+	CHECK_EQ_INT(fl_detect_joined(q, 5, &more), FL_PROTO_UNKNOWN);
+	CHECK(more);
+	CHECK_EQ_INT(fl_detect_joined(q, 6, &more), FL_PROTO_UNKNOWN);
+	CHECK(!more);
+	CHECK_EQ_INT(fl_detect(r, 12, &more), FL_PROTO_UNKNOWN);
+	CHECK(more);
+	CHECK_EQ_INT(fl_detect(r, 14, &more), FL_PROTO_REDIS);
+}
+
+/* Found by fuzz_sql: a control byte in a kept token never reaches output. */
+static void test_sql_control_bytes(void)
+{
+	char out[128];
+	static const char esc[] = "SELECT \"a\x1b[31mb\" FROM t";
+
+	fl_sql_normalize(esc, sizeof(esc) - 1, out, sizeof(out));
+	CHECK_EQ_STR(out, "SELECT \"a?[31mb\" FROM t");
+	fl_sql_normalize("\"\x02", 2, out, sizeof(out));
+	CHECK(!strchr(out, '\x02'));
+}
+
+RUN_TESTS(test_detect_joined_pg, test_pg_joined_records, test_pg_not_joined_gives_up,
+	  test_detect_verdict_is_stable, test_sql_control_bytes)
