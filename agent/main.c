@@ -348,6 +348,11 @@ static int run(struct agent *a)
 				strerror(-err));
 			break;
 		}
+		/* data events do not wake us one by one (rb_flags in the
+		 * collector): drain whatever a timeout left pending */
+		err = ring_buffer__consume(a->rb);
+		if (err < 0)
+			break;
 		err = 0;
 		uint64_t now = clock_ns(CLOCK_MONOTONIC);
 		tls_poll(a->tls, now);
