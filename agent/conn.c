@@ -576,6 +576,11 @@ int conn_table_event(struct conn_table *ct, const void *data, size_t len)
 		on_data(ct, e, (const uint8_t *)(e + 1));
 		break;
 	}
+	case FL_EV_PROC_EXEC:
+		if (len >= sizeof(struct fl_conn_event))
+			identity_exec(ct->id, h->cid.tgid,
+				      ((const struct fl_conn_event *)data)->comm);
+		break;
 	case FL_EV_CONN_OPEN:
 	case FL_EV_CONN_CLOSE:
 	case FL_EV_CONN_FAIL:

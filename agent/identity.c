@@ -380,6 +380,16 @@ static uint32_t find_listener(struct identity *id, const uint8_t addr[16],
 	return wildcard;
 }
 
+void identity_exec(struct identity *id, uint32_t tgid, const char *comm)
+{
+	struct proc_entry *pe = &id->procs[tgid % PROC_CACHE_SIZE];
+	char name[FL_NAME_MAX];
+
+	if (pe->tgid == tgid)
+		pe->tgid = 0;
+	identity_process(id, tgid, comm, name);
+}
+
 uint32_t identity_listener(struct identity *id, const uint8_t addr[16],
 			   uint16_t port)
 {

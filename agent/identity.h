@@ -66,6 +66,14 @@ int identity_process(struct identity *id, uint32_t tgid, const char *comm,
 		     char *out);
 
 /*
+ * identity_exec() - process @tgid just called execve(): it is a new program
+ * now, so its cached name is dropped and resolved again at once, while it
+ * surely lives (@comm as for identity_process). Short-lived clients are
+ * then named before they connect, exit and leave only their comm.
+ */
+void identity_exec(struct identity *id, uint32_t tgid, const char *comm);
+
+/*
  * identity_listener() - the tgid of the process listening on TCP @port on
  * this node for connections to @addr (16 bytes, IPv4-mapped for IPv4).
  * Returns the tgid, or 0 when none is known (the listener table is
