@@ -18,6 +18,8 @@
 struct conn {
 	struct conn *next;	/* chain by (tgid, fd) */
 	struct conn *tnext;	/* chain by local endpoint (client conns) */
+	struct conn *pnext;	/* the process's connections (struct proc_conns) */
+	struct conn **pprev;	/* what points at this one in that list */
 	struct fl_conn_id cid;
 	uint8_t role;		/* enum fl_role */
 	bool has_tuple;
@@ -44,11 +46,14 @@ struct conn {
 	struct conn_table *ct;
 };
 
-/* Live connections per process: an exit without any costs one lookup. */
+/*
+ * The live connections of one process: its exit touches only those, and an
+ * exit without any costs one lookup.
+ */
 struct proc_conns {
-	struct proc_conns *next;
+	struct proc_conns *next;	/* hash chain */
 	uint32_t tgid;
-	uint32_t count;
+	struct conn *conns;		/* via conn.pnext/pprev; never empty */
 };
 
 struct conn_table {
@@ -132,28 +137,43 @@ static struct proc_conns **proc_slot(struct conn_table *ct, uint32_t tgid)
 	return pp;
 }
 
-/* Count a connection of @tgid in (@delta 1) or out (-1). */
-static int proc_count(struct conn_table *ct, uint32_t tgid, int delta)
+/* Put @c on its process's list. Returns 0 or -ENOMEM. */
+static int proc_link(struct conn_table *ct, struct conn *c)
 {
-	struct proc_conns **pp = proc_slot(ct, tgid), *p = *pp;
+	struct proc_conns **pp = proc_slot(ct, c->cid.tgid), *p = *pp;
 
 	if (!p) {
-		if (delta < 0 || !(p = calloc(1, sizeof(*p))))
-			return delta < 0 ? 0 : -ENOMEM;
-		p->tgid = tgid;
+		if (!(p = calloc(1, sizeof(*p))))
+			return -ENOMEM;
+		p->tgid = c->cid.tgid;
 		*pp = p;
 	}
-	p->count += (uint32_t)delta;
-	if (!p->count) {
+	c->pnext = p->conns;
+	if (c->pnext)
+		c->pnext->pprev = &c->pnext;
+	c->pprev = &p->conns;
+	p->conns = c;
+	return 0;
+}
+
+/* Take @c off its process's list; the process goes with its last one. */
+static void proc_unlink(struct conn_table *ct, struct conn *c)
+{
+	struct proc_conns **pp, *p;
+
+	*c->pprev = c->pnext;
+	if (c->pnext)
+		c->pnext->pprev = c->pprev;
+	pp = proc_slot(ct, c->cid.tgid);
+	if ((p = *pp) && !p->conns) {
 		*pp = p->next;
 		free(p);
 	}
-	return 0;
 }
 
 static void conn_unlink(struct conn_table *ct, struct conn *c)
 {
-	proc_count(ct, c->cid.tgid, -1);
+	proc_unlink(ct, c);
 	struct conn **pp = &ct->by_fd[fd_hash(c->cid.tgid, c->cid.fd)];
 
 	for (; *pp; pp = &(*pp)->next)
@@ -185,18 +205,22 @@ static struct conn *conn_add(struct conn_table *ct, const struct fl_event_hdr *h
 	struct conn *c = calloc(1, sizeof(*c));
 	uint32_t b;
 
-	if (!c || proc_count(ct, h->cid.tgid, 1)) {
-		free(c);
-		ct->err = -ENOMEM;
-		return NULL;
-	}
+	if (!c)
+		goto err;
 	c->cid = h->cid;
+	if (proc_link(ct, c)) {
+		free(c);
+		goto err;
+	}
 	c->role = h->role;
 	c->ct = ct;
 	b = fd_hash(h->cid.tgid, h->cid.fd);
 	c->next = ct->by_fd[b];
 	ct->by_fd[b] = c;
 	return c;
+err:
+	ct->err = -ENOMEM;
+	return NULL;
 }
 
 static enum svc_kind kind_of(enum fl_proto p)
@@ -367,25 +391,20 @@ static void on_fail(struct conn_table *ct, const struct fl_conn_event *e)
 static void on_exit_proc(struct conn_table *ct, const struct fl_conn_event *e)
 {
 	uint32_t tgid = e->hdr.cid.tgid;
+	struct proc_conns *p;
 
-	if (!*proc_slot(ct, tgid))
-		return; /* the common case: a process without TCP connections */
-	for (uint32_t b = 0; b < CONN_BUCKETS && *proc_slot(ct, tgid); b++) {
-		struct conn *c = ct->by_fd[b], *next;
-		for (; c; c = next) {
-			next = c->next;
-			if (c->cid.tgid != tgid)
-				continue;
-			struct fl_conn_key key = { tgid, c->cid.fd };
-			if (ct->conns_map_fd >= 0)
-				bpf_map_delete_elem(ct->conns_map_fd, &key);
-			ct->stats->conn_closes++;
-			if (c->parser && !c->ignored)
-				fl_parser_close(c->parser, e->hdr.ts_ns,
-						on_record, c);
-			conn_unlink(ct, c);
-			conn_free(ct, c);
-		}
+	/* the last unlink frees p: look it up again each time */
+	while ((p = *proc_slot(ct, tgid))) {
+		struct conn *c = p->conns;
+		struct fl_conn_key key = { tgid, c->cid.fd };
+
+		if (ct->conns_map_fd >= 0)
+			bpf_map_delete_elem(ct->conns_map_fd, &key);
+		ct->stats->conn_closes++;
+		if (c->parser && !c->ignored)
+			fl_parser_close(c->parser, e->hdr.ts_ns, on_record, c);
+		conn_unlink(ct, c);
+		conn_free(ct, c);
 	}
 }
 
