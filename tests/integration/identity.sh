@@ -8,24 +8,15 @@
 # is skipped. Prints "identity: N passed, N failed".
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-agent=$root/build/faultline-agent
-gatectl=$root/build/gatectl
-PY=/usr/bin/python3
+SUITE=identity
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 NS=fl-it-$$
 VETH=flv$$
 NET=10.231.$(( $$ % 250 + 1 ))   # a /30 of its own per run
 PORT=28200
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "  ok   $*"; }
-bad() { failed=$((failed + 1)); echo "  FAIL $*"; }
-finish() { echo "identity: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
-
-if [ "$(id -u)" -ne 0 ]; then bad "needs root (run: sudo make test)"; finish; exit 1; fi
-for c in ip curl "$PY"; do
-	command -v "$c" >/dev/null || { bad "missing $c (run: tools/install-deps.sh)"; finish; exit 1; }
-done
+it_require ip curl "$PY"
 cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
 [ -n "$cg2" ] || { bad "no cgroup2 mount"; finish; exit 1; }
 

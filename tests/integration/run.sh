@@ -9,33 +9,14 @@
 # package is a failure. Prints "integration: N passed, N failed".
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-here=$root/tests/integration
-agent=$root/build/faultline-agent
-gatectl=$root/build/gatectl
-PY=/usr/bin/python3
+SUITE=integration
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 NGINX_PORT=28080 UPSTREAM_PORT=28081 PG_PORT=25432 REDIS_PORT=26379
 export UPSTREAM_PORT
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "  ok   $*"; }
-bad() { failed=$((failed + 1)); echo "  FAIL $*"; }
-finish() {
-	echo "integration: $passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-}
-
-if [ "$(id -u)" -ne 0 ]; then
-	bad "needs root to load BPF programs (run: sudo make test)"
-	finish; exit 1
-fi
-for bin in "$agent" "$gatectl"; do
-	[ -x "$bin" ] || { bad "missing $bin (run: make)"; finish; exit 1; }
-done
-for cmd in nginx psql redis-cli redis-server curl "$PY"; do
-	command -v "$cmd" >/dev/null || { bad "missing $cmd (run: tools/install-deps.sh)"; finish; exit 1; }
-done
+it_require nginx psql redis-cli redis-server curl setpriv "$PY"
 
 # shellcheck source=../../tools/lib/servers.sh
 . "$root/tools/lib/servers.sh"

@@ -14,33 +14,14 @@
 # package is a failure. Prints "tls: N passed, N failed".
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-here=$root/tests/integration
-agent=$root/build/faultline-agent
-gatectl=$root/build/gatectl
-PY=/usr/bin/python3
+SUITE=tls
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 NGINX_PORT=28443 PLAIN_PORT=28480 PY_PORT=28444 PG_PORT=25443
 export PLAIN_PORT
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "  ok   $*"; }
-bad() { failed=$((failed + 1)); echo "  FAIL $*"; }
-finish() {
-	echo "tls: $passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-}
-
-if [ "$(id -u)" -ne 0 ]; then
-	bad "needs root to load BPF programs (run: sudo make test)"
-	finish; exit 1
-fi
-for bin in "$agent" "$gatectl"; do
-	[ -x "$bin" ] || { bad "missing $bin (run: make)"; finish; exit 1; }
-done
-for cmd in nginx psql curl openssl sqlite3 "$PY"; do
-	command -v "$cmd" >/dev/null || { bad "missing $cmd (run: tools/install-deps.sh)"; finish; exit 1; }
-done
+it_require nginx psql curl openssl sqlite3 "$PY"
 NODE=$(command -v node || command -v nodejs || true)
 if [ -z "$NODE" ] && [ "${CI:-}" = true ]; then
 	bad "missing node (run: tools/install-deps.sh)"; finish; exit 1
