@@ -70,6 +70,7 @@ mkdir -p "$WORK/logs" "$WORK/db" "$WORK/bin" "$WORK/overhead" "$WORK/pipeline" \
 
 # shellcheck source=../tools/lib/servers.sh
 . "$ROOT/tools/lib/servers.sh"
+fl_lock_host
 FL_WAIT_TIMEOUT=60
 AGENT_PID=
 BPF_STATS_WAS=

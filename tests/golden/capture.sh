@@ -26,6 +26,7 @@ PROXY=39000 NGINX=39080 UPSTREAM_PORT=39081 DOWN_PORT=39099 PG=39432 REDIS=39379
 
 # shellcheck source=tools/lib/servers.sh source-path=SCRIPTDIR/../..
 . "$root/tools/lib/servers.sh"
+fl_lock_host
 work=$(mktemp -d /tmp/fl-golden.XXXXXX)
 chmod 755 "$work"
 trap 'fl_stop_all; rm -rf "$work"' EXIT

@@ -8,6 +8,10 @@ agent=$root/build/faultline-agent
 gatectl=$root/build/gatectl
 PY=/usr/bin/python3
 
+# shellcheck source=../../tools/lib/servers.sh
+. "$root/tools/lib/servers.sh"
+fl_lock_host
+
 passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "  ok   $*"; }
 bad() { failed=$((failed + 1)); echo "  FAIL $*"; }

@@ -18,8 +18,6 @@ export UPSTREAM_PORT
 
 it_require nginx psql redis-cli redis-server curl setpriv "$PY"
 
-# shellcheck source=../../tools/lib/servers.sh
-. "$root/tools/lib/servers.sh"
 work=$(mktemp -d /tmp/faultline-it.XXXXXX)
 chmod 755 "$work"
 agent_pid=

@@ -27,8 +27,6 @@ if [ -z "$NODE" ] && [ "${CI:-}" = true ]; then
 	bad "missing node (run: tools/install-deps.sh)"; finish; exit 1
 fi
 
-# shellcheck source=../../tools/lib/servers.sh
-. "$root/tools/lib/servers.sh"
 work=$(mktemp -d /tmp/faultline-tls.XXXXXX)
 chmod 755 "$work"
 agent_pid=

@@ -26,6 +26,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=../lib/servers.sh
 . "$ROOT/tools/lib/servers.sh"
+fl_lock_host
 
 PY=/usr/bin/python3
 AGENT=${FL_AGENT:-$ROOT/build/faultline-agent}

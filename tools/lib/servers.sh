@@ -548,3 +548,18 @@ fl_list() {
 	done
 	return 0
 }
+
+# fl_lock_host: wait for, then hold until the caller exits, the host-wide
+# lock that serialises everything that loads the collector or makes loopback
+# traffic (integration suites, the demo, the benchmark, golden captures).
+# The agent sees every TCP connection on the host, so two such runs at once
+# would each find the other's edges. FL_HOST_LOCK names the lock file.
+fl_lock_host() {
+	local lock=${FL_HOST_LOCK:-/run/lock/faultline-host.lock}
+	mkdir -p "$(dirname "$lock")" || return 1
+	exec 9>"$lock" || return 1
+	if ! flock -n 9; then
+		echo "waiting for $lock (another faultline run holds it)" >&2
+		flock 9 || return 1
+	fi
+}
