@@ -33,6 +33,7 @@ struct edge {
 
 struct aggregator {
 	struct edge *buckets[EDGE_BUCKETS];
+	char source[16];	/* edge_sources.source of what this agent sees */
 };
 
 static const char *const kind_names[] = {
@@ -49,9 +50,18 @@ enum svc_kind svc_kind_from(const char *s)
 	return SVC_SERVICE;
 }
 
-struct aggregator *agg_new(void)
+struct aggregator *agg_new(const char *source)
 {
-	return calloc(1, sizeof(struct aggregator));
+	struct aggregator *a;
+
+	if (strcmp(source, "ebpf") && strcmp(source, "test")) {
+		errno = EINVAL;
+		return NULL;
+	}
+	a = calloc(1, sizeof(*a));
+	if (a)
+		snprintf(a->source, sizeof(a->source), "%s", source);
+	return a;
 }
 
 static void edge_free(struct edge *e)
@@ -200,7 +210,7 @@ int agg_conn_error(struct aggregator *a, const char *client, const char *server,
 }
 
 /* Prepared statements of one flush. */
-enum { ST_SERVICE, ST_EDGE, ST_WINDOW, ST_COUNTER, ST_COUNT };
+enum { ST_SERVICE, ST_EDGE, ST_WINDOW, ST_SOURCE, ST_COUNTER, ST_COUNT };
 
 struct flush_stmts {
 	sqlite3_stmt *st[ST_COUNT];
@@ -225,8 +235,8 @@ static const char *const flush_sql[] = {
 	"tls = max(tls, excluded.tls) RETURNING id",
 	"INSERT INTO edge_windows(edge_id, window_start, requests, errors, "
 	"client_errors, conn_errors, req_bytes, resp_bytes, latency_sum_ns, "
-	"latency_hist) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-	"ON CONFLICT(edge_id, window_start) DO UPDATE SET "
+	"latency_hist, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+	"?11) ON CONFLICT(edge_id, source, window_start) DO UPDATE SET "
 	"requests = requests + excluded.requests, "
 	"errors = errors + excluded.errors, "
 	"client_errors = client_errors + excluded.client_errors, "
@@ -235,6 +245,12 @@ static const char *const flush_sql[] = {
 	"resp_bytes = resp_bytes + excluded.resp_bytes, "
 	"latency_sum_ns = latency_sum_ns + excluded.latency_sum_ns, "
 	"latency_hist = fl_hist_merge(latency_hist, excluded.latency_hist)",
+	"INSERT INTO edge_sources(edge_id, source, samples, first_seen_ns, "
+	"last_seen_ns) VALUES (?1, ?2, ?3, ?4, ?5) "
+	"ON CONFLICT(edge_id, source) DO UPDATE SET "
+	"samples = samples + excluded.samples, "
+	"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
+	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
 	"INSERT INTO agent_counters(name, value, updated_ns) VALUES (?1, ?2, ?3) "
 	"ON CONFLICT(name) DO UPDATE SET value = excluded.value, "
 	"updated_ns = excluded.updated_ns",
@@ -264,7 +280,7 @@ static int64_t put_service(struct flush_stmts *s, const char *name,
 }
 
 static int put_window(struct flush_stmts *s, int64_t edge_id,
-		      const struct window *w)
+		      const struct window *w, const char *source)
 {
 	uint8_t *blob = NULL;
 	size_t len = 0;
@@ -285,12 +301,33 @@ static int put_window(struct flush_stmts *s, int64_t edge_id,
 		sqlite3_bind_blob(s->st[ST_WINDOW], 10, blob, (int)len, free);
 	else
 		sqlite3_bind_null(s->st[ST_WINDOW], 10);
+	sqlite3_bind_text(s->st[ST_WINDOW], 11, source, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s->st[ST_WINDOW]);
 	sqlite3_reset(s->st[ST_WINDOW]);
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-static int put_edge(struct flush_stmts *s, const struct edge *e)
+/* Add this flush's samples of @e to its edge_sources row. */
+static int put_source(struct flush_stmts *s, int64_t edge_id,
+		      const struct edge *e, const char *source)
+{
+	uint64_t samples = 0;
+	int rc;
+
+	for (int i = 0; i < e->nwin; i++)
+		samples += e->win[i].requests + e->win[i].conn_errors;
+	sqlite3_bind_int64(s->st[ST_SOURCE], 1, edge_id);
+	sqlite3_bind_text(s->st[ST_SOURCE], 2, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->st[ST_SOURCE], 3, (int64_t)samples);
+	sqlite3_bind_int64(s->st[ST_SOURCE], 4, (int64_t)e->first_ns);
+	sqlite3_bind_int64(s->st[ST_SOURCE], 5, (int64_t)e->last_ns);
+	rc = sqlite3_step(s->st[ST_SOURCE]);
+	sqlite3_reset(s->st[ST_SOURCE]);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int put_edge(struct flush_stmts *s, const struct edge *e,
+		    const char *source)
 {
 	enum svc_kind ckind = SVC_SERVICE;
 	int64_t cid, sid, eid;
@@ -314,11 +351,11 @@ static int put_edge(struct flush_stmts *s, const struct edge *e)
 	if (eid < 0)
 		return -EIO;
 	for (int i = 0; i < e->nwin; i++) {
-		int err = put_window(s, eid, &e->win[i]);
+		int err = put_window(s, eid, &e->win[i], source);
 		if (err)
 			return err;
 	}
-	return 0;
+	return put_source(s, eid, e, source);
 }
 
 static int put_counters(struct flush_stmts *s, const struct agent_stats *st)
@@ -371,7 +408,7 @@ int agg_flush(struct aggregator *a, sqlite3 *db, const struct agent_stats *stats
 		goto out_finalize;
 	for (int b = 0; b < EDGE_BUCKETS; b++)
 		for (struct edge *e = a->buckets[b]; e; e = e->next)
-			if (e->nwin && (err = put_edge(&s, e)))
+			if (e->nwin && (err = put_edge(&s, e, a->source)))
 				goto out_rollback;
 	if ((err = put_counters(&s, stats)) ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) {

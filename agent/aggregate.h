@@ -22,8 +22,13 @@ enum svc_kind svc_kind_from(const char *s);
 
 struct aggregator;
 
-/* agg_new() - an empty aggregator; NULL with errno = ENOMEM. */
-struct aggregator *agg_new(void);
+/*
+ * agg_new() - an empty aggregator whose edges are stored as seen by
+ * @source: "ebpf" (a production node) or "test" (the gate's sandbox), the
+ * edge_windows.source and edge_sources.source it writes (docs/store.md).
+ * NULL with errno = ENOMEM, or EINVAL for another @source.
+ */
+struct aggregator *agg_new(const char *source);
 
 /* agg_free() - release @a and everything not flushed; NULL is fine. */
 void agg_free(struct aggregator *a);

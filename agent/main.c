@@ -40,11 +40,13 @@ static struct env {
 	const char *record;	/* also write raw events here */
 	const char *replay;	/* replay this recording instead of the kernel */
 	const char *services;	/* the operator's mapping file */
+	const char *source;	/* provenance of what is recorded: ebpf|test */
 	bool stats;		/* print the counters at every flush */
 	bool no_tls;		/* no SSL_* uprobes */
 	bool verbose;
 } env = {
 	.db = "faultline.db",
+	.source = "ebpf",
 	.capture = FL_CAPTURE_DEFAULT,
 	.flush_s = 5,
 	.ringbuf_mb = FL_RINGBUF_DEFAULT >> 20,
@@ -90,6 +92,9 @@ static const struct argp_option opts[] = {
 	  "Do not attach the SSL_* uprobes (TLS connections stay unparsed)", 0 },
 	{ "stats", 'S', NULL, 0,
 	  "Print the counters (what was seen and not seen) at every flush", 0 },
+	{ "source", 'o', "SOURCE", 0,
+	  "Provenance of the edges recorded: ebpf (default, a production node) "
+	  "or test (the gate's sandbox)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf output (verifier log)", 0 },
 	{},
 };
@@ -130,6 +135,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		return parse_uint(arg, 1024, 1u << 24, &env.max_conns, state);
 	case 's':
 		env.services = arg;
+		break;
+	case 'o':
+		if (strcmp(arg, "ebpf") && strcmp(arg, "test"))
+			argp_error(state, "invalid source '%s' (expected ebpf or test)",
+				   arg);
+		env.source = arg;
 		break;
 	case 'R':
 		env.record = arg;
@@ -407,7 +418,7 @@ static int agent_open(struct agent *a)
 	char errbuf[512];
 
 	a->id = identity_new();
-	a->agg = agg_new();
+	a->agg = agg_new(env.source);
 	if (!a->id || !a->agg) {
 		fprintf(stderr, "faultline-agent: out of memory\n");
 		return -ENOMEM;

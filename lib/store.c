@@ -48,6 +48,60 @@ static const char *const migrations[] = {
 	"  updated_ns INTEGER NOT NULL);",
 	/* 1 -> 2: edges seen over TLS (plaintext from the SSL_* uprobes) */
 	"ALTER TABLE edges ADD COLUMN tls INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 2 -> 3: provenance (which source saw an edge), windows per source
+	 * and width (hourly roll-ups), call-path links, import log.
+	 */
+	"CREATE TABLE edge_windows_v3 ("
+	"  edge_id INTEGER NOT NULL REFERENCES edges(id),"
+	"  source TEXT NOT NULL DEFAULT 'ebpf',"	/* ebpf|test|trace */
+	"  window_start INTEGER NOT NULL,"	/* Unix s, multiple of width_s */
+	"  width_s INTEGER NOT NULL DEFAULT 60,"	/* 60, or 3600 once rolled up */
+	"  requests INTEGER NOT NULL DEFAULT 0,"
+	"  errors INTEGER NOT NULL DEFAULT 0,"
+	"  client_errors INTEGER NOT NULL DEFAULT 0,"
+	"  conn_errors INTEGER NOT NULL DEFAULT 0,"
+	"  req_bytes INTEGER NOT NULL DEFAULT 0,"
+	"  resp_bytes INTEGER NOT NULL DEFAULT 0,"
+	"  latency_sum_ns INTEGER NOT NULL DEFAULT 0,"
+	"  latency_hist BLOB,"
+	"  PRIMARY KEY (edge_id, source, window_start)) WITHOUT ROWID;"
+	"INSERT INTO edge_windows_v3(edge_id, window_start, requests, errors,"
+	"  client_errors, conn_errors, req_bytes, resp_bytes, latency_sum_ns,"
+	"  latency_hist) SELECT edge_id, window_start, requests, errors,"
+	"  client_errors, conn_errors, req_bytes, resp_bytes, latency_sum_ns,"
+	"  latency_hist FROM edge_windows;"
+	"DROP TABLE edge_windows;"
+	"ALTER TABLE edge_windows_v3 RENAME TO edge_windows;"
+	"CREATE INDEX edge_windows_time ON edge_windows(window_start);"
+	"CREATE TABLE edge_sources ("
+	"  edge_id INTEGER NOT NULL REFERENCES edges(id),"
+	"  source TEXT NOT NULL,"		/* ebpf|test|trace|schema */
+	"  samples INTEGER NOT NULL DEFAULT 0,"	/* requests + failed connects seen */
+	"  first_seen_ns INTEGER NOT NULL,"
+	"  last_seen_ns INTEGER NOT NULL,"
+	"  PRIMARY KEY (edge_id, source)) WITHOUT ROWID;"
+	"INSERT INTO edge_sources SELECT e.id, 'ebpf', coalesce((SELECT"
+	"  sum(w.requests + w.conn_errors) FROM edge_windows w"
+	"  WHERE w.edge_id = e.id), 0), e.first_seen_ns, e.last_seen_ns"
+	"  FROM edges e;"
+	"CREATE TABLE path_links ("
+	"  parent_edge_id INTEGER NOT NULL REFERENCES edges(id),"
+	"  child_edge_id INTEGER NOT NULL REFERENCES edges(id),"
+	"  method TEXT NOT NULL,"		/* thread|traceparent|trace */
+	"  window_start INTEGER NOT NULL,"
+	"  width_s INTEGER NOT NULL DEFAULT 60,"
+	"  count INTEGER NOT NULL DEFAULT 0,"	/* child requests made while serving a parent */
+	"  PRIMARY KEY (parent_edge_id, child_edge_id, method, window_start))"
+	"  WITHOUT ROWID;"
+	"CREATE INDEX path_links_child ON path_links(child_edge_id);"
+	"CREATE TABLE imports ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"		/* otlp|openapi */
+	"  path TEXT NOT NULL,"
+	"  service TEXT,"
+	"  imported_ns INTEGER NOT NULL,"
+	"  items INTEGER NOT NULL);",
 };
 
 #define N_MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))

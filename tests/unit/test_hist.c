@@ -407,8 +407,8 @@ static void test_store_create(void)
 		return;
 	CHECK_EQ_INT(stat(path, &sb), 0);
 	CHECK_EQ_INT(sb.st_mode & 07777, 0600);
-	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 2);
-	CHECK_EQ_INT(FL_STORE_SCHEMA_VERSION, 2);
+	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 3);
+	CHECK_EQ_INT(FL_STORE_SCHEMA_VERSION, 3);
 	CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM pragma_table_info('edges') "
 			       "WHERE name = 'tls' AND dflt_value = '0'"), 1);
 	query_text(db, "PRAGMA journal_mode", mode, sizeof(mode));
@@ -425,7 +425,7 @@ static void test_store_create(void)
 	/* reopening migrates nothing; read-only opens it */
 	db = NULL;
 	CHECK_EQ_INT(fl_store_open(path, true, &db, errbuf, sizeof(errbuf)), 0);
-	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 2);
+	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 3);
 	sqlite3_close(db);
 	db = NULL;
 	CHECK_EQ_INT(fl_store_open(path, false, &db, errbuf, sizeof(errbuf)), 0);
@@ -519,23 +519,46 @@ static void test_store_not_faultline(void)
 	CHECK(db == NULL);
 }
 
-/* A schema 1 store (before edges.tls): read-only as is, migrated when written. */
+/*
+ * The schema as released at version 1, frozen here: a migration test must
+ * start from what old agents really wrote, not from today's tables.
+ */
+static const char schema_v1[] =
+	"CREATE TABLE services (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	" kind TEXT NOT NULL, first_seen_ns INTEGER NOT NULL, last_seen_ns INTEGER NOT NULL);"
+	"CREATE TABLE edges (id INTEGER PRIMARY KEY,"
+	" client_id INTEGER NOT NULL REFERENCES services(id),"
+	" server_id INTEGER NOT NULL REFERENCES services(id),"
+	" protocol TEXT NOT NULL, operation TEXT NOT NULL,"
+	" first_seen_ns INTEGER NOT NULL, last_seen_ns INTEGER NOT NULL,"
+	" UNIQUE (client_id, server_id, protocol, operation));"
+	"CREATE INDEX edges_server ON edges(server_id);"
+	"CREATE TABLE edge_windows (edge_id INTEGER NOT NULL REFERENCES edges(id),"
+	" window_start INTEGER NOT NULL, requests INTEGER NOT NULL DEFAULT 0,"
+	" errors INTEGER NOT NULL DEFAULT 0, client_errors INTEGER NOT NULL DEFAULT 0,"
+	" conn_errors INTEGER NOT NULL DEFAULT 0, req_bytes INTEGER NOT NULL DEFAULT 0,"
+	" resp_bytes INTEGER NOT NULL DEFAULT 0, latency_sum_ns INTEGER NOT NULL DEFAULT 0,"
+	" latency_hist BLOB, PRIMARY KEY (edge_id, window_start)) WITHOUT ROWID;"
+	"CREATE INDEX edge_windows_time ON edge_windows(window_start);"
+	"CREATE TABLE agent_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL,"
+	" updated_ns INTEGER NOT NULL);"
+	"PRAGMA user_version = 1;"
+	"INSERT INTO services VALUES (1, 'a', 'service', 0, 0);"
+	"INSERT INTO services VALUES (2, 'b', 'database', 0, 0);"
+	"INSERT INTO edges(client_id, server_id, protocol, operation,"
+	" first_seen_ns, last_seen_ns) VALUES (1, 2, 'http', 'GET /', 5, 9);"
+	"INSERT INTO edge_windows(edge_id, window_start, requests, conn_errors,"
+	" latency_hist) VALUES (1, 60, 3, 1, x'010501'), (1, 120, 4, 0, NULL);";
+
+/* Schema 1 and 2 stores: read-only as they are, migrated when written. */
 static void test_store_migrate_v1(void)
 {
 	char path[128], errbuf[256];
 	sqlite3 *db = NULL;
 
 	path_in_tmp(path, sizeof(path), "v1.db");
-	CHECK_EQ_INT(fl_store_open(path, true, &db, errbuf, sizeof(errbuf)), 0);
-	if (!db)
-		return;
-	/* back to what migration 0 alone made, with an edge */
-	CHECK_EQ_INT(sqlite3_exec(db, "ALTER TABLE edges DROP COLUMN tls;"
-				  "PRAGMA user_version = 1;"
-				  "INSERT INTO services VALUES (1, 'a', 'service', 0, 0);"
-				  "INSERT INTO edges(client_id, server_id, protocol, operation,"
-				  " first_seen_ns, last_seen_ns) VALUES (1, 1, 'http', 'GET /', 0, 0)",
-				  NULL, NULL, NULL), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(db, schema_v1, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	db = NULL;
 	CHECK_EQ_INT(fl_store_open(path, false, &db, errbuf, sizeof(errbuf)), 0);
@@ -543,8 +566,24 @@ static void test_store_migrate_v1(void)
 	sqlite3_close(db);
 	db = NULL;
 	CHECK_EQ_INT(fl_store_open(path, true, &db, errbuf, sizeof(errbuf)), 0);
-	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 2);
+	if (!db)
+		return;
+	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 3);
 	CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM edges WHERE tls = 0"), 1);
+	/* 2 -> 3: windows kept, tagged ebpf and 60 s wide; provenance derived */
+	CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM edge_windows WHERE "
+			       "source = 'ebpf' AND width_s = 60"), 2);
+	CHECK_EQ_INT(query_int(db, "SELECT sum(requests) FROM edge_windows"), 7);
+	CHECK_EQ_INT(query_int(db, "SELECT latency_hist = x'010501' FROM edge_windows "
+			       "WHERE window_start = 60"), 1);
+	CHECK_EQ_INT(query_int(db, "SELECT samples FROM edge_sources WHERE "
+			       "edge_id = 1 AND source = 'ebpf' AND first_seen_ns = 5 "
+			       "AND last_seen_ns = 9"), 8);
+	CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+			       "AND name IN ('path_links', 'imports', 'edge_sources')"), 3);
+	CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+			       "AND name = 'edge_windows_time'"), 1);
+	CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 	sqlite3_close(db);
 }
 
