@@ -37,7 +37,11 @@
 	X(tls_libraries)	/* TLS libraries/executables uprobes attached to */\
 	X(tls_attach_failures)	/* SSL_* uprobes that could not be attached */ \
 	X(tls_conns)		/* connections whose TLS plaintext was seen */ \
-	X(tls_opaque_conns)	/* TLS connections seen only encrypted: not parsed */
+	X(tls_opaque_conns)	/* TLS connections seen only encrypted: not parsed */\
+	X(links_thread)		/* child requests linked by the same thread */ \
+	X(links_traceparent)	/* child requests linked by W3C trace-id */    \
+	X(threads_evloop)	/* threads seen waiting on epoll: no thread links */\
+	X(threads_multiplexed)	/* threads that read two requests at once: no thread links */
 
 struct agent_stats {
 #define X(name) uint64_t name;

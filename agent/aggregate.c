@@ -20,8 +20,8 @@ struct window {
 	struct fl_hist hist;	/* latency, ns */
 };
 
-struct edge {
-	struct edge *next;	/* hash chain */
+struct agg_edge {
+	struct agg_edge *next;	/* hash chain */
 	uint64_t hash;
 	char *client, *server, *protocol, *operation; /* one allocation */
 	bool tls;		/* records read from TLS plaintext */
@@ -29,10 +29,31 @@ struct edge {
 	uint64_t first_ns, last_ns; /* of the pending deltas, Unix ns */
 	struct window win[WINDOWS_MAX];
 	int nwin;		/* windows with pending deltas */
+	int64_t db_id;		/* edges.id, valid when db_flush == the flush's */
+	uint64_t db_flush;
 };
 
+/* Pending link counts of one minute. */
+struct link_window {
+	int64_t start_s;
+	uint64_t count;
+};
+
+/* parent edge -> child edge by one method, with pending deltas */
+struct link {
+	struct link *next;	/* hash chain */
+	struct agg_edge *parent, *child;
+	enum agg_link_method method;
+	struct link_window win[WINDOWS_MAX];
+	int nwin;
+};
+
+#define LINK_BUCKETS 1024
+
 struct aggregator {
-	struct edge *buckets[EDGE_BUCKETS];
+	struct agg_edge *buckets[EDGE_BUCKETS];
+	struct link *links[LINK_BUCKETS];
+	uint64_t flush_no;	/* numbers flushes, for agg_edge.db_flush */
 	char source[16];	/* edge_sources.source of what this agent sees */
 };
 
@@ -64,7 +85,7 @@ struct aggregator *agg_new(const char *source)
 	return a;
 }
 
-static void edge_free(struct edge *e)
+static void edge_free(struct agg_edge *e)
 {
 	for (int i = 0; i < WINDOWS_MAX; i++)
 		fl_hist_release(&e->win[i].hist);
@@ -76,8 +97,15 @@ void agg_free(struct aggregator *a)
 {
 	if (!a)
 		return;
+	for (int b = 0; b < LINK_BUCKETS; b++) {
+		struct link *l = a->links[b], *next;
+		for (; l; l = next) {
+			next = l->next;
+			free(l);
+		}
+	}
 	for (int b = 0; b < EDGE_BUCKETS; b++) {
-		struct edge *e = a->buckets[b], *next;
+		struct agg_edge *e = a->buckets[b], *next;
 		for (; e; e = next) {
 			next = e->next;
 			edge_free(e);
@@ -100,13 +128,13 @@ static uint64_t key_hash(const char *const k[4], bool tls)
 	return h;
 }
 
-static struct edge *edge_get(struct aggregator *a, const char *client,
+static struct agg_edge *edge_get(struct aggregator *a, const char *client,
 			     const char *server, const char *protocol,
 			     const char *operation, bool tls, enum svc_kind kind)
 {
 	const char *k[4] = { client, server, protocol, operation };
 	uint64_t h = key_hash(k, tls);
-	struct edge **head = &a->buckets[h % EDGE_BUCKETS], *e;
+	struct agg_edge **head = &a->buckets[h % EDGE_BUCKETS], *e;
 	size_t len[4], total = 0;
 	char *p;
 
@@ -140,7 +168,7 @@ static struct edge *edge_get(struct aggregator *a, const char *client,
 }
 
 /* The pending window of @e for @wall_ns, or NULL if WINDOWS_MAX are busy. */
-static struct window *window_get(struct edge *e, uint64_t wall_ns)
+static struct window *window_get(struct agg_edge *e, uint64_t wall_ns)
 {
 	int64_t start = (int64_t)(wall_ns / 1000000000ull);
 
@@ -159,7 +187,7 @@ static struct window *window_get(struct edge *e, uint64_t wall_ns)
 	return w;
 }
 
-static void edge_seen(struct edge *e, uint64_t wall_ns)
+static void edge_seen(struct agg_edge *e, uint64_t wall_ns)
 {
 	if (!e->first_ns || wall_ns < e->first_ns)
 		e->first_ns = wall_ns;
@@ -167,15 +195,30 @@ static void edge_seen(struct edge *e, uint64_t wall_ns)
 		e->last_ns = wall_ns;
 }
 
+struct agg_edge *agg_edge(struct aggregator *a, const char *client,
+			  const char *server, enum svc_kind server_kind,
+			  enum fl_proto proto, const char *operation, bool tls)
+{
+	return edge_get(a, client, server, fl_proto_name(proto), operation, tls,
+			server_kind);
+}
+
+const char *agg_edge_server(const struct agg_edge *e)
+{
+	return e->server;
+}
+
 int agg_record(struct aggregator *a, const char *client, const char *server,
 	       enum svc_kind server_kind, const struct fl_record *rec,
-	       bool tls, uint64_t wall_start_ns)
+	       bool tls, uint64_t wall_start_ns, struct agg_edge **edge)
 {
-	struct edge *e = edge_get(a, client, server, fl_proto_name(rec->proto),
+	struct agg_edge *e = edge_get(a, client, server, fl_proto_name(rec->proto),
 				  rec->operation, tls, server_kind);
 	struct window *w;
 	uint64_t lat;
 
+	if (edge)
+		*edge = e;
 	if (!e)
 		return -ENOMEM;
 	w = window_get(e, wall_start_ns);
@@ -192,10 +235,42 @@ int agg_record(struct aggregator *a, const char *client, const char *server,
 	return fl_hist_add(&w->hist, lat, 1);
 }
 
+int agg_link(struct aggregator *a, struct agg_edge *parent,
+	     struct agg_edge *child, enum agg_link_method method,
+	     uint64_t wall_ns)
+{
+	uintptr_t h = ((uintptr_t)parent * 31 + (uintptr_t)child) * 7 + method;
+	struct link **head = &a->links[(h >> 4) % LINK_BUCKETS], *l;
+	int64_t start = (int64_t)(wall_ns / 1000000000ull);
+
+	start -= start % FL_STORE_WINDOW_S;
+	for (l = *head; l; l = l->next)
+		if (l->parent == parent && l->child == child && l->method == method)
+			break;
+	if (!l) {
+		if (!(l = calloc(1, sizeof(*l))))
+			return -ENOMEM;
+		l->parent = parent;
+		l->child = child;
+		l->method = method;
+		l->next = *head;
+		*head = l;
+	}
+	for (int i = 0; i < l->nwin; i++)
+		if (l->win[i].start_s == start) {
+			l->win[i].count++;
+			return 0;
+		}
+	if (l->nwin < WINDOWS_MAX)
+		l->win[l->nwin++] = (struct link_window){ start, 0 };
+	l->win[l->nwin - 1].count++;	/* else folded into the last */
+	return 0;
+}
+
 int agg_conn_error(struct aggregator *a, const char *client, const char *server,
 		   enum svc_kind server_kind, uint64_t wall_ns)
 {
-	struct edge *e = edge_get(a, client, server, "tcp", "connect", false,
+	struct agg_edge *e = edge_get(a, client, server, "tcp", "connect", false,
 				  server_kind);
 	struct window *w;
 
@@ -210,7 +285,7 @@ int agg_conn_error(struct aggregator *a, const char *client, const char *server,
 }
 
 /* Prepared statements of one flush. */
-enum { ST_SERVICE, ST_EDGE, ST_WINDOW, ST_SOURCE, ST_COUNTER, ST_COUNT };
+enum { ST_SERVICE, ST_EDGE, ST_WINDOW, ST_SOURCE, ST_LINK, ST_COUNTER, ST_COUNT };
 
 struct flush_stmts {
 	sqlite3_stmt *st[ST_COUNT];
@@ -251,6 +326,10 @@ static const char *const flush_sql[] = {
 	"samples = samples + excluded.samples, "
 	"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
 	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
+	"INSERT INTO path_links(parent_edge_id, child_edge_id, method, "
+	"window_start, count) VALUES (?1, ?2, ?3, ?4, ?5) "
+	"ON CONFLICT(parent_edge_id, child_edge_id, method, window_start) "
+	"DO UPDATE SET count = count + excluded.count",
 	"INSERT INTO agent_counters(name, value, updated_ns) VALUES (?1, ?2, ?3) "
 	"ON CONFLICT(name) DO UPDATE SET value = excluded.value, "
 	"updated_ns = excluded.updated_ns",
@@ -270,12 +349,12 @@ static int64_t step_id(sqlite3_stmt *st)
 }
 
 static int64_t put_service(struct flush_stmts *s, const char *name,
-			   enum svc_kind kind, const struct edge *e)
+			   enum svc_kind kind, uint64_t first_ns, uint64_t last_ns)
 {
 	sqlite3_bind_text(s->st[ST_SERVICE], 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->st[ST_SERVICE], 2, kind_names[kind], -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s->st[ST_SERVICE], 3, (int64_t)e->first_ns);
-	sqlite3_bind_int64(s->st[ST_SERVICE], 4, (int64_t)e->last_ns);
+	sqlite3_bind_int64(s->st[ST_SERVICE], 3, (int64_t)first_ns);
+	sqlite3_bind_int64(s->st[ST_SERVICE], 4, (int64_t)last_ns);
 	return step_id(s->st[ST_SERVICE]);
 }
 
@@ -309,7 +388,7 @@ static int put_window(struct flush_stmts *s, int64_t edge_id,
 
 /* Add this flush's samples of @e to its edge_sources row. */
 static int put_source(struct flush_stmts *s, int64_t edge_id,
-		      const struct edge *e, const char *source)
+		      const struct agg_edge *e, const char *source)
 {
 	uint64_t samples = 0;
 	int rc;
@@ -326,36 +405,87 @@ static int put_source(struct flush_stmts *s, int64_t edge_id,
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-static int put_edge(struct flush_stmts *s, const struct edge *e,
-		    const char *source)
+/* Upsert @e's services and edge row, seen in [first, last]: edges.id or -1. */
+static int64_t put_edge_row(struct flush_stmts *s, const struct agg_edge *e,
+			    uint64_t first_ns, uint64_t last_ns)
 {
 	enum svc_kind ckind = SVC_SERVICE;
-	int64_t cid, sid, eid;
+	int64_t cid, sid;
 
 	/* a client named by its address was not resolved to a process */
 	if (strchr(e->client, ':') || strspn(e->client, "0123456789.") ==
 					      strlen(e->client))
 		ckind = SVC_EXTERNAL;
-	cid = put_service(s, e->client, ckind, e);
-	sid = put_service(s, e->server, e->server_kind, e);
+	cid = put_service(s, e->client, ckind, first_ns, last_ns);
+	sid = put_service(s, e->server, e->server_kind, first_ns, last_ns);
 	if (cid < 0 || sid < 0)
-		return -EIO;
+		return -1;
 	sqlite3_bind_int64(s->st[ST_EDGE], 1, cid);
 	sqlite3_bind_int64(s->st[ST_EDGE], 2, sid);
 	sqlite3_bind_text(s->st[ST_EDGE], 3, e->protocol, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->st[ST_EDGE], 4, e->operation, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s->st[ST_EDGE], 5, (int64_t)e->first_ns);
-	sqlite3_bind_int64(s->st[ST_EDGE], 6, (int64_t)e->last_ns);
+	sqlite3_bind_int64(s->st[ST_EDGE], 5, (int64_t)first_ns);
+	sqlite3_bind_int64(s->st[ST_EDGE], 6, (int64_t)last_ns);
 	sqlite3_bind_int(s->st[ST_EDGE], 7, e->tls);
-	eid = step_id(s->st[ST_EDGE]);
+	return step_id(s->st[ST_EDGE]);
+}
+
+static int put_edge(struct flush_stmts *s, struct agg_edge *e,
+		    const char *source, uint64_t flush_no)
+{
+	int64_t eid = put_edge_row(s, e, e->first_ns, e->last_ns);
+
 	if (eid < 0)
 		return -EIO;
+	e->db_id = eid;
+	e->db_flush = flush_no;
 	for (int i = 0; i < e->nwin; i++) {
 		int err = put_window(s, eid, &e->win[i], source);
 		if (err)
 			return err;
 	}
 	return put_source(s, eid, e, source);
+}
+
+/* edges.id of @e, written in this flush if its records were not. */
+static int64_t link_edge_id(struct flush_stmts *s, struct agg_edge *e,
+			    uint64_t flush_no, uint64_t seen_ns)
+{
+	if (e->db_flush != flush_no) {
+		e->db_id = put_edge_row(s, e, seen_ns, seen_ns);
+		e->db_flush = flush_no;
+	}
+	return e->db_id;
+}
+
+static const char *const link_methods[] = {
+	[AGG_LINK_THREAD] = "thread", [AGG_LINK_TRACEPARENT] = "traceparent",
+};
+
+static int put_link(struct flush_stmts *s, const struct link *l,
+		    uint64_t flush_no)
+{
+	uint64_t seen = (uint64_t)l->win[0].start_s * 1000000000ull;
+	int64_t pid = link_edge_id(s, l->parent, flush_no, seen);
+	int64_t cid = link_edge_id(s, l->child, flush_no, seen);
+
+	if (pid < 0 || cid < 0)
+		return -EIO;
+	for (int i = 0; i < l->nwin; i++) {
+		sqlite3_stmt *st = s->st[ST_LINK];
+		int rc;
+
+		sqlite3_bind_int64(st, 1, pid);
+		sqlite3_bind_int64(st, 2, cid);
+		sqlite3_bind_text(st, 3, link_methods[l->method], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, l->win[i].start_s);
+		sqlite3_bind_int64(st, 5, (int64_t)l->win[i].count);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return -EIO;
+	}
+	return 0;
 }
 
 static int put_counters(struct flush_stmts *s, const struct agent_stats *st)
@@ -406,9 +536,14 @@ int agg_flush(struct aggregator *a, sqlite3 *db, const struct agent_stats *stats
 			goto out_finalize;
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
 		goto out_finalize;
+	a->flush_no++;
 	for (int b = 0; b < EDGE_BUCKETS; b++)
-		for (struct edge *e = a->buckets[b]; e; e = e->next)
-			if (e->nwin && (err = put_edge(&s, e, a->source)))
+		for (struct agg_edge *e = a->buckets[b]; e; e = e->next)
+			if (e->nwin && (err = put_edge(&s, e, a->source, a->flush_no)))
+				goto out_rollback;
+	for (int b = 0; b < LINK_BUCKETS; b++)
+		for (struct link *l = a->links[b]; l; l = l->next)
+			if (l->nwin && (err = put_link(&s, l, a->flush_no)))
 				goto out_rollback;
 	if ((err = put_counters(&s, stats)) ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) {
@@ -417,10 +552,13 @@ int agg_flush(struct aggregator *a, sqlite3 *db, const struct agent_stats *stats
 	}
 	/* committed: the deltas are in the store now */
 	for (int b = 0; b < EDGE_BUCKETS; b++)
-		for (struct edge *e = a->buckets[b]; e; e = e->next) {
+		for (struct agg_edge *e = a->buckets[b]; e; e = e->next) {
 			e->nwin = 0;
 			e->first_ns = e->last_ns = 0;
 		}
+	for (int b = 0; b < LINK_BUCKETS; b++)
+		for (struct link *l = a->links[b]; l; l = l->next)
+			l->nwin = 0;
 	err = 0;
 	goto out_finalize;
 out_rollback:

@@ -22,6 +22,15 @@ enum svc_kind svc_kind_from(const char *s);
 
 struct aggregator;
 
+/* An edge of the aggregator: stable from creation to agg_free(). */
+struct agg_edge;
+
+/* How a child request was tied to the request its caller was serving. */
+enum agg_link_method {
+	AGG_LINK_THREAD,	/* same thread between request read and response */
+	AGG_LINK_TRACEPARENT,	/* same W3C trace-id in and out of the service */
+};
+
 /*
  * agg_new() - an empty aggregator whose edges are stored as seen by
  * @source: "ebpf" (a production node) or "test" (the gate's sandbox), the
@@ -42,7 +51,28 @@ void agg_free(struct aggregator *a);
  */
 int agg_record(struct aggregator *a, const char *client, const char *server,
 	       enum svc_kind server_kind, const struct fl_record *rec,
-	       bool tls, uint64_t wall_start_ns);
+	       bool tls, uint64_t wall_start_ns, struct agg_edge **edge);
+
+/*
+ * agg_edge() - the edge (@client, @server, @proto, @operation, @tls),
+ * created without counts if new. OUT of agg_record() as well: its @edge
+ * (may be NULL). NULL on ENOMEM.
+ */
+struct agg_edge *agg_edge(struct aggregator *a, const char *client,
+			  const char *server, enum svc_kind server_kind,
+			  enum fl_proto proto, const char *operation, bool tls);
+
+/* agg_edge_server() - the server's name of @e (owned by @e). */
+const char *agg_edge_server(const struct agg_edge *e);
+
+/*
+ * agg_link() - count one request of @child made while a request of @parent
+ * was being served, found by @method, in the minute of @wall_ns (Unix ns).
+ * Flushed to path_links with both edges. Returns 0 or -ENOMEM.
+ */
+int agg_link(struct aggregator *a, struct agg_edge *parent,
+	     struct agg_edge *child, enum agg_link_method method,
+	     uint64_t wall_ns);
 
 /*
  * agg_conn_error() - count a failed connection attempt from @client to

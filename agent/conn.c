@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "conn.h"
+#include "callpath.h"
 #include "proto.h"
 
 #include <bpf/bpf.h>
@@ -44,6 +45,9 @@ struct conn {
 	enum svc_kind server_kind;
 	const char *rule_kind;	/* the operator's kind for this server end */
 	struct conn_table *ct;
+	uint64_t req_seen;	/* server end: newest request handed to callpath */
+	uint32_t serving_tid;	/* server end: thread that read that request */
+	struct agg_edge *link_parent; /* client end: what the writer was serving */
 };
 
 /*
@@ -65,6 +69,7 @@ struct conn_table {
 	struct agent_stats *stats;
 	int64_t wall_off;
 	int conns_map_fd;	/* collector's conns map, or -1 */
+	struct callpath *cp;	/* call-path links; NULL when off */
 	struct fl_parser_stats closed; /* parser counters of freed conns */
 	uint64_t opaque_closed;	/* freed conns that were TLS seen only encrypted */
 	int err;		/* first -ENOMEM while handling an event */
@@ -86,12 +91,17 @@ static uint32_t local_hash(const uint8_t addr[16], uint16_t port)
 
 struct conn_table *conn_table_new(struct identity *id, struct aggregator *agg,
 				  struct agent_stats *stats,
-				  int64_t mono_to_wall_ns, int conns_map_fd)
+				  int64_t mono_to_wall_ns, int conns_map_fd,
+				  bool paths)
 {
 	struct conn_table *ct = calloc(1, sizeof(*ct));
 
 	if (!ct)
 		return NULL;
+	if (paths && !(ct->cp = callpath_new(agg, stats))) {
+		free(ct);
+		return NULL;
+	}
 	ct->id = id;
 	ct->agg = agg;
 	ct->stats = stats;
@@ -193,6 +203,8 @@ static void conn_unlink(struct conn_table *ct, struct conn *c)
 
 static void conn_free(struct conn_table *ct, struct conn *c)
 {
+	if (ct->cp && c->serving_tid)
+		callpath_conn_gone(ct->cp, c->serving_tid, c);
 	ct->opaque_closed += c->tls_opaque && !c->tls;
 	if (c->parser)
 		add_parser_stats(&ct->closed, fl_parser_stats(c->parser));
@@ -309,13 +321,56 @@ static void on_record(const struct fl_record *rec, void *ctx)
 {
 	struct conn *c = ctx;
 	struct conn_table *ct = c->ct;
+	uint64_t wall = rec->start_ns + (uint64_t)ct->wall_off;
+	struct agg_edge *e;
 
+	if (c->mirrored)
+		return; /* parsed for call paths only: the client end counts */
 	if (!c->named)
 		conn_name(ct, c);
 	ct->stats->records++;
 	if (agg_record(ct->agg, c->client, c->server, c->server_kind, rec,
-		       c->tls, rec->start_ns + (uint64_t)ct->wall_off))
+		       c->tls, wall, &e))
 		ct->err = -ENOMEM;
+	else if (ct->cp && c->role == FL_ROLE_CLIENT &&
+		 callpath_child(ct->cp, e, c->client, c->link_parent, rec, wall))
+		ct->err = -ENOMEM;
+}
+
+/*
+ * Call paths: a server end read a new request (tell callpath which thread
+ * serves what) or wrote a response (serving is over); a client end wrote a
+ * request (remember what its thread was serving).
+ */
+static void conn_callpath(struct conn_table *ct, struct conn *c,
+			  const struct fl_data_event *e, enum fl_side side)
+{
+	struct fl_request_info ri;
+	uint32_t tid = e->hdr.tid;
+
+	if (c->role == FL_ROLE_CLIENT) {
+		if (side == FL_SIDE_REQUEST)
+			c->link_parent = callpath_current(ct->cp, c->cid.tgid,
+							  tid, e->hdr.ts_ns);
+		return;
+	}
+	if (side == FL_SIDE_RESPONSE) {
+		callpath_respond(ct->cp, tid, c);
+		return;
+	}
+	if (!c->parser || !fl_parser_last_request(c->parser, &c->req_seen, &ri))
+		return;
+	if (!c->named)
+		conn_name(ct, c);
+	struct agg_edge *parent = agg_edge(ct->agg, c->client, c->server,
+					   c->server_kind, c->proto,
+					   ri.operation, c->tls);
+	if (!parent || callpath_serve(ct->cp, c->cid.tgid, tid, c, parent, &ri,
+				      e->hdr.ts_ns)) {
+		ct->err = -ENOMEM;
+		return;
+	}
+	c->serving_tid = tid;
 }
 
 static void on_open(struct conn_table *ct, const struct fl_conn_event *e)
@@ -454,7 +509,7 @@ static void conn_tls_start(struct conn_table *ct, struct conn *c)
 	c->tls = true;
 	ct->stats->tls_conns++;
 	conn_reset_parser(c);
-	c->ignored = c->mirrored;
+	c->ignored = c->mirrored && !ct->cp;
 	c->next_off[0] = c->next_off[1] = 0;
 }
 
@@ -495,6 +550,13 @@ static bool conn_detect(struct conn_table *ct, struct conn *c, uint64_t ts,
 	}
 	if (c->joined)
 		fl_parser_join(c->parser);
+	if (c->mirrored && c->proto != FL_PROTO_HTTP) {
+		/* kept for call paths, which only HTTP servers make here */
+		fl_parser_free(c->parser);
+		c->parser = NULL;
+		c->ignored = true;
+		return false;
+	}
 	/* the detection bytes are the start of the request stream */
 	if (fl_parser_feed(c->parser, FL_SIDE_REQUEST, c->detect_ts, c->detect,
 			   c->ndetect, on_record, c))
@@ -545,7 +607,7 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 			ct->stats->unknown_proto_bytes += e->orig_len;
 		return;
 	}
-	if (!c->mirror_checked && conn_is_mirror(ct, c)) {
+	if (!c->mirror_checked && conn_is_mirror(ct, c) && !ct->cp) {
 		c->ignored = true;
 		return;
 	}
@@ -576,6 +638,8 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 	if (e->orig_len > e->cap_len)
 		fl_parser_gap(c->parser, side, e->hdr.ts_ns,
 			      e->orig_len - e->cap_len, on_record, c);
+	if (ct->cp)
+		conn_callpath(ct, c, e, side);
 }
 
 int conn_table_event(struct conn_table *ct, const void *data, size_t len)
@@ -595,6 +659,12 @@ int conn_table_event(struct conn_table *ct, const void *data, size_t len)
 		on_data(ct, e, (const uint8_t *)(e + 1));
 		break;
 	}
+	case FL_EV_THREAD_EVLOOP:
+	case FL_EV_THREAD_EXIT:
+		if (ct->cp && callpath_evloop(ct->cp, h->cid.tgid, h->tid,
+					      h->type == FL_EV_THREAD_EVLOOP))
+			ct->err = -ENOMEM;
+		break;
 	case FL_EV_PROC_EXEC:
 		if (len >= sizeof(struct fl_conn_event))
 			identity_exec(ct->id, h->cid.tgid,
@@ -642,6 +712,8 @@ void conn_table_free(struct conn_table *ct)
 {
 	if (!ct)
 		return;
+	callpath_free(ct->cp);
+	ct->cp = NULL;	/* conn_free() below must not call into it */
 	for (uint32_t b = 0; b < PROC_BUCKETS; b++) {
 		struct proc_conns *p = ct->procs[b], *next;
 		for (; p; p = next) {

@@ -31,12 +31,15 @@ struct conn_table;
  * into @stats and aggregates into @agg (all borrowed, must outlive it).
  * @mono_to_wall_ns: added to collector timestamps (CLOCK_MONOTONIC) to get
  * Unix ns. @conns_map_fd: the collector's `conns` map, whose entries of
- * exited processes the table deletes (-1: none). Returns NULL with
- * errno = ENOMEM.
+ * exited processes the table deletes (-1: none). @paths: link the requests
+ * a service makes to the request it serves (agent/callpath.h); this parses
+ * the server ends of HTTP connections whose client end is traced here too.
+ * Returns NULL with errno = ENOMEM.
  */
 struct conn_table *conn_table_new(struct identity *id, struct aggregator *agg,
 				  struct agent_stats *stats,
-				  int64_t mono_to_wall_ns, int conns_map_fd);
+				  int64_t mono_to_wall_ns, int conns_map_fd,
+				  bool paths);
 
 /* conn_table_free() - release @ct and its parsers; NULL is fine. */
 void conn_table_free(struct conn_table *ct);

@@ -43,6 +43,7 @@ static struct env {
 	const char *source;	/* provenance of what is recorded: ebpf|test */
 	bool stats;		/* print the counters at every flush */
 	bool no_tls;		/* no SSL_* uprobes */
+	bool no_paths;		/* no call-path links */
 	bool verbose;
 } env = {
 	.db = "faultline.db",
@@ -90,6 +91,9 @@ static const struct argp_option opts[] = {
 	  "Replay a recording through the pipeline instead of tracing", 0 },
 	{ "no-tls", 'T', NULL, 0,
 	  "Do not attach the SSL_* uprobes (TLS connections stay unparsed)", 0 },
+	{ "no-paths", 'N', NULL, 0,
+	  "Do not link the requests a service makes to the request it serves "
+	  "(saves parsing the server ends of local HTTP connections)", 0 },
 	{ "stats", 'S', NULL, 0,
 	  "Print the counters (what was seen and not seen) at every flush", 0 },
 	{ "source", 'o', "SOURCE", 0,
@@ -150,6 +154,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'T':
 		env.no_tls = true;
+		break;
+	case 'N':
+		env.no_paths = true;
 		break;
 	case 'S':
 		env.stats = true;
@@ -440,7 +447,8 @@ static int agent_open(struct agent *a)
 static int agent_table(struct agent *a, int64_t wall_off)
 {
 	a->ct = conn_table_new(a->id, a->agg, &a->stats, wall_off,
-			       a->skel ? bpf_map__fd(a->skel->maps.conns) : -1);
+			       a->skel ? bpf_map__fd(a->skel->maps.conns) : -1,
+			       !env.no_paths);
 	if (!a->ct) {
 		fprintf(stderr, "faultline-agent: out of memory\n");
 		return -ENOMEM;

@@ -49,6 +49,17 @@ struct fl_record {
 	uint64_t end_ns;	/* timestamp of the last response byte, ns */
 	uint64_t req_bytes;	/* request size on the wire, bytes (seen or not) */
 	uint64_t resp_bytes;	/* response size on the wire, bytes (seen or not) */
+	bool has_trace_id;	/* the request carried a W3C traceparent */
+	uint8_t trace_id[16];	/* its trace-id (W3C Trace Context §3.2.2.3) */
+};
+
+/* A request the parser has just queued (its response may be far off). */
+struct fl_request_info {
+	uint64_t seq;		/* numbers the parser's requests, from 1 */
+	uint64_t start_ns;	/* timestamp of its first byte, ns */
+	char operation[FL_OP_MAX];
+	bool has_trace_id;
+	uint8_t trace_id[16];
 };
 
 /* What a parser could not follow; summed by the agent into its counters. */
@@ -118,6 +129,15 @@ void fl_parser_close(struct fl_parser *p, uint64_t ts_ns, fl_record_cb cb,
  * the first fl_parser_feed().
  */
 void fl_parser_join(struct fl_parser *p);
+
+/*
+ * fl_parser_last_request() - the newest request @p has queued, if it is
+ * newer than *@seen: fills @out, sets *@seen to its seq and returns true.
+ * Lets the caller act when a request is read (call-path links), long
+ * before its record exists. Returns false when nothing new was queued.
+ */
+bool fl_parser_last_request(const struct fl_parser *p, uint64_t *seen,
+			    struct fl_request_info *out);
 
 /* fl_parser_stats() - counters of what this parser could not follow. */
 const struct fl_parser_stats *fl_parser_stats(const struct fl_parser *p);

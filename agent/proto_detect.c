@@ -277,6 +277,8 @@ static void emit(struct fl_parser *p, const struct fl_pending *e,
 	rec.end_ns = r->end_ns;
 	rec.req_bytes = e->req_bytes;
 	rec.resp_bytes = r->bytes;
+	rec.has_trace_id = e->has_trace_id;
+	memcpy(rec.trace_id, e->trace_id, sizeof(rec.trace_id));
 	if (p->cb)
 		p->cb(&rec, p->ctx);
 }
@@ -576,6 +578,25 @@ void fl_parser_close(struct fl_parser *p, uint64_t ts_ns, fl_record_cb cb,
 }
 
 /* fl_parser_stats() - @p's counters, valid until fl_parser_free(). */
+bool fl_parser_last_request(const struct fl_parser *p, uint64_t *seen,
+			    struct fl_request_info *out)
+{
+	const struct fl_pending *e;
+
+	if (!p->q.count)
+		return false;
+	e = q_at(&p->q, p->q.count - 1);
+	if (e->kind != FL_PEND_REQUEST || e->seq <= *seen)
+		return false;
+	*seen = e->seq;
+	out->seq = e->seq;
+	out->start_ns = e->start_ns;
+	fl_copy_op(out->operation, e->operation);
+	out->has_trace_id = e->has_trace_id;
+	memcpy(out->trace_id, e->trace_id, sizeof(out->trace_id));
+	return true;
+}
+
 const struct fl_parser_stats *fl_parser_stats(const struct fl_parser *p)
 {
 	return &p->stats;

@@ -60,6 +60,8 @@ struct http_side {
 	uint32_t flags;		/* HTTP_F_*: of this request / of the one answered */
 	uint64_t req_seq;	/* request: its pending entry while the body flows */
 	char op[FL_OP_MAX];	/* request: operation from the request line */
+	bool has_trace_id;	/* request: a valid traceparent field */
+	uint8_t trace_id[16];	/* ... its trace-id */
 };
 
 struct http_parser {
@@ -341,6 +343,43 @@ static void transfer_encoding(struct http_side *s, const uint8_t *v, size_t n)
 	}
 }
 
+static int hexval(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;	/* the spec allows lowercase hex only */
+}
+
+/*
+ * traceparent: version "-" trace-id "-" parent-id "-" trace-flags, as
+ * W3C Trace Context §3.2: "00-" 32 HEXDIGLC "-" 16 HEXDIGLC "-" 2 HEXDIGLC.
+ * Versions other than 00 may append fields; all-zero ids are invalid. The
+ * trace-id alone is kept (not a secret: it names a trace, no content).
+ */
+static bool traceparent(const uint8_t *v, size_t n, uint8_t out[16])
+{
+	uint8_t any = 0;
+
+	if (n < 55 || hexval(v[0]) < 0 || hexval(v[1]) < 0 || v[2] != '-' ||
+	    v[35] != '-' || v[52] != '-' || (v[0] == 'f' && v[1] == 'f') ||
+	    (n > 55 && (v[0] == '0' && v[1] == '0')) ||
+	    (n > 55 && v[55] != '-'))
+		return false;
+	for (int i = 0; i < 16; i++) {
+		int hi = hexval(v[3 + 2 * i]), lo = hexval(v[4 + 2 * i]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (uint8_t)(hi << 4 | lo);
+		any |= out[i];
+	}
+	for (int i = 36; i < 52; i++)
+		if (hexval(v[i]) < 0)
+			return false;
+	return any != 0 && hexval(v[53]) >= 0 && hexval(v[54]) >= 0;
+}
+
 static int field_line(struct http_side *s, const struct fl_span *ln)
 {
 	const uint8_t *l = ln->p, *v;
@@ -355,6 +394,8 @@ static int field_line(struct http_side *s, const struct fl_span *ln)
 	trim_ows(&v, &vn);
 	if (name_is(l, name, "content-length"))
 		return ln->truncated ? -EPROTO : content_length(s, v, vn);
+	if (name_is(l, name, "traceparent") && !ln->truncated)
+		s->has_trace_id = traceparent(v, vn, s->trace_id);
 	if (name_is(l, name, "transfer-encoding")) {
 		if (ln->truncated)
 			return -EPROTO;
@@ -404,6 +445,7 @@ static void msg_begin(struct http_side *s, uint64_t ts)
 	s->te_present = false;
 	s->chunked = false;
 	s->status = 0;
+	s->has_trace_id = false;
 }
 
 /* Keep the pending entry's size in step with the request body. */
@@ -472,6 +514,8 @@ static int request_head_end(struct fl_parser *p, struct http_side *s,
 	e->start_ns = s->start_ns;
 	e->req_bytes = s->bytes;
 	e->flags = s->flags;
+	e->has_trace_id = s->has_trace_id;
+	memcpy(e->trace_id, s->trace_id, sizeof(e->trace_id));
 	s->req_seq = e->seq;
 	body_begin(p, s, FL_SIDE_REQUEST, ts);
 	return 0;

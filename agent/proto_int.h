@@ -112,6 +112,8 @@ struct fl_pending {
 	uint64_t req_bytes;	/* wire bytes of the request so far */
 	enum fl_pend_kind kind;
 	uint32_t flags;		/* protocol-specific (HTTP: HEAD, CONNECT) */
+	bool has_trace_id;	/* HTTP: a valid traceparent field was sent */
+	uint8_t trace_id[16];
 };
 
 /* FIFO ring of pending requests, grown on demand up to FL_PENDING_MAX. */

@@ -119,6 +119,14 @@ struct {
 	__type(value, struct ssl_conn);
 } ssl_conns SEC(".maps");
 
+/* Threads seen waiting on epoll (event loops), by tid. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} evloop_tids SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, FL_RINGBUF_DEFAULT);
@@ -414,6 +422,9 @@ int tp_sched_process_exit(void *ctx)
 
 	/* a thread killed inside SSL_*: its tid may be reused */
 	bpf_map_delete_elem(&ssl_calls, &id);
+	if (!bpf_map_delete_elem(&evloop_tids, &(__u32){ (__u32)id }))
+		emit_conn(FL_EV_THREAD_EXIT, bpf_ktime_get_ns(), tgid, -1, 0, 0,
+			  NULL, 0, NULL);
 	if ((__u32)id != tgid || tgid == self_tgid)
 		return 0; /* a thread, not the process */
 	emit_conn(FL_EV_PROC_EXIT, bpf_ktime_get_ns(), tgid, -1, 0, 0, NULL, 0,
@@ -431,6 +442,44 @@ int tp_sched_process_exec(void *ctx)
 		emit_conn(FL_EV_PROC_EXEC, bpf_ktime_get_ns(), tgid, -1, 0, 0,
 			  NULL, 0, NULL);
 	return 0;
+}
+
+/*
+ * A thread that waits on epoll serves many connections in turn: the agent
+ * must not tie the requests it makes to the request it read last. Told
+ * once per thread (one lookup per call after that); forgotten at its exit.
+ */
+static __always_inline int epoll_waiter(void)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	__u8 one = 1;
+
+	if (bpf_map_lookup_elem(&evloop_tids, &tid) || (id >> 32) == self_tgid)
+		return 0;
+	if (bpf_map_update_elem(&evloop_tids, &tid, &one, BPF_NOEXIST))
+		return 0;
+	emit_conn(FL_EV_THREAD_EVLOOP, bpf_ktime_get_ns(), id >> 32, -1, 0, 0,
+		  NULL, 0, NULL);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_epoll_wait")
+int tp_enter_epoll_wait(void *ctx)
+{
+	return epoll_waiter();
+}
+
+SEC("tracepoint/syscalls/sys_enter_epoll_pwait")
+int tp_enter_epoll_pwait(void *ctx)
+{
+	return epoll_waiter();
+}
+
+SEC("tracepoint/syscalls/sys_enter_epoll_pwait2")
+int tp_enter_epoll_pwait2(void *ctx)
+{
+	return epoll_waiter();
 }
 
 /*

@@ -32,6 +32,7 @@ suite gatectl tests/gate/run.sh
 suite integration tests/integration/run.sh
 suite identity tests/integration/identity.sh
 suite tls tests/integration/tls.sh
+suite paths tests/integration/paths.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"

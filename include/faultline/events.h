@@ -32,6 +32,10 @@ enum fl_event_type {
 	FL_EV_PROC_EXIT = 5,	/* a process exited: its fds closed without close() */
 	FL_EV_PROC_EXEC = 6,	/* a process called execve(): the agent looks
 				   for TLS libraries in it (fl_conn_event, no tuple) */
+	FL_EV_THREAD_EVLOOP = 7, /* hdr.tid waits on epoll: an event loop, whose
+				    requests the same-thread link cannot tell apart
+				    (fl_conn_event, no tuple; once per thread) */
+	FL_EV_THREAD_EXIT = 8,	/* a thread marked by FL_EV_THREAD_EVLOOP exited */
 };
 
 enum fl_role {

@@ -162,6 +162,55 @@ static void test_timestamps(void)
 	fl_parser_free(p);
 }
 
+/*
+ * W3C Trace Context §3.2: only a well-formed traceparent gives its trace-id;
+ * fl_parser_last_request() hands each queued request over once.
+ */
+static void test_traceparent(void)
+{
+	static const struct {
+		const char *value;
+		bool valid;
+	} cases[] = {
+		{ "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", true },
+		{ "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz", true },
+		{ "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", false },
+		{ "00-00000000000000000000000000000000-00f067aa0ba902b7-01", false },
+		{ "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false },
+		{ "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x", false },
+		{ "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", false },
+		{ "00-4bf92f3577b34da6a3ce929d0e0e473-600f067aa0ba902b7-01", false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fl_parser *p = fl_parser_new(FL_PROTO_HTTP);
+		struct fl_request_info ri;
+		struct recs got = { 0 };
+		uint64_t seen = 0;
+		char req[256];
+		int n = snprintf(req, sizeof(req), "GET /a HTTP/1.1\r\nTraceparent: %s"
+				 "\r\n\r\n", cases[i].value);
+
+		CHECK(!fl_parser_last_request(p, &seen, &ri));
+		feed(p, REQ, 10, req, (size_t)n, &got);
+		CHECK(fl_parser_last_request(p, &seen, &ri));
+		CHECK(!fl_parser_last_request(p, &seen, &ri)); /* once only */
+		CHECK_EQ_INT(ri.seq, 1);
+		CHECK_EQ_INT(ri.start_ns, 10);
+		CHECK_EQ_STR(ri.operation, "GET /a");
+		CHECK_EQ_INT(ri.has_trace_id, cases[i].valid);
+		feed(p, RSP, 20, "HTTP/1.1 204 No Content\r\n\r\n", 27, &got);
+		CHECK_EQ_INT(got.n, 1);
+		if (got.n == 1) {
+			CHECK_EQ_INT(got.r[0].has_trace_id, cases[i].valid);
+			if (cases[i].valid)
+				CHECK(got.r[0].trace_id[0] == 0x4b &&
+				      got.r[0].trace_id[15] == 0x36);
+		}
+		fl_parser_free(p);
+	}
+}
+
 static void test_close_drops_unanswered(void)
 {
 	struct fl_parser *p = fl_parser_new(FL_PROTO_HTTP);
@@ -653,7 +702,7 @@ static void test_gap_in_chunked_request(void)
 }
 
 RUN_TESTS(test_curl_every_split, test_framing_every_split,
-	  test_pipelined_every_split, test_timestamps,
+	  test_pipelined_every_split, test_timestamps, test_traceparent,
 	  test_close_drops_unanswered, test_gap_in_bodies,
 	  test_gap_in_request_head, test_gap_in_response_head,
 	  test_garbage_random, test_garbage_then_valid,
