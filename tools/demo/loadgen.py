@@ -97,7 +97,10 @@ def main():
         conn = http.client.HTTPConnection(a.host, a.port, timeout=a.timeout)
         try:
             data = json.dumps(body).encode() if body is not None else None
-            headers = {"Connection": "close", "User-Agent": "faultline-loadgen"}
+            headers = {"Connection": "close", "User-Agent": "faultline-loadgen",
+                       # a trace of its own per request (W3C Trace Context)
+                       "traceparent": "00-%s-%s-01" % (os.urandom(16).hex(),
+                                                       os.urandom(8).hex())}
             if data is not None:
                 headers["Content-Type"] = "application/json"
             conn.request(method, path, body=data, headers=headers)

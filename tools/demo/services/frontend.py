@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import shopcommon  # noqa: E402
 
 shopcommon.ensure_service_name("frontend")
+shopcommon.PROPAGATE_TRACE = True  # frontend is "instrumented": it passes traceparent on
 
 HTTPError = shopcommon.HTTPError
 

@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -28,6 +29,14 @@ def ensure_service_name(name):
         return
     env = dict(os.environ, OTEL_SERVICE_NAME=name)
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+# W3C trace context of the request the current thread serves. Only services
+# that set PROPAGATE_TRACE pass it on (as an OpenTelemetry-instrumented
+# service would), so the demo shows both of faultline's call-path methods:
+# traceparent where it is propagated, same-thread where it is not.
+PROPAGATE_TRACE = False
+_trace = threading.local()
 
 
 def log(fmt, *args):
@@ -63,6 +72,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": "bad Content-Length"}, t0)
             return
         body = self.rfile.read(length) if length else b""
+        _trace.parent = self.headers.get("traceparent")
         allowed = False
         for m, rx, fn in self.ROUTES:
             match = re.fullmatch(rx, path)
@@ -135,6 +145,11 @@ def call(host, port, method, path, obj=None, timeout=5.0):
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         headers = {"Connection": "close", "Accept": "application/json"}
+        parent = getattr(_trace, "parent", None)
+        if PROPAGATE_TRACE and parent and len(parent) == 55:
+            # same trace-id, a new span id (W3C Trace Context 3.2)
+            headers["traceparent"] = "%s-%s-%s" % (parent[:35], os.urandom(8).hex(),
+                                                   parent[53:])
         body = None
         if obj is not None:
             body = json.dumps(obj).encode()
