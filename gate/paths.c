@@ -603,28 +603,64 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* Write the JSON text @s with every line after the first indented by @ind. */
+static int paths_put_indented(const char *s, const char *ind)
+{
+	for (const char *nl; (nl = strchr(s, '\n')); s = nl + 1)
+		if (fwrite(s, 1, (size_t)(nl + 1 - s), stdout) != (size_t)(nl + 1 - s) ||
+		    fputs(ind, stdout) == EOF)
+			return -EIO;
+	return fputs(s, stdout) == EOF ? -EIO : 0;
+}
+
+/*
+ * The document, as gate_json_print() would print it, but one path at a
+ * time: a path's objects are built, written and freed before the next, so
+ * memory stays flat however many paths there are.
+ */
 static int paths_json(struct paths *p, int64_t since, int64_t until)
 {
-	json_t *root, *jp;
-	int err;
+	size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15);
+	json_t *root;
+	char *head = NULL, *text;
+	int err = 0;
 
-	root = json_pack("{s:o, s:o, s:o, s:o, s:I, s:[]}",
+	root = json_pack("{s:o, s:o, s:o, s:o, s:I}",
 			 "since", since == INT64_MIN ? json_null() : gate_json_time(since),
 			 "until", until == INT64_MAX ? json_null() : gate_json_time(until),
 			 "from", str_or_null(p->from), "through", str_or_null(p->through),
-			 "min_count", (json_int_t)p->min_count, "paths");
+			 "min_count", (json_int_t)p->min_count);
 	if (!root)
 		return oom(p);
-	jp = json_object_get(root, "paths");
-	for (size_t i = 0; i < p->npaths; i++) {
-		if (json_array_append_new(jp, paths_json_path(p, &p->paths[i]))) {
-			json_decref(root);
-			return oom(p);
-		}
+	if (!p->npaths) {
+		err = json_object_set_new(root, "paths", json_array()) ? oom(p)
+			: gate_json_print(p->ctx, root);
+		json_decref(root);
+		return err;
 	}
-	err = gate_json_print(p->ctx, root);
+	head = json_dumps(root, flags);
 	json_decref(root);
-	return err;
+	if (!head)
+		return oom(p);
+	/* head ends in "\n}": continue the object with the paths array */
+	head[strlen(head) - 2] = '\0';
+	if (printf("%s,\n  \"paths\": [\n    ", head) < 0)
+		err = -EIO;
+	free(head);
+	for (size_t i = 0; i < p->npaths && !err; i++) {
+		json_t *o = paths_json_path(p, &p->paths[i]);
+		text = o ? json_dumps(o, flags) : NULL;
+		json_decref(o);
+		if (!text)
+			return oom(p);
+		err = paths_put_indented(text, "    ");
+		free(text);
+		if (!err && fputs(i + 1 < p->npaths ? ",\n    " : "\n  ]\n}\n", stdout) == EOF)
+			err = -EIO;
+	}
+	if (err)
+		return gate_fail(p->ctx, err, "cannot write output: %s", strerror(-err));
+	return 0;
 }
 
 /* "PATH 1  gw → web → api  count 90  weakest thread  [cycle]" */

@@ -558,6 +558,18 @@ paths_sum_before=$(sha256sum "$PATHS" | cut -d' ' -f1)
 } >"$work/deep.spec"
 DEEP=$work/deep.db
 "$work/mkfixture" "$DEEP" <"$work/deep.spec" || fail "fixture deep.db"
+# 12 levels of 4 operations, each linked to the 4 of the next: 4^12 paths
+{
+	for i in $(seq 0 12); do echo "service m$i service"; done
+	for i in $(seq 0 11); do for o in 0 1 2 3; do
+		echo "edge m$i m$((i + 1)) http 0 0 GET /o$o"
+	done; done
+	for i in $(seq 0 10); do for a in 1 2 3 4; do for b in 1 2 3 4; do
+		echo "link $((i * 4 + a)) $(((i + 1) * 4 + b)) thread 1795237200 1"
+	done; done; done
+} >"$work/many.spec"
+MANY=$work/many.db
+"$work/mkfixture" "$MANY" <"$work/many.spec" || fail "fixture many.db"
 ODD=$work/odd.db	# a method this build does not know, and a bad link
 "$work/mkfixture" "$ODD" <<'EOF' || fail "fixture odd.db"
 service a service
@@ -820,6 +832,12 @@ gc --db "$ODD" paths -o json
 js "paths: an unknown method counts, as the weakest" "$PT"'
 eq(pt(), [(["a", "b", "c"], 5, "unknown", True, False, False)], "paths")
 eq(doc["paths"][0]["hops"][1]["link_methods"], {"trace": 2, "unknown": 3}, "methods")'
+rc "paths: more than 1000000 paths exits 2" 2 --db "$MANY" paths -o json
+err_is "paths: too many paths: message" "gatectl: more than 1000000 call paths; narrow them with --from, --through, --min-count or a time range"
+[ -z "$OUT" ] && ok "paths: too many paths: nothing on stdout" || fail "paths: too many paths: nothing on stdout" "$OUT"
+gc --db "$MANY" paths --from m9 -o json
+js "paths --from m9 on the same store: 4 x 4 x 4 paths" 'eq(len(doc["paths"]), 64, "paths")
+eq(doc["paths"][0]["services"], ["m9", "m10", "m11", "m12"], "first")'
 rc "paths: link whose child does not continue its parent exits 2" 2 --db "$BADLINK" paths
 err_is "paths bad link: message" "gatectl: path link from edge 1 to edge 3 in '$BADLINK': the child's client is not the parent's server"
 [ -z "$OUT" ] && ok "paths bad link: nothing on stdout" || fail "paths bad link: nothing on stdout" "$OUT"
