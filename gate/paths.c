@@ -11,9 +11,9 @@
  * (an edge with child links and no parent link) to every leaf (an edge
  * without child links). A hop whose server is already on the path (a
  * service called back up the chain) ends the path, marked as a cycle; a
- * path is cut at PATHS_MAX_HOPS hops. Edges with child links that no walk
- * reached (only behind a cycle or the cut) start paths of their own, so
- * every link in range shows up. The edges on the listed paths then get
+ * path is cut at PATHS_MAX_HOPS hops. Edges whose child links no walk
+ * followed (ending a path as a cycle or at the cut, or in a cycle no root
+ * reaches) start paths of their own, so every link in range shows up. The edges on the listed paths then get
  * their requests, errors and latency over the range, one indexed query
  * each. docs/gatectl.md is the contract of the output.
  */
@@ -58,7 +58,7 @@ struct paths_node {
 	uint32_t first, n;	/* child links: p->links[first .. first + n) */
 	uint32_t rank;		/* position in (client, server, protocol, operation) order */
 	bool has_parent;	/* some link has it as child */
-	bool visited;		/* on a walked path */
+	bool expanded;		/* its child links were walked */
 	bool used;		/* on a listed path: its stats are read */
 };
 
@@ -97,7 +97,7 @@ struct paths {
 static void paths_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: gatectl paths [--from S | --through S] [--since T] [--until T]\n"
+		"usage: gatectl paths [--from S] [--through S] [--since T] [--until T]\n"
 		"                     [--min-count N] [--db FILE] [-o table|json]\n"
 		"\n"
 		"Multi-hop call paths (A -> B -> D ...) from the path links the agent\n"
@@ -449,13 +449,13 @@ static int paths_walk(struct paths *p, uint32_t node, uint32_t link, unsigned de
 
 	p->stack_node[depth] = node;
 	p->stack_link[depth] = link;
-	p->nodes[node].visited = true;
 	if (depth && paths_closes_cycle(p, depth))
 		return paths_emit(p, depth + 1, true, false);
 	if (!pn->n)
 		return paths_emit(p, depth + 1, false, false);
 	if (depth + 1 == PATHS_MAX_HOPS)
 		return paths_emit(p, depth + 1, false, true);
+	p->nodes[node].expanded = true;
 	for (uint32_t i = pn->first; i < pn->first + pn->n; i++) {
 		err = paths_walk(p, p->links[i].child, i, depth + 1);
 		if (err)
@@ -466,8 +466,9 @@ static int paths_walk(struct paths *p, uint32_t node, uint32_t link, unsigned de
 
 /*
  * With --from: every edge from that service with child links starts a
- * path. Without: every root, then, in the same order, every edge with
- * child links that no path reached (behind a cycle or the cut).
+ * path. Without: every root, then, in the same order, every edge whose
+ * child links no walk followed (it ended a path as a cycle or at the cut,
+ * or no root reaches it): each link is then on some path.
  */
 static int paths_find(struct paths *p)
 {
@@ -484,7 +485,7 @@ static int paths_find(struct paths *p)
 	}
 	for (size_t i = 0; i < n && !p->from; i++) {
 		uint32_t v = p->by_rank[i];
-		if (p->nodes[v].n && !p->nodes[v].visited &&
+		if (p->nodes[v].n && !p->nodes[v].expanded &&
 		    (err = paths_walk(p, v, PATHS_NONE, 0)))
 			return err;
 	}

@@ -604,7 +604,9 @@ eq(pt(), [(["gw", "web", "api", "pg"], 90, "thread", True, False, False),
           (["gw", "web", "api", "redis"], 65, "thread", True, False, False),
           (["cron", "api", "pg"], 7, "trace", True, False, False),
           (["gw", "web", "auth", "web"], 4, "thread", True, True, False),
-          (["p", "q", "p"], 4, "thread", False, True, False)], "paths")
+          (["p", "q", "p"], 4, "thread", False, True, False),
+          (["q", "p", "q"], 4, "thread", False, True, False),
+          (["auth", "web", "auth"], 2, "thread", False, True, False)], "paths")
 eq((doc["since"], doc["until"], doc["from"], doc["through"], doc["min_count"]),
    (None, None, None, None, 1), "echo")
 eq(list(doc.keys()), ["since", "until", "from", "through", "min_count", "paths"], "keys")
@@ -633,7 +635,11 @@ eq((c["link_count"], c["link_methods"], c["requests"]), (7, {"trace": 7}, 90), "
 q = doc["paths"][4]["hops"][1]
 eq((q["requests"], q["p50_ms"]), (4, None), "no latency: null")
 eq(any(x["operation"].startswith("UPDATE") for p in doc["paths"] for x in p["hops"]), False,
-   "an edge without links is on no path")'
+   "an edge without links is on no path")
+k = lambda x: (x["client"], x["server"], x["operation"])
+seen = {(k(p["hops"][i - 1]), k(p["hops"][i])) for p in doc["paths"] for i in range(1, len(p["hops"]))}
+eq(len(seen), 9, "every one of the 9 linked pairs is on some path")
+eq((("auth", "web", "GET /keys"), ("web", "auth", "POST /check")) in seen, True, "the callback link")'
 
 rc "paths table: exit 0" 0 --db "$PATHS" paths
 cat >"$work/paths.txt" <<'EOF'
@@ -665,18 +671,28 @@ HOP  CLIENT  SERVER  PROTO  OPERATION  LINKED  METHOD  REQS  ERRS  ERR%  P50ms  
   1  p       q       http   GET /ping       -  -          4     0  0.00  1.008  1.008  1.008
   2  q       p       http   GET /pong       4  thread     4     0  0.00      -      -      -
 
-paths: 5 (weakest link: 4 thread, 0 traceparent, 1 trace; 2 with a cycle, 0 cut at 16 hops)
+PATH 6  q → p → q  count 4  weakest thread  [cycle, not from a root]
+HOP  CLIENT  SERVER  PROTO  OPERATION  LINKED  METHOD  REQS  ERRS  ERR%  P50ms  P90ms  P99ms
+  1  q       p       http   GET /pong       -  -          4     0  0.00      -      -      -
+  2  p       q       http   GET /ping       4  thread     4     0  0.00  1.008  1.008  1.008
+
+PATH 7  auth → web → auth  count 2  weakest thread  [cycle, not from a root]
+HOP  CLIENT  SERVER  PROTO  OPERATION    LINKED  METHOD  REQS  ERRS   ERR%  P50ms  P90ms  P99ms
+  1  auth    web     http   GET /keys         -  -          4     0   0.00  1.008  1.008  1.008
+  2  web     auth    http   POST /check       2  thread     6     1  16.67  1.008  1.008  1.008
+
+paths: 7 (weakest link: 6 thread, 0 traceparent, 1 trace; 4 with a cycle, 0 cut at 16 hops)
 EOF
 same "paths table: exact text, one block per path" "$work/paths.txt"
 
-rc "paths --through auth -o json: exit 0" 0 --db "$PATHS" paths --through auth -o json
+rc "paths --through auth --min-count 3 -o json: exit 0" 0 --db "$PATHS" paths --through auth --min-count 3 -o json
 cat >"$work/paths-auth.json" <<'EOF'
 {
   "since": null,
   "until": null,
   "from": null,
   "through": "auth",
-  "min_count": 1,
+  "min_count": 3,
   "paths": [
     {
       "services": [
@@ -760,7 +776,7 @@ cat >"$work/paths-auth.json" <<'EOF'
   ]
 }
 EOF
-same "paths --through auth -o json: exact text (a cycle: auth calls web back)" "$work/paths-auth.json"
+same "paths --through auth --min-count 3 -o json: exact text (a cycle: auth calls web back)" "$work/paths-auth.json"
 
 gc --db "$PATHS" paths --through api -o json
 js "paths --through api: the paths with api on a hop" "$PT"'
@@ -770,8 +786,9 @@ gc --db "$PATHS" paths --through redis -o json
 js "paths --through redis (a leaf): one path" "$PT"'
 eq(pt(), [(["gw", "web", "api", "redis"], 65, "thread", True, False, False)], "paths")'
 gc --db "$PATHS" paths --through p -o json
-js "paths --through p: the rootless cycle" "$PT"'
-eq(pt(), [(["p", "q", "p"], 4, "thread", False, True, False)], "paths")'
+js "paths --through p: the rootless cycle, once from each of its links" "$PT"'
+eq(pt(), [(["p", "q", "p"], 4, "thread", False, True, False),
+          (["q", "p", "q"], 4, "thread", False, True, False)], "paths")'
 gc --db "$PATHS" paths --from web -o json
 js "paths --from web: paths start at web's edges, mid-chain" "$PT"'
 eq(pt(), [(["web", "api", "pg"], 90, "thread", False, False, False),
@@ -796,7 +813,9 @@ eq(pt(), [(["gw", "web", "api", "pg"], 90, "thread", True, False, False),
           (["gw", "web", "api", "redis"], 50, "traceparent", True, False, False),
           (["cron", "api", "pg"], 7, "trace", True, False, False),
           (["gw", "web", "auth", "web"], 4, "thread", True, True, False),
-          (["p", "q", "p"], 4, "thread", False, True, False)], "paths")
+          (["p", "q", "p"], 4, "thread", False, True, False),
+          (["q", "p", "q"], 4, "thread", False, True, False),
+          (["auth", "web", "auth"], 2, "thread", False, True, False)], "paths")
 eq(doc["paths"][1]["hops"][0]["requests"], 100, "hop stats over the same range")
 eq(doc["until"], "2026-11-21T06:00:00.000Z", "until")'
 gc --db "$PATHS" paths --since 2026-11-21T06:00:30Z -o json
@@ -817,12 +836,12 @@ gc --db "$PATHS" paths --min-count 100 -o json
 js "paths --min-count 100: the one link left makes one path" "$PT"'
 eq(pt(), [(["gw", "web", "api"], 120, "traceparent", True, False, False)], "paths")'
 rc "paths --min-count 0 is 1" 0 --db "$PATHS" paths --min-count 0 -o json
-js "paths --min-count 0: as 1" 'eq((len(doc["paths"]), doc["min_count"]), (5, 1), "paths")'
+js "paths --min-count 0: as 1" 'eq((len(doc["paths"]), doc["min_count"]), (7, 1), "paths")'
 
 gc --db "$DEEP" paths -o json
-js "paths: a 20-edge chain is cut at 16 hops, the rest starts its own path" "$PT"'
+js "paths: a 20-edge chain is cut at 16 hops, the cut edge starts the rest" "$PT"'
 eq(pt(), [(["s%d" % i for i in range(17)], 1, "thread", True, False, True),
-          (["s16", "s17", "s18", "s19", "s20"], 1, "thread", False, False, False)], "paths")'
+          (["s15", "s16", "s17", "s18", "s19", "s20"], 1, "thread", False, False, False)], "paths")'
 gc --db "$DEEP" paths
 [[ "$OUT" == "PATH 1  s0 → s1 → "*" → s16  count 1  weakest thread  [cut at 16 hops]"$'\n'* ]] &&
 	[[ "$OUT" == *$'\n'"paths: 2 (weakest link: 2 thread, 0 traceparent, 0 trace; 0 with a cycle, 1 cut at 16 hops)" ]] &&
