@@ -294,8 +294,7 @@ static int edge_push_row(struct gate_ctx *ctx, sqlite3_stmt *st,
 	return 0;
 }
 
-/* Append edge @id to @out. */
-static int edge_load(struct gate_ctx *ctx, int64_t id, struct gate_edges *out)
+int gate_edge_load(struct gate_ctx *ctx, int64_t id, struct gate_edges *out)
 {
 	sqlite3_stmt *st;
 	int rc, err;
@@ -308,11 +307,22 @@ static int edge_load(struct gate_ctx *ctx, int64_t id, struct gate_edges *out)
 	if (rc == SQLITE_ROW)
 		err = edge_push_row(ctx, st, out);
 	else if (rc == SQLITE_DONE)
-		err = gate_fail(ctx, -EPROTO, "window of missing edge %lld in '%s'",
+		err = gate_fail(ctx, -ENOENT, "missing edge %lld in '%s'",
 				(long long)id, ctx->db_path);
 	else
 		err = db_fail(ctx, "read edges");
 	sqlite3_reset(st);
+	return err;
+}
+
+/* Append edge @id, which a window names, to @out. */
+static int edge_load(struct gate_ctx *ctx, int64_t id, struct gate_edges *out)
+{
+	int err = gate_edge_load(ctx, id, out);
+
+	if (err == -ENOENT)
+		err = gate_fail(ctx, -EPROTO, "window of missing edge %lld in '%s'",
+				(long long)id, ctx->db_path);
 	return err;
 }
 

@@ -106,6 +106,7 @@ extern const struct gate_cmd gate_cmd_graph;
 extern const struct gate_cmd gate_cmd_scope;
 extern const struct gate_cmd gate_cmd_health;
 extern const struct gate_cmd gate_cmd_blindspots;
+extern const struct gate_cmd gate_cmd_paths;
 
 /* ---- context, options, errors (main.c) ---- */
 
@@ -260,6 +261,13 @@ int gate_edges_in_range(struct gate_ctx *ctx, struct gate_range r,
 			struct gate_edges *out);
 
 /*
+ * gate_edge_load() - append edge @id to @out, with zeroed stats.
+ * Returns 0, -ENOENT ("missing edge N in 'DB'"), -EIO, -EPROTO (its
+ * service is missing) or -ENOMEM (@out as it was).
+ */
+int gate_edge_load(struct gate_ctx *ctx, int64_t id, struct gate_edges *out);
+
+/*
  * gate_edges_of() - append to @out, with zeroed stats, every edge where
  * @service_id is the server (@as_server) or the client.
  * Returns 0, -EIO or -ENOMEM (@out as it was).
@@ -332,6 +340,13 @@ void gate_cell_op(const char *op, char *buf, size_t len);
 
 /* gate_json_ms() - a JSON number of ms (3 decimals), or null if !@have. */
 json_t *gate_json_ms(bool have, double ms);
+
+/*
+ * gate_json_edge() - @e as the edge object of `graph -o json` (identity,
+ * stats, p50/p90/p99, first/last seen, tls; docs/gatectl.md), a new
+ * reference, or NULL on ENOMEM. Defined in graph.c.
+ */
+json_t *gate_json_edge(const struct gate_edge *e);
 
 /* gate_json_rate() - a JSON number rounded to 6 decimals. */
 json_t *gate_json_rate(double rate);

@@ -75,7 +75,7 @@ static int graph_services(const struct gate_edges *es, struct graph_svc **out,
 	return 0;
 }
 
-static json_t *graph_json_edge(const struct gate_edge *e)
+json_t *gate_json_edge(const struct gate_edge *e)
 {
 	double p50 = 0, p90 = 0, p99 = 0;
 	bool h50 = gate_quantile_ms(&e->stats, 0.50, &p50);
@@ -123,7 +123,7 @@ static int graph_json(struct gate_ctx *ctx, const struct gate_edges *es,
 				"name", svcs[i].name, "kind", svcs[i].kind)))
 			goto out_nomem;
 	for (size_t i = 0; i < es->n; i++)
-		if (json_array_append_new(jedges, graph_json_edge(&es->v[i])))
+		if (json_array_append_new(jedges, gate_json_edge(&es->v[i])))
 			goto out_nomem;
 	err = gate_json_print(ctx, root);
 	json_decref(root);

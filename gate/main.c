@@ -18,6 +18,7 @@
 
 static const struct gate_cmd *const cmds[] = {
 	&gate_cmd_graph,
+	&gate_cmd_paths,
 	&gate_cmd_scope,
 	&gate_cmd_health,
 	&gate_cmd_blindspots,
@@ -51,6 +52,7 @@ static void usage(FILE *f)
 		"examples:\n"
 		"  gatectl graph --since 1h\n"
 		"  gatectl --db /var/lib/faultline/faultline.db graph -o dot | dot -Tsvg > g.svg\n"
+		"  gatectl paths --through checkout --since 1h\n"
 		"  gatectl scope --changed checkout -o json\n"
 		"  gatectl health --service checkout --since 2026-11-21T05:00:00Z\n"
 		"  gatectl blindspots -o json\n");

@@ -15,6 +15,9 @@
  *         latency samples NS*COUNT; no samples: NULL histogram)
  *   blob EDGE START HEX   (a window of 1 request with a raw histogram blob)
  *   counter NAME VALUE UPDATED_NS   (a row of agent_counters)
+ *   link PARENT CHILD METHOD START COUNT [WIDTH_S]
+ *        (a row of path_links: edge numbers, method thread|traceparent|trace
+ *         or anything else, START as for window, WIDTH_S default 60)
  */
 #include "hist.h"
 #include "store.h"
@@ -98,6 +101,23 @@ static void do_window(sqlite3 *db, sqlite3_stmt *ins, char *rest)
 	fl_hist_release(&h);
 }
 
+static void do_link(sqlite3 *db, sqlite3_stmt *ins, char *rest)
+{
+	long long parent, child, count, width = 60;
+	char method[64], start[64];
+
+	if (sscanf(rest, "%lld %lld %63s %63s %lld %lld", &parent, &child, method,
+		   start, &count, &width) < 5)
+		die("link PARENT CHILD METHOD START COUNT [WIDTH_S]");
+	sqlite3_bind_int64(ins, 1, parent);
+	sqlite3_bind_int64(ins, 2, child);
+	sqlite3_bind_text(ins, 3, method, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(ins, 4, parse_start(start));
+	sqlite3_bind_int64(ins, 5, width);
+	sqlite3_bind_int64(ins, 6, count);
+	exec_ok(db, ins);
+}
+
 static void do_blob(sqlite3 *db, sqlite3_stmt *ins, char *rest)
 {
 	long long edge;
@@ -127,7 +147,7 @@ static void do_blob(sqlite3 *db, sqlite3_stmt *ins, char *rest)
 int main(int argc, char **argv)
 {
 	char line[4096], errbuf[256];
-	sqlite3_stmt *svc, *edge, *win, *cnt;
+	sqlite3_stmt *svc, *edge, *win, *cnt, *lnk;
 	sqlite3 *db;
 
 	if (argc != 2) {
@@ -149,6 +169,8 @@ int main(int argc, char **argv)
 		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
 	cnt = prep(db, "INSERT INTO agent_counters(name, value, updated_ns) "
 		       "VALUES (?1, ?2, ?3)");
+	lnk = prep(db, "INSERT INTO path_links(parent_edge_id, child_edge_id, method, "
+		       "window_start, width_s, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	while (fgets(line, sizeof(line), stdin)) {
 		char kw[16], a[256], b[256], c[64];
@@ -181,6 +203,8 @@ int main(int argc, char **argv)
 			do_window(db, win, line + n);
 		} else if (!strcmp(kw, "blob")) {
 			do_blob(db, win, line + n);
+		} else if (!strcmp(kw, "link")) {
+			do_link(db, lnk, line + n);
 		} else if (!strcmp(kw, "counter")) {
 			if (sscanf(line + n, "%255s %lld %lld", a, &first, &last) != 3)
 				die("counter NAME VALUE UPDATED_NS");
@@ -198,6 +222,7 @@ int main(int argc, char **argv)
 	sqlite3_finalize(edge);
 	sqlite3_finalize(win);
 	sqlite3_finalize(cnt);
+	sqlite3_finalize(lnk);
 	sqlite3_close(db);
 	return 0;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause
 # gatectl end to end: builds fixture stores with tests/gate/mkfixture.c
-# (lib/store.c schema, lib/hist.c encodings), runs graph/scope/health/
-# blindspots in table and json, and asserts exact values and exit codes.
+# (lib/store.c schema, lib/hist.c encodings), runs graph/paths/scope/
+# health/blindspots in table and json, and asserts exact values and exit codes.
 #
 #   make build/gatectl && tests/gate/run.sh      (from the repo root)
 #
@@ -542,6 +542,357 @@ sqlite3 "$work/nocounters.db" "CREATE TABLE t(x); PRAGMA user_version = 1;"
 rc "blindspots on a store without the agent_counters table exits 2" 2 --db "$work/nocounters.db" blindspots
 err_is "blindspots without the table: message" "gatectl: cannot read agent_counters in '$work/nocounters.db': no such table: agent_counters"
 
+# ---- paths -------------------------------------------------------------
+
+PATHS=$work/paths.db
+"$work/mkfixture" "$PATHS" <tests/gate/paths.spec || fail "fixture paths.db"
+paths_sum_before=$(sha256sum "$PATHS" | cut -d' ' -f1)
+# a chain of 20 edges s0 -> s1 -> ... -> s20, each linked to the next
+{
+	for i in $(seq 0 20); do echo "service s$i service"; done
+	for i in $(seq 0 19); do
+		echo "edge s$i s$((i + 1)) http 1795237200000000000 1795237200000000000 GET /h$i"
+		echo "window $((i + 1)) 1795237200 1 0 0 0 1000000*1"
+	done
+	for i in $(seq 1 19); do echo "link $i $((i + 1)) thread 1795237200 1"; done
+} >"$work/deep.spec"
+DEEP=$work/deep.db
+"$work/mkfixture" "$DEEP" <"$work/deep.spec" || fail "fixture deep.db"
+# 12 levels of 4 operations, each linked to the 4 of the next: 4^12 paths
+{
+	for i in $(seq 0 12); do echo "service m$i service"; done
+	for i in $(seq 0 11); do for o in 0 1 2 3; do
+		echo "edge m$i m$((i + 1)) http 0 0 GET /o$o"
+	done; done
+	for i in $(seq 0 10); do for a in 1 2 3 4; do for b in 1 2 3 4; do
+		echo "link $((i * 4 + a)) $(((i + 1) * 4 + b)) thread 1795237200 1"
+	done; done; done
+} >"$work/many.spec"
+MANY=$work/many.db
+"$work/mkfixture" "$MANY" <"$work/many.spec" || fail "fixture many.db"
+ODD=$work/odd.db	# a method this build does not know, and a bad link
+"$work/mkfixture" "$ODD" <<'EOF' || fail "fixture odd.db"
+service a service
+service b service
+service c service
+service d service
+edge a b http 0 0 GET /
+edge b c http 0 0 GET /x
+edge c d http 0 0 GET /y
+window 1 1795237200 5 0 0 0
+window 2 1795237200 5 0 0 0
+window 3 1795237200 5 0 0 0
+link 1 2 hunch 1795237200 3
+link 1 2 trace 1795237200 2
+EOF
+BADLINK=$work/badlink.db
+cp "$ODD" "$BADLINK"
+sqlite3 "$BADLINK" "INSERT INTO path_links VALUES (1, 3, 'thread', 1795237200, 60, 1)"
+NOEDGE=$work/noedge.db
+cp "$ODD" "$NOEDGE"
+sqlite3 "$NOEDGE" "INSERT INTO path_links VALUES (2, 99, 'thread', 1795237200, 60, 1)"
+V2=$work/v2.db	# a schema 2 store: no path_links
+cp "$DB" "$V2"
+sqlite3 "$V2" "DROP TABLE path_links; PRAGMA user_version = 2;"
+
+# PT: python defining pt(), the paths of the last JSON run as (services, count, weakest, root, cycle, truncated)
+PT='pt = lambda: [(p["services"], p["count"], p["weakest_method"], p["root"], p["cycle"], p["truncated"]) for p in doc["paths"]]'
+
+rc "paths json, all windows: exit 0" 0 --db "$PATHS" paths -o json
+js "paths json, all windows: every path, count desc then names" "$PT"'
+eq(pt(), [(["gw", "web", "api", "pg"], 90, "thread", True, False, False),
+          (["gw", "web", "api", "redis"], 65, "thread", True, False, False),
+          (["cron", "api", "pg"], 7, "trace", True, False, False),
+          (["gw", "web", "auth", "web"], 4, "thread", True, True, False),
+          (["p", "q", "p"], 4, "thread", False, True, False),
+          (["q", "p", "q"], 4, "thread", False, True, False),
+          (["auth", "web", "auth"], 2, "thread", False, True, False)], "paths")
+eq((doc["since"], doc["until"], doc["from"], doc["through"], doc["min_count"]),
+   (None, None, None, None, 1), "echo")
+eq(list(doc.keys()), ["since", "until", "from", "through", "min_count", "paths"], "keys")
+eq(list(doc["paths"][0].keys()), ["services", "count", "weakest_method", "root", "cycle",
+   "truncated", "hops"], "path keys")'
+js "paths json, all windows: hops are graph edges plus link fields" '
+h = doc["paths"][0]["hops"]
+eq([(x["client"], x["server"], x["operation"]) for x in h],
+   [("gw", "web", "GET /"), ("web", "api", "GET /users/{id}"),
+    ("api", "pg", "SELECT * FROM users WHERE id = ?")], "hops")
+eq(list(h[1].keys()), ["client", "server", "protocol", "operation", "requests", "errors",
+   "client_errors", "conn_errors", "error_rate", "p50_ms", "p90_ms", "p99_ms", "first_seen",
+   "last_seen", "tls", "link_count", "link_method", "link_methods"], "hop keys")
+eq((h[0]["link_count"], h[0]["link_method"], h[0]["link_methods"]), (None, None, None), "first hop")
+eq((h[1]["link_count"], h[1]["link_method"], h[1]["link_methods"]),
+   (120, "traceparent", {"traceparent": 120}), "web -> api link, two windows")
+eq((h[2]["link_count"], h[2]["link_method"], h[2]["link_methods"]), (90, "thread", {"thread": 90}), "api -> pg")
+eq((h[1]["requests"], h[1]["errors"], h[1]["error_rate"], h[1]["p50_ms"], h[1]["p90_ms"], h[1]["p99_ms"]),
+   (120, 1, 0.008333, 1.008, 1.008, 2.982), "web -> api stats")
+eq((h[2]["requests"], h[2]["p50_ms"], h[2]["p90_ms"], h[2]["p99_ms"]), (90, 1.008, 2.015, 2.015), "api -> pg stats")
+r = doc["paths"][1]["hops"][2]
+eq((r["link_count"], r["link_method"], r["link_methods"]),
+   (65, "thread", {"thread": 5, "traceparent": 60}), "branch: two methods, weakest thread")
+c = doc["paths"][2]["hops"][1]
+eq((c["link_count"], c["link_methods"], c["requests"]), (7, {"trace": 7}, 90), "hour-wide trace link")
+q = doc["paths"][4]["hops"][1]
+eq((q["requests"], q["p50_ms"]), (4, None), "no latency: null")
+eq(any(x["operation"].startswith("UPDATE") for p in doc["paths"] for x in p["hops"]), False,
+   "an edge without links is on no path")
+k = lambda x: (x["client"], x["server"], x["operation"])
+seen = {(k(p["hops"][i - 1]), k(p["hops"][i])) for p in doc["paths"] for i in range(1, len(p["hops"]))}
+eq(len(seen), 9, "every one of the 9 linked pairs is on some path")
+eq((("auth", "web", "GET /keys"), ("web", "auth", "POST /check")) in seen, True, "the callback link")'
+
+rc "paths table: exit 0" 0 --db "$PATHS" paths
+cat >"$work/paths.txt" <<'EOF'
+PATH 1  gw → web → api → pg  count 90  weakest thread
+HOP  CLIENT  SERVER  PROTO       OPERATION                         LINKED  METHOD       REQS  ERRS  ERR%  P50ms  P90ms  P99ms
+  1  gw      web     http        GET /                                  -  -             120     0  0.00  2.015  2.015  2.015
+  2  web     api     http        GET /users/{id}                      120  traceparent   120     1  0.83  1.008  1.008  2.982
+  3  api     pg      postgresql  SELECT * FROM users WHERE id = ?      90  thread         90     0  0.00  1.008  2.015  2.015
+
+PATH 2  gw → web → api → redis  count 65  weakest thread
+HOP  CLIENT  SERVER  PROTO  OPERATION        LINKED  METHOD              REQS  ERRS  ERR%  P50ms  P90ms  P99ms
+  1  gw      web     http   GET /                 -  -                    120     0  0.00  2.015  2.015  2.015
+  2  web     api     http   GET /users/{id}     120  traceparent          120     1  0.83  1.008  1.008  2.982
+  3  api     redis   redis  GET                  65  thread+traceparent    65     0  0.00  0.099  0.099  0.099
+
+PATH 3  cron → api → pg  count 7  weakest trace
+HOP  CLIENT  SERVER  PROTO       OPERATION                         LINKED  METHOD  REQS  ERRS  ERR%  P50ms  P90ms  P99ms
+  1  cron    api     http        POST /batch                            -  -          7     0  0.00  5.046  5.046  5.046
+  2  api     pg      postgresql  SELECT * FROM users WHERE id = ?       7  trace     90     0  0.00  1.008  2.015  2.015
+
+PATH 4  gw → web → auth → web  count 4  weakest thread  [cycle]
+HOP  CLIENT  SERVER  PROTO  OPERATION    LINKED  METHOD  REQS  ERRS   ERR%  P50ms  P90ms  P99ms
+  1  gw      web     http   GET /             -  -        120     0   0.00  2.015  2.015  2.015
+  2  web     auth    http   POST /check       6  thread     6     1  16.67  1.008  1.008  1.008
+  3  auth    web     http   GET /keys         4  thread     4     0   0.00  1.008  1.008  1.008
+
+PATH 5  p → q → p  count 4  weakest thread  [cycle, not from a root]
+HOP  CLIENT  SERVER  PROTO  OPERATION  LINKED  METHOD  REQS  ERRS  ERR%  P50ms  P90ms  P99ms
+  1  p       q       http   GET /ping       -  -          4     0  0.00  1.008  1.008  1.008
+  2  q       p       http   GET /pong       4  thread     4     0  0.00      -      -      -
+
+PATH 6  q → p → q  count 4  weakest thread  [cycle, not from a root]
+HOP  CLIENT  SERVER  PROTO  OPERATION  LINKED  METHOD  REQS  ERRS  ERR%  P50ms  P90ms  P99ms
+  1  q       p       http   GET /pong       -  -          4     0  0.00      -      -      -
+  2  p       q       http   GET /ping       4  thread     4     0  0.00  1.008  1.008  1.008
+
+PATH 7  auth → web → auth  count 2  weakest thread  [cycle, not from a root]
+HOP  CLIENT  SERVER  PROTO  OPERATION    LINKED  METHOD  REQS  ERRS   ERR%  P50ms  P90ms  P99ms
+  1  auth    web     http   GET /keys         -  -          4     0   0.00  1.008  1.008  1.008
+  2  web     auth    http   POST /check       2  thread     6     1  16.67  1.008  1.008  1.008
+
+paths: 7 (weakest link: 6 thread, 0 traceparent, 1 trace; 4 with a cycle, 0 cut at 16 hops)
+EOF
+same "paths table: exact text, one block per path" "$work/paths.txt"
+
+rc "paths --through auth --min-count 3 -o json: exit 0" 0 --db "$PATHS" paths --through auth --min-count 3 -o json
+cat >"$work/paths-auth.json" <<'EOF'
+{
+  "since": null,
+  "until": null,
+  "from": null,
+  "through": "auth",
+  "min_count": 3,
+  "paths": [
+    {
+      "services": [
+        "gw",
+        "web",
+        "auth",
+        "web"
+      ],
+      "count": 4,
+      "weakest_method": "thread",
+      "root": true,
+      "cycle": true,
+      "truncated": false,
+      "hops": [
+        {
+          "client": "gw",
+          "server": "web",
+          "protocol": "http",
+          "operation": "GET /",
+          "requests": 120,
+          "errors": 0,
+          "client_errors": 0,
+          "conn_errors": 0,
+          "error_rate": 0.0,
+          "p50_ms": 2.015,
+          "p90_ms": 2.015,
+          "p99_ms": 2.015,
+          "first_seen": "2026-11-21T05:00:00.000Z",
+          "last_seen": "2026-11-21T06:01:00.000Z",
+          "tls": false,
+          "link_count": null,
+          "link_method": null,
+          "link_methods": null
+        },
+        {
+          "client": "web",
+          "server": "auth",
+          "protocol": "http",
+          "operation": "POST /check",
+          "requests": 6,
+          "errors": 1,
+          "client_errors": 0,
+          "conn_errors": 0,
+          "error_rate": 0.166667,
+          "p50_ms": 1.008,
+          "p90_ms": 1.008,
+          "p99_ms": 1.008,
+          "first_seen": "2026-11-21T05:00:00.000Z",
+          "last_seen": "2026-11-21T05:01:00.000Z",
+          "tls": false,
+          "link_count": 6,
+          "link_method": "thread",
+          "link_methods": {
+            "thread": 6
+          }
+        },
+        {
+          "client": "auth",
+          "server": "web",
+          "protocol": "http",
+          "operation": "GET /keys",
+          "requests": 4,
+          "errors": 0,
+          "client_errors": 0,
+          "conn_errors": 0,
+          "error_rate": 0.0,
+          "p50_ms": 1.008,
+          "p90_ms": 1.008,
+          "p99_ms": 1.008,
+          "first_seen": "2026-11-21T05:00:00.000Z",
+          "last_seen": "2026-11-21T05:01:00.000Z",
+          "tls": false,
+          "link_count": 4,
+          "link_method": "thread",
+          "link_methods": {
+            "thread": 4
+          }
+        }
+      ]
+    }
+  ]
+}
+EOF
+same "paths --through auth --min-count 3 -o json: exact text (a cycle: auth calls web back)" "$work/paths-auth.json"
+
+gc --db "$PATHS" paths --through api -o json
+js "paths --through api: the paths with api on a hop" "$PT"'
+eq([p[0] for p in pt()], [["gw", "web", "api", "pg"], ["gw", "web", "api", "redis"],
+   ["cron", "api", "pg"]], "paths")'
+gc --db "$PATHS" paths --through redis -o json
+js "paths --through redis (a leaf): one path" "$PT"'
+eq(pt(), [(["gw", "web", "api", "redis"], 65, "thread", True, False, False)], "paths")'
+gc --db "$PATHS" paths --through p -o json
+js "paths --through p: the rootless cycle, once from each of its links" "$PT"'
+eq(pt(), [(["p", "q", "p"], 4, "thread", False, True, False),
+          (["q", "p", "q"], 4, "thread", False, True, False)], "paths")'
+gc --db "$PATHS" paths --from web -o json
+js "paths --from web: paths start at web's edges, mid-chain" "$PT"'
+eq(pt(), [(["web", "api", "pg"], 90, "thread", False, False, False),
+          (["web", "api", "redis"], 65, "thread", False, False, False),
+          (["web", "auth", "web"], 4, "thread", False, True, False)], "paths")
+eq((doc["from"], doc["through"]), ("web", None), "echo")
+eq(doc["paths"][0]["hops"][0]["link_count"], None, "no link into the first hop")'
+gc --db "$PATHS" paths --from cron -o json
+js "paths --from cron: one root path" "$PT"'
+eq(pt(), [(["cron", "api", "pg"], 7, "trace", True, False, False)], "paths")'
+gc --db "$PATHS" paths --from gw --through auth -o json
+js "paths --from gw --through auth: both filters" "$PT"'
+eq([p[0] for p in pt()], [["gw", "web", "auth", "web"]], "paths")'
+rc "paths --from pg (calls nothing): exit 0" 0 --db "$PATHS" paths --from pg
+[ "$OUT" = "no call paths" ] && ok "paths --from pg: no call paths" || fail "paths --from pg: no call paths" "$OUT"
+gc --db "$PATHS" paths --from pg -o json
+js "paths --from pg -o json: empty list" 'eq(doc["paths"], [], "paths")'
+
+gc --db "$PATHS" paths --until 2026-11-21T06:00:00Z -o json
+js "paths --until 06:00: the 06:00 links are out, the branch is traceparent only" "$PT"'
+eq(pt(), [(["gw", "web", "api", "pg"], 90, "thread", True, False, False),
+          (["gw", "web", "api", "redis"], 50, "traceparent", True, False, False),
+          (["cron", "api", "pg"], 7, "trace", True, False, False),
+          (["gw", "web", "auth", "web"], 4, "thread", True, True, False),
+          (["p", "q", "p"], 4, "thread", False, True, False),
+          (["q", "p", "q"], 4, "thread", False, True, False),
+          (["auth", "web", "auth"], 2, "thread", False, True, False)], "paths")
+eq(doc["paths"][1]["hops"][0]["requests"], 100, "hop stats over the same range")
+eq(doc["until"], "2026-11-21T06:00:00.000Z", "until")'
+gc --db "$PATHS" paths --since 2026-11-21T06:00:30Z -o json
+js "paths --since 06:00:30: only the 06:00 windows (hour-wide 05:00 link out)" "$PT"'
+eq(pt(), [(["gw", "web", "api", "redis"], 15, "thread", True, False, False)], "paths")
+h = doc["paths"][0]["hops"]
+eq([x["requests"] for x in h], [20, 20, 15], "requests in range")
+eq(h[2]["link_methods"], {"thread": 5, "traceparent": 10}, "methods")
+eq(doc["since"], "2026-11-21T06:00:00.000Z", "since floored")'
+gc --db "$PATHS" paths --min-count 5 -o json
+js "paths --min-count 5: weak links dropped, web -> auth becomes a leaf" "$PT"'
+eq(pt(), [(["gw", "web", "api", "pg"], 90, "thread", True, False, False),
+          (["gw", "web", "api", "redis"], 65, "thread", True, False, False),
+          (["cron", "api", "pg"], 7, "trace", True, False, False),
+          (["gw", "web", "auth"], 6, "thread", True, False, False)], "paths")
+eq(doc["min_count"], 5, "echo")'
+gc --db "$PATHS" paths --min-count 100 -o json
+js "paths --min-count 100: the one link left makes one path" "$PT"'
+eq(pt(), [(["gw", "web", "api"], 120, "traceparent", True, False, False)], "paths")'
+rc "paths --min-count 0 is 1" 0 --db "$PATHS" paths --min-count 0 -o json
+js "paths --min-count 0: as 1" 'eq((len(doc["paths"]), doc["min_count"]), (7, 1), "paths")'
+
+gc --db "$DEEP" paths -o json
+js "paths: a 20-edge chain is cut at 16 hops, the cut edge starts the rest" "$PT"'
+eq(pt(), [(["s%d" % i for i in range(17)], 1, "thread", True, False, True),
+          (["s15", "s16", "s17", "s18", "s19", "s20"], 1, "thread", False, False, False)], "paths")'
+gc --db "$DEEP" paths
+[[ "$OUT" == "PATH 1  s0 → s1 → "*" → s16  count 1  weakest thread  [cut at 16 hops]"$'\n'* ]] &&
+	[[ "$OUT" == *$'\n'"paths: 2 (weakest link: 2 thread, 0 traceparent, 0 trace; 0 with a cycle, 1 cut at 16 hops)" ]] &&
+	ok "paths table: cut path marked" || fail "paths table: cut path marked" "$OUT"
+
+gc --db "$ODD" paths -o json
+js "paths: an unknown method counts, as the weakest" "$PT"'
+eq(pt(), [(["a", "b", "c"], 5, "unknown", True, False, False)], "paths")
+eq(doc["paths"][0]["hops"][1]["link_methods"], {"trace": 2, "unknown": 3}, "methods")'
+rc "paths: more than 1000000 paths exits 2" 2 --db "$MANY" paths -o json
+err_is "paths: too many paths: message" "gatectl: more than 1000000 call paths; narrow them with --from, --through, --min-count or a time range"
+[ -z "$OUT" ] && ok "paths: too many paths: nothing on stdout" || fail "paths: too many paths: nothing on stdout" "$OUT"
+gc --db "$MANY" paths --from m9 -o json
+js "paths --from m9 on the same store: 4 x 4 x 4 paths" 'eq(len(doc["paths"]), 64, "paths")
+eq(doc["paths"][0]["services"], ["m9", "m10", "m11", "m12"], "first")'
+rc "paths: link whose child does not continue its parent exits 2" 2 --db "$BADLINK" paths
+err_is "paths bad link: message" "gatectl: path link from edge 1 to edge 3 in '$BADLINK': the child's client is not the parent's server"
+[ -z "$OUT" ] && ok "paths bad link: nothing on stdout" || fail "paths bad link: nothing on stdout" "$OUT"
+rc "paths: link to a missing edge exits 2" 2 --db "$NOEDGE" paths -o json
+err_is "paths missing edge: message" "gatectl: path link to missing edge 99 in '$NOEDGE'"
+
+rc "paths on a store without links (graph fixture): exit 0" 0 --db "$DB" paths
+[ "$OUT" = "no call paths" ] && [ -z "$ERR" ] && ok "paths, no links: no call paths" ||
+	fail "paths, no links: no call paths" "$OUT / $ERR"
+rc "paths on a schema 2 store: exit 0" 0 --db "$V2" paths -o json
+js "paths on a schema 2 store: no paths" 'eq(doc["paths"], [], "paths")'
+err_is "paths on a schema 2 store: a note" "gatectl: note: '$V2' has no call-path links (schema before 3)"
+rc "paths --through nosuch on a schema 2 store exits 2" 2 --db "$V2" paths --through nosuch
+
+rc "paths --from nosuch exits 2" 2 --db "$PATHS" paths --from nosuch -o json
+err_is "paths --from nosuch: message" "gatectl: unknown service 'nosuch'"
+[ -z "$OUT" ] && ok "paths unknown service: nothing on stdout" || fail "paths unknown service: nothing on stdout" "$OUT"
+rc "paths --through nosuch exits 2" 2 --db "$PATHS" paths --through nosuch
+err_is "paths --through nosuch: message" "gatectl: unknown service 'nosuch'"
+rc "paths --from twice exits 2" 2 --db "$PATHS" paths --from gw --from web
+err_is "paths --from twice: message" "gatectl: '--from' given more than once"
+rc "paths --min-count x exits 2" 2 --db "$PATHS" paths --min-count x
+err_is "paths --min-count x: message" "gatectl: invalid value 'x' for '--min-count' (want a whole number)"
+rc "paths --min-count -1 exits 2" 2 --db "$PATHS" paths --min-count -1
+rc "paths -o dot exits 2" 2 --db "$PATHS" paths -o dot
+err_is "paths -o dot: message" "gatectl: output format 'dot' is only for graph"
+rc "paths --until before --since exits 2" 2 --db "$PATHS" paths --since $H1 --until $H0
+rc "paths bad time exits 2" 2 --db "$PATHS" paths --since yesterday
+rc "paths --bogus exits 2" 2 --db "$PATHS" paths --bogus
+rc "paths stray argument exits 2" 2 --db "$PATHS" paths gw
+err_is "paths stray argument: message" "gatectl: unexpected argument 'gw'"
+rc "paths missing db exits 2" 2 --db "$work/nope.db" paths
+paths_sum_after=$(sha256sum "$PATHS" | cut -d' ' -f1)
+[ "$paths_sum_before" = "$paths_sum_after" ] && ok "paths leaves its store unchanged" ||
+	fail "paths leaves its store unchanged"
+
 # ---- errors and usage --------------------------------------------------
 
 rc "missing db exits 2" 2 --db "$work/nope.db" graph
@@ -604,7 +955,7 @@ done
 
 rc "gatectl --help exits 0" 0 --help
 [[ "$OUT" == "usage: gatectl "* && "$OUT" == *"examples:"* ]] && ok "gatectl --help: usage and examples" || fail "gatectl --help: usage and examples" "$OUT"
-for c in graph scope health blindspots; do
+for c in graph paths scope health blindspots; do
 	rc "$c --help exits 0" 0 $c --help
 	[[ "$OUT" == "usage: gatectl $c "* && "$OUT" == *"examples:"* ]] &&
 		ok "$c --help: usage and examples" || fail "$c --help: usage and examples" "$OUT"

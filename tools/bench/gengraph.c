@@ -22,7 +22,14 @@
  *
  * Windows: the W minutes before now, each with 1..1000 requests, a few
  * errors, and a histogram of 1..8 latency buckets around the edge's base
- * latency. Prints one line per chosen probe service:
+ * latency.
+ *
+ * Call paths (path_links): every edge whose server calls anything links to
+ * one or two of the server's outbound edges (the operations it calls while
+ * serving that request), so the links form fan-out trees down the domains:
+ * gateway -> API -> service -> data store, and up the platform tree. Each
+ * link has a row per window (1..200 linked requests), method traceparent
+ * (3 in 5) or thread. Prints one line per chosen probe service:
  *   gengraph: typical NAME fan_in N      (median distinct callers)
  *   gengraph: hub NAME fan_in N          (most distinct callers)
  * and a summary line. STORE must not exist. Exit 0, 1 on error, 2 usage.
@@ -69,6 +76,7 @@ struct gen {
 	uint32_t nsvcs;
 	struct pair *pairs;
 	uint32_t npairs, cappairs;
+	uint32_t *edge_pair;	/* edge id - 1 -> its pair */
 	uint64_t rng;
 };
 
@@ -271,6 +279,7 @@ static void edges_insert(struct gen *g, sqlite3 *db, uint32_t nedges,
 		if (p->proto == P_REDIS && p->nops >= N_REDIS_CMDS)
 			continue;
 		operation(op, sizeof(op), p->proto, p->nops++);
+		g->edge_pair[made] = (uint32_t)(i % g->npairs);
 		made++;
 		sqlite3_bind_int64(ed, 1, made);
 		sqlite3_bind_int64(ed, 2, p->client + 1);
@@ -288,6 +297,63 @@ static void edges_insert(struct gen *g, sqlite3 *db, uint32_t nedges,
 	}
 	sqlite3_finalize(ed);
 	sqlite3_finalize(win);
+}
+
+/*
+ * Path links: each edge links to 1 or 2 outbound edges of its server, one
+ * row per window. Returns the number of (parent, child) pairs.
+ */
+static uint64_t links_insert(struct gen *g, sqlite3 *db, uint32_t nedges,
+			     uint32_t nwin, int64_t now_s)
+{
+	sqlite3_stmt *st = prep(db, "INSERT INTO path_links(parent_edge_id, "
+				    "child_edge_id, method, window_start, width_s, count) "
+				    "VALUES (?1, ?2, ?3, ?4, 60, ?5)");
+	uint32_t *first = calloc(g->nsvcs + 1, sizeof(*first));
+	uint32_t *out = malloc(((size_t)nedges + 1) * sizeof(*out));
+	int64_t last_win = now_s / 60 * 60;
+	uint64_t pairs = 0;
+
+	if (!first || !out)
+		die("out of memory", NULL);
+	/* the edges of each client, by counting sort: out[first[c] ..] */
+	for (uint32_t e = 0; e < nedges; e++)
+		first[g->pairs[g->edge_pair[e]].client + 1]++;
+	for (uint32_t c = 0; c < g->nsvcs; c++)
+		first[c + 1] += first[c];
+	uint32_t *at = calloc(g->nsvcs, sizeof(*at));
+	if (!at)
+		die("out of memory", NULL);
+	for (uint32_t e = 0; e < nedges; e++) {
+		uint32_t c = g->pairs[g->edge_pair[e]].client;
+		out[first[c] + at[c]++] = e;
+	}
+	free(at);
+	for (uint32_t e = 0; e < nedges; e++) {
+		uint32_t s = g->pairs[g->edge_pair[e]].server;
+		uint32_t n = first[s + 1] - first[s], prev = UINT32_MAX;
+		int k = 1 + (int)rnd_below(g, 2);
+		for (int j = 0; j < k && n; j++) {
+			uint32_t child = out[first[s] + rnd_below(g, n)];
+			const char *method = rnd_below(g, 5) < 3 ? "traceparent" : "thread";
+			if (child == prev)
+				continue;
+			prev = child;
+			pairs++;
+			for (uint32_t w = 0; w < nwin; w++) {
+				sqlite3_bind_int64(st, 1, e + 1);
+				sqlite3_bind_int64(st, 2, child + 1);
+				sqlite3_bind_text(st, 3, method, -1, SQLITE_STATIC);
+				sqlite3_bind_int64(st, 4, last_win - 60 * (int64_t)(nwin - 1 - w));
+				sqlite3_bind_int64(st, 5, 1 + rnd_below(g, 200));
+				step_done(db, st);
+			}
+		}
+	}
+	sqlite3_finalize(st);
+	free(first);
+	free(out);
+	return pairs;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -380,17 +446,25 @@ int main(int argc, char **argv)
 	if (fl_store_open(argv[optind], true, &db, errbuf, sizeof(errbuf)))
 		die(errbuf, NULL);
 	shape_build(&g, (uint32_t)nsvc);
+	g.edge_pair = malloc((size_t)nedges * sizeof(*g.edge_pair));
+	if (!g.edge_pair)
+		die("out of memory", NULL);
 	time_t now = time(NULL);
 	sqlite3_exec(db, "PRAGMA synchronous=OFF; BEGIN", NULL, NULL, NULL);
 	services_insert(&g, db, (int64_t)now * 1000000000ll);
 	edges_insert(&g, db, (uint32_t)nedges, (uint32_t)nwin, (int64_t)now);
+	uint64_t nlinks = links_insert(&g, db, (uint32_t)nedges, (uint32_t)nwin,
+				       (int64_t)now);
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL))
 		die("cannot commit", sqlite3_errmsg(db));
 	probes_print(&g);
 	printf("gengraph: %u services, %u client/server pairs, %ld edges, %ld windows each\n",
 	       g.nsvcs, g.npairs, nedges, nwin);
+	printf("gengraph: %llu path links (parent -> child edge), %ld windows each\n",
+	       (unsigned long long)nlinks, nwin);
 	sqlite3_close(db);
 	free(g.svcs);
 	free(g.pairs);
+	free(g.edge_pair);
 	return 0;
 }

@@ -350,15 +350,25 @@ def gate(work):
                  "result_edges": len(res.get("edges", []))}
             q.update(hyperfine(os.path.join(work, "gate", "%s-scope-%s.json" % (tag, probe))))
             store["queries"].append(q)
-        rc = int(read(os.path.join(work, "gate", tag + "-paths.rc")))
-        q = {"query": "paths"}
-        if rc == 0:
-            q.update(hyperfine(os.path.join(work, "gate", tag + "-paths.json")))
-        else:
-            q["status"] = "not implemented"
-            q["gatectl_said"] = read(os.path.join(work, "gate", tag + "-paths.out")).strip()
-            q["exit"] = rc
-        store["queries"].append(q)
+        for suffix, query in (("paths", "paths"), ("paths-typical", "paths --through (typical)")):
+            rcfile = os.path.join(work, "gate", "%s-%s.rc" % (tag, suffix))
+            if not os.path.exists(rcfile):
+                continue
+            rc = int(read(rcfile))
+            said = read(os.path.join(work, "gate", "%s-%s.out" % (tag, suffix))).strip()
+            q = {"query": query}
+            if suffix == "paths-typical":
+                pm = re.search(r"gengraph: typical (\S+) fan_in (\d+)", text)
+                q.update({"service": pm.group(1), "fan_in": int(pm.group(2))})
+            if rc == 0:
+                m = re.match(r"paths: (\d+)", said)
+                q["result_paths"] = int(m.group(1)) if m else 0
+                q.update(hyperfine(os.path.join(work, "gate", "%s-%s.json" % (tag, suffix))))
+            else:
+                q["status"] = "failed (exit %d)" % rc
+                q["gatectl_said"] = said
+                q["exit"] = rc
+            store["queries"].append(q)
         out.append(store)
     return out
 
@@ -593,7 +603,8 @@ def markdown(res):
                 continue
             svc = "%s (%d)" % (q["service"], q["fan_in"]) if "service" in q else "–"
             result = "%s services, %s edges" % (f_num(q["result_services"]), f_num(q["result_edges"])) \
-                if "result_edges" in q else "–"
+                if "result_edges" in q else "%s paths" % f_num(q["result_paths"]) \
+                if "result_paths" in q else "–"
             L.append("| %s | %s | %s | %s | %s |" % (
                 name, q["query"], svc, result,
                 " / ".join(f_num(q[k], 1) for k in ("min_ms", "median_ms", "max_ms"))))
