@@ -172,8 +172,14 @@ step "comparing with $EXPECTED"
 GRAPH_OK=1
 "$PY" "$HERE/check_graph.py" ${STRICT[@]+"${STRICT[@]}"} "$EXPECTED" "$WORKDIR/graph.json" || GRAPH_OK=0
 
+step "call-path links (gatectl paths --from loadgen)"
+"$GATECTL" paths --db "$DB" --from loadgen | sed -n '1,6p'
+LINKS_OK=1
+"$PY" "$HERE/check_links.py" "$EXPECTED" "$DB" || LINKS_OK=0
+
 [ "$LOADGEN_OK" = 1 ] || fail "loadgen saw unexpected statuses"
 [ "$TRUTH_OK" = 1 ] || fail "the servers' logs do not match expected.json"
 [ "$GRAPH_OK" = 1 ] || fail "the recorded graph does not match expected.json"
+[ "$LINKS_OK" = 1 ] || fail "the recorded call-path links do not match expected.json"
 echo
-echo "demo: PASS - the agent's graph matches the expected edges"
+echo "demo: PASS - the agent's graph matches the expected edges and links"
