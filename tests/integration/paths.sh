@@ -124,4 +124,14 @@ else
 	bad "links (see above)"
 fi
 
+"$gatectl" --db "$db" paths --through billing -o json >"$work/paths.json" 2>"$work/paths.err" &&
+	"$PY" - "$work/paths.json" "$N_CHECKOUT" <<'PYEOF' && ok "gatectl paths: load -> orders -> billing -> redis-server, count $N_CHECKOUT, weakest thread" || bad "gatectl paths: $(cat "$work/paths.json" "$work/paths.err" | head -c 2000)"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+n = int(sys.argv[2])
+paths = [(p["services"], p["count"], p["weakest_method"]) for p in doc["paths"]]
+want = [(["load", "orders", "billing", "redis-server"], n, "thread")]
+sys.exit(0 if paths == want else 1)
+PYEOF
+
 finish
