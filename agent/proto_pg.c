@@ -14,13 +14,19 @@
  * the framing itself cannot be recovered (any byte may look like a type):
  * the connection is given up.
  *
- * Requests: a Query is one request; in the extended protocol everything up
- * to a Sync is one request, named after its first Parse, else the statement
- * its first Bind names (remembered from an earlier Parse in a small
- * per-connection map), else "EXECUTE". Each request is answered by the
- * ReadyForQuery that follows it; an ErrorResponse before that makes it an
- * error with the SQLSTATE as status_text. The startup phase, up to the
- * first ReadyForQuery, makes no record; nor do Terminate and bare Syncs.
+ * Requests: a Query is one request, answered by the ReadyForQuery that
+ * follows it (all its statements' results in between). In the extended
+ * protocol each Execute is one request, named after the statement of the
+ * Bind before it (remembered from its Parse in a small per-connection map,
+ * the unnamed statement included), else "EXECUTE"; its bytes are the
+ * messages since the previous Execute or Sync. It is answered by its
+ * CommandComplete, EmptyQueryResponse or PortalSuspended (protocol §55.2.3),
+ * or by an ErrorResponse — after which the server skips the batch's other
+ * Executes up to the Sync: those are dropped, not recorded. A Sync waits
+ * for its ReadyForQuery and makes no record, so a pipeline of N Executes
+ * (pgbench \startpipeline, JDBC batches) gives N records. An ErrorResponse
+ * makes a request an error with the SQLSTATE as status_text. The startup
+ * phase, up to the first ReadyForQuery, makes no record; nor does Terminate.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -39,6 +45,9 @@
 #define PG_CODE_CANCEL 80877102
 #define PG_CODE_SSL 80877103
 #define PG_CODE_GSSENC 80877104
+
+#define PG_F_EXEC 0x1u		/* fl_pending.flags: an Execute, answered by
+				   CommandComplete (not by ReadyForQuery) */
 
 enum pg_frame {
 	PG_HEADER = 0,		/* type byte (typed) and length, maybe a code */
@@ -72,13 +81,11 @@ struct pg_parser {
 	bool fe_typed;		/* the startup message went by */
 	bool be_answer;		/* next backend byte answers SSL/GSSENC */
 	bool ready;		/* first ReadyForQuery seen: startup over */
-	/* extended-protocol request being assembled, up to its Sync */
-	bool batch;		/* a batch is open */
-	bool batch_work;	/* it holds more than Flushes */
-	bool batch_named;	/* batch_op is set */
-	uint64_t batch_start;	/* ts of its first byte */
-	uint64_t batch_bytes;	/* its wire bytes so far */
-	char batch_op[FL_OP_MAX];
+	/* extended-protocol messages since the last Execute or Sync */
+	bool batch;		/* some were seen */
+	uint64_t batch_start;	/* ts of the first one's first byte */
+	uint64_t batch_bytes;	/* their wire bytes */
+	char bound_op[FL_OP_MAX]; /* operation of the last Bind's statement */
 	uint64_t open_seq;	/* request still receiving CopyData */
 	/* response being assembled, up to its ReadyForQuery */
 	uint64_t resp_start;	/* ts of its first byte */
@@ -157,24 +164,15 @@ static void batch_add(struct pg_parser *g, const struct pg_msg *m, uint64_t size
 {
 	if (!g->batch) {
 		g->batch = true;
-		g->batch_work = false;
-		g->batch_named = false;
 		g->batch_start = m->start_ns;
 		g->batch_bytes = 0;
 	}
 	g->batch_bytes += size;
 }
 
-static void batch_name(struct pg_parser *g, const char *op)
-{
-	if (g->batch_named)
-		return;
-	fl_copy_op(g->batch_op, op);
-	g->batch_named = true;
-}
-
 static int push_request(struct fl_parser *p, enum fl_pend_kind kind,
-			const char *op, uint64_t start, uint64_t bytes)
+			const char *op, uint64_t start, uint64_t bytes,
+			uint32_t flags)
 {
 	struct fl_pending *e = fl_pending_push(p, kind);
 
@@ -183,6 +181,7 @@ static int push_request(struct fl_parser *p, enum fl_pend_kind kind,
 	fl_copy_op(e->operation, op);
 	e->start_ns = start;
 	e->req_bytes = bytes;
+	e->flags = flags;
 	pgp(p)->open_seq = e->seq;
 	return 0;
 }
@@ -203,52 +202,52 @@ static int on_query(struct fl_parser *p, struct pg_parser *g,
 		size += g->batch_bytes;
 		g->batch = false;
 	}
-	return push_request(p, FL_PEND_REQUEST, op, start, size);
+	return push_request(p, FL_PEND_REQUEST, op, start, size, 0);
 }
 
-/* Parse: statement name, query. Names the batch; remembered for Binds. */
+/* Parse: statement name, query; remembered for the Binds that name it. */
 static int on_parse(struct pg_parser *g, const struct pg_msg *m)
 {
 	char op[FL_OP_MAX];
 	const char *name, *q;
 	size_t nn, qn;
-	bool whole = body_str(m, 0, &name, &nn);
 
-	g->batch_work = true;
-	if (!whole)
+	if (!body_str(m, 0, &name, &nn))
 		return 0;
 	body_str(m, nn + 1, &q, &qn);
 	fl_sql_normalize(q, qn, op, sizeof(op));
-	batch_name(g, op);
 	return stmt_remember(g, name, nn, op);
 }
 
-/* Bind: portal, statement. Names the batch if no Parse did. */
+/* Bind: portal, statement. Its statement names the next Execute. */
 static void on_bind(struct pg_parser *g, const struct pg_msg *m)
 {
 	const char *portal, *name;
 	size_t pn, nn;
-	const struct pg_stmt *st;
+	const struct pg_stmt *st = NULL;
 
-	g->batch_work = true;
-	if (g->batch_named || !body_str(m, 0, &portal, &pn) ||
-	    !body_str(m, pn + 1, &name, &nn))
-		return;
-	st = stmt_find(g, name);
-	if (st)
-		batch_name(g, st->op);
+	if (body_str(m, 0, &portal, &pn) && body_str(m, pn + 1, &name, &nn))
+		st = stmt_find(g, name);
+	fl_copy_op(g->bound_op, st ? st->op : "EXECUTE");
 }
 
+/* Execute: one request, of the messages since the last Execute or Sync. */
+static int on_execute(struct fl_parser *p, struct pg_parser *g)
+{
+	int err = push_request(p, FL_PEND_REQUEST,
+			       g->bound_op[0] ? g->bound_op : "EXECUTE",
+			       g->batch_start, g->batch_bytes, PG_F_EXEC);
+
+	g->batch = false;
+	return err;
+}
+
+/* Sync: waits for its ReadyForQuery, makes no record. */
 static int on_sync(struct fl_parser *p, struct pg_parser *g)
 {
-	int err;
+	int err = push_request(p, FL_PEND_SILENT, "", g->batch_start,
+			       g->batch_bytes, 0);
 
-	if (!g->batch_work)
-		err = push_request(p, FL_PEND_SILENT, "", g->batch_start, g->batch_bytes);
-	else
-		err = push_request(p, FL_PEND_REQUEST,
-				   g->batch_named ? g->batch_op : "EXECUTE",
-				   g->batch_start, g->batch_bytes);
 	g->batch = false;
 	return err;
 }
@@ -288,11 +287,12 @@ static int fe_done(struct fl_parser *p, struct pg_parser *g,
 		batch_add(g, m, size);
 		on_bind(g, m);
 		return 0;
-	case 'D':
 	case 'E':
+		batch_add(g, m, size);
+		return on_execute(p, g);
+	case 'D':
 	case 'C':
 		batch_add(g, m, size);
-		g->batch_work = true;
 		return 0;
 	case 'H':
 		batch_add(g, m, size);
@@ -301,7 +301,8 @@ static int fe_done(struct fl_parser *p, struct pg_parser *g,
 		batch_add(g, m, size);
 		return on_sync(p, g);
 	case 'F':
-		return push_request(p, FL_PEND_REQUEST, "FUNCTION CALL", m->start_ns, size);
+		return push_request(p, FL_PEND_REQUEST, "FUNCTION CALL", m->start_ns,
+				    size, 0);
 	case 'd':
 	case 'c':
 	case 'f':
@@ -335,10 +336,34 @@ static void error_sqlstate(struct pg_parser *g, const struct pg_msg *m)
 	}
 }
 
+/* Is the request a response begun at @start answers an Execute? */
+static bool next_is_execute(struct fl_parser *p, uint64_t start)
+{
+	const struct fl_pending *e = fl_pending_next(p, start);
+
+	return e && e->kind == FL_PEND_REQUEST && (e->flags & PG_F_EXEC);
+}
+
+/*
+ * Drop the Executes at the head of the queue without a record: after an
+ * ErrorResponse the server skips them up to the Sync (protocol §55.2.3).
+ */
+static void drop_executes(struct fl_parser *p, uint64_t start)
+{
+	struct fl_resp none = { .start_ns = start, .end_ns = start };
+
+	while (next_is_execute(p, start)) {
+		struct fl_pending *e = fl_pending_find(p, fl_pending_next(p, start)->seq);
+		e->kind = FL_PEND_SILENT;	/* completes without a record */
+		fl_pending_complete(p, &none);
+	}
+}
+
 static void be_done(struct fl_parser *p, struct pg_parser *g,
 		    const struct pg_msg *m, uint64_t ts)
 {
 	struct fl_resp r = { 0 };
+	bool exec_done;
 
 	if (!g->ready) {
 		g->ready = m->type == 'Z';	/* startup and authentication: no record */
@@ -351,14 +376,19 @@ static void be_done(struct fl_parser *p, struct pg_parser *g,
 		g->resp_error = true;
 		error_sqlstate(g, m);
 	}
-	if (m->type != 'Z')
+	exec_done = strchr("CIsE", m->type) && next_is_execute(p, g->resp_start);
+	if (m->type != 'Z' && !exec_done)
 		return;
+	if (m->type == 'Z')
+		drop_executes(p, g->resp_start);
 	r.error = g->resp_error;
 	memcpy(r.status_text, g->sqlstate, sizeof(r.status_text));
 	r.start_ns = g->resp_start;
 	r.end_ns = ts;
 	r.bytes = g->resp_bytes;
 	fl_pending_complete(p, &r);
+	if (exec_done && m->type == 'E')
+		drop_executes(p, g->resp_start);
 	g->resp_bytes = 0;
 	g->resp_error = false;
 	g->sqlstate[0] = '\0';

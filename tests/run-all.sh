@@ -33,6 +33,7 @@ suite integration tests/integration/run.sh
 suite identity tests/integration/identity.sh
 suite tls tests/integration/tls.sh
 suite paths tests/integration/paths.sh
+suite loadtools tests/integration/loadtools.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"

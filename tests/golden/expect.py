@@ -199,44 +199,47 @@ def cstrs(body):
 
 
 def postgresql(req, resp, joined=False):
+    """A Query is answered by its ReadyForQuery; each Execute by its
+    CommandComplete / EmptyQueryResponse / PortalSuspended / ErrorResponse
+    (the batch's later Executes are skipped by the server after an error);
+    a Sync by its ReadyForQuery, without a record."""
     fe = pg_messages(req, not joined)
     be = pg_messages(resp, False)
     if resp[:1] == b"N":  # SSLRequest refused
         be = pg_messages(resp[1:], False)
-    reqs, batch, stmts = [], None, {}
+    reqs, group, stmts, bound = [], 0, {}, None  # reqs: [answered by, op, bytes]
     for t, body, size in fe:
         if t is None or t in (b"p", b"X"):
             continue
         if t == b"Q":
-            op = sql_normalize(cstrs(body)[0].decode())
-            if batch:
-                reqs.append([op, batch[1] + size])
-                batch = None
-            else:
-                reqs.append([op, size])
+            reqs.append(["Z", sql_normalize(cstrs(body)[0].decode()), group + size])
+            group = 0
             continue
         if t in (b"d", b"c", b"f"):
-            reqs[-1][1] += size
+            reqs[-1][2] += size
             continue
-        if batch is None:
-            batch = [None, 0, False]
-        batch[1] += size
+        if t == b"F":
+            reqs.append(["Z", "FUNCTION CALL", size])
+            continue
+        group += size
         if t == b"P":
             name, q = cstrs(body)[:2]
-            op = sql_normalize(q.decode())
-            stmts[name] = op
-            batch[2] = True
-            batch[0] = batch[0] or op
+            stmts[name] = sql_normalize(q.decode())
         elif t == b"B":
-            batch[2] = True
-            stmt = cstrs(body)[1]
-            batch[0] = batch[0] or stmts.get(stmt)
-        elif t in (b"D", b"E", b"C"):
-            batch[2] = True
+            bound = stmts.get(cstrs(body)[1])
+        elif t == b"E":
+            reqs.append(["C", bound or "EXECUTE", group])
+            group = 0
         elif t == b"S":
-            reqs.append([batch[0] or "EXECUTE", batch[1]] if batch[2] else None)
-            batch = None
+            reqs.append(["S", None, group])
+            group = 0
     out, k, ready, size, err = [], 0, joined, 0, ""
+
+    def skip_executes():
+        nonlocal k
+        while k < len(reqs) and reqs[k][0] == "C":
+            k += 1
+
     for t, body, n in be:
         if not ready:
             ready = t == b"Z"
@@ -245,10 +248,20 @@ def postgresql(req, resp, joined=False):
         if t == b"E" and not err:
             fields = {f[:1]: f[1:] for f in cstrs(body) if f}
             err = fields.get(b"C", b"").decode()
-        if t == b"Z":
-            if reqs[k] is not None:
-                out.append(line(reqs[k][0], 0, err, bool(err), 0, reqs[k][1], size))
-            k, size, err = k + 1, 0, ""
+        execute = k < len(reqs) and reqs[k][0] == "C"
+        if execute and t in (b"C", b"I", b"s", b"E"):
+            out.append(line(reqs[k][1], 0, err, bool(err), 0, reqs[k][2], size))
+            k += 1
+            if t == b"E":
+                skip_executes()
+        elif t == b"Z":
+            skip_executes()
+            if reqs[k][0] == "Z":
+                out.append(line(reqs[k][1], 0, err, bool(err), 0, reqs[k][2], size))
+            k += 1
+        else:
+            continue
+        size, err = 0, ""
     return out
 
 
