@@ -119,6 +119,7 @@ struct my_pkt {
 	size_t keep;		/* payload bytes to keep */
 	struct fl_buf body;	/* kept prefix of the payload */
 	bool damaged;		/* a gap hid part of the prefix we wanted */
+	uint64_t gapped;	/* payload bytes lost in gaps */
 	uint64_t start_ns;	/* ts of the feed holding the first byte */
 };
 
@@ -149,7 +150,8 @@ struct my_parser {
 	bool hs_seen;		/* the handshake response went by */
 	/* command being received (more than one packet when >= 16 MiB) */
 	uint64_t cmd_start;
-	uint64_t cmd_bytes;
+	uint64_t cmd_bytes;	/* wire bytes */
+	uint64_t cmd_seen;	/* of which captured */
 	/* response being assembled */
 	enum my_rstate rs;
 	enum my_rkind rkind;
@@ -369,7 +371,7 @@ static int on_command(struct fl_parser *p, struct my_parser *g,
 		break;
 	}
 	if (!cmd_name(cmd)) {	/* garbage, or a command we do not know */
-		fl_parser_unparsed(p, g->cmd_bytes, true);
+		fl_parser_unparsed(p, g->cmd_seen, true);
 		if (p->stats.given_up)
 			return 0;
 		return push(p, FL_PEND_LOST, "", RK_GENERIC, g->cmd_start, 0);
@@ -631,7 +633,8 @@ static int be_done(struct fl_parser *p, struct my_parser *g,
 	}
 	if (g->rs == RS_IDLE) {
 		if (m->cont || m->seq != 1 || !m->body.len) {
-			fl_parser_unparsed(p, size, false);	/* not a response start */
+			/* not a response start */
+			fl_parser_unparsed(p, size - m->gapped, false);
 			return 0;
 		}
 		e = fl_pending_next(p, m->start_ns);
@@ -717,10 +720,12 @@ static void header_parse(struct my_parser *g, struct my_pkt *m, enum fl_side sd)
 	if (m->keep > m->remaining)
 		m->keep = (size_t)m->remaining;
 	m->damaged = false;
+	m->gapped = 0;
 	m->state = MF_BODY;
 	if (sd == FL_SIDE_REQUEST && !m->cont) {
 		g->cmd_start = m->start_ns;
 		g->cmd_bytes = 0;
+		g->cmd_seen = 0;
 	}
 }
 
@@ -731,6 +736,7 @@ static int pkt_done(struct fl_parser *p, struct my_parser *g, struct my_pkt *m,
 
 	if (sd == FL_SIDE_REQUEST) {
 		g->cmd_bytes += (uint64_t)m->len + MY_HDR;
+		g->cmd_seen += (uint64_t)m->len + MY_HDR - m->gapped;
 		err = fe_done(p, g, m);
 	} else {
 		err = be_done(p, g, m, ts);
@@ -775,6 +781,8 @@ static int body_bytes(struct fl_parser *p, struct my_parser *g,
 	} else if (want) {
 		m->damaged = true;
 	}
+	if (!d)
+		m->gapped += take;
 	m->remaining -= take;
 	return m->remaining ? 0 : pkt_done(p, g, m, sd, ts);
 }
