@@ -423,7 +423,10 @@ def mysql(req, resp, joined=False):
                 if p[0] == 0x00 or (p[0] == 0xFE and len(p) < 9):
                     status = my_status(p)
                 else:
-                    defs(my_lenenc(p, 0)[0])
+                    cols, end = my_lenenc(p, 0)
+                    if len(p) == end + 1 and p[end] == 0:
+                        cols = 0  # MariaDB cached metadata: no definitions sent
+                    defs(cols)
                     while True:
                         p = take()
                         if p[0] == 0xFF or (p[0] == 0xFE and len(p) < 0xFFFFFF):
