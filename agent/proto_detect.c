@@ -470,6 +470,10 @@ enum fl_proto fl_detect_joined(const uint8_t *data, size_t len, bool *need_more)
 	if (proto != FL_PROTO_UNKNOWN || !data)
 		goto out;
 	/* before PostgreSQL: 'Q' and a MySQL length can look like a Query */
+	if (fl_mysql_detect_hs_response(data, len) < 0) {
+		more = true;	/* maybe a MySQL handshake response: wait */
+		goto out;
+	}
 	my = fl_mysql_detect_query(data, len);
 	if (my) {
 		proto = my > 0 ? FL_PROTO_MYSQL : FL_PROTO_UNKNOWN;
