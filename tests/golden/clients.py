@@ -182,13 +182,10 @@ def redis_push(port, sock_path):
 
 
 def mysql_py(port, user, password, db):
-    """PyMySQL: one statement per stdin line; errors are reported, not fatal.
-    FL_MYSQL_SOCKET set: over that unix socket instead (no TCP traffic)."""
-    import os
+    """PyMySQL: one statement per stdin line; errors are reported, not fatal."""
     import pymysql
     conn = pymysql.connect(host="127.0.0.1", port=port, user=user, password=password,
-                           database=db, autocommit=True,
-                           unix_socket=os.environ.get("FL_MYSQL_SOCKET"))
+                           database=db, autocommit=True)
     with conn.cursor() as cur:
         for ln in sys.stdin.read().splitlines():
             if not ln.strip():

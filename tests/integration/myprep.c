@@ -11,8 +11,7 @@
  * every other one to TEXT), reads every row, and closes the statement
  * (COM_STMT_CLOSE). A statement that fails to prepare is reported and
  * counts as done (its ERR is part of what the tests want to see). Exit 0,
- * or 1 with a message on stderr. With MYPREP_SOCKET set, connects over that
- * unix socket instead (golden captures that must make no TCP traffic).
+ * or 1 with a message on stderr.
  */
 #include <mysql.h>
 #include <stdio.h>
@@ -26,7 +25,6 @@ int main(int argc, char **argv)
 	MYSQL_BIND bind[8];
 	long long idx = 0;
 	const char *text = argc > 7 ? argv[7] : "";
-	const char *sock = getenv("MYPREP_SOCKET");
 	unsigned long text_len = strlen(text);
 	unsigned params;
 	int n, rc = 1;
@@ -37,8 +35,8 @@ int main(int argc, char **argv)
 	}
 	n = atoi(argv[6]);
 	db = mysql_init(NULL);
-	if (!db || !mysql_real_connect(db, sock ? "localhost" : "127.0.0.1", argv[2],
-				       argv[3], argv[4], (unsigned)atoi(argv[1]), sock, 0)) {
+	if (!db || !mysql_real_connect(db, "127.0.0.1", argv[2], argv[3], argv[4],
+				       (unsigned)atoi(argv[1]), NULL, 0)) {
 		fprintf(stderr, "myprep: cannot connect: %s\n", db ? mysql_error(db) : "no memory");
 		return 1;
 	}
