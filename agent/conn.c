@@ -33,6 +33,8 @@ struct conn {
 	bool tls;		/* TLS plaintext seen: from now on only that */
 	bool tls_opaque;	/* TLS records seen through the syscalls */
 	uint8_t detect_tries;	/* detections failed on a joined connection */
+	bool detect_resp;	/* detect[] holds response bytes (server-first) */
+	bool server_first_done;	/* server-first detection is over */
 	struct fl_tuple tuple;
 	char comm[16];
 	uint64_t next_off[2];	/* next expected stream offset per direction */
@@ -239,6 +241,7 @@ static enum svc_kind kind_of(enum fl_proto p)
 {
 	switch (p) {
 	case FL_PROTO_POSTGRES:
+	case FL_PROTO_MYSQL:
 		return SVC_DATABASE;
 	case FL_PROTO_REDIS:
 		return SVC_CACHE;
@@ -497,6 +500,8 @@ static void conn_reset_parser(struct conn *c)
 	c->proto = FL_PROTO_UNKNOWN;
 	c->ndetect = 0;
 	c->detect_tries = 0;
+	c->detect_resp = false;
+	c->server_first_done = false;
 }
 
 /*
@@ -564,6 +569,72 @@ static bool conn_detect(struct conn_table *ct, struct conn *c, uint64_t ts,
 	return true;
 }
 
+/*
+ * Server-first protocols (MySQL's greeting): detect from the first response
+ * bytes, sent before any request, kept in c->detect. A "no" hands detection
+ * back to the request side, as for any other connection.
+ * OUT: *@took, the bytes of @p appended there. False: no parser (yet).
+ */
+static bool conn_detect_server(struct conn_table *ct, struct conn *c,
+			       uint64_t ts, const uint8_t *p, size_t n,
+			       size_t *took)
+{
+	bool need_more = false;
+	size_t take = n < DETECT_MAX - c->ndetect ? n : DETECT_MAX - c->ndetect;
+
+	if (!c->ndetect)
+		c->detect_ts = ts;
+	memcpy(c->detect + c->ndetect, p, take);
+	c->ndetect += take;
+	*took = take;
+	c->detect_resp = true;
+	c->proto = fl_detect_server(c->detect, c->ndetect, &need_more);
+	if (c->proto == FL_PROTO_UNKNOWN) {
+		if (!need_more || c->ndetect == DETECT_MAX) {
+			c->server_first_done = true;
+			c->detect_resp = false;
+			c->ndetect = 0;
+		}
+		return false;
+	}
+	c->server_first_done = true;
+	c->detect_resp = false;
+	c->parser = fl_parser_new(c->proto);
+	if (!c->parser) {
+		ct->err = -ENOMEM;
+		c->ignored = true;
+		return false;
+	}
+	if (fl_parser_feed(c->parser, FL_SIDE_RESPONSE, c->detect_ts, c->detect,
+			   c->ndetect, on_record, c))
+		ct->err = -ENOMEM;
+	return true;
+}
+
+/* Detection from the first bytes of either side. OUT: *@took. */
+static bool conn_detect_any(struct conn_table *ct, struct conn *c,
+			    enum fl_side side, uint64_t gap, uint64_t ts,
+			    const uint8_t *p, size_t n, size_t *took)
+{
+	if (side == FL_SIDE_RESPONSE) {
+		if (c->detect_resp && gap) {	/* a greeting cut short */
+			c->server_first_done = true;
+			c->detect_resp = false;
+			c->ndetect = 0;
+		}
+		if (gap || c->joined || c->server_first_done ||
+		    (c->ndetect && !c->detect_resp))
+			return false;
+		return conn_detect_server(ct, c, ts, p, n, took);
+	}
+	if (c->detect_resp) {	/* the client spoke first after all */
+		c->server_first_done = true;
+		c->detect_resp = false;
+		c->ndetect = 0;
+	}
+	return !gap && conn_detect(ct, c, ts, p, n, took);
+}
+
 static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 		    const uint8_t *payload)
 {
@@ -614,6 +685,9 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 	side = (c->role == FL_ROLE_SERVER) == (dir == FL_DIR_INGRESS)
 		       ? FL_SIDE_REQUEST : FL_SIDE_RESPONSE;
 	if (!c->tls && (!c->parser || e->offset < TLS_SNIFF_MAX) &&
+	    /* MySQL packets can look like TLS records: only after SSLRequest */
+	    (c->proto != FL_PROTO_MYSQL || !c->parser ||
+	     fl_parser_stats(c->parser)->given_up) &&
 	    tls_record(payload, cap)) {
 		/* TLS that no uprobe of ours decrypts (yet) */
 		c->tls_opaque = true;
@@ -622,9 +696,9 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 	}
 	if (!c->parser) {
 		size_t took;
-		/* client-first protocols only: wait for the first request */
-		if (side != FL_SIDE_REQUEST || gap ||
-		    !conn_detect(ct, c, e->hdr.ts_ns, payload, e->cap_len, &took))
+
+		if (!conn_detect_any(ct, c, side, gap, e->hdr.ts_ns, payload,
+				     e->cap_len, &took))
 			return;
 		payload += took;
 		cap -= (uint32_t)took;

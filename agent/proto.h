@@ -29,6 +29,7 @@ enum fl_proto {
 	FL_PROTO_HTTP = 1,	/* HTTP/1.x, RFC 9112 */
 	FL_PROTO_POSTGRES = 2,	/* PostgreSQL frontend/backend protocol v3 */
 	FL_PROTO_REDIS = 3,	/* RESP2/RESP3 */
+	FL_PROTO_MYSQL = 4,	/* MySQL/MariaDB client/server protocol 4.1 */
 	FL_PROTO_COUNT
 };
 
@@ -85,10 +86,19 @@ enum fl_proto fl_detect(const uint8_t *data, size_t len, bool *need_more);
 /*
  * fl_detect_joined() - like fl_detect(), for a connection joined after it
  * started (a socket that existed before the agent): also recognises a
- * PostgreSQL frontend message (Query, Parse, Bind, ...) at a message
- * boundary, since the StartupMessage went by long ago.
+ * PostgreSQL frontend message (Query, Parse, Bind, ...) or a MySQL COM_QUERY
+ * packet (sequence id 0, SQL text) at a message boundary, since the startup
+ * went by long ago.
  */
 enum fl_proto fl_detect_joined(const uint8_t *data, size_t len, bool *need_more);
+
+/*
+ * fl_detect_server() - guess a server-first protocol from the first bytes
+ * of a response stream, sent before any request: MySQL's HandshakeV10
+ * greeting. Same results as fl_detect(); the caller feeds the bytes to the
+ * parser as FL_SIDE_RESPONSE.
+ */
+enum fl_proto fl_detect_server(const uint8_t *data, size_t len, bool *need_more);
 
 /*
  * fl_parser_new() - a parser for one connection speaking @proto.
@@ -125,7 +135,8 @@ void fl_parser_close(struct fl_parser *p, uint64_t ts_ns, fl_record_cb cb,
 /*
  * fl_parser_join() - the connection of new parser @p was joined after it
  * started: its startup phase (PostgreSQL startup and authentication) is
- * over, and the first bytes fed are taken to start a message. Call before
+ * over (MySQL: handshake and authentication), and the first bytes fed are
+ * taken to start a message. Call before
  * the first fl_parser_feed().
  */
 void fl_parser_join(struct fl_parser *p);
@@ -145,7 +156,7 @@ const struct fl_parser_stats *fl_parser_stats(const struct fl_parser *p);
 /* fl_parser_free() - release @p; NULL is fine. */
 void fl_parser_free(struct fl_parser *p);
 
-/* fl_proto_name() - "http", "postgresql", "redis" or "unknown" (static). */
+/* fl_proto_name() - "http", "postgresql", "redis", "mysql" or "unknown" (static). */
 const char *fl_proto_name(enum fl_proto proto);
 
 /*
@@ -156,6 +167,14 @@ const char *fl_proto_name(enum fl_proto proto);
  * a trailing ';' removed. Returns the length written. Never copies a literal.
  */
 size_t fl_sql_normalize(const char *sql, size_t len, char *out, size_t out_size);
+
+/*
+ * fl_sql_normalize_mysql() - fl_sql_normalize() with MySQL's lexical rules:
+ * '..' and ".." are string literals with backslash escapes (both become
+ * '?'), `..` is a kept identifier, '#' starts a line comment.
+ */
+size_t fl_sql_normalize_mysql(const char *sql, size_t len, char *out,
+			      size_t out_size);
 
 /*
  * fl_http_route() - write "METHOD /route" for @method and @target into @out:

@@ -431,6 +431,14 @@ static int detect_redis(const uint8_t *d, size_t n, bool *maybe)
 	return d[i + 1] == '\n';
 }
 
+/* A 1/0/-1 verdict: true for 1, *maybe set for -1. */
+static bool detect_tri(int verdict, bool *maybe)
+{
+	if (verdict < 0)
+		*maybe = true;
+	return verdict > 0;
+}
+
 /* fl_detect() - protocol of a request stream's first bytes (see proto.h). */
 enum fl_proto fl_detect(const uint8_t *data, size_t len, bool *need_more)
 {
@@ -447,6 +455,8 @@ enum fl_proto fl_detect(const uint8_t *data, size_t len, bool *need_more)
 		proto = FL_PROTO_POSTGRES;
 	else if (detect_redis(data, len, &maybe))
 		proto = FL_PROTO_REDIS;
+	else if (detect_tri(fl_mysql_detect_hs_response(data, len), &maybe))
+		proto = FL_PROTO_MYSQL;
 	if (need_more)
 		*need_more = proto == FL_PROTO_UNKNOWN && maybe;
 	return proto;
@@ -457,10 +467,21 @@ enum fl_proto fl_detect_joined(const uint8_t *data, size_t len, bool *need_more)
 {
 	bool more = false;
 	enum fl_proto proto = fl_detect(data, len, &more);
-	int pg;
+	int pg, my;
 
 	if (proto != FL_PROTO_UNKNOWN || !data)
 		goto out;
+	/* before PostgreSQL: 'Q' and a MySQL length can look like a Query */
+	if (fl_mysql_detect_hs_response(data, len) < 0) {
+		more = true;	/* maybe a MySQL handshake response: wait */
+		goto out;
+	}
+	my = fl_mysql_detect_query(data, len);
+	if (my) {
+		proto = my > 0 ? FL_PROTO_MYSQL : FL_PROTO_UNKNOWN;
+		more |= my < 0;
+		goto out;
+	}
 	pg = fl_pg_detect_typed(data, len);
 	if (pg > 0)
 		proto = FL_PROTO_POSTGRES;
@@ -469,6 +490,20 @@ enum fl_proto fl_detect_joined(const uint8_t *data, size_t len, bool *need_more)
 out:
 	if (need_more)
 		*need_more = proto == FL_PROTO_UNKNOWN && more;
+	return proto;
+}
+
+/* fl_detect_server() - a server-first protocol from a response stream's
+ * first bytes (see proto.h). */
+enum fl_proto fl_detect_server(const uint8_t *data, size_t len, bool *need_more)
+{
+	bool maybe = !data || !len;
+	enum fl_proto proto = FL_PROTO_UNKNOWN;
+
+	if (!maybe && detect_tri(fl_mysql_detect_greeting(data, len), &maybe))
+		proto = FL_PROTO_MYSQL;
+	if (need_more)
+		*need_more = proto == FL_PROTO_UNKNOWN && maybe;
 	return proto;
 }
 
@@ -483,6 +518,8 @@ static const struct fl_proto_ops *ops_of(enum fl_proto proto)
 		return &fl_pg_ops;
 	case FL_PROTO_REDIS:
 		return &fl_redis_ops;
+	case FL_PROTO_MYSQL:
+		return &fl_mysql_ops;
 	default:
 		return NULL;
 	}
@@ -520,6 +557,8 @@ void fl_parser_join(struct fl_parser *p)
 {
 	if (p && p->proto == FL_PROTO_POSTGRES)
 		fl_pg_join(p);
+	if (p && p->proto == FL_PROTO_MYSQL)
+		fl_mysql_join(p);
 }
 
 /*
@@ -623,6 +662,8 @@ const char *fl_proto_name(enum fl_proto proto)
 		return "postgresql";
 	case FL_PROTO_REDIS:
 		return "redis";
+	case FL_PROTO_MYSQL:
+		return "mysql";
 	default:
 		return "unknown";
 	}

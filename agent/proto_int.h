@@ -172,6 +172,17 @@ void fl_pg_join(struct fl_parser *p);
  * "need more" (proto_pg.c). */
 int fl_pg_detect_typed(const uint8_t *d, size_t n);
 extern const struct fl_proto_ops fl_redis_ops;
+extern const struct fl_proto_ops fl_mysql_ops;
+
+/* MySQL, joined mid-life: handshake and authentication are over (proto_mysql.c). */
+void fl_mysql_join(struct fl_parser *p);
+
+/* MySQL openings at @d (@n bytes): 1, 0, or -1 for "need more"
+ * (proto_mysql.c): the server's greeting, the client's handshake response,
+ * a COM_QUERY at a packet boundary. */
+int fl_mysql_detect_greeting(const uint8_t *d, size_t n);
+int fl_mysql_detect_hs_response(const uint8_t *d, size_t n);
+int fl_mysql_detect_query(const uint8_t *d, size_t n);
 
 /*
  * fl_pending_push() - append a pending entry of @kind (zeroed but for seq and

@@ -12,6 +12,12 @@
  * unterminated literal runs to the end of the input, so a truncated
  * statement never leaks the start of a value. Identifiers, keywords,
  * "quoted identifiers", $1 parameters and operators are kept as written.
+ *
+ * MySQL's rules (fl_sql_normalize_mysql) differ where a value could leak:
+ * '..' and ".." are both string literals with backslash escapes, `..` is a
+ * quoted identifier, '#' starts a line comment. Where the two disagree the
+ * MySQL scan hides more, never less (a '\' in NO_BACKSLASH_ESCAPES mode
+ * only extends a literal; ANSI_QUOTES identifiers become '?').
  */
 #include <string.h>
 
@@ -23,6 +29,7 @@ struct sql_out {
 	size_t len;		/* bytes written, excluding the NUL */
 	bool space;		/* whitespace or a comment since the last token */
 	bool full;		/* something did not fit */
+	bool mysql;		/* MySQL's lexical rules (see fl_sql_normalize_mysql) */
 };
 
 /* Control bytes (kept tokens may hold them, e.g. in "quoted" identifiers)
@@ -82,13 +89,32 @@ static size_t skip_quoted(const char *s, size_t n, size_t i, bool backslash)
 	return n;
 }
 
-/* "quoted identifier" from the opening quote at @i (kept, not a literal). */
-static size_t skip_ident_quoted(const char *s, size_t n, size_t i)
+/* MySQL '..' or "..": backslash escapes, the quote doubled. */
+static size_t skip_mysql_quoted(const char *s, size_t n, size_t i)
+{
+	char q = s[i];
+
+	for (i++; i < n; i++) {
+		if (s[i] == '\\') {
+			i++;
+		} else if (s[i] == q) {
+			if (i + 1 < n && s[i + 1] == q)
+				i++;
+			else
+				return i + 1;
+		}
+	}
+	return n;
+}
+
+/* "quoted identifier" (or MySQL `identifier`) from the opening @q at @i:
+ * kept, not a literal. */
+static size_t skip_ident_quoted(const char *s, size_t n, size_t i, char q)
 {
 	for (i++; i < n; i++) {
-		if (s[i] != '"')
+		if (s[i] != q)
 			continue;
-		if (i + 1 < n && s[i + 1] == '"')
+		if (i + 1 < n && s[i + 1] == q)
 			i++;
 		else
 			return i + 1;
@@ -164,7 +190,7 @@ static size_t word(const char *s, size_t n, size_t i, struct sql_out *o)
 		k++;
 	if (k - i == 1 && k < n && s[k] == '\'' && strchr("EBXN", c)) {
 		put_token(o, "?", 1);
-		return skip_quoted(s, n, k, c == 'E');
+		return skip_quoted(s, n, k, c == 'E' || o->mysql);
 	}
 	if (k - i == 1 && c == 'U' && k + 1 < n && s[k] == '&' && s[k + 1] == '\'') {
 		put_token(o, "?", 1);
@@ -184,7 +210,7 @@ static size_t token(const char *s, size_t n, size_t i, struct sql_out *o)
 		o->space = true;
 		return i + 1;
 	}
-	if (c == '-' && next == '-') {
+	if ((c == '-' && next == '-') || (c == '#' && o->mysql)) {
 		const char *nl = memchr(s + i, '\n', n - i);
 
 		o->space = true;
@@ -194,12 +220,12 @@ static size_t token(const char *s, size_t n, size_t i, struct sql_out *o)
 		o->space = true;
 		return skip_block_comment(s, n, i);
 	}
-	if (c == '\'') {
+	if (c == '\'' || (c == '"' && o->mysql)) {
 		put_token(o, "?", 1);
-		return skip_quoted(s, n, i, false);
+		return o->mysql ? skip_mysql_quoted(s, n, i) : skip_quoted(s, n, i, false);
 	}
-	if (c == '"') {
-		k = skip_ident_quoted(s, n, i);
+	if (c == '"' || (c == '`' && o->mysql)) {
+		k = skip_ident_quoted(s, n, i, (char)c);
 		put_token(o, s + i, k - i);
 		return k;
 	}
@@ -228,9 +254,10 @@ static size_t token(const char *s, size_t n, size_t i, struct sql_out *o)
  * comments dropped, whitespace folded, trailing ';' cut, into @out (see
  * proto.h). Returns the length written; 0 when @out_size is 0.
  */
-size_t fl_sql_normalize(const char *sql, size_t len, char *out, size_t out_size)
+static size_t normalize(const char *sql, size_t len, char *out, size_t out_size,
+			bool mysql)
 {
-	struct sql_out o = { out, out_size, 0, false, false };
+	struct sql_out o = { out, out_size, 0, false, false, mysql };
 	size_t i = 0;
 
 	if (!out || !out_size)
@@ -246,4 +273,21 @@ size_t fl_sql_normalize(const char *sql, size_t len, char *out, size_t out_size)
 		o.len--;
 	out[o.len] = '\0';
 	return o.len;
+}
+
+/* fl_sql_normalize() - PostgreSQL's lexical rules (see proto.h). */
+size_t fl_sql_normalize(const char *sql, size_t len, char *out, size_t out_size)
+{
+	return normalize(sql, len, out, out_size, false);
+}
+
+/*
+ * fl_sql_normalize_mysql() - fl_sql_normalize() with MySQL's lexical rules
+ * (MySQL 8.0 Reference Manual, 11.1.1 "String Literals", 11.2 "Schema Object
+ * Names", 11.7 "Comments"); see proto.h.
+ */
+size_t fl_sql_normalize_mysql(const char *sql, size_t len, char *out,
+			      size_t out_size)
+{
+	return normalize(sql, len, out, out_size, true);
 }

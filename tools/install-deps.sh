@@ -12,6 +12,9 @@ PKGS=(
   # servers and clients used by the integration tests and the demo
   nginx-light postgresql postgresql-client redis-server redis-tools curl
   python3 python3-psycopg2 python3-redis iproute2 procps sqlite3
+  # MySQL: MariaDB server and client, PyMySQL, libmariadb for the
+  # prepared-statement client tests/integration/myprep.c
+  mariadb-server mariadb-client python3-pymysql libmariadb-dev
   # TLS test peers: certificates (openssl), node (OpenSSL built in)
   openssl nodejs
   # gatectl -o dot is checked with Graphviz; setpriv (util-linux) drops privilege

@@ -209,6 +209,10 @@ static inline void fz_check_op(enum fl_proto proto, const char *op)
 	case FL_PROTO_REDIS:
 		FZ_ASSERT(fz_redis_name(op));
 		break;
+	case FL_PROTO_MYSQL:	/* SQL (MySQL rules) or a command name */
+		fl_sql_normalize_mysql(op, strlen(op), again, sizeof(again));
+		FZ_ASSERT(!strcmp(again, op));
+		break;
 	default:
 		FZ_ASSERT(!"record of an unknown protocol");
 	}
@@ -221,7 +225,7 @@ static inline void fz_on_record(const struct fl_record *r, void *ctx)
 	FZ_ASSERT(!c->given_up);	/* a given-up parser is silent */
 	FZ_ASSERT(r->proto == c->proto);
 	FZ_ASSERT(memchr(r->operation, 0, sizeof(r->operation)));
-	FZ_ASSERT(c->proto == FL_PROTO_POSTGRES ?
+	FZ_ASSERT(c->proto == FL_PROTO_POSTGRES || c->proto == FL_PROTO_MYSQL ?
 		  fz_sql_printable(r->operation, strlen(r->operation)) :
 		  fz_printable(r->operation, strlen(r->operation)));
 	FZ_ASSERT(memchr(r->status_text, 0, sizeof(r->status_text)));

@@ -20,7 +20,7 @@ import struct
 import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-TARGET = {"http": "http", "postgresql": "pg", "redis": "redis"}
+TARGET = {"http": "http", "postgresql": "pg", "redis": "redis", "mysql": "mysql"}
 TICK = 1 << 5  # opcode bits 5-7: clock advance
 
 
@@ -115,7 +115,7 @@ ROUTES = [
 
 def main():
     out = sys.argv[1]
-    seeds = {t: set() for t in ("http", "pg", "redis", "sql", "detect")}
+    seeds = {t: set() for t in ("http", "pg", "redis", "mysql", "sql", "detect")}
     for proto, streams, script in golden_cases():
         t = TARGET[proto]
         prog = encode_script(streams, script)
@@ -123,6 +123,8 @@ def main():
         whole = feed(0, streams[0]) + feed(1, streams[1])
         seeds[t].add(bytes([whole[0] | (prog[0] & 0x10)]) + whole[1:] if whole else whole)
         seeds["detect"].add(streams[0][:64])
+        if proto == "mysql" and not script[0].startswith("join"):
+            seeds["detect"].add(streams[1][:64])  # the greeting: server-first
     for proto, chunks in unit_chunk_arrays():
         t = TARGET[proto]
         seeds[t].add(b"".join(feed(side, d) for side, d in chunks))

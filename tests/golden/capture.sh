@@ -4,7 +4,9 @@
 # capture.sh OUTDIR [CASE...] - record the raw byte streams of the golden
 # cases from real servers and clients: nginx, python's http.server
 # (upstream.py), PostgreSQL 15 with psql and pgbench, redis-server with
-# redis-cli, and the raw-socket clients of clients.py, each connection
+# redis-cli, MariaDB 10.11 with the mariadb client, PyMySQL and myprep
+# (prepared statements through libmariadb), and the raw-socket clients of
+# clients.py, each connection
 # relayed by record.py on 127.0.0.1. Writes OUTDIR/<proto>/<case>/ with
 # `request`, `response` and `script` (several connections: <case>.N).
 #
@@ -22,7 +24,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 only=" $* "
 PY=/usr/bin/python3
-PROXY=39000 NGINX=39080 UPSTREAM_PORT=39081 DOWN_PORT=39099 PG=39432 REDIS=39379
+PROXY=39000 NGINX=39080 UPSTREAM_PORT=39081 DOWN_PORT=39099 PG=39432 REDIS=39379 MY=39306
 
 # shellcheck source=tools/lib/servers.sh source-path=SCRIPTDIR/../..
 . "$root/tools/lib/servers.sh"
@@ -88,6 +90,18 @@ fl_start_cmd redis-server "$work/redis" --port "$REDIS" -- redis-server --bind 1
 sleep 0.3
 rsock=$work/redis/redis.sock
 
+fl_start_mariadb "$MY" "$work/my"
+fl_mariadb "$work/my" shop -e "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(40));
+	INSERT INTO t VALUES (1, 'one'), (2, 'two');
+	CREATE TABLE items (id INT PRIMARY KEY, label VARCHAR(60));
+	INSERT INTO items SELECT seq, CONCAT('item number ', seq, ' of the golden set') FROM seq_1_to_40;
+	CREATE USER app@'127.0.0.1' IDENTIFIED BY 'app-secret-pw';
+	GRANT ALL ON shop.* TO app@'127.0.0.1';"
+printf 'DELIMITER //\nCREATE PROCEDURE two_results() BEGIN SELECT COUNT(*) FROM t; SELECT name FROM t WHERE id = 1; END//\n' |
+	fl_mariadb "$work/my" shop
+cc -O1 $(mariadb_config --cflags) "$root/tests/integration/myprep.c" $(mariadb_config --libs) \
+	-o "$work/myprep"
+
 U="http://127.0.0.1:$PROXY"
 PGC="host=127.0.0.1 port=$PROXY dbname=shop"
 
@@ -139,6 +153,21 @@ EOF
 rec postgresql pgbench_pipeline "$PG" pgbench -n -M extended -t 2 -c 1 -f "$work/pipeline.sql" \
 	"$PGC user=postgres sslmode=disable"
 rec postgresql pipelined_syncs "$PG" "$PY" "$here/clients.py" pg-pipelined "$PROXY"
+
+# ---- MySQL (MariaDB) ------------------------------------------------------------
+MYC=(mariadb --no-defaults --protocol=TCP -h 127.0.0.1 -P "$PROXY" -u app -papp-secret-pw shop)
+rec mysql simple_query "$MY" "${MYC[@]}" -e "SELECT 1"
+rec mysql error_42s02 "$MY" "${MYC[@]}" -e "SELECT * FROM nosuch WHERE id = 42"
+rec mysql multi_row "$MY" "${MYC[@]}" -e "SELECT id, label FROM items WHERE id <= 30 AND label <> 'hunter2'"
+rec mysql multi_results "$MY" "${MYC[@]}" -e "CALL two_results(); UPDATE t SET name = 'x' WHERE id = 2; SELECT name FROM t"
+rec mysql prepared "$MY" "$work/myprep" "$PROXY" app app-secret-pw shop \
+	"SELECT id, label FROM items WHERE id = ? OR label = ?" 3 canary-literal
+rec mysql prepare_error "$MY" "$work/myprep" "$PROXY" app app-secret-pw shop \
+	"SELECT * FROM nosuch WHERE id = ?" 1
+printf "SELECT name FROM t WHERE id = 1\nSELECT * FROM nosuch\nINSERT INTO t VALUES (1, 'dup')\nSELECT id, label FROM items\n" \
+	>"$work/mysql_py.txt"
+rec_in "$work/mysql_py.txt" mysql pymysql "$MY" "$PY" "$here/clients.py" mysql-py "$PROXY" \
+	app app-secret-pw shop
 
 # ---- Redis ----------------------------------------------------------------------
 rec redis pipelined "$REDIS" "$PY" "$here/clients.py" redis-pipelined "$PROXY"

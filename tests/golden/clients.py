@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Raw-socket clients for golden captures, for what curl, psql, pgbench
 and redis-cli do not send: pipelined HTTP, pipelined PostgreSQL Sync
-batches, inline and pipelined Redis commands, RESP3 pushes.
+batches, inline and pipelined Redis commands, RESP3 pushes; and PyMySQL
+(a second MySQL client implementation, without CLIENT_DEPRECATE_EOF).
 
     clients.py CLIENT PORT [ARG...]
 
@@ -180,6 +181,24 @@ def redis_push(port, sock_path):
     s.close()
 
 
+def mysql_py(port, user, password, db):
+    """PyMySQL: one statement per stdin line; errors are reported, not fatal."""
+    import pymysql
+    conn = pymysql.connect(host="127.0.0.1", port=port, user=user, password=password,
+                           database=db, autocommit=True)
+    with conn.cursor() as cur:
+        for ln in sys.stdin.read().splitlines():
+            if not ln.strip():
+                continue
+            try:
+                cur.execute(ln)
+                cur.fetchall()
+            except pymysql.MySQLError as e:
+                print("error:", e.args[0])
+        conn.ping(reconnect=False)
+    conn.close()
+
+
 CLIENTS = {
     "http-pipelined": http_pipelined,
     "pg-pipelined": pg_pipelined,
@@ -188,6 +207,7 @@ CLIENTS = {
     "redis-inline": redis_inline,
     "redis-bigbulk": redis_bigbulk,
     "redis-push": redis_push,
+    "mysql-py": mysql_py,
 }
 
 if __name__ == "__main__":

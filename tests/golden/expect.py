@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Draft the `expected` file of a golden case without gaps.
 
-    expect.py http|postgresql|redis CASE_DIR
+    expect.py http|postgresql|redis|mysql CASE_DIR
 
 A second, independent reading of the byte streams (whole messages, no
 incremental state) that prints one record per line in the `expected`
@@ -336,6 +336,161 @@ def redis(req, resp):
     return out
 
 
+# ---- MySQL ---------------------------------------------------------------------------------
+
+def my_packets(d):
+    """(seq, payload, wire size) of each logical packet (0xffffff payloads joined)."""
+    out, off = [], 0
+    while off + 4 <= len(d):
+        n = d[off] | d[off + 1] << 8 | d[off + 2] << 16
+        seq, pay, size = d[off + 3], d[off + 4:off + 4 + n], n + 4
+        off += size
+        while n == 0xFFFFFF:
+            n = d[off] | d[off + 1] << 8 | d[off + 2] << 16
+            pay += d[off + 4:off + 4 + n]
+            size += n + 4
+            off += n + 4
+        out.append((seq, pay, size))
+    return out
+
+
+def my_lenenc(b, i):
+    c = b[i]
+    if c < 0xFB:
+        return c, i + 1
+    w = {0xFC: 2, 0xFD: 3, 0xFE: 8}[c]
+    return int.from_bytes(b[i + 1:i + 1 + w], "little"), i + 1 + w
+
+
+def my_status(p):
+    if p[0] == 0xFE and len(p) < 7:
+        return struct.unpack("<H", p[3:5])[0]
+    _, i = my_lenenc(p, 1)
+    _, i = my_lenenc(p, i)
+    return struct.unpack("<H", p[i:i + 2])[0]
+
+
+MY_NAMES = {0x02: "USE ?", 0x0E: "PING", 0x09: "STATISTICS", 0x1A: "STMT_RESET",
+            0x1F: "RESET_CONNECTION", 0x1B: "SET_OPTION"}
+
+
+def mysql(req, resp, joined=False):
+    """Whole packets; the response kind of each command decides its parse."""
+    fe, be = my_packets(req), my_packets(resp)
+    caps = 0
+    reqs = []  # [op, kind, bytes]
+    for seq, p, size in fe:
+        if seq != 0:
+            if not caps and seq in (1, 2) and len(p) >= 32:
+                caps = struct.unpack("<I", p[:4])[0]
+            continue
+        cmd = p[0]
+        if cmd == 0x03:
+            reqs.append([sql_normalize_mysql(p[1:].decode("utf-8", "replace")), "gen", size])
+        elif cmd == 0x16:
+            reqs.append([sql_normalize_mysql(p[1:].decode("utf-8", "replace")), "prep", size])
+        elif cmd in (0x17, 0xFA):
+            reqs.append([("stmt", struct.unpack("<I", p[1:5])[0]), "gen", size])
+        elif cmd in (0x01, 0x18, 0x19):
+            continue
+        else:
+            reqs.append([MY_NAMES.get(cmd, "?"), "gen", size])
+    deprecate = bool(caps & (1 << 24))
+    stmts, out, k, i = {}, [], 0, 0
+    if not joined:  # greeting, then authentication up to the server's OK/ERR
+        i = 1
+        while i < len(be) and be[i][1][0] not in (0x00, 0xFF):
+            i += 1
+        i += 1
+    while i < len(be) and k < len(reqs):
+        op, kind, rq = reqs[k]
+        if isinstance(op, tuple):
+            op = stmts.get(op[1], "EXECUTE")
+        size, err, j = 0, "", i
+
+        def take():
+            nonlocal j, size
+            pkt = be[j]
+            size += pkt[2]
+            j += 1
+            return pkt[1]
+
+        def defs(n):
+            for _ in range(n):
+                take()
+            if not deprecate:
+                take()  # EOF
+        p = take()
+        if kind == "prep" and p[0] == 0:
+            stmt, cols, params = struct.unpack("<IHH", p[1:9])
+            stmts[stmt] = op
+            if params:
+                defs(params)
+            if cols:
+                defs(cols)
+        else:
+            while True:
+                if p[0] == 0xFF:
+                    err = p[4:9].decode() if p[3:4] == b"#" else ""
+                    break
+                if p[0] == 0x00 or (p[0] == 0xFE and len(p) < 9):
+                    status = my_status(p)
+                else:
+                    cols, end = my_lenenc(p, 0)
+                    if len(p) == end + 1 and p[end] == 0:
+                        cols = 0  # MariaDB cached metadata: no definitions sent
+                    defs(cols)
+                    while True:
+                        p = take()
+                        if p[0] == 0xFF or (p[0] == 0xFE and len(p) < 0xFFFFFF):
+                            break
+                    if p[0] == 0xFF:
+                        err = p[4:9].decode() if p[3:4] == b"#" else ""
+                        break
+                    status = my_status(p)
+                if not status & 0x0008:
+                    break
+                p = take()
+        out.append(line(op, 0, err, bool(err), 0, rq, size))
+        i, k = j, k + 1
+    return out
+
+
+def sql_normalize_mysql(s):
+    """MySQL's lexical rules: '..' and ".." literals with backslash escapes,
+    `..` identifiers, # comments; the rest as sql_normalize()."""
+    out, i, n = [], 0, len(s)
+    while i < n:
+        c = s[i]
+        if c in "'\"":
+            j = i + 1
+            while j < n:
+                if s[j] == "\\":
+                    j += 2
+                    continue
+                if s[j] == c:
+                    if j + 1 < n and s[j + 1] == c:
+                        j += 2
+                        continue
+                    break
+                j += 1
+            out.append("?")
+            i = j + 1
+        elif c == "`":
+            j = s.find("`", i + 1)
+            j = n if j < 0 else j + 1
+            out.append(s[i:j])
+            i = j
+        elif c == "#":
+            j = s.find("\n", i)
+            out.append(" ")
+            i = n if j < 0 else j + 1
+        else:
+            out.append(c)
+            i += 1
+    return sql_normalize("".join(out))
+
+
 if __name__ == "__main__":
     proto, case = sys.argv[1], sys.argv[2]
     script = read(case, "script").decode().split("\n")
@@ -344,5 +499,6 @@ if __name__ == "__main__":
     args = [read(case, "request"), read(case, "response")]
     if "join" in script:  # the startup phase went by before the capture
         args.append(True)
-    for rec in {"http": http, "postgresql": postgresql, "redis": redis}[proto](*args):
+    for rec in {"http": http, "postgresql": postgresql, "redis": redis,
+                "mysql": mysql}[proto](*args):
         print(rec)

@@ -629,4 +629,9 @@ static void test_redis(void)
 	check_proto(FL_PROTO_REDIS);
 }
 
-RUN_TESTS(test_http, test_postgresql, test_redis)
+static void test_mysql(void)
+{
+	check_proto(FL_PROTO_MYSQL);
+}
+
+RUN_TESTS(test_http, test_postgresql, test_redis, test_mysql)

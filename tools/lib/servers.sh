@@ -51,6 +51,7 @@
 #                    "-c ssl=on -c ssl_cert_file=F -c ssl_key_file=K"
 #   FL_NGINX         nginx binary                             (nginx)
 #   FL_REDIS_SERVER, FL_REDIS_CLI                              (redis-server, redis-cli)
+#   FL_MARIADBD, FL_MYSQL_USER   MariaDB server and its OS user (/usr/sbin/mariadbd, mysql)
 
 FL_PROCS=(${FL_PROCS[@]+"${FL_PROCS[@]}"})
 : "${FL_WAIT_TIMEOUT:=30}"
@@ -60,6 +61,8 @@ FL_PROCS=(${FL_PROCS[@]+"${FL_PROCS[@]}"})
 : "${FL_NGINX:=nginx}"
 : "${FL_REDIS_SERVER:=redis-server}"
 : "${FL_REDIS_CLI:=redis-cli}"
+: "${FL_MARIADBD:=/usr/sbin/mariadbd}"
+: "${FL_MYSQL_USER:=mysql}"
 
 _fl_err() { printf 'servers.sh: %s\n' "$*" >&2; }
 
@@ -390,6 +393,65 @@ fl_redis_cli() {
 	local dir=$1
 	shift
 	"$FL_REDIS_CLI" -s "$dir/redis.sock" "$@"
+}
+
+# fl_start_mariadb PORT DIR - a fresh MariaDB datadir in DIR/data (made by
+# mariadb-install-db, owned by FL_MYSQL_USER), listening on 127.0.0.1:PORT
+# only, unix socket DIR/mysqld.sock, no binary log, no TLS, error log
+# DIR/mariadb.log, database `shop` created. root logs in over the unix
+# socket only (unix_socket authentication, as the OS root): use
+# fl_mariadb DIR [mariadb args] for set-up that must not be TCP traffic.
+fl_start_mariadb() {
+	if [ $# -ne 2 ]; then _fl_err "usage: fl_start_mariadb PORT DIR"; return 2; fi
+	local port=$1 dir=$2 pid log data
+	_fl_port_free "$port" || return
+	if [ ! -x "$FL_MARIADBD" ] || ! command -v mariadb-install-db >/dev/null; then
+		_fl_err "MariaDB not found (apt-get install mariadb-server mariadb-client)"
+		return 1
+	fi
+	if ! id -u "$FL_MYSQL_USER" >/dev/null 2>&1; then
+		_fl_err "no OS user '$FL_MYSQL_USER' to run MariaDB as"; return 1
+	fi
+	mkdir -p "$dir" || return
+	dir=$(cd "$dir" && pwd) || return
+	data=$dir/data
+	log=$dir/mariadb.log
+	if [ -e "$data" ]; then
+		_fl_err "fl_start_mariadb: $data already exists; give a fresh DIR"
+		return 1
+	fi
+	chown "$FL_MYSQL_USER:" "$dir" || return
+	if ! runuser -u "$FL_MYSQL_USER" -- test -w "$dir" -a -x "$dir"; then
+		_fl_err "user $FL_MYSQL_USER cannot use $dir: make every parent directory traversable (chmod 755)"
+		return 1
+	fi
+	if ! mariadb-install-db --no-defaults --user="$FL_MYSQL_USER" --datadir="$data" \
+		--auth-root-authentication-method=socket --skip-test-db \
+		>"$dir/install-db.log" 2>&1; then
+		_fl_err "mariadb-install-db failed (log: $dir/install-db.log)"
+		_fl_tail_log "$dir/install-db.log"
+		return 1
+	fi
+	: >"$log" && chown "$FL_MYSQL_USER:" "$log" || return
+	_fl_spawn "$log" "$FL_MARIADBD" --no-defaults --user="$FL_MYSQL_USER" \
+		--datadir="$data" --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" \
+		--port="$port" --bind-address=127.0.0.1 --log-error="$log" --skip-log-bin \
+		--skip-name-resolve --innodb-buffer-pool-size=32M --max-connections=50
+	pid=$_FL_SPAWNED
+	_fl_register "$pid" TERM mariadbd
+	FL_LAST_PID=$pid
+	FL_WAIT_PID=$pid FL_WAIT_LOG=$log fl_wait_port "$port" || { _fl_abort "$pid"; return 1; }
+	_fl_wait_until "$FL_WAIT_TIMEOUT" "$pid" "$log" "mariadb on port $port" \
+		fl_mariadb "$dir" -e "CREATE DATABASE IF NOT EXISTS shop" ||
+		{ _fl_abort "$pid"; return 1; }
+}
+
+# fl_mariadb DIR [mariadb args...] - the mariadb client as root over the unix
+# socket of the server that fl_start_mariadb started in DIR (no TCP traffic).
+fl_mariadb() {
+	local dir=$1
+	shift
+	mariadb --no-defaults -S "$dir/mysqld.sock" -u root "$@"
 }
 
 # _fl_render TEMPLATE OUT PORT DIR - replace @PORT@, @DIR@ and every other
