@@ -237,16 +237,16 @@ redis         cache
 web           service
 
 EDGES
-CLIENT  SERVER        PROTO       OPERATION                                                     REQS  ERRS    ERR%  P50ms  P99ms
-api     10.0.0.9:443  tcp         -                                                                4     4  100.00      -      -
-api     auth          http        POST /token                                                    100     0    0.00  2.982  2.982
-api     pg            postgresql  SELECT * FROM users WHERE id = ?                               200     0    0.00  1.008  2.015
-api     redis         redis       GET                                                             50     0    0.00  0.099  0.099
-auth    api           http        GET /internal/keys                                              20     0    0.00  1.008  1.008
-batch   pg            postgresql  INSERT INTO jobs (id, payload, created_at, owner, state, pr…    30     3   10.00      -      -
-gw      web           http        GET /                                                          100     0    0.00  2.015  2.015
-web     api           http        GET /users/{id}                                                100     1    1.00  1.008  2.982
-web     api           http        POST /orders                                                     5     0    0.00  5.046  5.046
+CLIENT  SERVER        PROTO       OPERATION                                                     REQS  ERRS    ERR%  P50ms  P99ms  SRC   CONF
+api     10.0.0.9:443  tcp         -                                                                4     4  100.00      -      -  ebpf  high
+api     auth          http        POST /token                                                    100     0    0.00  2.982  2.982  ebpf  high
+api     pg            postgresql  SELECT * FROM users WHERE id = ?                               200     0    0.00  1.008  2.015  ebpf  high
+api     redis         redis       GET                                                             50     0    0.00  0.099  0.099  ebpf  high
+auth    api           http        GET /internal/keys                                              20     0    0.00  1.008  1.008  ebpf  high
+batch   pg            postgresql  INSERT INTO jobs (id, payload, created_at, owner, state, pr…    30     3   10.00      -      -  ebpf  high
+gw      web           http        GET /                                                          100     0    0.00  2.015  2.015  ebpf  high
+web     api           http        GET /users/{id}                                                100     1    1.00  1.008  2.982  ebpf  high
+web     api           http        POST /orders                                                     5     0    0.00  5.046  5.046  ebpf  high
 EOF
 same "graph table: exact text, aligned, long operation cut with …" "$work/graph.txt"
 
