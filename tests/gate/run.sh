@@ -415,7 +415,8 @@ same "health table: exact text" "$work/health.txt"
 
 rc "blindspots json: exit 0 (informational)" 0 --db "$BLIND" blindspots -o json
 js "blindspots json: keys, updated (max updated_ns), totals" '
-eq(list(doc.keys()), ["updated", "totals", "counters", "unresolved_peers", "uncovered_channels"], "keys")
+eq(list(doc.keys()), ["updated", "totals", "counters", "unresolved_peers", "uncovered_channels",
+   "unknown_protocols", "tls_not_decrypted", "never_observed"], "keys")
 eq(doc["updated"], "2026-11-21T05:01:02.500Z", "updated")
 eq(doc["totals"], {"events": 10000, "records": 900, "data_events": 6000, "bytes_seen": 2000000,
    "bytes_captured": 1900000, "conn_opens": 50, "conns_joined": None, "conn_closes": None,
@@ -451,6 +452,14 @@ eq(doc["unresolved_peers"], [
    {"name": "10.0.0.99:9", "requests": 0, "errors": 0, "conn_errors": 0, "requests_from": 0},
    {"name": "192.168.1.20", "requests": 0, "errors": 0, "conn_errors": 0, "requests_from": 7}],
    "unresolved_peers")'
+js "blindspots json: unknown protocols, TLS not decrypted, never observed" '
+eq(doc["unknown_protocols"], {"conns": 1, "bytes": 1234, "edges": [{"client": "api", "server": "web",
+   "operation": "", "requests": 0, "req_bytes": 1200, "resp_bytes": 800}]}, "unknown_protocols")
+eq(doc["tls_not_decrypted"], {"opaque_conns": 4, "attach_failures": 1, "unmapped": None}, "tls")
+eq(doc["never_observed"], [{"client": "web", "server": "api", "protocol": "http",
+   "operation": "GET /traced", "requests": 5, "sources": [{"source": "trace", "samples": 5,
+   "first_seen": "2026-11-21T05:00:00.000Z", "last_seen": "2026-11-21T05:01:00.000Z"}],
+   "confidence": "medium"}], "never_observed")'
 js "blindspots json: uncovered channels" '
 eq([c["channel"] for c in doc["uncovered_channels"]],
    ["unix", "udp", "io_uring", "sendfile", "tls-static", "quic/http3"], "channels")
@@ -486,6 +495,18 @@ NAME           REQS  ERRS  CONN_ERRS  REQS_FROM
 10.0.0.99:9       0     0          0          0
 192.168.1.20      0     0          0          7
 
+UNKNOWN PROTOCOLS
+connections no parser recognised 1, their bytes 1234
+CLIENT  SERVER  OPERATION  REQS  REQ_BYTES  RESP_BYTES
+api     web     -             0       1200         800
+
+TLS NOT DECRYPTED
+connections seen only encrypted 4, SSL_* uprobes not attached 1, SSL calls without a socket -
+
+NEVER OBSERVED
+CLIENT  SERVER  PROTO  OPERATION    REQS  SRC    CONF
+web     api     http   GET /traced     5  trace  medium
+
 UNCOVERED CHANNELS
 CHANNEL     DESCRIPTION
 unix        Unix domain sockets: local IPC over socket files is not traced
@@ -496,9 +517,9 @@ tls-static  TLS in binaries without exported SSL_* symbols (statically linked, G
 quic/http3  QUIC and HTTP/3 (UDP, encrypted in the transport)
 EOF
 same "blindspots table: exact text" "$work/blind.txt"
-[ "$(grep -cxE 'COUNTERS|UNRESOLVED PEERS|UNCOVERED CHANNELS' <<<"$OUT")" -eq 3 ] &&
-	ok "blindspots table: three section headers" ||
-	fail "blindspots table: three section headers" "$OUT"
+[ "$(grep -cxE 'COUNTERS|UNRESOLVED PEERS|UNKNOWN PROTOCOLS|TLS NOT DECRYPTED|NEVER OBSERVED|UNCOVERED CHANNELS' <<<"$OUT")" -eq 6 ] &&
+	ok "blindspots table: six section headers" ||
+	fail "blindspots table: six section headers" "$OUT"
 
 rc "blindspots json, store without agent counters (graph fixture): exit 0" 0 --db "$DB" blindspots -o json
 js "blindspots json, no agent_counters rows: updated null, empty counters" '
