@@ -301,7 +301,9 @@ size_t imp_route_template(const char *route, char *out, size_t size)
 		const char *seg = p, *end = p;
 		while (*end && *end != '/')
 			end++;
+		/* {id} (OpenAPI, OTel), :id (Express, Rails), <int:id> (Flask) */
 		bool param = (end - seg >= 2 && seg[0] == '{' && end[-1] == '}') ||
+			     (end - seg >= 2 && seg[0] == '<' && end[-1] == '>') ||
 			     (end - seg >= 2 && seg[0] == ':');
 		if (param) {
 			const char *id = "{id}";

@@ -120,7 +120,8 @@ int imp_read_file(struct gate_ctx *ctx, const char *path, char **buf, size_t *le
 
 /*
  * imp_route_template() - an HTTP route in the form of fl_http_route()'s
- * templates: "{userId}" and ":userId" path segments become "{id}".
+ * templates: "{userId}", ":userId" and "<int:user_id>" path segments
+ * become "{id}".
  * Writes NUL-terminated @out (@size bytes). Returns the length.
  */
 size_t imp_route_template(const char *route, char *out, size_t size);
