@@ -768,16 +768,7 @@ err_is "import otlp into a non-faultline db: message" "gatectl: cannot open '$OT
 
 # traces next to observed windows: never counted twice
 OBS=$work/observed.db
-"$work/mkfixture" "$OBS" <<'EOF' || fail "fixture observed.db"
-service web service
-service api service
-edge web api http 1795237200000000000 1795237260000000000 GET /users/{id}
-edge web api http 1795237200000000000 1795237200000000000 POST /orders
-window 1 1795237200 100 2 0 0 1000000*100
-window 2 1795237200 10 0 0 0 2000000*10
-source 1 ebpf 100 1795237200000000000 1795237260000000000
-source 2 ebpf 10 1795237200000000000 1795237200000000000
-EOF
+"$work/mkfixture" "$OBS" <tests/gate/observed.spec || fail "fixture observed.db"
 rc "import openapi into an observed store: exit 0" 0 --db "$OBS" import openapi tests/gate/openapi/api.json --service api
 [ "$OUT" = "imported openapi 'tests/gate/openapi/api.json' as service 'api': 4 operations, 2 of them also observed, 0 no longer listed removed" ] &&
 	ok "import openapi: summary" || fail "import openapi: summary" "$OUT"
