@@ -429,14 +429,15 @@ static int import_run(struct gate_ctx *ctx, int argc, char **argv)
 		return gate_fail(ctx, -EINVAL, "import openapi needs '--service S'");
 	if (!strcmp(im.kind, "otlp") && im.service)
 		return gate_fail(ctx, -EINVAL, "'--service' is only for import openapi");
-	/* read the file first: an unreadable one never opens the store */
+	/*
+	 * read and check the file first: an unreadable or malformed one never
+	 * opens the store (the importers call imp_begin() once it is checked)
+	 */
 	err = imp_read_file(ctx, im.path, &buf, &len);
 	if (err)
 		return err;
-	err = imp_begin(&im);
-	if (!err)
-		err = !strcmp(im.kind, "otlp") ? imp_otlp_run(&im, buf, len)
-					       : imp_openapi_run(&im, buf, len);
+	err = !strcmp(im.kind, "otlp") ? imp_otlp_run(&im, buf, len)
+				       : imp_openapi_run(&im, buf, len);
 	if (!err)
 		err = imp_commit(&im, im.items);
 	if (!err && ctx->fmt == GATE_FMT_JSON)

@@ -146,10 +146,12 @@ int imp_json_next(struct imp *im, const char *buf, size_t len, size_t *off,
 		  json_t **doc, struct imp_pos *at);
 
 /*
- * The importers: read @buf (@len bytes, NUL-terminated) of im->path and
- * write it through the functions above, inside the transaction; on
- * success set im->items, im->summary and im->print. Return 0 or a negative
- * errno with the message in im->ctx->err (-EINVAL: the file is malformed).
+ * The importers: check all of @buf (@len bytes, NUL-terminated) of
+ * im->path first, then imp_begin() and write it through the functions
+ * above, inside the transaction; on success set im->items, im->summary
+ * and im->print. Return 0 or a negative errno with the message in
+ * im->ctx->err (-EINVAL: the file is malformed, and the store was not
+ * even opened).
  */
 int imp_otlp_run(struct imp *im, const char *buf, size_t len);
 int imp_openapi_run(struct imp *im, const char *buf, size_t len);

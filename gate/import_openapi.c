@@ -36,6 +36,7 @@ static const char *const oa_item_fields[] = {
 
 struct oa {
 	struct imp *im;
+	bool check;		/* a first pass: validate, write nothing */
 	int64_t service_id;
 	char prefix[256];	/* the first server URL's path, no trailing '/' */
 	uint64_t ops, matched, removed;
@@ -173,6 +174,8 @@ static int add_operation(struct oa *o, const char *route, const char *method)
 	imp_route_template(full, tmpl, sizeof(tmpl));
 	fl_http_route(upper, strlen(upper), tmpl, strlen(tmpl), op, sizeof(op));
 	gate_utf8_fix(op);
+	if (o->check)
+		return 0;
 	err = imp_operation(o->im, o->service_id, "http", op);
 	if (!err)
 		err = count_matches(o, op);
@@ -256,7 +259,7 @@ static int read_doc(struct oa *o, json_t *root)
 		return oa_fail(o, "paths", "missing");
 	if (!json_is_object(paths))
 		return oa_fail(o, "paths", "not a Paths object");
-	if ((err = oa_service(o)))
+	if (!o->check && (err = oa_service(o)))
 		return err;
 	json_object_foreach(paths, route, item) {
 		if (!strncmp(route, "x-", 2))
@@ -264,7 +267,7 @@ static int read_doc(struct oa *o, json_t *root)
 		if ((err = read_path_item(o, route, item)))
 			return err;
 	}
-	return remove_stale(o);
+	return o->check ? 0 : remove_stale(o);
 }
 
 int imp_openapi_run(struct imp *im, const char *buf, size_t len)
@@ -287,6 +290,12 @@ int imp_openapi_run(struct imp *im, const char *buf, size_t len)
 				"cannot import '%s': line %d, column %d: more than one JSON document",
 				im->path, at.line, at.column);
 	json_decref(more);
+	o.check = true;		/* all of it checked before the store is opened */
+	if (!err)
+		err = read_doc(&o, root);
+	o.check = false;
+	if (!err)
+		err = imp_begin(im);
 	if (!err)
 		err = read_doc(&o, root);
 	json_decref(root);

@@ -931,6 +931,8 @@ int imp_otlp_run(struct imp *im, const char *buf, size_t len)
 	if (!err)
 		err = index_spans(&o);
 	if (!err)
+		err = imp_begin(im);
+	if (!err)
 		err = write_all(&o);
 	if (err)
 		goto out_release;
