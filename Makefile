@@ -80,7 +80,16 @@ $(OUTPUT)/faultline-agent: $(AGENT_OBJS) $(PARSER_OBJS) $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS_AGENT) -o $@
 
-$(OUTPUT)/gatectl: $(GATE_OBJS) $(LIB_OBJS)
+# gatectl names imported operations as the agent does: the parsers'
+# normalisers (fl_http_route, fl_sql_normalize), built without the BPF
+# skeletons the agent's objects wait for
+GATE_PARSER_OBJS := $(patsubst agent/%.c,$(OUTPUT)/gate/parsers/%.o,$(PARSER_SRCS))
+$(OUTPUT)/gate/parsers/%.o: agent/%.c $(wildcard agent/proto*.h lib/*.h)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+$(OUTPUT)/gatectl: $(GATE_OBJS) $(GATE_PARSER_OBJS) $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS_GATE) -o $@
 

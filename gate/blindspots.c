@@ -8,10 +8,16 @@
  *     totals (events, bytes seen, ...) that give them a scale;
  *   - unresolved peers: services of kind external (named ADDR:PORT), with
  *     the traffic of the edges to them;
- *   - uncovered channels: what the collector does not trace at all.
+ *   - uncovered channels: what the collector does not trace at all;
+ *   - unknown protocols: edges no parser named, and the agent's counts of
+ *     connections it could not parse (blindspots_extra.c);
+ *   - TLS not decrypted: connections seen only encrypted;
+ *   - never observed: edges and operations known only from imported traces
+ *     or API descriptions, which the agent has not seen.
  * Informational: exits 0 whatever it finds.
  */
 #include "gatectl.h"
+#include "blindspots.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -142,6 +148,7 @@ struct bs_peer {
 /* One invocation's findings. */
 struct bs {
 	struct gate_ctx *ctx;		/* borrowed */
+	struct bs_extra extra;		/* the parts of blindspots_extra.c */
 	bool have_rows;			/* agent_counters has any row */
 	int64_t updated_ns;		/* max updated_ns of those rows */
 	bool have_total[N_DEFS];	/* a row for bs_defs[i] (a total) */
@@ -157,7 +164,7 @@ static void bs_usage(FILE *f)
 	fprintf(f,
 		"usage: gatectl blindspots [--db FILE] [-o table|json]\n"
 		"\n"
-		"What the collector could not see, in three parts:\n"
+		"What the collector could not see, in six parts:\n"
 		"  counters            the agent's non-zero counters of what it lost\n"
 		"                      (loss), saw in part (partial), could not parse\n"
 		"                      (not_understood) or could not name (identity),\n"
@@ -166,6 +173,11 @@ static void bs_usage(FILE *f)
 		"  unresolved peers    services of kind external (named ADDR:PORT) with\n"
 		"                      the requests and errors of the edges to them, all\n"
 		"                      windows, most requests first\n"
+		"  unknown protocols   connections no parser recognised, edges of\n"
+		"                      protocol unknown with their bytes\n"
+		"  TLS not decrypted   connections seen only encrypted\n"
+		"  never observed      edges and operations known only from imported\n"
+		"                      traces or API descriptions\n"
 		"  uncovered channels  what the collector does not trace on this node\n"
 		"\n"
 		"Informational: exits 0 whatever it finds, 2 on a usage or store error.\n"
@@ -314,13 +326,30 @@ static const char peers_sql[] =
 	"WHERE s.kind = 'external' "
 	"GROUP BY s.id ORDER BY 2 DESC, s.name";
 
+/* The same from schema 3: windows from traces only where none observed. */
+static const char peers_sql_v3[] =
+	"SELECT s.name, coalesce(sum(w.requests), 0), coalesce(sum(w.errors), 0), "
+	"coalesce(sum(w.conn_errors), 0), "
+	"(SELECT coalesce(sum(wf.requests), 0) FROM edges ef "
+	" JOIN edge_windows wf ON wf.edge_id = ef.id WHERE ef.client_id = s.id "
+	" AND " BS_TRACE_OK("wf", "ef.id") ") "
+	"FROM services s "
+	"LEFT JOIN edges e ON e.server_id = s.id "
+	"LEFT JOIN edge_windows w ON w.edge_id = e.id AND " BS_TRACE_OK("w", "e.id") " "
+	"WHERE s.kind = 'external' "
+	"GROUP BY s.id ORDER BY 2 DESC, s.name";
+
 static int bs_read_peers(struct bs *b)
 {
+	int schema = gate_schema_version(b->ctx);
 	sqlite3_stmt *st;
 	struct bs_peer *p;
 	int err = 0, rc;
 
-	if (sqlite3_prepare_v2(b->ctx->db, peers_sql, -1, &st, NULL) != SQLITE_OK)
+	if (schema < 0)
+		return schema;
+	if (sqlite3_prepare_v2(b->ctx->db, schema >= 3 ? peers_sql_v3 : peers_sql,
+			       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(b, "read services");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		p = grow(b->peers, &b->cappeers, b->npeers, sizeof(*p));
@@ -423,6 +452,8 @@ static int bs_json(struct bs *b)
 				"channel", bs_channels[i].channel,
 				"description", bs_channels[i].description)))
 			goto out_nomem;
+	if (bs_extra_json(&b->extra, root))
+		goto out_nomem;
 	err = gate_json_print(b->ctx, root);
 	json_decref(root);
 	return err;
@@ -525,6 +556,8 @@ static int bs_table(struct bs *b)
 	err = counters_table(b);
 	if (!err)
 		err = peers_table(b);
+	if (!err)
+		err = bs_extra_table(&b->extra);
 	if (err)
 		return oom(b);
 	gate_table_init(&t, h, "ll", 2);
@@ -548,6 +581,7 @@ static void bs_release(struct bs *b)
 	for (size_t i = 0; i < b->npeers; i++)
 		free(b->peers[i].name);
 	free(b->peers);
+	bs_extra_release(&b->extra);
 }
 
 static int bs_run(struct gate_ctx *ctx, int argc, char **argv)
@@ -572,6 +606,8 @@ static int bs_run(struct gate_ctx *ctx, int argc, char **argv)
 	err = bs_read_counters(&b);
 	if (!err)
 		err = bs_read_peers(&b);
+	if (!err)
+		err = bs_extra_read(ctx, &b.extra);
 	if (!err)
 		err = ctx->fmt == GATE_FMT_JSON ? bs_json(&b) : bs_table(&b);
 	bs_release(&b);

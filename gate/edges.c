@@ -11,6 +11,9 @@
  *   windows of a time range  -> edge_windows_time
  * Sums and histogram merges are done here in C, so a window is read once.
  * A schema 1 store (before edges.tls) is read as if no edge were TLS.
+ * Windows imported from traces never add to observed ones (schema >= 3):
+ * an edge's 'trace' windows count only when it has no 'ebpf' or 'test'
+ * window in the queried range (TRACE_OK below).
  * main() wraps a command in one read transaction: one consistent snapshot.
  */
 #include "gatectl.h"
@@ -42,21 +45,49 @@ struct gate_range gate_range_make(int64_t since_ns, int64_t until_ns)
 /* schema 1 (before edges.tls): the same columns */
 #define EDGE_COLS_V1 "id, client_id, server_id, protocol, operation, first_seen_ns, last_seen_ns, 0"
 #define WINDOW_COLS "requests, errors, client_errors, conn_errors, latency_hist"
+/*
+ * A window row of edge @E (table alias w) counts unless it came from a trace
+ * while the edge has observed windows in [?LO, ?HI): one request seen both
+ * by the agent and in a trace must not count twice. The subquery is the
+ * primary key (edge_id, source, window_start), run only for 'trace' rows.
+ */
+#define TRACE_OK(E, LO, HI) \
+	"(w.source <> 'trace' OR NOT EXISTS (SELECT 1 FROM edge_windows o " \
+	"WHERE o.edge_id = " E " AND o.source IN ('ebpf', 'test') " \
+	"AND o.window_start >= " LO " AND o.window_start < " HI "))"
 
 static const char *const sqls[GATE_SQL_COUNT] = {
 	[GATE_SQL_SERVICE] = "SELECT id FROM services WHERE name = ?1",
 	[GATE_SQL_SERVICE_ID] = "SELECT name, kind FROM services WHERE id = ?1",
 	[GATE_SQL_EDGE] = "SELECT " EDGE_COLS " FROM edges WHERE id = ?1",
 	[GATE_SQL_WINDOWS] =
+		"SELECT " WINDOW_COLS " FROM edge_windows w WHERE edge_id = ?1 "
+		"AND window_start >= ?2 AND window_start < ?3 AND "
+		TRACE_OK("?1", "?2", "?3"),
+	/* without latency SQLite sums, and never reads the blobs */
+	[GATE_SQL_WINDOW_SUMS] =
+		"SELECT count(*), sum(requests), sum(errors), sum(client_errors), "
+		"sum(conn_errors) FROM edge_windows w WHERE edge_id = ?1 "
+		"AND window_start >= ?2 AND window_start < ?3 AND "
+		TRACE_OK("?1", "?2", "?3"),
+	[GATE_SQL_EDGES_IN] = "SELECT " EDGE_COLS " FROM edges WHERE server_id = ?1",
+	[GATE_SQL_EDGES_OUT] = "SELECT " EDGE_COLS " FROM edges WHERE client_id = ?1",
+	[GATE_SQL_RANGE] =
+		"SELECT edge_id, " WINDOW_COLS " FROM edge_windows w "
+		"INDEXED BY edge_windows_time "
+		"WHERE window_start >= ?1 AND window_start < ?2 AND "
+		TRACE_OK("w.edge_id", "?1", "?2"),
+};
+
+/* The statements that read windows, for a store before schema 3 (no source). */
+static const char *const sqls_v2[GATE_SQL_COUNT] = {
+	[GATE_SQL_WINDOWS] =
 		"SELECT " WINDOW_COLS " FROM edge_windows WHERE edge_id = ?1 "
 		"AND window_start >= ?2 AND window_start < ?3",
-	/* without latency SQLite sums, and never reads the blobs */
 	[GATE_SQL_WINDOW_SUMS] =
 		"SELECT count(*), sum(requests), sum(errors), sum(client_errors), "
 		"sum(conn_errors) FROM edge_windows WHERE edge_id = ?1 "
 		"AND window_start >= ?2 AND window_start < ?3",
-	[GATE_SQL_EDGES_IN] = "SELECT " EDGE_COLS " FROM edges WHERE server_id = ?1",
-	[GATE_SQL_EDGES_OUT] = "SELECT " EDGE_COLS " FROM edges WHERE client_id = ?1",
 	[GATE_SQL_RANGE] =
 		"SELECT edge_id, " WINDOW_COLS " FROM edge_windows "
 		"INDEXED BY edge_windows_time "
@@ -88,18 +119,28 @@ static int oom(struct gate_ctx *ctx)
 	return gate_fail(ctx, -ENOMEM, "out of memory");
 }
 
-/* Read once whether the store has edges.tls (schema 2) or not (1). */
+/* Read once the schema version: edges.tls (>= 2), windows' source (>= 3). */
 static int schema_read(struct gate_ctx *ctx)
 {
 	sqlite3_stmt *st;
 
 	if (sqlite3_prepare_v2(ctx->db, "PRAGMA user_version", -1, &st, NULL))
 		return db_fail(ctx, "read the schema version");
-	ctx->edges_tls = sqlite3_step(st) == SQLITE_ROW &&
-			 sqlite3_column_int(st, 0) >= 2;
+	ctx->schema_version = sqlite3_step(st) == SQLITE_ROW ?
+			      sqlite3_column_int(st, 0) : 0;
+	ctx->edges_tls = ctx->schema_version >= 2;
 	sqlite3_finalize(st);
 	ctx->schema_read = true;
 	return 0;
+}
+
+int gate_schema_version(struct gate_ctx *ctx)
+{
+	int err;
+
+	if (!ctx->schema_read && (err = schema_read(ctx)))
+		return err;
+	return ctx->schema_version;
 }
 
 /*
@@ -113,6 +154,8 @@ static int stmt(struct gate_ctx *ctx, enum gate_sql id, sqlite3_stmt **st)
 
 	if (!ctx->schema_read && (err = schema_read(ctx)))
 		return err;
+	if (ctx->schema_version < 3 && sqls_v2[id])
+		sql = sqls_v2[id];
 	if (!ctx->edges_tls && sqls_v1[id])
 		sql = sqls_v1[id];
 	if (ctx->stmts[id]) {

@@ -91,6 +91,7 @@ struct gate_ctx {
 	struct gate_idmap svc_at;	/* service id -> index in svcs */
 	bool schema_read;	/* edges_tls below is known */
 	bool edges_tls;		/* the store has edges.tls (schema >= 2) */
+	int schema_version;	/* PRAGMA user_version, once schema_read */
 	int64_t now_ns;		/* wall clock at start, ns since the epoch */
 	char err[512];		/* message for the last negative return */
 };
@@ -107,6 +108,7 @@ extern const struct gate_cmd gate_cmd_scope;
 extern const struct gate_cmd gate_cmd_health;
 extern const struct gate_cmd gate_cmd_blindspots;
 extern const struct gate_cmd gate_cmd_paths;
+extern const struct gate_cmd gate_cmd_import;
 
 /* ---- context, options, errors (main.c) ---- */
 
@@ -145,6 +147,14 @@ int gate_no_args(struct gate_ctx *ctx, int argc, char **argv);
  * "cannot open 'PATH': why" in ctx->err.
  */
 int gate_open(struct gate_ctx *ctx);
+
+/*
+ * gate_open_writable() - open (creating if missing, migrating if older)
+ * ctx->db_path writable into ctx->db, for the commands that record
+ * (imports). No transaction is started. Returns 0 or what gate_open()
+ * returns, with the same messages.
+ */
+int gate_open_writable(struct gate_ctx *ctx);
 
 /*
  * gate_close() - finalize the statements, free the service cache (every
@@ -218,6 +228,35 @@ struct gate_stats {
 	struct fl_hist hist;	/* merged latency histogram, ns; owned */
 };
 
+/*
+ * How an edge is known (docs/gatectl.md "Sources and confidence"), from
+ * edge_sources and, for 'schema', the operations table (sources.c).
+ */
+enum gate_src {
+	GATE_SRC_EBPF = 0,	/* observed by the agent */
+	GATE_SRC_TRACE,		/* imported spans (gatectl import otlp) */
+	GATE_SRC_TEST,		/* observed by the agent during test runs only */
+	GATE_SRC_SCHEMA,	/* an imported API description (import openapi) */
+	GATE_SRC_COUNT
+};
+
+struct gate_source {
+	bool have;		/* the edge is known from this source */
+	uint64_t samples;	/* requests + failed connects seen; 0 for schema */
+	int64_t first_ns;	/* first seen, ns since the epoch */
+	int64_t last_ns;	/* last seen */
+};
+
+struct gate_sources {
+	struct gate_source s[GATE_SRC_COUNT];
+};
+
+enum gate_confidence {
+	GATE_CONF_LOW = 0,	/* test runs or schema only */
+	GATE_CONF_MEDIUM,	/* traces, or observed more than 24 h before */
+	GATE_CONF_HIGH,		/* observed in production within 24 h */
+};
+
 /* An edge; names and kinds are borrowed from the ctx's service cache. */
 struct gate_edge {
 	int64_t id;
@@ -235,6 +274,7 @@ struct gate_edge {
 	struct gate_stats stats;	/* over the command's range */
 	struct gate_stats before;	/* health: the baseline range */
 	int tag;		/* per-command use (scope reason, health verdict) */
+	struct gate_sources src;	/* graph: how it is known (sources.c) */
 };
 
 /* A growable array of edges; owns its elements. */
@@ -302,6 +342,92 @@ double gate_error_rate(const struct gate_stats *st);
  * decimals; OUT: *@ms. Returns false when there are no latency samples.
  */
 bool gate_quantile_ms(const struct gate_stats *st, double q, double *ms);
+
+/*
+ * gate_schema_version() - the store's schema version (PRAGMA user_version,
+ * read once per invocation). Returns it, or -EIO.
+ */
+int gate_schema_version(struct gate_ctx *ctx);
+
+/* ---- sources and confidence (sources.c) ---- */
+
+#define GATE_CONF_RECENT_NS (24LL * 3600 * GATE_NS_PER_S) /* "high": ebpf within */
+
+/* Statements that read how edges are known; one per command run. */
+struct gate_src_reader {
+	struct gate_ctx *ctx;		/* borrowed */
+	int schema;			/* the store's schema version */
+	sqlite3_stmt *sources;		/* edge_sources of an edge (schema >= 3) */
+	sqlite3_stmt *samples;		/* sum of its windows (older stores) */
+	sqlite3_stmt *schema_op;	/* operations row of its server (>= 4) */
+};
+
+/* gate_src_reader_init() - prepare @r on ctx->db. 0 or -EIO. */
+int gate_src_reader_init(struct gate_ctx *ctx, struct gate_src_reader *r);
+
+/* gate_src_reader_release() - finalize the statements of @r. */
+void gate_src_reader_release(struct gate_src_reader *r);
+
+/*
+ * gate_src_read() - how edge @e is known, OUT: @e->src. Its edge_sources
+ * rows, plus 'schema' when its server has the same protocol and operation
+ * in the operations table. An edge without any edge_sources row (a store
+ * before schema 3, read as it is) is taken as seen by 'ebpf' over its
+ * first/last seen with samples = its windows' requests + conn_errors, as
+ * migration 2 -> 3 would have recorded it. Returns 0 or -EIO.
+ */
+int gate_src_read(struct gate_src_reader *r, struct gate_edge *e);
+
+/*
+ * gate_confidence() - the confidence of @s at @ref_ns (the end of the
+ * query's range, or now): high when 'ebpf' last saw it at or after
+ * @ref_ns - 24 h; medium when 'ebpf' saw it earlier, or 'trace' saw it;
+ * low otherwise ('test' and/or 'schema' only, or nothing).
+ */
+enum gate_confidence gate_confidence(const struct gate_sources *s, int64_t ref_ns);
+
+/* gate_confidence_name() - "high", "medium" or "low" (static). */
+const char *gate_confidence_name(enum gate_confidence c);
+
+/* gate_src_name() - "ebpf", "trace", "test" or "schema" (static). */
+const char *gate_src_name(enum gate_src s);
+
+/* gate_src_from_name() - the source named @name, or -1 for none. */
+int gate_src_from_name(const char *name);
+
+/*
+ * gate_sources_json() - the JSON array [{"source", "samples", "first_seen",
+ * "last_seen"}, ...] of @s, strongest first. NULL on ENOMEM.
+ */
+json_t *gate_sources_json(const struct gate_sources *s);
+
+/* gate_sources_str() - "ebpf+schema", "-" when none, into @buf. */
+void gate_sources_str(const struct gate_sources *s, char *buf, size_t len);
+
+/* An operation of a service known only from an API description. */
+struct gate_op {
+	char *service;		/* owned */
+	char *kind;		/* owned */
+	char *protocol;		/* owned */
+	char *operation;	/* owned */
+	struct gate_sources src;	/* 'schema' only */
+};
+
+struct gate_ops {
+	struct gate_op *v;
+	size_t n, cap;
+};
+
+/*
+ * gate_schema_only_ops() - append to @out the operations of the
+ * operations table (schema >= 4) that no edge of the store carries (same
+ * server, protocol and operation), by service, protocol, operation.
+ * Returns 0 (nothing for an older store), -EIO or -ENOMEM.
+ */
+int gate_schema_only_ops(struct gate_ctx *ctx, struct gate_ops *out);
+
+/* gate_ops_release() - free @ops and what it owns. */
+void gate_ops_release(struct gate_ops *ops);
 
 /* ---- output (output.c) ---- */
 

@@ -21,7 +21,10 @@ static void graph_usage(FILE *f)
 		"The services and edges (client -> server, protocol, operation) seen in\n"
 		"the per-minute windows of a time range, with requests, errors, error\n"
 		"rate and p50/p99 latency merged over those windows. An edge without\n"
-		"windows in the range is left out.\n"
+		"windows in the range is left out. Each edge shows how it is known\n"
+		"(SRC: ebpf, trace, test, schema) and a confidence (CONF: high, medium,\n"
+		"low); operations known only from an imported API description are\n"
+		"listed after the edges.\n"
 		"\n"
 		"options:\n"
 		"  --since T           first window: the minute holding T (default: all)\n"
@@ -42,12 +45,24 @@ static int svc_cmp(const void *a, const void *b)
 		      ((const struct graph_svc *)b)->name);
 }
 
-/* The distinct services of @es, sorted by name. OUT: *@out, *@n. */
-static int graph_services(const struct gate_edges *es, struct graph_svc **out,
-			  size_t *n)
+/* Whether @name is among the first @n of @v. */
+static bool svc_listed(const struct graph_svc *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].name, name))
+			return true;
+	return false;
+}
+
+/*
+ * The distinct services of @es and of the schema-only operations @ops,
+ * sorted by name. OUT: *@out, *@n.
+ */
+static int graph_services(const struct gate_edges *es, const struct gate_ops *ops,
+			  struct graph_svc **out, size_t *n)
 {
 	struct gate_idmap seen = { 0 };
-	struct graph_svc *v = malloc((2 * es->n + 1) * sizeof(*v));
+	struct graph_svc *v = malloc((2 * es->n + ops->n + 1) * sizeof(*v));
 	size_t cnt = 0, dummy;
 
 	if (!v)
@@ -68,6 +83,12 @@ static int graph_services(const struct gate_edges *es, struct graph_svc **out,
 		}
 	}
 	gate_idmap_release(&seen);
+	for (size_t i = 0; i < ops->n; i++) {
+		if (svc_listed(v, cnt, ops->v[i].service))
+			continue;
+		v[cnt].name = ops->v[i].service;
+		v[cnt++].kind = ops->v[i].kind;
+	}
 	if (cnt)
 		qsort(v, cnt, sizeof(*v), svc_cmp);
 	*out = v;
@@ -98,14 +119,41 @@ json_t *gate_json_edge(const struct gate_edge *e)
 			 "tls", e->tls);
 }
 
+/*
+ * Provenance of an edge (sources.c): "sources" and "confidence" added to
+ * its JSON object @je, at @ref_ns. Returns 0 or -ENOMEM.
+ */
+static int graph_json_provenance(json_t *je, const struct gate_sources *src,
+				 int64_t ref_ns)
+{
+	if (!je || json_object_set_new(je, "sources", gate_sources_json(src)) ||
+	    json_object_set_new(je, "confidence", json_string(
+			gate_confidence_name(gate_confidence(src, ref_ns)))))
+		return -ENOMEM;
+	return 0;
+}
+
+/* A schema-only operation: no client, no traffic, confidence low. */
+static json_t *graph_json_op(const struct gate_op *o, int64_t ref_ns)
+{
+	json_t *jo = json_pack("{s:s, s:s, s:s}", "service", o->service,
+			       "protocol", o->protocol, "operation", o->operation);
+
+	if (graph_json_provenance(jo, &o->src, ref_ns)) {
+		json_decref(jo);
+		return NULL;
+	}
+	return jo;
+}
+
 static json_t *json_time_or_null(int64_t ns, int64_t unbounded)
 {
 	return ns == unbounded ? json_null() : gate_json_time(ns);
 }
 
 static int graph_json(struct gate_ctx *ctx, const struct gate_edges *es,
-		      const struct graph_svc *svcs, size_t nsvcs,
-		      int64_t since, int64_t until)
+		      const struct gate_ops *ops, const struct graph_svc *svcs,
+		      size_t nsvcs, int64_t since, int64_t until, int64_t ref_ns)
 {
 	json_t *root, *jsvcs, *jedges;
 	int err = -ENOMEM;
@@ -122,8 +170,17 @@ static int graph_json(struct gate_ctx *ctx, const struct gate_edges *es,
 		if (json_array_append_new(jsvcs, json_pack("{s:s, s:s}",
 				"name", svcs[i].name, "kind", svcs[i].kind)))
 			goto out_nomem;
-	for (size_t i = 0; i < es->n; i++)
-		if (json_array_append_new(jedges, gate_json_edge(&es->v[i])))
+	for (size_t i = 0; i < es->n; i++) {
+		json_t *je = gate_json_edge(&es->v[i]);
+		if (graph_json_provenance(je, &es->v[i].src, ref_ns) ||
+		    json_array_append_new(jedges, je))
+			goto out_nomem;
+	}
+	json_t *jops = json_array();
+	if (json_object_set_new(root, "operations", jops))
+		goto out_nomem;
+	for (size_t i = 0; i < ops->n; i++)
+		if (json_array_append_new(jops, graph_json_op(&ops->v[i], ref_ns)))
 			goto out_nomem;
 	err = gate_json_print(ctx, root);
 	json_decref(root);
@@ -133,17 +190,47 @@ out_nomem:
 	return gate_fail(ctx, err, "out of memory");
 }
 
+/* The schema-only operations as a table section; nothing when none. */
+static int graph_table_ops(const struct gate_ops *ops, int64_t ref_ns)
+{
+	static const char *const oh[] = { "SERVICE", "PROTO", "OPERATION", "SRC", "CONF" };
+	struct gate_table t;
+	int err = 0;
+
+	if (!ops->n)
+		return 0;
+	gate_table_init(&t, oh, "lllll", 5);
+	for (size_t i = 0; i < ops->n && !err; i++) {
+		const struct gate_op *o = &ops->v[i];
+		char op[256], src[64];
+
+		gate_cell_op(o->operation, op, sizeof(op));
+		gate_sources_str(&o->src, src, sizeof(src));
+		const char *row[] = { o->service, o->protocol, op, src,
+				gate_confidence_name(gate_confidence(&o->src, ref_ns)) };
+		err = gate_table_row(&t, row);
+	}
+	if (!err) {
+		printf("\nSCHEMA-ONLY OPERATIONS\n");
+		gate_table_print(&t, stdout);
+	}
+	gate_table_release(&t);
+	return err;
+}
+
 static int graph_table(struct gate_ctx *ctx, const struct gate_edges *es,
-		       const struct graph_svc *svcs, size_t nsvcs)
+		       const struct gate_ops *ops, const struct graph_svc *svcs,
+		       size_t nsvcs, int64_t ref_ns)
 {
 	static const char *const sh[] = { "NAME", "KIND" };
 	static const char *const eh[] = { "CLIENT", "SERVER", "PROTO", "OPERATION",
-					  "REQS", "ERRS", "ERR%", "P50ms", "P99ms" };
+					  "REQS", "ERRS", "ERR%", "P50ms", "P99ms",
+					  "SRC", "CONF" };
 	struct gate_table st, et;
 	int err = 0;
 
 	gate_table_init(&st, sh, "ll", 2);
-	gate_table_init(&et, eh, "llllrrrrr", 9);
+	gate_table_init(&et, eh, "llllrrrrrll", 11);
 	for (size_t i = 0; i < nsvcs && !err; i++) {
 		const char *row[] = { svcs[i].name, svcs[i].kind };
 		err = gate_table_row(&st, row);
@@ -166,8 +253,11 @@ static int graph_table(struct gate_ctx *ctx, const struct gate_edges *es,
 		/* TLS edges: "http+tls"; the JSON has "tls" on every edge */
 		snprintf(proto, sizeof(proto), "%s%s", e->protocol,
 			 e->tls ? "+tls" : "");
+		char src[64];
+		gate_sources_str(&e->src, src, sizeof(src));
 		const char *row[] = { e->client, e->server, proto, op,
-				      reqs, errs, rate, p50, p99 };
+				      reqs, errs, rate, p50, p99, src,
+				      gate_confidence_name(gate_confidence(&e->src, ref_ns)) };
 		err = gate_table_row(&et, row);
 	}
 	if (!err) {
@@ -175,6 +265,7 @@ static int graph_table(struct gate_ctx *ctx, const struct gate_edges *es,
 		gate_table_print(&st, stdout);
 		printf("\nEDGES\n");
 		gate_table_print(&et, stdout);
+		err = graph_table_ops(ops, ref_ns);
 	}
 	gate_table_release(&st);
 	gate_table_release(&et);
@@ -248,6 +339,22 @@ static int graph_dot(const struct gate_edges *es, const struct graph_svc *svcs,
 	return 0;
 }
 
+/* How each edge of @es is known; the operations known only from a schema. */
+static int graph_provenance(struct gate_ctx *ctx, struct gate_edges *es,
+			    struct gate_ops *ops)
+{
+	struct gate_src_reader r;
+	int err;
+
+	err = gate_src_reader_init(ctx, &r);
+	for (size_t i = 0; i < es->n && !err; i++)
+		err = gate_src_read(&r, &es->v[i]);
+	gate_src_reader_release(&r);
+	if (!err)
+		err = gate_schema_only_ops(ctx, ops);
+	return err;
+}
+
 static int graph_run(struct gate_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -258,6 +365,7 @@ static int graph_run(struct gate_ctx *ctx, int argc, char **argv)
 	};
 	int64_t since = INT64_MIN, until = INT64_MAX;
 	struct gate_edges es = { 0 };
+	struct gate_ops ops = { 0 };
 	struct graph_svc *svcs = NULL;
 	size_t nsvcs = 0;
 	int c, err;
@@ -285,18 +393,25 @@ static int graph_run(struct gate_ctx *ctx, int argc, char **argv)
 	if (err)
 		goto out_release;
 	gate_edges_sort(&es);
-	err = graph_services(&es, &svcs, &nsvcs);
+	err = graph_provenance(ctx, &es, &ops);
+	if (err)
+		goto out_release;
+	err = graph_services(&es, &ops, &svcs, &nsvcs);
 	if (err) {
 		err = gate_fail(ctx, err, "out of memory");
 		goto out_release;
 	}
+	/* confidence is judged at the end of the range, never after now */
+	int64_t ref_ns = until < ctx->now_ns ? until : ctx->now_ns;
 	if (ctx->fmt == GATE_FMT_JSON)
-		err = graph_json(ctx, &es, svcs, nsvcs, gate_range_since(since), until);
+		err = graph_json(ctx, &es, &ops, svcs, nsvcs, gate_range_since(since),
+				 until, ref_ns);
 	else if (ctx->fmt == GATE_FMT_DOT)
 		err = graph_dot(&es, svcs, nsvcs);
 	else
-		err = graph_table(ctx, &es, svcs, nsvcs);
+		err = graph_table(ctx, &es, &ops, svcs, nsvcs, ref_ns);
 out_release:
+	gate_ops_release(&ops);
 	free(svcs);
 	gate_edges_release(&es);
 	return err;

@@ -22,6 +22,7 @@ static const struct gate_cmd *const cmds[] = {
 	&gate_cmd_scope,
 	&gate_cmd_health,
 	&gate_cmd_blindspots,
+	&gate_cmd_import,
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -38,7 +39,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"\n"
 		"options (before or after COMMAND):\n"
-		"  --db FILE           the store, opened read-only (default " GATE_DEFAULT_DB ")\n"
+		"  --db FILE           the store, opened read-only but by import\n"
+		"                      (default " GATE_DEFAULT_DB ")\n"
 		"  -o, --output FMT    table (default) or json; dot for graph\n"
 		"  -h, --help          this help; 'gatectl COMMAND --help' for a command\n"
 		"\n"
@@ -55,7 +57,8 @@ static void usage(FILE *f)
 		"  gatectl paths --through checkout --since 1h\n"
 		"  gatectl scope --changed checkout -o json\n"
 		"  gatectl health --service checkout --since 2026-11-21T05:00:00Z\n"
-		"  gatectl blindspots -o json\n");
+		"  gatectl blindspots -o json\n"
+		"  gatectl import otlp traces.jsonl\n");
 }
 
 int gate_fail(struct gate_ctx *ctx, int err, const char *fmt, ...)
@@ -177,6 +180,8 @@ static int open_precheck(struct gate_ctx *ctx)
 	return 0;
 }
 
+static int open_error(struct gate_ctx *ctx, int err, const char *why);
+
 int gate_open(struct gate_ctx *ctx)
 {
 	char why[400];
@@ -198,8 +203,31 @@ int gate_open(struct gate_ctx *ctx)
 		return 0;
 	}
 	ctx->db = NULL;
-	/* the store's messages: "cannot open 'P': E", "what: sqlite error",
-	 * "not a faultline store (...)"; say each once, about the path */
+	return open_error(ctx, err, why);
+}
+
+int gate_open_writable(struct gate_ctx *ctx)
+{
+	char why[400];
+	int err;
+
+	err = open_precheck(ctx);
+	if (err)
+		return err;
+	why[0] = '\0';
+	err = fl_store_open(ctx->db_path, true, &ctx->db, why, sizeof(why));
+	if (!err)
+		return 0;
+	ctx->db = NULL;
+	return open_error(ctx, err, why);
+}
+
+/*
+ * The store's messages: "cannot open 'P': E", "what: sqlite error",
+ * "not a faultline store (...)"; say each once, about the path.
+ */
+static int open_error(struct gate_ctx *ctx, int err, const char *why)
+{
 	if (!strncmp(why, "cannot open '", 13))
 		return gate_fail(ctx, err, "%s", why);
 	const char *colon = strstr(why, ": ");

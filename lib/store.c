@@ -102,6 +102,21 @@ static const char *const migrations[] = {
 	"  service TEXT,"
 	"  imported_ns INTEGER NOT NULL,"
 	"  items INTEGER NOT NULL);",
+	/*
+	 * 3 -> 4: operations a service offers, known from an imported API
+	 * description (OpenAPI) rather than from traffic: a server side
+	 * without a client, merged with edges by (server, protocol, operation)
+	 * when read.
+	 */
+	"CREATE TABLE operations ("
+	"  service_id INTEGER NOT NULL REFERENCES services(id),"
+	"  protocol TEXT NOT NULL,"		/* http */
+	"  operation TEXT NOT NULL,"		/* "GET /users/{id}" */
+	"  source TEXT NOT NULL DEFAULT 'schema',"	/* schema */
+	"  import_id INTEGER REFERENCES imports(id),"	/* the latest import listing it */
+	"  first_seen_ns INTEGER NOT NULL,"	/* first import listing it */
+	"  last_seen_ns INTEGER NOT NULL,"	/* latest import listing it */
+	"  PRIMARY KEY (service_id, protocol, operation, source)) WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))

@@ -10,14 +10,17 @@
  *   service NAME KIND
  *   edge CLIENT SERVER PROTO FIRST_NS LAST_NS OPERATION...
  *        (edges are numbered 1, 2, ... in order; OPERATION may be empty)
- *   window EDGE START REQ ERR CLIENT_ERR CONN_ERR [NS*COUNT ...]
+ *   window EDGE[@SOURCE] START REQ ERR CLIENT_ERR CONN_ERR [NS*COUNT ...] [bytes=REQ/RESP]
  *        (START: Unix seconds, or now-SECONDS floored to the minute;
- *         latency samples NS*COUNT; no samples: NULL histogram)
+ *         latency samples NS*COUNT; no samples: NULL histogram;
+ *         SOURCE: edge_windows.source, default ebpf)
  *   blob EDGE START HEX   (a window of 1 request with a raw histogram blob)
  *   counter NAME VALUE UPDATED_NS   (a row of agent_counters)
  *   link PARENT CHILD METHOD START COUNT [WIDTH_S]
  *        (a row of path_links: edge numbers, method thread|traceparent|trace
  *         or anything else, START as for window, WIDTH_S default 60)
+ *   source EDGE NAME SAMPLES FIRST_NS LAST_NS   (a row of edge_sources;
+ *        FIRST_NS/LAST_NS may be now-SECONDS)
  */
 #include "hist.h"
 #include "store.h"
@@ -46,6 +49,14 @@ static int64_t parse_start(const char *s)
 	return strtoll(s, NULL, 10);
 }
 
+/* ns since the epoch, or now-SECONDS */
+static int64_t parse_ns(const char *s)
+{
+	if (!strncmp(s, "now-", 4))
+		return ((int64_t)time(NULL) - strtoll(s + 4, NULL, 10)) * 1000000000LL;
+	return strtoll(s, NULL, 10);
+}
+
 static void exec_ok(sqlite3 *db, sqlite3_stmt *st)
 {
 	if (sqlite3_step(st) != SQLITE_DONE)
@@ -66,17 +77,25 @@ static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
 static void do_window(sqlite3 *db, sqlite3_stmt *ins, char *rest)
 {
 	struct fl_hist h = FL_HIST_INIT;
-	long long edge, req, err, cerr, connerr;
+	long long edge, req, err, cerr, connerr, reqb = 0, respb = 0;
 	uint64_t sum = 0;
-	char start[64], *tok, *save;
+	char start[64], src[32] = "ebpf", *tok, *save;
 	int n;
 
-	if (sscanf(rest, "%lld %63s %lld %lld %lld %lld%n", &edge, start, &req,
-		   &err, &cerr, &connerr, &n) != 6)
-		die("window EDGE START REQ ERR CLIENT_ERR CONN_ERR [NS*COUNT...]");
+	if (sscanf(rest, "%lld@%31s", &edge, src) == 2)
+		rest = strchr(rest, '@') + strcspn(strchr(rest, '@'), " \t");
+	else if (sscanf(rest, "%lld%n", &edge, &n) == 1)
+		rest += n;
+	else
+		die("window EDGE[@SOURCE] ...");
+	if (sscanf(rest, "%63s %lld %lld %lld %lld%n", start, &req,
+		   &err, &cerr, &connerr, &n) != 5)
+		die("window EDGE[@SOURCE] START REQ ERR CLIENT_ERR CONN_ERR [NS*COUNT...]");
 	for (tok = strtok_r(rest + n, " \t\n", &save); tok;
 	     tok = strtok_r(NULL, " \t\n", &save)) {
 		unsigned long long ns, cnt;
+		if (sscanf(tok, "bytes=%lld/%lld", &reqb, &respb) == 2)
+			continue;
 		if (sscanf(tok, "%llu*%llu", &ns, &cnt) != 2)
 			die("latency sample is NS*COUNT");
 		if (fl_hist_add(&h, ns, (uint32_t)cnt))
@@ -97,6 +116,9 @@ static void do_window(sqlite3 *db, sqlite3_stmt *ins, char *rest)
 			die("out of memory");
 		sqlite3_bind_blob(ins, 8, blob, (int)len, free);
 	}
+	sqlite3_bind_text(ins, 9, src, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(ins, 10, reqb);
+	sqlite3_bind_int64(ins, 11, respb);
 	exec_ok(db, ins);
 	fl_hist_release(&h);
 }
@@ -141,13 +163,16 @@ static void do_blob(sqlite3 *db, sqlite3_stmt *ins, char *rest)
 	sqlite3_bind_int64(ins, 6, 0);
 	sqlite3_bind_int64(ins, 7, 0);
 	sqlite3_bind_blob(ins, 8, raw, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_text(ins, 9, "ebpf", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 10, 0);
+	sqlite3_bind_int64(ins, 11, 0);
 	exec_ok(db, ins);
 }
 
 int main(int argc, char **argv)
 {
 	char line[4096], errbuf[256];
-	sqlite3_stmt *svc, *edge, *win, *cnt, *lnk;
+	sqlite3_stmt *svc, *edge, *win, *cnt, *lnk, *src;
 	sqlite3 *db;
 
 	if (argc != 2) {
@@ -165,8 +190,11 @@ int main(int argc, char **argv)
 			"(SELECT id FROM services WHERE name = ?1), "
 			"(SELECT id FROM services WHERE name = ?2), ?3, ?4, ?5, ?6)");
 	win = prep(db, "INSERT INTO edge_windows(edge_id, window_start, requests, "
-		       "errors, client_errors, conn_errors, latency_sum_ns, latency_hist) "
-		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+		       "errors, client_errors, conn_errors, latency_sum_ns, latency_hist, "
+		       "source, req_bytes, resp_bytes) "
+		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+	src = prep(db, "INSERT INTO edge_sources(edge_id, source, samples, "
+		       "first_seen_ns, last_seen_ns) VALUES (?1, ?2, ?3, ?4, ?5)");
 	cnt = prep(db, "INSERT INTO agent_counters(name, value, updated_ns) "
 		       "VALUES (?1, ?2, ?3)");
 	lnk = prep(db, "INSERT INTO path_links(parent_edge_id, child_edge_id, method, "
@@ -205,6 +233,18 @@ int main(int argc, char **argv)
 			do_blob(db, win, line + n);
 		} else if (!strcmp(kw, "link")) {
 			do_link(db, lnk, line + n);
+		} else if (!strcmp(kw, "source")) {
+			char f[64], l[64];
+			long long e, samples;
+			if (sscanf(line + n, "%lld %63s %lld %63s %63s", &e, c, &samples,
+				   f, l) != 5)
+				die("source EDGE NAME SAMPLES FIRST_NS LAST_NS");
+			sqlite3_bind_int64(src, 1, e);
+			sqlite3_bind_text(src, 2, c, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(src, 3, samples);
+			sqlite3_bind_int64(src, 4, parse_ns(f));
+			sqlite3_bind_int64(src, 5, parse_ns(l));
+			exec_ok(db, src);
 		} else if (!strcmp(kw, "counter")) {
 			if (sscanf(line + n, "%255s %lld %lld", a, &first, &last) != 3)
 				die("counter NAME VALUE UPDATED_NS");
@@ -223,6 +263,7 @@ int main(int argc, char **argv)
 	sqlite3_finalize(win);
 	sqlite3_finalize(cnt);
 	sqlite3_finalize(lnk);
+	sqlite3_finalize(src);
 	sqlite3_close(db);
 	return 0;
 }

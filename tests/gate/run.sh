@@ -237,16 +237,16 @@ redis         cache
 web           service
 
 EDGES
-CLIENT  SERVER        PROTO       OPERATION                                                     REQS  ERRS    ERR%  P50ms  P99ms
-api     10.0.0.9:443  tcp         -                                                                4     4  100.00      -      -
-api     auth          http        POST /token                                                    100     0    0.00  2.982  2.982
-api     pg            postgresql  SELECT * FROM users WHERE id = ?                               200     0    0.00  1.008  2.015
-api     redis         redis       GET                                                             50     0    0.00  0.099  0.099
-auth    api           http        GET /internal/keys                                              20     0    0.00  1.008  1.008
-batch   pg            postgresql  INSERT INTO jobs (id, payload, created_at, owner, state, pr…    30     3   10.00      -      -
-gw      web           http        GET /                                                          100     0    0.00  2.015  2.015
-web     api           http        GET /users/{id}                                                100     1    1.00  1.008  2.982
-web     api           http        POST /orders                                                     5     0    0.00  5.046  5.046
+CLIENT  SERVER        PROTO       OPERATION                                                     REQS  ERRS    ERR%  P50ms  P99ms  SRC   CONF
+api     10.0.0.9:443  tcp         -                                                                4     4  100.00      -      -  ebpf  high
+api     auth          http        POST /token                                                    100     0    0.00  2.982  2.982  ebpf  high
+api     pg            postgresql  SELECT * FROM users WHERE id = ?                               200     0    0.00  1.008  2.015  ebpf  high
+api     redis         redis       GET                                                             50     0    0.00  0.099  0.099  ebpf  high
+auth    api           http        GET /internal/keys                                              20     0    0.00  1.008  1.008  ebpf  high
+batch   pg            postgresql  INSERT INTO jobs (id, payload, created_at, owner, state, pr…    30     3   10.00      -      -  ebpf  high
+gw      web           http        GET /                                                          100     0    0.00  2.015  2.015  ebpf  high
+web     api           http        GET /users/{id}                                                100     1    1.00  1.008  2.982  ebpf  high
+web     api           http        POST /orders                                                     5     0    0.00  5.046  5.046  ebpf  high
 EOF
 same "graph table: exact text, aligned, long operation cut with …" "$work/graph.txt"
 
@@ -415,7 +415,8 @@ same "health table: exact text" "$work/health.txt"
 
 rc "blindspots json: exit 0 (informational)" 0 --db "$BLIND" blindspots -o json
 js "blindspots json: keys, updated (max updated_ns), totals" '
-eq(list(doc.keys()), ["updated", "totals", "counters", "unresolved_peers", "uncovered_channels"], "keys")
+eq(list(doc.keys()), ["updated", "totals", "counters", "unresolved_peers", "uncovered_channels",
+   "unknown_protocols", "tls_not_decrypted", "never_observed"], "keys")
 eq(doc["updated"], "2026-11-21T05:01:02.500Z", "updated")
 eq(doc["totals"], {"events": 10000, "records": 900, "data_events": 6000, "bytes_seen": 2000000,
    "bytes_captured": 1900000, "conn_opens": 50, "conns_joined": None, "conn_closes": None,
@@ -451,6 +452,14 @@ eq(doc["unresolved_peers"], [
    {"name": "10.0.0.99:9", "requests": 0, "errors": 0, "conn_errors": 0, "requests_from": 0},
    {"name": "192.168.1.20", "requests": 0, "errors": 0, "conn_errors": 0, "requests_from": 7}],
    "unresolved_peers")'
+js "blindspots json: unknown protocols, TLS not decrypted, never observed" '
+eq(doc["unknown_protocols"], {"conns": 1, "bytes": 1234, "edges": [{"client": "api", "server": "web",
+   "operation": "", "requests": 0, "req_bytes": 1200, "resp_bytes": 800}]}, "unknown_protocols")
+eq(doc["tls_not_decrypted"], {"opaque_conns": 4, "attach_failures": 1, "unmapped": None}, "tls")
+eq(doc["never_observed"], [{"client": "web", "server": "api", "protocol": "http",
+   "operation": "GET /traced", "requests": 5, "sources": [{"source": "trace", "samples": 5,
+   "first_seen": "2026-11-21T05:00:00.000Z", "last_seen": "2026-11-21T05:01:00.000Z"}],
+   "confidence": "medium"}], "never_observed")'
 js "blindspots json: uncovered channels" '
 eq([c["channel"] for c in doc["uncovered_channels"]],
    ["unix", "udp", "io_uring", "sendfile", "tls-static", "quic/http3"], "channels")
@@ -486,6 +495,18 @@ NAME           REQS  ERRS  CONN_ERRS  REQS_FROM
 10.0.0.99:9       0     0          0          0
 192.168.1.20      0     0          0          7
 
+UNKNOWN PROTOCOLS
+connections no parser recognised 1, their bytes 1234
+CLIENT  SERVER  OPERATION  REQS  REQ_BYTES  RESP_BYTES
+api     web     -             0       1200         800
+
+TLS NOT DECRYPTED
+connections seen only encrypted 4, SSL_* uprobes not attached 1, SSL calls without a socket -
+
+NEVER OBSERVED
+CLIENT  SERVER  PROTO  OPERATION    REQS  SRC    CONF
+web     api     http   GET /traced     5  trace  medium
+
 UNCOVERED CHANNELS
 CHANNEL     DESCRIPTION
 unix        Unix domain sockets: local IPC over socket files is not traced
@@ -496,9 +517,9 @@ tls-static  TLS in binaries without exported SSL_* symbols (statically linked, G
 quic/http3  QUIC and HTTP/3 (UDP, encrypted in the transport)
 EOF
 same "blindspots table: exact text" "$work/blind.txt"
-[ "$(grep -cxE 'COUNTERS|UNRESOLVED PEERS|UNCOVERED CHANNELS' <<<"$OUT")" -eq 3 ] &&
-	ok "blindspots table: three section headers" ||
-	fail "blindspots table: three section headers" "$OUT"
+[ "$(grep -cxE 'COUNTERS|UNRESOLVED PEERS|UNKNOWN PROTOCOLS|TLS NOT DECRYPTED|NEVER OBSERVED|UNCOVERED CHANNELS' <<<"$OUT")" -eq 6 ] &&
+	ok "blindspots table: six section headers" ||
+	fail "blindspots table: six section headers" "$OUT"
 
 rc "blindspots json, store without agent counters (graph fixture): exit 0" 0 --db "$DB" blindspots -o json
 js "blindspots json, no agent_counters rows: updated null, empty counters" '
@@ -966,6 +987,258 @@ rc "global options before the command" 0 --db "$DB" -o json graph --since $H0 --
 js "global options before the command: applied" 'eq(len(doc["edges"]), 9, "edges")'
 rc "options after the command override" 0 -o table --db "$work/nope.db" graph --db "$DB" -o json --since $H0 --until $H1
 js "options after the command: applied" 'eq(len(doc["edges"]), 9, "edges")'
+
+# ---- provenance, confidence, imports -----------------------------------
+
+# confidence: judged at --until (or now), from the edge's sources
+CONF=$work/conf.db
+"$work/mkfixture" "$CONF" <<'EOF' || fail "fixture conf.db"
+service a service
+service b service
+service c service
+service d service
+service e service
+edge a b http 0 0 GET /recent
+edge a c http 0 0 GET /old
+edge a d http 0 0 GET /traced
+edge a e http 0 0 GET /tested
+edge a b http 0 0 GET /both
+window 1 now-600 10 0 0 0 1000000*10
+source 1 ebpf 10 now-700 now-600
+window 2 now-259200 7 0 0 0 1000000*7
+source 2 ebpf 7 now-259300 now-259200
+window 3@trace now-600 3 0 0 0 1000000*3
+source 3 trace 3 now-700 now-600
+window 4@test now-600 4 0 0 0 1000000*4
+source 4 test 4 now-700 now-600
+window 5 now-600 2 0 0 0 1000000*2
+window 5@test now-600 5 0 0 0 1000000*5
+source 5 ebpf 2 now-700 now-600
+source 5 test 5 now-700 now-600
+EOF
+gc --db "$CONF" graph -o json
+js "confidence: ebpf within 24 h high, older medium, trace medium, test low" '
+got = {e["operation"]: (e["confidence"], [s["source"] for s in e["sources"]]) for e in doc["edges"]}
+eq(got, {"GET /recent": ("high", ["ebpf"]), "GET /old": ("medium", ["ebpf"]),
+         "GET /traced": ("medium", ["trace"]), "GET /tested": ("low", ["test"]),
+         "GET /both": ("high", ["ebpf", "test"])}, "confidence")
+s = edge("a", "e", "GET /tested")["sources"][0]
+eq((s["samples"], sorted(s.keys())), (4, ["first_seen", "last_seen", "samples", "source"]), "source fields")
+eq(edge("a", "b", "GET /both")["requests"], 7, "ebpf and test windows both count")
+eq(doc["operations"], [], "no schema-only operations")'
+gc --db "$CONF" graph --until 60h -o json
+js "confidence at --until 60 h ago: the 3-day-old edge is recent then" '
+eq([(e["operation"], e["confidence"]) for e in doc["edges"]], [("GET /old", "high")], "edges")'
+gc --db "$CONF" graph
+grep -qE '^a +e +http +GET /tested +4 +0 +0\.00 +1\.008 +1\.008 +test +low$' <<<"$OUT" &&
+	grep -qE '^a +b +http +GET /both +7 .* +ebpf\+test +high$' <<<"$OUT" &&
+	ok "graph table: SRC and CONF columns" || fail "graph table: SRC and CONF columns" "$OUT"
+
+# OTLP: the Collector's file exporter output (JSON Lines, numeric kinds,
+# string int64s) and an SDK's (enum names, numbers), into a new store
+TR=$work/traces.db
+rc "import otlp into a new store: exit 0" 0 --db "$TR" import otlp tests/gate/otlp/traces.jsonl
+[ "$OUT" = "imported otlp 'tests/gate/otlp/traces.jsonl': 10 spans in 4 documents: 4 requests on 4 edges, 2 path links
+not imported: 1 client spans without a peer, 1 server spans without a client span, 2 other spans (internal, producer, consumer), 0 duplicate spans" ] &&
+	ok "import otlp: summary" || fail "import otlp: summary" "$OUT"
+[ "$(stat -c %a "$TR")" = 600 ] && ok "import otlp: new store mode 0600" || fail "import otlp: new store mode 0600"
+gc --db "$TR" graph -o json
+js "import otlp: edges, kinds, operations named as the agent names them" '
+eq([(s["name"], s["kind"]) for s in doc["services"]],
+   [("10.0.0.5:6379", "cache"), ("api", "service"), ("pg", "database"), ("web", "service")], "services")
+eq(keys(doc["edges"]), [("api", "10.0.0.5:6379", "redis", "SET"),
+   ("api", "pg", "postgresql", "SELECT name, email FROM users WHERE id = ? AND api_key = ?"),
+   ("web", "api", "http", "GET /users/{id}"), ("web", "api", "http", "POST /orders")], "edges")
+e = edge("web", "api", "GET /users/{id}")
+eq((e["requests"], e["errors"], e["p50_ms"], e["first_seen"], e["last_seen"]),
+   (1, 0, 11.928, "2026-11-21T05:00:05.002Z", "2026-11-21T05:00:05.014Z"), "GET users (12 ms)")
+eq(e["sources"], [{"source": "trace", "samples": 1, "first_seen": "2026-11-21T05:00:05.002Z",
+   "last_seen": "2026-11-21T05:00:05.014Z"}], "sources")
+eq(e["confidence"], "medium", "confidence")
+e = edge("web", "api", "POST /orders")
+eq((e["requests"], e["errors"], e["error_rate"], e["p50_ms"]), (1, 1, 1.0, 2.982), "POST orders: 500")
+eq(edge("api", "pg", "SELECT name, email FROM users WHERE id = ? AND api_key = ?")["p50_ms"], 2.015, "pg")'
+if [ "$(sqlite3 "$TR" "SELECT group_concat(p.name || '>' || s.name || ' ' || e.operation || ' => ' || c2.name || '>' || s2.name || ' ' || ch.operation || ' ' || l.method || ' ' || l.window_start || ' ' || l.count, '; ')
+	FROM path_links l JOIN edges e ON e.id = l.parent_edge_id JOIN services p ON p.id = e.client_id JOIN services s ON s.id = e.server_id
+	JOIN edges ch ON ch.id = l.child_edge_id JOIN services c2 ON c2.id = ch.client_id JOIN services s2 ON s2.id = ch.server_id")" = \
+	"web>api GET /users/{id} => api>pg SELECT name, email FROM users WHERE id = ? AND api_key = ? trace 1795237200 1; web>api GET /users/{id} => api>10.0.0.5:6379 SET trace 1795237200 1" ]; then
+	ok "import otlp: path links from SERVER to descendant CLIENT spans"
+else
+	fail "import otlp: path links from SERVER to descendant CLIENT spans" "$(sqlite3 "$TR" 'SELECT * FROM path_links')"
+fi
+[ "$(sqlite3 "$TR" "SELECT kind, path, service IS NULL, items FROM imports")" = "otlp|tests/gate/otlp/traces.jsonl|1|4" ] &&
+	ok "import otlp: recorded in imports" || fail "import otlp: recorded in imports" "$(sqlite3 "$TR" 'SELECT * FROM imports')"
+[ "$(sqlite3 "$TR" "SELECT group_concat(source || ':' || window_start || ':' || requests || ':' || errors, ' ') FROM edge_windows")" = \
+	"trace:1795237200:1:0 trace:1795237200:1:0 trace:1795237200:1:0 trace:1795237260:1:1" ] &&
+	ok "import otlp: one trace window per minute of start" || fail "import otlp: one trace window per minute of start" "$(sqlite3 "$TR" 'SELECT * FROM edge_windows')"
+if grep -aqE 'sk_live|s3cr3t|SECRETTOKEN|session:42|= 42' "$TR" "$TR-wal" 2>/dev/null; then
+	fail "import otlp: no SQL literal, Redis value or query string in the store"
+else
+	ok "import otlp: no SQL literal, Redis value or query string in the store"
+fi
+rc "import otlp -o json: exit 0" 0 --db "$work/traces2.db" import otlp tests/gate/otlp/traces.jsonl -o json
+js "import otlp -o json: the summary" '
+eq(doc, {"kind": "otlp", "path": "tests/gate/otlp/traces.jsonl", "documents": 4, "spans": 10,
+   "requests": 4, "edges": 4, "path_links": 2, "not_imported": {"client_without_peer": 1,
+   "server_without_client": 1, "other_kinds": 2, "duplicates": 0}}, "summary")'
+
+# malformed files: exit 2, position and reason, the store byte-identical
+counts() { sqlite3 "$1" "SELECT (SELECT count(*) FROM services), (SELECT count(*) FROM edges),
+	(SELECT count(*) FROM edge_windows), (SELECT count(*) FROM edge_sources),
+	(SELECT count(*) FROM path_links), (SELECT count(*) FROM imports), (SELECT count(*) FROM operations)"; }
+sum_tr=$(sha256sum "$TR" | cut -d' ' -f1)
+counts_tr=$(counts "$TR")
+rc "import otlp, syntax error: exit 2" 2 --db "$TR" import otlp tests/gate/otlp/syntax.jsonl
+err_is "import otlp, syntax error: line and column" "gatectl: cannot import 'tests/gate/otlp/syntax.jsonl': line 2, column 73: unexpected token near '}'"
+[ -z "$OUT" ] && ok "import otlp, syntax error: nothing on stdout" || fail "import otlp, syntax error: nothing on stdout" "$OUT"
+rc "import otlp, unknown span kind: exit 2" 2 --db "$TR" import otlp tests/gate/otlp/badkind.jsonl
+err_is "import otlp, unknown span kind: JSON path" "gatectl: cannot import 'tests/gate/otlp/badkind.jsonl': line 3: resourceSpans[0].scopeSpans[1].spans[3].kind: unknown span kind 9"
+printf '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"zz","kind":3,"startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}\n' >"$work/badid.json"
+rc "import otlp, bad span id: exit 2" 2 --db "$TR" import otlp "$work/badid.json"
+err_is "import otlp, bad span id: JSON path" "gatectl: cannot import '$work/badid.json': line 1: resourceSpans[0].scopeSpans[0].spans[0].spanId: not a 8-byte id in hex"
+printf '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"0102030405060708","kind":"SPAN_KIND_CLIENT","startTimeUnixNano":"20","endTimeUnixNano":"10"}]}]}]}\n' >"$work/badtime.json"
+rc "import otlp, end before start: exit 2" 2 --db "$TR" import otlp "$work/badtime.json"
+err_is "import otlp, end before start: message" "gatectl: cannot import '$work/badtime.json': line 1: resourceSpans[0].scopeSpans[0].spans[0].endTimeUnixNano: before startTimeUnixNano"
+echo '{"data": []}' >"$work/nototlp.json"
+rc "import otlp, not OTLP: exit 2" 2 --db "$TR" import otlp "$work/nototlp.json"
+err_is "import otlp, not OTLP: message" "gatectl: cannot import '$work/nototlp.json': line 1: resourceSpans: missing"
+: >"$work/empty.jsonl"
+rc "import otlp, empty file: exit 2" 2 --db "$TR" import otlp "$work/empty.jsonl"
+err_is "import otlp, empty file: message" "gatectl: cannot import '$work/empty.jsonl': no JSON document"
+rc "import otlp, missing file: exit 2" 2 --db "$TR" import otlp "$work/nope.jsonl"
+err_is "import otlp, missing file: message" "gatectl: cannot read '$work/nope.jsonl': No such file or directory"
+[ "$(sha256sum "$TR" | cut -d' ' -f1)" = "$sum_tr" ] && [ "$(counts "$TR")" = "$counts_tr" ] &&
+	ok "import otlp, malformed files: store byte-identical, row counts unchanged" ||
+	fail "import otlp, malformed files: store byte-identical, row counts unchanged" "$(counts "$TR") vs $counts_tr"
+[ ! -e "$work/never.db" ] || rm -f "$work/never.db"
+rc "import otlp, missing file: no store created" 2 --db "$work/never.db" import otlp "$work/nope.jsonl"
+[ ! -e "$work/never.db" ] && ok "import otlp, unreadable file: the store is not even created" ||
+	fail "import otlp, unreadable file: the store is not even created"
+rc "import otlp, syntax error into a missing store: exit 2" 2 --db "$work/never.db" import otlp tests/gate/otlp/syntax.jsonl
+rc "import openapi, bad method into a missing store: exit 2" 2 --db "$work/never.db" import openapi tests/gate/openapi/bad-method.json --service api
+[ ! -e "$work/never.db" ] && ok "import, malformed files: checked before the store is opened (not created)" ||
+	fail "import, malformed files: checked before the store is opened (not created)"
+"$work/mkfixture" "$work/v3.db" <tests/gate/observed.spec || fail "fixture v3.db"
+sqlite3 "$work/v3.db" "DROP TABLE operations; PRAGMA user_version = 3;"
+rc "import otlp, unknown span kind into a schema 3 store: exit 2" 2 --db "$work/v3.db" import otlp tests/gate/otlp/badkind.jsonl
+[ "$(sqlite3 "$work/v3.db" "PRAGMA user_version")" = 3 ] && ok "import, malformed file: a schema 3 store is not even migrated" ||
+	fail "import, malformed file: a schema 3 store is not even migrated"
+rc "graph of a schema 3 store: exit 0" 0 --db "$work/v3.db" graph --until 2026-11-21T06:00:00Z -o json
+js "graph of a schema 3 store: sources, no operations" '
+eq([(e["operation"], [s["source"] for s in e["sources"]], e["confidence"]) for e in doc["edges"]],
+   [("GET /users/{id}", ["ebpf"], "high"), ("POST /orders", ["ebpf"], "high")], "edges")
+eq(doc["operations"], [], "operations")'
+rc "import openapi into a schema 3 store: exit 0 (migrated)" 0 --db "$work/v3.db" import openapi tests/gate/openapi/api.json --service api
+[ "$(sqlite3 "$work/v3.db" "PRAGMA user_version; SELECT count(*) FROM operations")" = "4
+4" ] && ok "import openapi: a schema 3 store migrated to 4" || fail "import openapi: a schema 3 store migrated to 4"
+rc "import otlp into a non-faultline db: exit 2" 2 --db "$OTHER" import otlp tests/gate/otlp/traces.jsonl
+err_is "import otlp into a non-faultline db: message" "gatectl: cannot open '$OTHER': not a faultline store (schema version 0)"
+
+# traces next to observed windows: never counted twice
+OBS=$work/observed.db
+"$work/mkfixture" "$OBS" <tests/gate/observed.spec || fail "fixture observed.db"
+rc "import openapi into an observed store: exit 0" 0 --db "$OBS" import openapi tests/gate/openapi/api.json --service api
+[ "$OUT" = "imported openapi 'tests/gate/openapi/api.json' as service 'api': 4 operations, 2 of them also observed, 0 no longer listed removed" ] &&
+	ok "import openapi: summary" || fail "import openapi: summary" "$OUT"
+rc "import otlp into an observed store: exit 0" 0 --db "$OBS" import otlp tests/gate/otlp/traces.jsonl
+gc --db "$OBS" graph --until 2026-11-21T05:02:00Z -o json
+js "observed + trace + schema: observed windows only, sources merged" '
+e = edge("web", "api", "GET /users/{id}")
+eq((e["requests"], e["errors"], e["p50_ms"]), (100, 2, 1.008), "GET users: the agent only (trace at 05:00 too)")
+eq([s["source"] for s in e["sources"]], ["ebpf", "trace", "schema"], "GET users sources")
+eq(e["confidence"], "high", "GET users confidence")
+e = edge("web", "api", "POST /orders")
+eq((e["requests"], e["errors"]), (10, 0), "POST orders: ebpf at 05:00, its trace window at 05:01 left out")
+eq([s["source"] for s in e["sources"]], ["ebpf", "trace", "schema"], "POST orders sources")
+eq(e["sources"][2]["samples"], 0, "schema has no samples")
+eq([(o["service"], o["protocol"], o["operation"], o["confidence"], [s["source"] for s in o["sources"]])
+    for o in doc["operations"]],
+   [("api", "http", "DELETE /users/{id}", "low", ["schema"]), ("api", "http", "GET /health", "low", ["schema"])],
+   "schema-only operations")'
+gc --db "$OBS" graph --since 2026-11-21T05:01:00Z --until 2026-11-21T05:02:00Z -o json
+js "observed + trace: a range without observed windows uses the trace window" '
+eq(keys(doc["edges"]), [("web", "api", "http", "POST /orders")], "edges")
+e = doc["edges"][0]
+eq((e["requests"], e["errors"], e["p50_ms"]), (1, 1, 2.982), "the trace window")'
+gc --db "$OBS" scope --changed api -o json
+js "scope: trace windows left out where observed ones exist" '
+eq(edge("web", "api", "POST /orders")["requests"], 10, "POST orders")
+eq(edge("api", "pg", "SELECT name, email FROM users WHERE id = ? AND api_key = ?")["requests"], 1, "trace-only edge")'
+gc --db "$OBS" health --service api --since 2026-11-21T05:01:00Z --until 2026-11-21T05:02:00Z -o json
+js "health: before (observed) and after (trace only) each counted once" '
+e = edge("web", "api", "POST /orders")
+eq((e["before"]["requests"], e["after"]["requests"], e["after"]["errors"]), (10, 1, 1), "POST orders")'
+gc --db "$OBS" graph --until 2026-11-21T05:02:00Z
+cat >"$work/obs.txt" <<'EOF'
+SERVICES
+NAME           KIND
+10.0.0.5:6379  cache
+api            service
+pg             database
+web            service
+
+EDGES
+CLIENT  SERVER         PROTO       OPERATION                                                   REQS  ERRS  ERR%  P50ms  P99ms  SRC                CONF
+api     10.0.0.5:6379  redis       SET                                                            1     0  0.00  1.008  1.008  trace              medium
+api     pg             postgresql  SELECT name, email FROM users WHERE id = ? AND api_key = ?     1     0  0.00  2.015  2.015  trace              medium
+web     api            http        GET /users/{id}                                              100     2  2.00  1.008  1.008  ebpf+trace+schema  high
+web     api            http        POST /orders                                                  10     0  0.00  2.015  2.015  ebpf+trace+schema  high
+
+SCHEMA-ONLY OPERATIONS
+SERVICE  PROTO  OPERATION           SRC     CONF
+api      http   DELETE /users/{id}  schema  low
+api      http   GET /health         schema  low
+EOF
+same "graph table: merged sources, schema-only operations" "$work/obs.txt"
+gc --db "$OBS" blindspots -o json
+js "blindspots: what only traces and the schema know" '
+got = [(x["client"], x["server"], x["protocol"], x["operation"], x["requests"], [s["source"] for s in x["sources"]], x["confidence"])
+       for x in doc["never_observed"]]
+eq(got, [("api", "10.0.0.5:6379", "redis", "SET", 1, ["trace"], "medium"),
+         ("api", "pg", "postgresql", "SELECT name, email FROM users WHERE id = ? AND api_key = ?", 1, ["trace"], "medium"),
+         (None, "api", "http", "DELETE /users/{id}", 0, ["schema"], "low"),
+         (None, "api", "http", "GET /health", 0, ["schema"], "low")], "never_observed")
+eq(doc["unresolved_peers"], [], "10.0.0.5:6379 is a cache, not an external peer")
+eq(doc["unknown_protocols"], {"conns": None, "bytes": None, "edges": []}, "no agent counters")'
+
+# OpenAPI: merge by route template, validation, all or nothing
+sum_obs=$(sha256sum "$OBS" | cut -d' ' -f1)
+counts_obs=$(counts "$OBS")
+rc "import openapi, unknown method: exit 2" 2 --db "$OBS" import openapi tests/gate/openapi/bad-method.json --service api
+err_is "import openapi, unknown method: JSON path" "gatectl: cannot import 'tests/gate/openapi/bad-method.json': paths['/users/{userId}'].fetch: unknown field (want an HTTP method in lowercase)"
+echo '{"swagger": "2.0", "paths": {}}' >"$work/swagger.json"
+rc "import openapi, swagger 2.0: exit 2" 2 --db "$OBS" import openapi "$work/swagger.json" --service api
+err_is "import openapi, swagger 2.0: message" "gatectl: cannot import '$work/swagger.json': swagger: Swagger 2.0 is not supported (want OpenAPI 3)"
+echo '{"openapi": "3.0.0", "paths": []}' >"$work/badpaths.json"
+rc "import openapi, paths not an object: exit 2" 2 --db "$OBS" import openapi "$work/badpaths.json" --service api
+err_is "import openapi, paths not an object: message" "gatectl: cannot import '$work/badpaths.json': paths: not a Paths object"
+printf '{"openapi": "3.0.0",\n "paths": {"/a": {"get": {}},\n  "b": {}}}\n' >"$work/badroute.json"
+rc "import openapi, route without /: exit 2" 2 --db "$OBS" import openapi "$work/badroute.json" --service api
+err_is "import openapi, route without /: message" "gatectl: cannot import '$work/badroute.json': paths['b']: a path must start with '/'"
+printf '{"openapi": "3.0.0",\n "paths": {"/a": {"get": {},}}}\n' >"$work/badjson.json"
+rc "import openapi, syntax error: exit 2" 2 --db "$OBS" import openapi "$work/badjson.json" --service api
+err_is "import openapi, syntax error: line and column" "gatectl: cannot import '$work/badjson.json': line 2, column 29: string or '}' expected near '}'"
+rc "import openapi without --service: exit 2" 2 --db "$OBS" import openapi tests/gate/openapi/api.json
+err_is "import openapi without --service: message" "gatectl: import openapi needs '--service S'"
+[ "$(sha256sum "$OBS" | cut -d' ' -f1)" = "$sum_obs" ] && [ "$(counts "$OBS")" = "$counts_obs" ] &&
+	ok "import openapi, malformed files: store byte-identical, row counts unchanged" ||
+	fail "import openapi, malformed files: store byte-identical, row counts unchanged"
+cat >"$work/api-v2.json" <<'EOF'
+{"openapi": "3.1.0", "info": {"title": "api", "version": "3"},
+ "servers": [{"url": "https://api.example.com/v1/"}],
+ "paths": {"/users/{userId}/orders/{orderId}": {"get": {}}, "/items/:item": {"patch": {}}}}
+EOF
+rc "import openapi again, a server path prefix: exit 0" 0 --db "$OBS" import openapi "$work/api-v2.json" --service api -o json
+js "import openapi again: the summary, the old operations removed" '
+eq(doc, {"kind": "openapi", "path": doc["path"], "service": "api", "operations": 2, "matched": 0, "removed": 4}, "summary")'
+[ "$(sqlite3 "$OBS" "SELECT group_concat(operation, ', ') FROM (SELECT operation FROM operations ORDER BY operation)")" = \
+	"GET /v1/users/{id}/orders/{id}, PATCH /v1/items/{id}" ] &&
+	ok "import openapi: parameters as {id}, the server path as prefix" ||
+	fail "import openapi: parameters as {id}, the server path as prefix" "$(sqlite3 "$OBS" 'SELECT * FROM operations')"
+rc "import: unknown kind exits 2" 2 --db "$OBS" import zipkin x
+err_is "import: unknown kind: message" "gatectl: unknown import kind 'zipkin' (want otlp or openapi)"
+rc "import --help exits 0" 0 import --help
+[[ "$OUT" == "usage: gatectl import "* && "$OUT" == *"examples:"* ]] && ok "import --help: usage and examples" || fail "import --help: usage and examples" "$OUT"
 
 # gatectl never writes the store
 sum_after=$(sha256sum "$DB" | cut -d' ' -f1)

@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * gatectl import: the command, and the writer the importers share. Every
+ * write is an upsert that adds to what is there, on a primary key or
+ * UNIQUE index, inside the import's one transaction.
+ */
+#include "import.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const imp_sqls[IMP_SQL_COUNT] = {
+	[IMP_SQL_SERVICE] =
+		"INSERT INTO services(name, kind, first_seen_ns, last_seen_ns) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET "
+		"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
+		"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns) RETURNING id",
+	[IMP_SQL_EDGE] =
+		"INSERT INTO edges(client_id, server_id, protocol, operation, "
+		"first_seen_ns, last_seen_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+		"ON CONFLICT(client_id, server_id, protocol, operation) DO UPDATE SET "
+		"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
+		"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns) RETURNING id",
+	[IMP_SQL_WINDOW] =
+		"INSERT INTO edge_windows(edge_id, source, window_start, width_s, "
+		"requests, errors, client_errors, conn_errors, latency_sum_ns, "
+		"latency_hist) VALUES (?1, ?2, ?3, 60, 1, ?4, ?5, 0, ?6, ?7) "
+		"ON CONFLICT(edge_id, source, window_start) DO UPDATE SET "
+		"requests = requests + 1, errors = errors + excluded.errors, "
+		"client_errors = client_errors + excluded.client_errors, "
+		"latency_sum_ns = latency_sum_ns + excluded.latency_sum_ns, "
+		"latency_hist = fl_hist_merge(latency_hist, excluded.latency_hist)",
+	[IMP_SQL_SOURCE] =
+		"INSERT INTO edge_sources(edge_id, source, samples, first_seen_ns, "
+		"last_seen_ns) VALUES (?1, ?2, ?3, ?4, ?5) "
+		"ON CONFLICT(edge_id, source) DO UPDATE SET "
+		"samples = samples + excluded.samples, "
+		"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
+		"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
+	[IMP_SQL_LINK] =
+		"INSERT INTO path_links(parent_edge_id, child_edge_id, method, "
+		"window_start, width_s, count) VALUES (?1, ?2, ?3, ?4, 60, 1) "
+		"ON CONFLICT(parent_edge_id, child_edge_id, method, window_start) "
+		"DO UPDATE SET count = count + 1",
+	[IMP_SQL_OPERATION] =
+		"INSERT INTO operations(service_id, protocol, operation, source, "
+		"import_id, first_seen_ns, last_seen_ns) "
+		"VALUES (?1, ?2, ?3, 'schema', ?4, ?5, ?5) "
+		"ON CONFLICT(service_id, protocol, operation, source) DO UPDATE SET "
+		"import_id = excluded.import_id, last_seen_ns = excluded.last_seen_ns",
+	[IMP_SQL_IMPORT] =
+		"INSERT INTO imports(kind, path, service, imported_ns, items) "
+		"VALUES (?1, ?2, ?3, ?4, 0) RETURNING id",
+};
+
+static int imp_db_fail(struct imp *im, const char *what)
+{
+	return gate_fail(im->ctx, -EIO, "cannot %s in '%s': %s", what,
+			 im->ctx->db_path, sqlite3_errmsg(im->ctx->db));
+}
+
+/* Step @st to its end; with @id, the first row's column 0. Resets @st. */
+static int imp_step(struct imp *im, sqlite3_stmt *st, int64_t *id, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	if (id && rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			;
+	}
+	if (rc != SQLITE_DONE) {
+		int err = imp_db_fail(im, what);
+		sqlite3_reset(st);
+		return err;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return 0;
+}
+
+int imp_begin(struct imp *im)
+{
+	struct gate_ctx *ctx = im->ctx;
+	sqlite3_stmt *st;
+	int err;
+
+	err = gate_open_writable(ctx);
+	if (err)
+		return err;
+	if (sqlite3_exec(ctx->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return imp_db_fail(im, "start the import");
+	im->in_txn = true;
+	for (int i = 0; i < IMP_SQL_COUNT; i++)
+		if (sqlite3_prepare_v3(ctx->db, imp_sqls[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &im->st[i],
+				       NULL) != SQLITE_OK)
+			return imp_db_fail(im, "prepare the import");
+	st = im->st[IMP_SQL_IMPORT];
+	sqlite3_bind_text(st, 1, im->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, im->path, -1, SQLITE_STATIC);
+	if (im->service)
+		sqlite3_bind_text(st, 3, im->service, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, im->now_ns);
+	return imp_step(im, st, &im->import_id, "record the import");
+}
+
+int imp_commit(struct imp *im, uint64_t items)
+{
+	sqlite3_stmt *st;
+	int err;
+
+	if (sqlite3_prepare_v2(im->ctx->db, "UPDATE imports SET items = ?1 WHERE id = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return imp_db_fail(im, "record the import");
+	sqlite3_bind_int64(st, 1, (int64_t)items);
+	sqlite3_bind_int64(st, 2, im->import_id);
+	err = imp_step(im, st, NULL, "record the import");
+	sqlite3_finalize(st);
+	if (err)
+		return err;
+	if (sqlite3_exec(im->ctx->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		return imp_db_fail(im, "commit the import");
+	im->in_txn = false;
+	return 0;
+}
+
+void imp_end(struct imp *im)
+{
+	for (int i = 0; i < IMP_SQL_COUNT; i++) {
+		sqlite3_finalize(im->st[i]);
+		im->st[i] = NULL;
+	}
+	if (im->in_txn && im->ctx->db)
+		sqlite3_exec(im->ctx->db, "ROLLBACK", NULL, NULL, NULL);
+	im->in_txn = false;
+	json_decref(im->summary);
+	im->summary = NULL;
+}
+
+int imp_service(struct imp *im, const char *name, const char *kind,
+		int64_t first_ns, int64_t last_ns, int64_t *id)
+{
+	sqlite3_stmt *st = im->st[IMP_SQL_SERVICE];
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, first_ns);
+	sqlite3_bind_int64(st, 4, last_ns);
+	return imp_step(im, st, id, "write services");
+}
+
+int imp_edge(struct imp *im, int64_t client, int64_t server, const char *proto,
+	     const char *op, int64_t first_ns, int64_t last_ns, int64_t *id)
+{
+	sqlite3_stmt *st = im->st[IMP_SQL_EDGE];
+
+	sqlite3_bind_int64(st, 1, client);
+	sqlite3_bind_int64(st, 2, server);
+	sqlite3_bind_text(st, 3, proto, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, op, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, first_ns);
+	sqlite3_bind_int64(st, 6, last_ns);
+	return imp_step(im, st, id, "write edges");
+}
+
+/* The start of the 60 s window holding @ns. */
+static int64_t window_of(int64_t ns)
+{
+	int64_t s = ns / GATE_NS_PER_S;
+
+	if (ns < 0 && ns % GATE_NS_PER_S)
+		s--;
+	return s - ((s % 60) + 60) % 60;
+}
+
+int imp_request(struct imp *im, int64_t edge_id, const char *source,
+		const struct imp_req *r)
+{
+	sqlite3_stmt *st = im->st[IMP_SQL_WINDOW];
+	struct fl_hist h = FL_HIST_INIT;
+	uint8_t *blob;
+	size_t len;
+	int err;
+
+	if (fl_hist_add(&h, r->latency_ns, 1) || fl_hist_encode(&h, &blob, &len)) {
+		fl_hist_release(&h);
+		return gate_fail(im->ctx, -ENOMEM, "out of memory");
+	}
+	fl_hist_release(&h);
+	sqlite3_bind_int64(st, 1, edge_id);
+	sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, window_of(r->start_ns));
+	sqlite3_bind_int(st, 4, r->error);
+	sqlite3_bind_int(st, 5, r->client_error);
+	sqlite3_bind_int64(st, 6, (int64_t)r->latency_ns);
+	sqlite3_bind_blob(st, 7, blob, (int)len, free);
+	err = imp_step(im, st, NULL, "write edge_windows");
+	if (!err)
+		err = imp_source(im, edge_id, source, 1, r->start_ns, r->end_ns);
+	return err;
+}
+
+int imp_source(struct imp *im, int64_t edge_id, const char *source,
+	       uint64_t samples, int64_t first_ns, int64_t last_ns)
+{
+	sqlite3_stmt *st = im->st[IMP_SQL_SOURCE];
+
+	sqlite3_bind_int64(st, 1, edge_id);
+	sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)samples);
+	sqlite3_bind_int64(st, 4, first_ns);
+	sqlite3_bind_int64(st, 5, last_ns);
+	return imp_step(im, st, NULL, "write edge_sources");
+}
+
+int imp_link(struct imp *im, int64_t parent, int64_t child, const char *method,
+	     int64_t start_ns)
+{
+	sqlite3_stmt *st = im->st[IMP_SQL_LINK];
+
+	sqlite3_bind_int64(st, 1, parent);
+	sqlite3_bind_int64(st, 2, child);
+	sqlite3_bind_text(st, 3, method, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, window_of(start_ns));
+	return imp_step(im, st, NULL, "write path_links");
+}
+
+int imp_operation(struct imp *im, int64_t service_id, const char *proto,
+		  const char *op)
+{
+	sqlite3_stmt *st = im->st[IMP_SQL_OPERATION];
+
+	sqlite3_bind_int64(st, 1, service_id);
+	sqlite3_bind_text(st, 2, proto, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, op, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, im->import_id);
+	sqlite3_bind_int64(st, 5, im->now_ns);
+	return imp_step(im, st, NULL, "write operations");
+}
+
+int imp_read_file(struct gate_ctx *ctx, const char *path, char **out, size_t *outlen)
+{
+	size_t len = 0, cap = 1 << 16;
+	char *buf = NULL, *nb;
+	struct stat sb;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return gate_fail(ctx, -errno, "cannot read '%s': %s", path, strerror(errno));
+	if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		err = gate_fail(ctx, -EISDIR, "cannot read '%s': %s", path, strerror(EISDIR));
+		goto out_close;
+	}
+	for (;;) {
+		if (!buf || len + 1 >= cap) {
+			cap = buf ? cap * 2 : cap;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				err = gate_fail(ctx, -ENOMEM, "out of memory");
+				goto out_close;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = gate_fail(ctx, -errno, "cannot read '%s': %s", path,
+					strerror(errno));
+			goto out_close;
+		}
+		if (!n)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	buf = NULL;
+out_close:
+	free(buf);
+	close(fd);
+	return err;
+}
+
+size_t imp_route_template(const char *route, char *out, size_t size)
+{
+	size_t n = 0;
+	const char *p = route;
+
+	if (!size)
+		return 0;
+	while (*p && n + 1 < size) {
+		const char *seg = p, *end = p;
+		while (*end && *end != '/')
+			end++;
+		/* {id} (OpenAPI, OTel), :id (Express, Rails), <int:id> (Flask) */
+		bool param = (end - seg >= 2 && seg[0] == '{' && end[-1] == '}') ||
+			     (end - seg >= 2 && seg[0] == '<' && end[-1] == '>') ||
+			     (end - seg >= 2 && seg[0] == ':');
+		if (param) {
+			const char *id = "{id}";
+			while (*id && n + 1 < size)
+				out[n++] = *id++;
+		} else {
+			while (seg < end && n + 1 < size)
+				out[n++] = *seg++;
+		}
+		p = end;
+		if (*p == '/' && n + 1 < size)
+			out[n++] = *p++;
+		else if (*p == '/')
+			break;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+int imp_json_next(struct imp *im, const char *buf, size_t len, size_t *off,
+		  json_t **doc, struct imp_pos *at)
+{
+	json_error_t e;
+	size_t i;
+	int line = 1, col = 1;
+
+	*doc = NULL;
+	while (*off < len && strchr(" \t\r\n", buf[*off]))
+		(*off)++;
+	if (*off >= len)
+		return 0;
+	for (i = 0; i < *off; i++) {	/* where the document starts */
+		if (buf[i] == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	at->line = line;
+	at->column = col;
+	*doc = json_loadb(buf + *off, len - *off,
+			  JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &e);
+	if (!*doc) {
+		int l = e.line > 0 ? line + e.line - 1 : line;
+		int c = e.line == 1 ? col - 1 + e.column : e.column;
+		return gate_fail(im->ctx, -EINVAL,
+				 "cannot import '%s': line %d, column %d: %s",
+				 im->path, l, c > 0 ? c : 1, e.text);
+	}
+	*off += (size_t)e.position;
+	return 0;
+}
+
+/* ---- the command ---- */
+
+static void import_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: gatectl import otlp FILE [--db FILE] [-o table|json]\n"
+		"       gatectl import openapi FILE --service S [--db FILE] [-o table|json]\n"
+		"\n"
+		"Add what another source knows to the store, in one transaction: a\n"
+		"malformed file is refused with its position and nothing of it is kept.\n"
+		"The store is created if missing.\n"
+		"\n"
+		"  otlp FILE      OpenTelemetry traces as OTLP/JSON: one\n"
+		"                 ExportTraceServiceRequest, or JSON Lines of them (what\n"
+		"                 the Collector's file exporter writes). CLIENT/SERVER\n"
+		"                 span pairs become requests of edges (source 'trace'),\n"
+		"                 per minute, with errors and latency; SERVER -> CLIENT\n"
+		"                 spans of one service become path links.\n"
+		"  openapi FILE   an OpenAPI 3 description (JSON) of service S: each\n"
+		"                 path and method becomes an operation of S (source\n"
+		"                 'schema'), merged with observed edges by route.\n"
+		"\n"
+		"options:\n"
+		"  --service S     the service the OpenAPI description is of (openapi)\n"
+		"  --db FILE       the store (default " GATE_DEFAULT_DB "), opened writable\n"
+		"  -o, --output FMT  table or json: what was imported\n"
+		"\n"
+		"exit status: 0 imported, 2 usage error, unreadable or malformed file\n"
+		"\n"
+		"examples:\n"
+		"  gatectl import otlp /var/lib/otelcol/traces.jsonl\n"
+		"  gatectl import openapi api.json --service api -o json\n");
+}
+
+static int import_run(struct gate_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		GATE_COMMON_LONGOPTS,
+		{ "service", required_argument, NULL, 'S' },
+		{ 0 }
+	};
+	struct imp im = { .ctx = ctx, .now_ns = ctx->now_ns };
+	char *buf = NULL;
+	size_t len = 0;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, GATE_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+		err = gate_common_opt(ctx, c, argv, import_usage);
+		if (err < 0 || err == GATE_HELP_SHOWN)
+			return err;
+		if (!err)
+			im.service = optarg;
+	}
+	if (optind >= argc)
+		return gate_fail(ctx, -EINVAL, "import needs a kind: 'otlp FILE' or 'openapi FILE --service S'");
+	im.kind = argv[optind++];
+	if (strcmp(im.kind, "otlp") && strcmp(im.kind, "openapi"))
+		return gate_fail(ctx, -EINVAL, "unknown import kind '%s' (want otlp or openapi)",
+				 im.kind);
+	if (optind >= argc)
+		return gate_fail(ctx, -EINVAL, "import %s needs a FILE", im.kind);
+	im.path = argv[optind++];
+	err = gate_no_args(ctx, argc, argv);
+	if (err)
+		return err;
+	if (ctx->fmt == GATE_FMT_DOT)
+		return gate_fail(ctx, -EINVAL, "output format 'dot' is only for graph");
+	if (!strcmp(im.kind, "openapi") && (!im.service || !*im.service))
+		return gate_fail(ctx, -EINVAL, "import openapi needs '--service S'");
+	if (!strcmp(im.kind, "otlp") && im.service)
+		return gate_fail(ctx, -EINVAL, "'--service' is only for import openapi");
+	/*
+	 * read and check the file first: an unreadable or malformed one never
+	 * opens the store (the importers call imp_begin() once it is checked)
+	 */
+	err = imp_read_file(ctx, im.path, &buf, &len);
+	if (err)
+		return err;
+	err = !strcmp(im.kind, "otlp") ? imp_otlp_run(&im, buf, len)
+				       : imp_openapi_run(&im, buf, len);
+	if (!err)
+		err = imp_commit(&im, im.items);
+	if (!err && ctx->fmt == GATE_FMT_JSON)
+		err = gate_json_print(ctx, im.summary);
+	else if (!err)
+		im.print(im.summary);
+	imp_end(&im);
+	free(buf);
+	return err;
+}
+
+const struct gate_cmd gate_cmd_import = {
+	.name = "import",
+	.summary = "add OTLP traces or an OpenAPI description to the store",
+	.run = import_run,
+};
