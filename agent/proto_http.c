@@ -673,7 +673,7 @@ static void lose(struct fl_parser *p, struct http_side *s, enum fl_side sd,
 		else
 			fl_pending_clear(p);
 	} else {
-		fl_pending_clear(p);
+		fl_pending_lose(p);
 	}
 	s->state = HTTP_RESYNC;
 	s->in_msg = false;
