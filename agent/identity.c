@@ -18,7 +18,8 @@
 #define PROC_CACHE_SIZE 4096	/* direct-mapped tgid -> name cache */
 #define PROC_TTL_NS (10ull * 1000000000)
 #define LISTEN_MAX 4096
-#define LISTEN_REFRESH_NS (1000000000ull)
+#define LISTEN_REFRESH_NS (1000000000ull) /* on a miss for a remote address */
+#define LISTEN_REFRESH_LOCAL_NS (100000000ull) /* for an address of this node */
 #define OWNER_RETRY_NS (10ull * 1000000000) /* owner not in any /proc/PID/fd */
 
 struct proc_entry {
@@ -493,12 +494,28 @@ void identity_exec(struct identity *id, uint32_t tgid, const char *comm)
 	identity_process(id, tgid, comm, name);
 }
 
+/* Is @a loopback or an address of one of the namespaces last read? */
+static bool node_addr(const struct identity *id, const uint8_t a[16])
+{
+	if (identity_is_local(a))
+		return true;
+	for (int k = 0; k < id->nnetns; k++)
+		for (int i = 0; i < id->netns[k].naddrs; i++)
+			if (!memcmp(id->netns[k].addrs[i], a, 16))
+				return true;
+	return false;
+}
+
 uint32_t identity_listener(struct identity *id, const uint8_t addr[16],
 			   uint16_t port)
 {
 	uint32_t tgid = find_listener(id, addr, port);
+	uint64_t age = now_ns() - id->listen_read_ns;
 
-	if (tgid || now_ns() - id->listen_read_ns < LISTEN_REFRESH_NS)
+	/* a connection to this node proves a listener we have not read yet;
+	 * a remote peer is found here only behind NAT: rarely worth a read */
+	if (tgid || age < LISTEN_REFRESH_LOCAL_NS ||
+	    (age < LISTEN_REFRESH_NS && !node_addr(id, addr)))
 		return tgid;
 	refresh_listeners(id);
 	return find_listener(id, addr, port);

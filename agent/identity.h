@@ -79,7 +79,9 @@ void identity_exec(struct identity *id, uint32_t tgid, const char *comm);
  * identity_listener() - the tgid of the process listening on TCP @port on
  * this node for connections to @addr (16 bytes, IPv4-mapped for IPv4).
  * Returns the tgid, or 0 when none is known. On a miss the listener table
- * is re-read, at most once a second: a sock_diag LISTEN dump per network
+ * is re-read, at most every 100 ms for an address of this node (loopback
+ * or a namespace's own: a listener surely exists, e.g. one that started
+ * since) and once a second for others: a sock_diag LISTEN dump per network
  * namespace (O(listeners), not O(sockets)); the walk of every process's
  * fds that finds owners runs only for listeners new since the last read
  * (an owner not found is looked for again after 10 s).
