@@ -38,6 +38,7 @@ AGENT_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(AGENT_SRCS))
 GATE_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(GATE_SRCS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_AGENT_SRCS := agent/procnet.c	# agent parts unit-tested beside the parsers
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 ASAN_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/asan/%,$(UNIT_SRCS))
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -102,15 +103,15 @@ vmlinux:
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
 
 # unit tests: parsers and lib, plain and under ASan+UBSan
-$(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h lib/*.h)
+$(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(PARSER_SRCS) $(LIB_SRCS) -lsqlite3 -lm -o $@
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lm -o $@
 
-$(OUTPUT)/asan/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h lib/*.h)
+$(OUTPUT)/asan/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,ASAN-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(INCLUDES) -Itests/unit $< $(PARSER_SRCS) $(LIB_SRCS) -lsqlite3 -lm -o $@
+	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(INCLUDES) -Itests/unit $< $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lm -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)./tests/run-unit.sh $(UNIT_BINS)

@@ -31,6 +31,7 @@
 	X(parser_resyncs)	/* parsers that lost framing and resynced */   \
 	X(parser_unparsed_bytes)/* bytes parsers skipped unparsed */           \
 	X(parser_unpaired)	/* responses without a request or vice versa */\
+	X(requests_lost)	/* requests with no record: framing lost around them */\
 	X(parser_given_up)	/* connections a parser gave up */            \
 	X(unresolved_peers)	/* peers named ADDR:PORT, no process found */  \
 	X(store_errors)		/* failed flushes to the store */              \

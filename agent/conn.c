@@ -137,6 +137,7 @@ static void add_parser_stats(struct fl_parser_stats *dst,
 	dst->resyncs += s->resyncs;
 	dst->unparsed_bytes += s->unparsed_bytes;
 	dst->unpaired += s->unpaired;
+	dst->requests_lost += s->requests_lost;
 	dst->given_up += s->given_up;
 }
 
@@ -779,6 +780,7 @@ void conn_table_parser_stats(struct conn_table *ct, struct agent_stats *stats)
 	stats->parser_resyncs = sum.resyncs;
 	stats->parser_unparsed_bytes = sum.unparsed_bytes;
 	stats->parser_unpaired = sum.unpaired;
+	stats->requests_lost = sum.requests_lost;
 	stats->parser_given_up = sum.given_up;
 }
 

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,9 @@
 #define PROC_CACHE_SIZE 4096	/* direct-mapped tgid -> name cache */
 #define PROC_TTL_NS (10ull * 1000000000)
 #define LISTEN_MAX 4096
-#define LISTEN_REFRESH_NS (1000000000ull)
+#define LISTEN_REFRESH_NS (1000000000ull) /* on a miss for a remote address */
+#define LISTEN_REFRESH_LOCAL_NS (100000000ull) /* for an address of this node */
+#define OWNER_RETRY_NS (10ull * 1000000000) /* owner not in any /proc/PID/fd */
 
 struct proc_entry {
 	uint32_t tgid;
@@ -34,6 +37,13 @@ struct listener {
 	uint16_t ns;		/* index in identity.netns */
 	uint64_t inode;
 	uint32_t tgid;		/* owner, 0 until resolved */
+	uint64_t tried_ns;	/* last fd walk that did not find the owner, or 0 */
+};
+
+/* An unresolved listener, in the index the fd walk searches by inode. */
+struct listen_ref {
+	uint64_t inode;
+	int idx;		/* in identity.listeners */
 };
 
 /* A network namespace, seen through one of its processes. */
@@ -58,6 +68,11 @@ struct identity {
 	struct proc_entry procs[PROC_CACHE_SIZE];
 	struct listener listeners[LISTEN_MAX];
 	int nlisteners;
+	struct listener prev[LISTEN_MAX]; /* the last refresh's, by inode */
+	struct listen_ref unowned[LISTEN_MAX]; /* the fd walk's, by inode */
+	int nindex;			/* entries in unowned */
+	int nunowned;			/* of which not found yet */
+	bool diag_off;			/* no sock_diag: /proc/net/tcp (logged) */
 	struct netns netns[NETNS_MAX];	/* [0]: the agent's own */
 	int nnetns;
 	int cur_ns;			/* namespace being read */
@@ -308,34 +323,123 @@ static int add_listener(const struct procnet_sock *s, void *ctx)
 	l->ns = (uint16_t)id->cur_ns;
 	l->inode = s->inode;
 	l->tgid = 0;
+	l->tried_ns = 0;
 	return 0;
 }
 
+static int by_inode(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static int by_listener_inode(const void *x, const void *y)
+{
+	const struct listener *a = x, *b = y;
+
+	return a->inode < b->inode ? -1 : a->inode > b->inode;
+}
+
+/* The listeners of namespace @pid: sock_diag, else /proc/PID/net/tcp{,6}. */
+static void read_listeners(struct identity *id, uint32_t pid)
+{
+	int start = id->nlisteners, err = -EOPNOTSUPP;
+
+	if (!id->diag_off) {
+		err = procnet_diag_foreach(pid, PROCNET_F(PROCNET_LISTEN),
+					   add_listener, id);
+		if (err == -EOPNOTSUPP) {
+			id->diag_off = true;
+			fprintf(stderr, "faultline-agent: sock_diag unavailable: "
+				"listening sockets read from /proc/net/tcp\n");
+		}
+	}
+	if (err >= 0 || err == -ESRCH)
+		return;
+	id->nlisteners = start; /* e.g. setns refused: this namespace by /proc */
+	procnet_tcp_foreach_pid(pid, add_listener, id);
+}
+
+/* The fd walk's callback: the first process (in /proc order) holding an
+ * unowned listener owns it; stops the walk once every one is found. */
 static int own_listener(uint32_t tgid, int fd, uint64_t inode, void *ctx)
 {
 	struct identity *id = ctx;
+	struct listen_ref key = { .inode = inode }, *r;
+	struct listener *l;
 
-	for (int i = 0; i < id->nlisteners; i++)
-		if (id->listeners[i].inode == inode && !id->listeners[i].tgid)
-			id->listeners[i].tgid = tgid;
-	return 0;
+	r = bsearch(&key, id->unowned, (size_t)id->nindex, sizeof(*r), by_inode);
+	if (!r)
+		return 0;
+	l = &id->listeners[r->idx];
+	if (!l->tgid) {
+		l->tgid = tgid;
+		id->nunowned--;
+	}
+	return id->nunowned == 0;
+}
+
+/* Is @tgid still a live process? (its listener may have outlived it) */
+static bool alive(uint32_t tgid)
+{
+	return !kill((pid_t)tgid, 0) || errno == EPERM;
+}
+
+/*
+ * Owners known from the last refresh stay while they live: the walk of
+ * every process's fds (O(all fds on the node)) is only for listeners new
+ * since, and one whose owner no walk finds (a kernel socket, a process in
+ * a pid namespace we cannot see) is looked for again after OWNER_RETRY_NS.
+ */
+static void resolve_owners(struct identity *id, int nprev, uint64_t now)
+{
+	id->nindex = 0;
+	for (int i = 0; i < id->nlisteners; i++) {
+		struct listener *l = &id->listeners[i];
+		const struct listener *old = bsearch(l, id->prev, (size_t)nprev,
+						     sizeof(*old), by_listener_inode);
+		if (old && old->tgid && alive(old->tgid)) {
+			l->tgid = old->tgid;
+			continue;
+		}
+		l->tried_ns = old ? old->tried_ns : 0;
+		if (l->tried_ns && now - l->tried_ns < OWNER_RETRY_NS)
+			continue;
+		id->unowned[id->nindex].inode = l->inode;
+		id->unowned[id->nindex++].idx = i;
+	}
+	if (!id->nindex)
+		return;
+	id->nunowned = id->nindex;
+	qsort(id->unowned, (size_t)id->nindex, sizeof(*id->unowned), by_inode);
+	procnet_fd_foreach(own_listener, id);
+	for (int i = 0; i < id->nindex; i++) {
+		struct listener *l = &id->listeners[id->unowned[i].idx];
+		if (!l->tgid)
+			l->tried_ns = now;
+	}
 }
 
 static void refresh_listeners(struct identity *id)
 {
 	uint32_t pids[NETNS_MAX];
+	int nprev = id->nlisteners;
+	uint64_t now = now_ns();
 
+	memcpy(id->prev, id->listeners, (size_t)nprev * sizeof(*id->prev));
+	qsort(id->prev, (size_t)nprev, sizeof(*id->prev), by_listener_inode);
 	id->nlisteners = 0;
 	id->nnetns = procnet_netns(pids, NETNS_MAX);
 	for (int i = 0; i < id->nnetns; i++)
 		id->netns[i].pid = pids[i];
 	for (id->cur_ns = 0; id->cur_ns < id->nnetns; id->cur_ns++) {
 		struct netns *ns = &id->netns[id->cur_ns];
-		procnet_tcp_foreach_pid(ns->pid, add_listener, id);
+		read_listeners(id, ns->pid);
 		ns->naddrs = procnet_local_addrs(ns->pid, ns->addrs, NETNS_ADDRS);
 	}
-	procnet_fd_foreach(own_listener, id);
-	id->listen_read_ns = now_ns();
+	resolve_owners(id, nprev, now);
+	id->listen_read_ns = now;
 }
 
 static bool netns_owns(const struct identity *id, int ns, const uint8_t a[16])
@@ -390,12 +494,28 @@ void identity_exec(struct identity *id, uint32_t tgid, const char *comm)
 	identity_process(id, tgid, comm, name);
 }
 
+/* Is @a loopback or an address of one of the namespaces last read? */
+static bool node_addr(const struct identity *id, const uint8_t a[16])
+{
+	if (identity_is_local(a))
+		return true;
+	for (int k = 0; k < id->nnetns; k++)
+		for (int i = 0; i < id->netns[k].naddrs; i++)
+			if (!memcmp(id->netns[k].addrs[i], a, 16))
+				return true;
+	return false;
+}
+
 uint32_t identity_listener(struct identity *id, const uint8_t addr[16],
 			   uint16_t port)
 {
 	uint32_t tgid = find_listener(id, addr, port);
+	uint64_t age = now_ns() - id->listen_read_ns;
 
-	if (tgid || now_ns() - id->listen_read_ns < LISTEN_REFRESH_NS)
+	/* a connection to this node proves a listener we have not read yet;
+	 * a remote peer is found here only behind NAT: rarely worth a read */
+	if (tgid || age < LISTEN_REFRESH_LOCAL_NS ||
+	    (age < LISTEN_REFRESH_NS && !node_addr(id, addr)))
 		return tgid;
 	refresh_listeners(id);
 	return find_listener(id, addr, port);

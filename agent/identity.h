@@ -11,8 +11,10 @@
  * php, sh) the script or module it runs.
  *
  * The server end of a client connection is the process listening on the
- * peer port on this node (found in /proc/net/tcp{,6} and /proc/PID/fd); a
- * peer that cannot be resolved is named "ADDR:PORT" and has kind external.
+ * peer port on this node: the listening sockets of every network namespace
+ * come from sock_diag (/proc/net/tcp{,6} where it is missing), their owners
+ * from /proc/PID/fd; a peer that cannot be resolved is named "ADDR:PORT"
+ * and has kind external.
  */
 #ifndef FAULTLINE_IDENTITY_H
 #define FAULTLINE_IDENTITY_H
@@ -76,8 +78,13 @@ void identity_exec(struct identity *id, uint32_t tgid, const char *comm);
 /*
  * identity_listener() - the tgid of the process listening on TCP @port on
  * this node for connections to @addr (16 bytes, IPv4-mapped for IPv4).
- * Returns the tgid, or 0 when none is known (the listener table is
- * re-read from /proc at most once a second on a miss).
+ * Returns the tgid, or 0 when none is known. On a miss the listener table
+ * is re-read, at most every 100 ms for an address of this node (loopback
+ * or a namespace's own: a listener surely exists, e.g. one that started
+ * since) and once a second for others: a sock_diag LISTEN dump per network
+ * namespace (O(listeners), not O(sockets)); the walk of every process's
+ * fds that finds owners runs only for listeners new since the last read
+ * (an owner not found is looked for again after 10 s).
  */
 uint32_t identity_listener(struct identity *id, const uint8_t addr[16],
 			   uint16_t port);

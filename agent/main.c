@@ -388,16 +388,16 @@ static int run(struct agent *a)
 }
 
 /* Feed a recording through the pipeline as fast as it goes; print rates. */
-static int replay(struct agent *a, FILE *f)
+static int replay(struct agent *a, struct record_reader *rr)
 {
-	static uint8_t buf[FL_RECORD_EVENT_MAX];
+	const void *ev;
 	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
 	uint64_t c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	size_t len;
 	int r, err = 0;
 
-	while (!stop && (r = record_read(f, buf, &len)) > 0) {
-		if ((err = conn_table_event(a->ct, buf, len)))
+	while (!stop && (r = record_next(rr, &ev, &len)) > 0) {
+		if ((err = conn_table_event(a->ct, ev, len)))
 			break;
 	}
 	if (!err && r < 0) {
@@ -460,7 +460,7 @@ static int agent_table(struct agent *a, int64_t wall_off)
 static int agent_replay(struct agent *a)
 {
 	int64_t wall_off;
-	FILE *rf = record_open(env.replay, &wall_off);
+	struct record_reader *rf = record_open(env.replay, &wall_off);
 	int err;
 
 	if (!rf) {
@@ -472,7 +472,7 @@ static int agent_replay(struct agent *a)
 	err = agent_table(a, wall_off);
 	if (!err)
 		err = replay(a, rf);
-	fclose(rf);
+	record_close(rf);
 	if (a->ct) {
 		if (flush(a) && !err)
 			err = -EIO;

@@ -68,6 +68,12 @@ struct fl_parser_stats {
 	uint64_t resyncs;	  /* times the parser lost framing and resynchronised */
 	uint64_t unparsed_bytes;  /* bytes skipped without being understood */
 	uint64_t unpaired;	  /* responses with no request (or dropped requests) */
+	uint64_t requests_lost;	  /* requests that made no record because framing
+				   * was lost around them (gap, truncation,
+				   * garbage): a response whose request was in
+				   * the lost stretch, or a request pending when
+				   * its response side lost framing; also in
+				   * unpaired */
 	uint64_t given_up;	  /* 1 once the parser gave the connection up */
 };
 

@@ -300,8 +300,10 @@ void fl_pending_complete(struct fl_parser *p, const struct fl_resp *r)
 	i = resolve(q, r->start_ns, &lost);
 	if (i < 0) {
 		p->stats.unpaired++;
-		if (lost >= 0)	/* one lost request is accounted for */
+		if (lost >= 0) { /* one lost request is accounted for */
+			p->stats.requests_lost++;
 			q_at(q, (uint32_t)lost)->kind = FL_PEND_MAYBE_LOST;
+		}
 		return;
 	}
 	while (i-- > 0)
@@ -329,6 +331,15 @@ void fl_pending_clear(struct fl_parser *p)
 	q->count = 0;
 	q->cap = 0;
 	q->lost_head = 0;
+}
+
+/* fl_pending_lose() - response framing lost: every pending request goes. */
+void fl_pending_lose(struct fl_parser *p)
+{
+	for (uint32_t i = 0; i < p->q.count; i++)
+		if (q_at(&p->q, i)->kind == FL_PEND_REQUEST)
+			p->stats.requests_lost++;
+	fl_pending_clear(p);
 }
 
 /* fl_parser_unparsed() - count @n bytes not understood; maybe give up. */

@@ -213,9 +213,17 @@ size_t fl_http_route(const char *method, size_t mlen, const char *target,
 
 /* ---- head lines -------------------------------------------------------- */
 
+/* tchar (RFC 9110 §5.6.2), by table: header names are scanned per byte. */
+static const bool tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
+	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
+	['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+};
+
 static bool is_tchar(uint8_t c)
 {
-	return fl_is_alpha(c) || fl_is_digit(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+	return tchar[c];
 }
 
 static size_t token_len(const uint8_t *s, size_t n)
@@ -717,7 +725,7 @@ static void lose(struct fl_parser *p, struct http_side *s, enum fl_side sd,
 		else
 			fl_pending_clear(p);
 	} else {
-		fl_pending_clear(p);
+		fl_pending_lose(p);
 	}
 	s->state = HTTP_RESYNC;
 	s->in_msg = false;

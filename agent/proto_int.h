@@ -13,17 +13,20 @@
  * the ring. Markers keep FIFO order honest after loss:
  *  - FL_PEND_LOST: at least one request was lost here (request-side gap or
  *    garbage in a head or between requests). The next response to reach
- *    it is discarded (counted unpaired) and it becomes a FL_PEND_MAYBE_LOST.
+ *    it is discarded (counted unpaired and requests_lost: its request was
+ *    in the lost stretch) and it becomes a FL_PEND_MAYBE_LOST.
  *  - FL_PEND_MAYBE_LOST: an unknown number of requests (maybe none) were
  *    lost here, e.g. a gap in the chunked body of a request already queued.
  *    Causality decides: a response that began before the next queued
- *    request was sent cannot answer it and is discarded; the first one that
+ *    request was sent cannot answer it and is discarded (counted unpaired
+ *    and requests_lost, as at a LOST marker); the first one that
  *    began after it resolves the marker. Exact unless the client pipelined
  *    across the loss.
  *  - q.lost_head: requests dropped on overflow (already counted unpaired);
  *    the next responses are discarded without being counted again.
- * Response-side loss drops every pending request: how many responses went
- * by unseen cannot be known, and a wrong pairing is worse than none.
+ * Response-side loss drops every pending request (fl_pending_lose, counted
+ * unpaired and requests_lost): how many responses went by unseen cannot be
+ * known, and a wrong pairing is worse than none.
  */
 #ifndef FAULTLINE_PROTO_INT_H
 #define FAULTLINE_PROTO_INT_H
@@ -210,6 +213,13 @@ void fl_pending_complete(struct fl_parser *p, const struct fl_resp *r);
 
 /* fl_pending_clear() - drop every entry; requests are counted unpaired. */
 void fl_pending_clear(struct fl_parser *p);
+
+/*
+ * fl_pending_lose() - the response side lost framing: fl_pending_clear(),
+ * and the requests dropped are also counted in stats.requests_lost (their
+ * responses went by unpaired; no record will name them).
+ */
+void fl_pending_lose(struct fl_parser *p);
 
 /*
  * fl_parser_unparsed() - @n bytes were skipped without being understood;

@@ -566,7 +566,7 @@ static void lose(struct fl_parser *p, enum fl_side sd, uint64_t ts)
 		r->req.in_msg = false;
 		fl_line_reset(&r->req.line);
 	} else {
-		fl_pending_clear(p);
+		fl_pending_lose(p);
 		r->resp.state = RS_RESYNC;
 		r->resp.in_msg = false;
 		fl_line_reset(&r->resp.line);

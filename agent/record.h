@@ -29,18 +29,26 @@ FILE *record_create(const char *path, int64_t mono_to_wall_ns);
 /* record_write() - append one event. Returns 0 or -EIO. */
 int record_write(FILE *f, const void *data, size_t len);
 
-/*
- * record_open() - open @path for replay and read its header.
- * OUT: *@mono_to_wall_ns. Returns the stream, or NULL with errno set
- * (EPROTO: not a recording).
- */
-FILE *record_open(const char *path, int64_t *mono_to_wall_ns);
+struct record_reader;
 
 /*
- * record_read() - the next event into @buf (FL_RECORD_EVENT_MAX bytes).
- * OUT: *@len. Returns 1 for an event, 0 at the end, -EPROTO for a truncated
- * or corrupt record (what came before it was replayed).
+ * record_open() - open @path for replay and read its header. A regular file
+ * is mapped (no read(2) and no copy per event, as the ring buffer hands out
+ * events in place); anything else (a pipe) is read through stdio.
+ * OUT: *@mono_to_wall_ns. Returns the reader, or NULL with errno set
+ * (EPROTO: not a recording). Free with record_close().
  */
-int record_read(FILE *f, void *buf, size_t *len);
+struct record_reader *record_open(const char *path, int64_t *mono_to_wall_ns);
+
+/*
+ * record_next() - the next event. OUT: *@data (8-byte aligned, valid until
+ * the next call or record_close()), *@len. Returns 1 for an event, 0 at the
+ * end, -EPROTO for a truncated or corrupt record (what came before it was
+ * replayed).
+ */
+int record_next(struct record_reader *r, const void **data, size_t *len);
+
+/* record_close() - release @r; NULL is fine. */
+void record_close(struct record_reader *r);
 
 #endif /* FAULTLINE_RECORD_H */

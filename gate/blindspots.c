@@ -85,6 +85,9 @@ static const struct bs_def bs_defs[] = {
 	  "bytes parsers skipped unparsed" },
 	{ "parser_unpaired", BS_NOT_UNDERSTOOD, "records",
 	  "responses without a request, or requests without a response" },
+	{ "requests_lost", BS_PARTIAL, "records",
+	  "requests that made no record: they or their responses fell in a gap, "
+	  "a truncated capture or garbage (e.g. inside a pipelined write)" },
 	{ "parser_given_up", BS_NOT_UNDERSTOOD, NULL,
 	  "connections a parser gave up on: the rest not parsed" },
 	{ "tls_attach_failures", BS_NOT_UNDERSTOOD, NULL,

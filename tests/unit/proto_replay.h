@@ -134,12 +134,14 @@ static bool stats_match(const struct fl_parser_stats *s,
 {
 	if (!memcmp(s, w, sizeof(*s)))
 		return true;
-	snprintf(why, wn, "stats resyncs %llu unparsed %llu unpaired %llu given_up %llu, "
-		 "want %llu %llu %llu %llu",
+	snprintf(why, wn, "stats resyncs %llu unparsed %llu unpaired %llu "
+		 "requests_lost %llu given_up %llu, want %llu %llu %llu %llu %llu",
 		 (unsigned long long)s->resyncs, (unsigned long long)s->unparsed_bytes,
-		 (unsigned long long)s->unpaired, (unsigned long long)s->given_up,
+		 (unsigned long long)s->unpaired, (unsigned long long)s->requests_lost,
+		 (unsigned long long)s->given_up,
 		 (unsigned long long)w->resyncs, (unsigned long long)w->unparsed_bytes,
-		 (unsigned long long)w->unpaired, (unsigned long long)w->given_up);
+		 (unsigned long long)w->unpaired, (unsigned long long)w->requests_lost,
+		 (unsigned long long)w->given_up);
 	return false;
 }
 

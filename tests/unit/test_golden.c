@@ -20,7 +20,8 @@
  *                      status, status_text, error, client_error,
  *                      req_bytes, resp_bytes; '#' starts a comment line
  *   stats              optional "name value" lines (resyncs,
- *                      unparsed_bytes, unpaired, given_up); absent: all 0
+ *                      unparsed_bytes, unpaired, requests_lost,
+ *                      given_up); absent: all 0
  *
  * Every fed piece is copied into a buffer of exactly its size, so that an
  * over-read is caught by the ASan build. Run from the repository root (make
@@ -279,9 +280,11 @@ static bool parse_expected(struct gcase *c, char *text, char *why, size_t wn)
 
 static bool parse_stats(struct gcase *c, char *text, char *why, size_t wn)
 {
-	static const char *const names[] = { "resyncs", "unparsed_bytes", "unpaired", "given_up" };
+	static const char *const names[] = { "resyncs", "unparsed_bytes", "unpaired",
+					     "requests_lost", "given_up" };
 	uint64_t *vals[] = { &c->stats.resyncs, &c->stats.unparsed_bytes,
-			     &c->stats.unpaired, &c->stats.given_up };
+			     &c->stats.unpaired, &c->stats.requests_lost,
+			     &c->stats.given_up };
 	char *save = NULL, *line;
 
 	for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
@@ -291,9 +294,9 @@ static bool parse_stats(struct gcase *c, char *text, char *why, size_t wn)
 
 		if (line[0] == '#' || sscanf(line, "%31s %31s", name, val) < 1)
 			continue;
-		for (i = 0; i < 4 && strcmp(name, names[i]); i++)
+		for (i = 0; i < 5 && strcmp(name, names[i]); i++)
 			;
-		if (i == 4 || !parse_u64(val, vals[i])) {
+		if (i == 5 || !parse_u64(val, vals[i])) {
 			snprintf(why, wn, "stats: bad line \"%s\"", line);
 			return false;
 		}
@@ -479,10 +482,12 @@ static int judge(const struct gcase *c, const struct recs *got,
 		return snprintf(why, wn, "%zu records, want %zu", got->n, c->nwant), 1;
 	if (memcmp(st, &c->stats, sizeof(*st)))
 		return snprintf(why, wn, "stats resyncs %" PRIu64 " unparsed_bytes %" PRIu64
-				" unpaired %" PRIu64 " given_up %" PRIu64 ", want %" PRIu64
+				" unpaired %" PRIu64 " requests_lost %" PRIu64
+				" given_up %" PRIu64 ", want %" PRIu64 " %" PRIu64
 				" %" PRIu64 " %" PRIu64 " %" PRIu64, st->resyncs,
-				st->unparsed_bytes, st->unpaired, st->given_up,
-				c->stats.resyncs, c->stats.unparsed_bytes, c->stats.unpaired,
+				st->unparsed_bytes, st->unpaired, st->requests_lost,
+				st->given_up, c->stats.resyncs, c->stats.unparsed_bytes,
+				c->stats.unpaired, c->stats.requests_lost,
 				c->stats.given_up), 1;
 	for (size_t i = 0; i < got->n; i++) {
 		const struct fl_record *r = &got->r[i];

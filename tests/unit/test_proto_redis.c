@@ -497,6 +497,69 @@ static void test_pipelined_loss(void)
 	fl_parser_free(p);
 }
 
+/*
+ * redis-benchmark -P 8 with a capture limit: a pipelined write of 8 SETs is
+ * captured up to the middle of the third, the rest is a gap (truncation).
+ * The 6 commands lost make no record, and are counted requests_lost when
+ * their replies arrive; the next write's 8 GETs pair right.
+ */
+static void test_pipelined_truncation_counts_lost(void)
+{
+	static const char set[] = "*3\r\n$3\r\nSET\r\n$5\r\nkey:1\r\n$4\r\nvvvv\r\n";
+	static const char get[] = "*2\r\n$3\r\nGET\r\n$5\r\nkey:1\r\n";
+	const size_t sl = sizeof(set) - 1, gl = sizeof(get) - 1;
+	struct fl_parser *p = fl_parser_new(FL_PROTO_REDIS);
+	char sets[8 * sizeof(set)], gets[8 * sizeof(get)], oks[8 * 5], vals[8 * 10];
+	struct recs got = { 0 };
+
+	for (int i = 0; i < 8; i++) {
+		memcpy(sets + i * sl, set, sl);
+		memcpy(gets + i * gl, get, gl);
+		memcpy(oks + i * 5, "+OK\r\n", 5);
+		memcpy(vals + i * 10, "$4\r\nvvvv\r\n", 10);
+	}
+	feed(p, REQ, 1000, sets, 2 * sl + 7, &got);	/* captured */
+	fl_parser_gap(p, FL_SIDE_REQUEST, 1000, 6 * sl - 7, on_rec, &got);
+	feed(p, RSP, 2000, oks, sizeof(oks), &got);
+	feed(p, REQ, 3000, gets, 8 * gl, &got);
+	feed(p, RSP, 4000, vals, sizeof(vals), &got);
+	CHECK_EQ_INT(got.n, 10);
+	for (int i = 0; i < got.n && i < 10; i++)
+		CHECK_EQ_STR(got.r[i].operation, i < 2 ? "SET" : "GET");
+	CHECK_EQ_INT(got.r[2].start_ns, 3000);
+	CHECK_EQ_INT(got.r[2].end_ns, 4000);
+	CHECK_EQ_INT(fl_parser_stats(p)->requests_lost, 6);
+	CHECK_EQ_INT(fl_parser_stats(p)->unpaired, 6);
+	CHECK_EQ_INT(fl_parser_stats(p)->resyncs, 1);
+	fl_parser_free(p);
+}
+
+/*
+ * The reply side of a pipelined batch loses framing (8 replies, a gap
+ * from inside the third's header to the end): the 6 commands still
+ * pending can no longer be paired and are counted requests_lost.
+ */
+static void test_pipelined_reply_loss_counts_lost(void)
+{
+	static const char get[] = "*2\r\n$3\r\nGET\r\n$5\r\nkey:1\r\n";
+	const size_t gl = sizeof(get) - 1;
+	struct fl_parser *p = fl_parser_new(FL_PROTO_REDIS);
+	char gets[8 * sizeof(get)], vals[8 * 10];
+	struct recs got = { 0 };
+
+	for (int i = 0; i < 8; i++) {
+		memcpy(gets + i * gl, get, gl);
+		memcpy(vals + i * 10, "$4\r\nvvvv\r\n", 10);
+	}
+	feed(p, REQ, 1000, gets, 8 * gl, &got);
+	feed(p, RSP, 2000, vals, 2 * 10 + 2, &got);	/* "$4" of the third */
+	fl_parser_gap(p, FL_SIDE_RESPONSE, 2000, 6 * 10 - 2, on_rec, &got);
+	CHECK_EQ_INT(got.n, 2);
+	CHECK_EQ_INT(fl_parser_stats(p)->requests_lost, 6);
+	CHECK_EQ_INT(fl_parser_stats(p)->unpaired, 6);
+	fl_parser_free(p);
+}
+
 RUN_TESTS(test_cli_every_split, test_resp3_every_split,
 	  test_nested_every_split, test_gap_in_values,
 	  test_gap_in_request_header, test_gap_in_reply_header,
@@ -504,4 +567,5 @@ RUN_TESTS(test_cli_every_split, test_resp3_every_split,
 	  test_secrets_never_stored, test_command_names,
 	  test_subscribe_gives_up, test_close_counts_unanswered, test_detect,
 	  test_random_gaps_never_mispair,
-	  test_pipelined_loss)
+	  test_pipelined_loss, test_pipelined_truncation_counts_lost,
+	  test_pipelined_reply_loss_counts_lost)
