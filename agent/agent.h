@@ -32,6 +32,7 @@
 	X(parser_unparsed_bytes)/* bytes parsers skipped unparsed */           \
 	X(parser_unpaired)	/* responses without a request or vice versa */\
 	X(parser_given_up)	/* connections a parser gave up */            \
+	X(http2_unnamed_streams)/* HTTP/2 streams not recorded: HPACK lost */  \
 	X(unresolved_peers)	/* peers named ADDR:PORT, no process found */  \
 	X(store_errors)		/* failed flushes to the store */              \
 	X(tls_libraries)	/* TLS libraries/executables uprobes attached to */\

@@ -126,6 +126,7 @@ static void add_parser_stats(struct fl_parser_stats *dst,
 	dst->unparsed_bytes += s->unparsed_bytes;
 	dst->unpaired += s->unpaired;
 	dst->given_up += s->given_up;
+	dst->unnamed += s->unnamed;
 }
 
 static struct proc_conns **proc_slot(struct conn_table *ct, uint32_t tgid)
@@ -636,6 +637,7 @@ void conn_table_parser_stats(struct conn_table *ct, struct agent_stats *stats)
 	stats->parser_unparsed_bytes = sum.unparsed_bytes;
 	stats->parser_unpaired = sum.unpaired;
 	stats->parser_given_up = sum.given_up;
+	stats->http2_unnamed_streams = sum.unnamed;
 }
 
 void conn_table_free(struct conn_table *ct)

@@ -170,6 +170,14 @@ void fl_pg_join(struct fl_parser *p);
  * "need more" (proto_pg.c). */
 int fl_pg_detect_typed(const uint8_t *d, size_t n);
 extern const struct fl_proto_ops fl_redis_ops;
+extern const struct fl_proto_ops fl_h2_ops;
+
+/* HTTP/2, joined mid-life: no preface, HPACK state unknown (proto_http2.c). */
+void fl_h2_join(struct fl_parser *p);
+
+/* An HTTP/2 frame header a client may send at @d (@n bytes): 1, 0, or -1
+ * for "need more" (proto_http2.c). */
+int fl_h2_detect_frame(const uint8_t *d, size_t n);
 
 /*
  * fl_pending_push() - append a pending entry of @kind (zeroed but for seq and
