@@ -360,7 +360,7 @@ static void stream_finish(struct fl_parser *p, struct h2_stream *st, uint64_t ts
 	struct fl_record rec;
 
 	memset(&rec, 0, sizeof(rec));
-	if (st->unnamed) {
+	if (!st->named) {	/* request block lost, or not over yet */
 		p->stats.unnamed++;
 		goto out;
 	}
@@ -528,9 +528,8 @@ static void request_named(struct h2_stream *st, const struct h2_block *b)
 
 	st->named = true;
 	st->grpc = b->grpc;
-	if (!b->has_path) {	/* CONNECT */
-		memcpy(st->op, b->method, b->mlen);
-		st->op[b->mlen] = '\0';
+	if (!b->has_path) {	/* CONNECT: its target (:authority) is not kept */
+		fl_http_route(b->method, b->mlen, "*", 1, st->op, FL_OP_MAX);
 		return;
 	}
 	if (!b->grpc) {
@@ -574,8 +573,10 @@ static void response_block_done(struct fl_parser *p, const struct h2_block *b,
 	} else if (!st->resp_seen) {
 		if (b->status >= 100 && b->status < 200 && !b->end_stream)
 			return;	/* interim (100-continue, 103) */
-		st->resp_seen = true;
-		st->status = b->status;
+		if (b->status >= 0) {	/* else malformed: no answer yet */
+			st->resp_seen = true;
+			st->status = b->status;
+		}
 		if (!st->named)
 			st->grpc = b->grpc;
 		if (b->grpc_status >= 0)
@@ -739,6 +740,17 @@ static struct h2_stream *frame_stream(struct fl_parser *p, struct h2_side *s,
 	return st;
 }
 
+/* @n wire bytes of @sd went by for @st (NULL: no stream). */
+static void stream_account(struct h2_stream *st, enum fl_side sd, uint64_t n)
+{
+	if (!st)
+		return;
+	if (sd == FL_SIDE_REQUEST)
+		st->req_bytes += n;
+	else
+		st->resp_bytes += n;
+}
+
 /* A frame header was taken: set up its payload. Returns 0 or -ENOMEM. */
 static int frame_begin(struct fl_parser *p, struct h2_side *s, enum fl_side sd)
 {
@@ -762,12 +774,7 @@ static int frame_begin(struct fl_parser *p, struct h2_side *s, enum fl_side sd)
 	else if (!s->blk.active && s->type == H2_CONTINUATION)
 		h2_inflater_drop(s);	/* the rest of a block we did not see */
 	st = frame_stream(p, s, sd, &err);
-	if (st) {
-		if (sd == FL_SIDE_REQUEST)
-			st->req_bytes += H2_HDR + (uint64_t)s->len;
-		else
-			st->resp_bytes += H2_HDR + (uint64_t)s->len;
-	}
+	stream_account(st, sd, H2_HDR);
 	if (s->type == H2_HEADERS || s->type == H2_PUSH_PROMISE) {
 		int e = block_begin(s, s->sid, s->flags & H2_F_END_STREAM,
 				    s->type == H2_PUSH_PROMISE);
@@ -895,6 +902,8 @@ static int payload(struct fl_parser *p, struct h2_side *s, enum fl_side sd,
 {
 	int err = 0, e;
 
+	if (s->sid && n)	/* counted as they pass, before a record may end */
+		stream_account(stream_find(h2_of(p), s->sid), sd, n);
 	while (n) {
 		size_t k;
 

@@ -4,7 +4,7 @@
 generic handlers and bytes in, bytes out (identity serializers).
 
     grpcpeer.py server PORT
-    grpcpeer.py client PORT [--parallel] CALL...
+    grpcpeer.py client PORT [--parallel] [--before CALL --ready F --go F] CALL...
 
 Service demo.v1.Greeter, methods:
   SayHello   returns b"hello " + request; a request starting with b"fail"
@@ -15,8 +15,12 @@ A CALL is METHOD:PAYLOAD (e.g. SayHello:bob, SayHello:fail-1). A method
 the server does not have gives UNIMPLEMENTED (12), trailers-only. The
 client prints one line per call, "METHOD CODE", in call order, and with
 --parallel starts every call before waiting for any (one connection, the
-streams multiplexed). The server prints "ready" once listening.
+streams multiplexed). With --before, that call is made first, then the
+file F of --ready is created and the client waits for the file of --go
+before the other calls, on the same connection (a connection that exists
+before the agent starts). The server prints "ready" once listening.
 """
+import os
 import sys
 import time
 from concurrent import futures
@@ -60,9 +64,21 @@ def code_of(fut_or_call):
 
 def client(port, args):
     parallel = "--parallel" in args
-    calls = [a.split(":", 1) for a in args if a != "--parallel"]
+    args = [a for a in args if a != "--parallel"]
+    opts = {}
+    while args and args[0] in ("--before", "--ready", "--go"):
+        opts[args[0]] = args[1]
+        args = args[2:]
+    calls = [a.split(":", 1) for a in args]
     with grpc.insecure_channel("127.0.0.1:%d" % port, options=OPTIONS) as ch:
         grpc.channel_ready_future(ch).result(timeout=10)
+        if "--before" in opts:
+            method, payload = opts["--before"].split(":", 1)
+            rpc = ch.unary_unary("/demo.v1.Greeter/" + method)
+            print(method, code_of(rpc.future(payload.encode(), timeout=10)), flush=True)
+            open(opts["--ready"], "w").close()
+            while not os.path.exists(opts["--go"]):
+                time.sleep(0.05)
         futs = []
         for method, payload in calls:
             rpc = ch.unary_unary("/demo.v1.Greeter/" + method)
