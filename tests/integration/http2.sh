@@ -129,8 +129,24 @@ graph = json.load(open(sys.argv[1]))
 counters = dict(l.split("=") for l in open(sys.argv[2]).read().split() if "=" in l)
 raw = open(sys.argv[3], "rb").read()
 ours = {"h2ccurl", "h2tlscurl", "grpcclient", "grpcpool", "grpcserver"}
-edges = {(e["client"], e["server"], e["protocol"], e["operation"]): e
-         for e in graph["edges"] if e["client"] in ours or e["server"] in ours}
+# A curl that exited before the agent read its environment keeps its kernel
+# name, "curl" (docs/agent.md, "When names are taken"): a request over h2c
+# at loopback speed can beat that lookup. Such edges are counted with the
+# curl of the same TLS-ness; everything else must match exactly.
+def client_of(e):
+    if e["client"] == "curl" and e["server"] == "nginx":
+        return "h2tlscurl" if e["tls"] else "h2ccurl"
+    return e["client"]
+edges = {}
+for e in graph["edges"]:
+    if client_of(e) not in ours and e["server"] not in ours:
+        continue
+    key = (client_of(e), e["server"], e["protocol"], e["operation"])
+    if key in edges:  # the same edge under both names: add the counts
+        for k in ("requests", "errors", "client_errors"):
+            edges[key][k] += e[k]
+    else:
+        edges[key] = dict(e)
 # (client, server, protocol, operation): (requests, errors, client_errors, tls)
 expected = {
     ("h2ccurl", "nginx", "http", "GET /index.html"): (4, 0, 0, False),
