@@ -14,8 +14,8 @@ CC ?= cc
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 INCLUDES := -Iinclude -Ilib -Iagent -I$(OUTPUT)
-LDLIBS_AGENT := -lbpf -lelf -lz -lsqlite3 -ljansson -lm
-LDLIBS_GATE := -lsqlite3 -ljansson -lm
+LDLIBS_AGENT := -lbpf -lelf -lz -lsqlite3 -ljansson -lnghttp2 -lm
+LDLIBS_GATE := -lsqlite3 -ljansson -lnghttp2 -lm
 
 ifeq ($(V),1)
 Q =
@@ -106,12 +106,12 @@ vmlinux:
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lm -o $@
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm -o $@
 
 $(OUTPUT)/asan/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,ASAN-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(INCLUDES) -Itests/unit $< $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lm -o $@
+	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(INCLUDES) -Itests/unit $< $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)./tests/run-unit.sh $(UNIT_BINS)
@@ -135,7 +135,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(PARSER_SRCS) $(wildcard agent/proto*.h)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) $(filter-out -O% -g,$(CFLAGS)) $(INCLUDES) -Itests/fuzz $< $(PARSER_SRCS) -o $@
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(filter-out -O% -g,$(CFLAGS)) $(INCLUDES) -Itests/fuzz $< $(PARSER_SRCS) -lnghttp2 -o $@
 
 .PHONY: fuzz fuzz-smoke
 fuzz: $(FUZZ_BINS)

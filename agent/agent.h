@@ -33,6 +33,7 @@
 	X(parser_unpaired)	/* responses without a request or vice versa */\
 	X(requests_lost)	/* requests with no record: framing lost around them */\
 	X(parser_given_up)	/* connections a parser gave up */            \
+	X(http2_unnamed_streams)/* HTTP/2 streams not recorded: HPACK lost */  \
 	X(unresolved_peers)	/* peers named ADDR:PORT, no process found */  \
 	X(store_errors)		/* failed flushes to the store */              \
 	X(tls_libraries)	/* TLS libraries/executables uprobes attached to */\

@@ -139,6 +139,7 @@ static void add_parser_stats(struct fl_parser_stats *dst,
 	dst->unpaired += s->unpaired;
 	dst->requests_lost += s->requests_lost;
 	dst->given_up += s->given_up;
+	dst->unnamed += s->unnamed;
 }
 
 static struct proc_conns **proc_slot(struct conn_table *ct, uint32_t tgid)
@@ -782,6 +783,7 @@ void conn_table_parser_stats(struct conn_table *ct, struct agent_stats *stats)
 	stats->parser_unpaired = sum.unpaired;
 	stats->requests_lost = sum.requests_lost;
 	stats->parser_given_up = sum.given_up;
+	stats->http2_unnamed_streams = sum.unnamed;
 }
 
 void conn_table_free(struct conn_table *ct)

@@ -30,6 +30,9 @@ enum fl_proto {
 	FL_PROTO_POSTGRES = 2,	/* PostgreSQL frontend/backend protocol v3 */
 	FL_PROTO_REDIS = 3,	/* RESP2/RESP3 */
 	FL_PROTO_MYSQL = 4,	/* MySQL/MariaDB client/server protocol 4.1 */
+	FL_PROTO_HTTP2 = 5,	/* HTTP/2, RFC 9113: a connection's parser; its
+				   records are FL_PROTO_HTTP or FL_PROTO_GRPC */
+	FL_PROTO_GRPC = 6,	/* gRPC over HTTP/2: records only, no parser */
 	FL_PROTO_COUNT
 };
 
@@ -40,11 +43,13 @@ enum fl_side {
 
 /* One request/response pair. */
 struct fl_record {
-	enum fl_proto proto;
+	enum fl_proto proto;	/* of the operation: an HTTP/2 connection gives
+				   FL_PROTO_HTTP (plain requests, the same
+				   edges as HTTP/1.x) or FL_PROTO_GRPC */
 	char operation[FL_OP_MAX]; /* "GET /users/{id}", "SELECT * FROM t WHERE id = ?", "GET" */
-	int status;		/* HTTP status code; 0 for other protocols */
+	int status;		/* HTTP status code, gRPC status code; 0 for other protocols */
 	char status_text[8];	/* SQLSTATE ("42P01") or Redis error prefix ("ERR"); "" if none */
-	bool error;		/* HTTP 5xx, PostgreSQL ErrorResponse, Redis error reply */
+	bool error;		/* HTTP 5xx, gRPC status != 0, PostgreSQL ErrorResponse, Redis error reply */
 	bool client_error;	/* HTTP 4xx */
 	uint64_t start_ns;	/* timestamp of the first request byte, ns */
 	uint64_t end_ns;	/* timestamp of the last response byte, ns */
@@ -75,6 +80,8 @@ struct fl_parser_stats {
 				   * its response side lost framing; also in
 				   * unpaired */
 	uint64_t given_up;	  /* 1 once the parser gave the connection up */
+	uint64_t unnamed;	  /* HTTP/2 streams not recorded: a header block
+				     could not be decoded (HPACK state lost) */
 };
 
 typedef void (*fl_record_cb)(const struct fl_record *rec, void *ctx);
@@ -94,7 +101,8 @@ enum fl_proto fl_detect(const uint8_t *data, size_t len, bool *need_more);
  * started (a socket that existed before the agent): also recognises a
  * PostgreSQL frontend message (Query, Parse, Bind, ...) or a MySQL COM_QUERY
  * packet (sequence id 0, SQL text) at a message boundary, since the startup
- * went by long ago.
+ * went by long ago, and an HTTP/2 frame header a client may send (the
+ * preface went by too).
  */
 enum fl_proto fl_detect_joined(const uint8_t *data, size_t len, bool *need_more);
 
@@ -116,7 +124,8 @@ struct fl_parser *fl_parser_new(enum fl_proto proto);
 /*
  * fl_parser_feed() - give the parser @len bytes of @side seen at @ts_ns.
  * Calls @cb once for each request/response pair completed by these bytes
- * (in request order); the record is valid only during the call.
+ * (in request order; HTTP/2, whose streams are multiplexed, in the order
+ * responses end); the record is valid only during the call.
  * The bytes are copied where the parser needs to keep them.
  * Returns 0, or -ENOMEM; garbage is not an error (it is counted in stats).
  */
@@ -140,10 +149,11 @@ void fl_parser_close(struct fl_parser *p, uint64_t ts_ns, fl_record_cb cb,
 
 /*
  * fl_parser_join() - the connection of new parser @p was joined after it
- * started: its startup phase (PostgreSQL startup and authentication) is
- * over (MySQL: handshake and authentication), and the first bytes fed are
- * taken to start a message. Call before
- * the first fl_parser_feed().
+ * started: its startup phase (PostgreSQL startup and authentication,
+ * MySQL handshake and authentication, the HTTP/2 preface and SETTINGS) is
+ * over, and the first bytes fed are taken to start a message (HTTP/2:
+ * scanned for a frame header, HPACK state unknown). Call before the first
+ * fl_parser_feed().
  */
 void fl_parser_join(struct fl_parser *p);
 
@@ -162,7 +172,10 @@ const struct fl_parser_stats *fl_parser_stats(const struct fl_parser *p);
 /* fl_parser_free() - release @p; NULL is fine. */
 void fl_parser_free(struct fl_parser *p);
 
-/* fl_proto_name() - "http", "postgresql", "redis", "mysql" or "unknown" (static). */
+/*
+ * fl_proto_name() - "http", "postgresql", "redis", "mysql", "http2", "grpc"
+ * or "unknown" (static). Records never carry "http2" (see struct fl_record).
+ */
 const char *fl_proto_name(enum fl_proto proto);
 
 /*

@@ -450,6 +450,20 @@ static bool detect_tri(int verdict, bool *maybe)
 	return verdict > 0;
 }
 
+/* HTTP/2: the client connection preface (RFC 9113 §3.4). */
+static int detect_h2(const uint8_t *d, size_t n, bool *maybe)
+{
+	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+	size_t k = n < sizeof(preface) - 1 ? n : sizeof(preface) - 1;
+
+	if (memcmp(d, preface, k))
+		return 0;
+	if (k == sizeof(preface) - 1)
+		return 1;
+	*maybe = true;
+	return 0;
+}
+
 /* fl_detect() - protocol of a request stream's first bytes (see proto.h). */
 enum fl_proto fl_detect(const uint8_t *data, size_t len, bool *need_more)
 {
@@ -468,6 +482,8 @@ enum fl_proto fl_detect(const uint8_t *data, size_t len, bool *need_more)
 		proto = FL_PROTO_REDIS;
 	else if (detect_tri(fl_mysql_detect_hs_response(data, len), &maybe))
 		proto = FL_PROTO_MYSQL;
+	else if (detect_h2(data, len, &maybe))
+		proto = FL_PROTO_HTTP2;
 	if (need_more)
 		*need_more = proto == FL_PROTO_UNKNOWN && maybe;
 	return proto;
@@ -478,7 +494,7 @@ enum fl_proto fl_detect_joined(const uint8_t *data, size_t len, bool *need_more)
 {
 	bool more = false;
 	enum fl_proto proto = fl_detect(data, len, &more);
-	int pg, my;
+	int pg, my, h2;
 
 	if (proto != FL_PROTO_UNKNOWN || !data)
 		goto out;
@@ -497,6 +513,13 @@ enum fl_proto fl_detect_joined(const uint8_t *data, size_t len, bool *need_more)
 	if (pg > 0)
 		proto = FL_PROTO_POSTGRES;
 	else if (pg < 0)
+		more = true;
+	if (proto != FL_PROTO_UNKNOWN)
+		goto out;
+	h2 = fl_h2_detect_frame(data, len);
+	if (h2 > 0)
+		proto = FL_PROTO_HTTP2;
+	else if (h2 < 0)
 		more = true;
 out:
 	if (need_more)
@@ -531,6 +554,8 @@ static const struct fl_proto_ops *ops_of(enum fl_proto proto)
 		return &fl_redis_ops;
 	case FL_PROTO_MYSQL:
 		return &fl_mysql_ops;
+	case FL_PROTO_HTTP2:
+		return &fl_h2_ops;
 	default:
 		return NULL;
 	}
@@ -570,6 +595,8 @@ void fl_parser_join(struct fl_parser *p)
 		fl_pg_join(p);
 	if (p && p->proto == FL_PROTO_MYSQL)
 		fl_mysql_join(p);
+	else if (p && p->proto == FL_PROTO_HTTP2)
+		fl_h2_join(p);
 }
 
 /*
@@ -675,6 +702,10 @@ const char *fl_proto_name(enum fl_proto proto)
 		return "redis";
 	case FL_PROTO_MYSQL:
 		return "mysql";
+	case FL_PROTO_HTTP2:
+		return "http2";
+	case FL_PROTO_GRPC:
+		return "grpc";
 	default:
 		return "unknown";
 	}

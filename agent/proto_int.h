@@ -187,6 +187,15 @@ int fl_mysql_detect_greeting(const uint8_t *d, size_t n);
 int fl_mysql_detect_hs_response(const uint8_t *d, size_t n);
 int fl_mysql_detect_query(const uint8_t *d, size_t n);
 
+extern const struct fl_proto_ops fl_h2_ops;
+
+/* HTTP/2, joined mid-life: no preface, HPACK state unknown (proto_http2.c). */
+void fl_h2_join(struct fl_parser *p);
+
+/* An HTTP/2 frame header a client may send at @d (@n bytes): 1, 0, or -1
+ * for "need more" (proto_http2.c). */
+int fl_h2_detect_frame(const uint8_t *d, size_t n);
+
 /*
  * fl_pending_push() - append a pending entry of @kind (zeroed but for seq and
  * kind). When FL_PENDING_MAX entries wait, the oldest is dropped first

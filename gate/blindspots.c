@@ -90,6 +90,9 @@ static const struct bs_def bs_defs[] = {
 	  "a truncated capture or garbage (e.g. inside a pipelined write)" },
 	{ "parser_given_up", BS_NOT_UNDERSTOOD, NULL,
 	  "connections a parser gave up on: the rest not parsed" },
+	{ "http2_unnamed_streams", BS_NOT_UNDERSTOOD, "records",
+	  "HTTP/2 and gRPC streams not recorded: a header block could not be "
+	  "decoded (HPACK state lost to a gap, or a connection joined mid-life)" },
 	{ "tls_attach_failures", BS_NOT_UNDERSTOOD, NULL,
 	  "SSL_* uprobes that could not be attached: that TLS traffic stays encrypted" },
 	{ "tls_opaque_conns", BS_NOT_UNDERSTOOD, NULL,

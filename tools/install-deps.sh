@@ -9,12 +9,16 @@ PKGS=(
   # libFuzzer and sanitizer runtimes for clang (only recommended by clang)
   libclang-rt-14-dev
   libsqlite3-dev libjansson-dev pkg-config
+  # HTTP/2 header blocks: libnghttp2's HPACK inflater
+  libnghttp2-dev
   # servers and clients used by the integration tests and the demo
   nginx-light postgresql postgresql-client redis-server redis-tools curl
   python3 python3-psycopg2 python3-redis iproute2 procps sqlite3
   # MySQL: MariaDB server and client, PyMySQL, libmariadb for the
   # prepared-statement client tests/integration/myprep.c
   mariadb-server mariadb-client python3-pymysql libmariadb-dev
+  # gRPC test peers (server and client, no code generation)
+  python3-grpcio
   # TLS test peers: certificates (openssl), node (OpenSSL built in)
   openssl nodejs
   # gatectl -o dot is checked with Graphviz; setpriv (util-linux) drops privilege

@@ -19,7 +19,8 @@
 #define FL_CAPTURE_DEFAULT 1024	 /* payload bytes captured per syscall */
 #define FL_CAPTURE_MAX 8192	 /* upper bound of --capture (power of two; the
 				    per-CPU staging is 2x and must stay < 32 KiB) */
-#define FL_MAX_IOV 8		 /* iovec entries copied from readv/sendmsg */
+#define FL_MAX_IOV 64		 /* iovec entries copied from readv/sendmsg (gRPC
+				    writes one per slice: a frame header, a block) */
 #define FL_MAX_CONNS 65536	 /* compiled size of the connection map; the agent
 				    sets --max-conns (default 131072) at load */
 #define FL_RINGBUF_DEFAULT (8u << 20) /* ring buffer bytes */

@@ -202,6 +202,9 @@ static inline void fz_check_op(enum fl_proto proto, const char *op)
 	case FL_PROTO_HTTP:
 		fz_check_route_part(op);
 		break;
+	case FL_PROTO_GRPC:	/* "package.Service/Method": a path, no query */
+		FZ_ASSERT(!strpbrk(op, "?#"));
+		break;
 	case FL_PROTO_POSTGRES:
 		fl_sql_normalize(op, strlen(op), again, sizeof(again));
 		FZ_ASSERT(!strcmp(again, op));
@@ -223,7 +226,10 @@ static inline void fz_on_record(const struct fl_record *r, void *ctx)
 	struct fz_conn *c = ctx;
 
 	FZ_ASSERT(!c->given_up);	/* a given-up parser is silent */
-	FZ_ASSERT(r->proto == c->proto);
+	/* an HTTP/2 connection gives plain HTTP and gRPC records */
+	FZ_ASSERT(c->proto == FL_PROTO_HTTP2 ?
+		  r->proto == FL_PROTO_HTTP || r->proto == FL_PROTO_GRPC :
+		  r->proto == c->proto);
 	FZ_ASSERT(memchr(r->operation, 0, sizeof(r->operation)));
 	FZ_ASSERT(c->proto == FL_PROTO_POSTGRES || c->proto == FL_PROTO_MYSQL ?
 		  fz_sql_printable(r->operation, strlen(r->operation)) :
@@ -231,14 +237,15 @@ static inline void fz_on_record(const struct fl_record *r, void *ctx)
 	FZ_ASSERT(memchr(r->status_text, 0, sizeof(r->status_text)));
 	FZ_ASSERT(fz_printable(r->status_text, strlen(r->status_text)));
 	FZ_ASSERT(r->start_ns <= r->end_ns && r->end_ns == c->now);
-	FZ_ASSERT(r->start_ns >= c->last_start);	/* records come in request order */
+	/* records come in request order; HTTP/2's as their streams end */
+	FZ_ASSERT(c->proto == FL_PROTO_HTTP2 || r->start_ns >= c->last_start);
 	FZ_ASSERT(r->status >= 0 && r->status <= 999);
 	FZ_ASSERT(!(r->error && r->client_error));
 	c->rec_bytes[0] += r->req_bytes;
 	c->rec_bytes[1] += r->resp_bytes;
 	/* each byte that went by belongs to one message at most */
 	FZ_ASSERT(c->rec_bytes[0] <= c->passed[0] && c->rec_bytes[1] <= c->passed[1]);
-	fz_check_op(c->proto, r->operation);
+	fz_check_op(r->proto, r->operation);
 	c->last_start = r->start_ns;
 	if (c->records < FZ_LOG_MAX) {
 		if (!c->log)

@@ -20,7 +20,8 @@ import struct
 import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-TARGET = {"http": "http", "postgresql": "pg", "redis": "redis", "mysql": "mysql"}
+TARGET = {"http": "http", "postgresql": "pg", "redis": "redis", "mysql": "mysql",
+          "http2": "http2", "grpc": "http2"}
 TICK = 1 << 5  # opcode bits 5-7: clock advance
 
 
@@ -115,7 +116,7 @@ ROUTES = [
 
 def main():
     out = sys.argv[1]
-    seeds = {t: set() for t in ("http", "pg", "redis", "mysql", "sql", "detect")}
+    seeds = {t: set() for t in ("http", "pg", "redis", "mysql", "http2", "sql", "detect")}
     for proto, streams, script in golden_cases():
         t = TARGET[proto]
         prog = encode_script(streams, script)
@@ -125,6 +126,8 @@ def main():
         seeds["detect"].add(streams[0][:64])
         if proto == "mysql" and not script[0].startswith("join"):
             seeds["detect"].add(streams[1][:64])  # the greeting: server-first
+        if proto in ("http2", "grpc") and len(streams[0]) > 24:
+            seeds["detect"].add(streams[0][24:88])  # a frame header: joined
     for proto, chunks in unit_chunk_arrays():
         t = TARGET[proto]
         seeds[t].add(b"".join(feed(side, d) for side, d in chunks))

@@ -5,8 +5,10 @@
 # cases from real servers and clients: nginx, python's http.server
 # (upstream.py), PostgreSQL 15 with psql and pgbench, redis-server with
 # redis-cli, MariaDB 10.11 with the mariadb client, PyMySQL and myprep
-# (prepared statements through libmariadb), and the raw-socket clients of
-# clients.py, each connection
+# (prepared statements through libmariadb), the raw-socket clients of
+# clients.py, nginx over HTTP/2 with curl --http2-prior-knowledge, and a
+# python3-grpcio server and client (tests/integration/grpcpeer.py), each
+# connection
 # relayed by record.py on 127.0.0.1. Writes OUTDIR/<proto>/<case>/ with
 # `request`, `response` and `script` (several connections: <case>.N).
 #
@@ -25,6 +27,7 @@ out=$(cd "$out" && pwd)
 only=" $* "
 PY=/usr/bin/python3
 PROXY=39000 NGINX=39080 UPSTREAM_PORT=39081 DOWN_PORT=39099 PG=39432 REDIS=39379 MY=39306
+NGINX2=39082 GRPC=39551
 
 # shellcheck source=tools/lib/servers.sh source-path=SCRIPTDIR/../..
 . "$root/tools/lib/servers.sh"
@@ -75,6 +78,9 @@ chmod -R a+rX "$work/nginx"
 fl_start_cmd upstream "$work/upstream" --port "$UPSTREAM_PORT" -- "$PY" -u "$here/upstream.py" "$UPSTREAM_PORT"
 export UPSTREAM_PORT DOWN_PORT
 fl_start_nginx "$NGINX" "$work/nginx" "$here/nginx.conf.in"
+fl_start_nginx "$NGINX2" "$work/nginx2" "$here/nginx-h2.conf.in"
+cp -r "$work/nginx/www" "$work/nginx2/" && chmod -R a+rX "$work/nginx2"
+fl_start_cmd grpcpeer "$work/grpc" --port "$GRPC" -- "$PY" -u "$root/tests/integration/grpcpeer.py" server "$GRPC"
 fl_start_postgres "$PG" "$work/pg"
 fl_psql "$PG" "$work/pg" -c "CREATE TABLE t (id int, name text)" \
 	-c "INSERT INTO t VALUES (1, 'one'), (2, 'two')" \
@@ -184,3 +190,21 @@ rec redis inline "$REDIS" "$PY" "$here/clients.py" redis-inline "$PROXY"
 printf 'GET nosuch\nMGET s nosuch\nBLPOP nolist 0.01\nHGET h nofield\n' >"$work/nulls.txt"
 rec_in "$work/nulls.txt" redis null_bulk "$REDIS" "$PY" "$here/clients.py" redis-seq "$PROXY"
 rec redis big_bulk "$REDIS" "$PY" "$here/clients.py" redis-bigbulk "$PROXY"
+
+# ---- HTTP/2 (nginx; curl, clients.py) -------------------------------------------
+H2="curl -s --http2-prior-knowledge"
+# a credential, a cookie and a query that must never reach a record
+rec http2 curl_get "$NGINX2" $H2 -H 'Authorization: Bearer s3cr3t-t0ken' \
+	-b 'session=c00kie-secret' -o /dev/null "$U/users/42/orders?token=secret"
+rec http2 post_body "$NGINX2" $H2 -o /dev/null --data-binary "@$work/body.json" "$U/upload"
+rec http2 big_body "$NGINX2" $H2 -o /dev/null "$U/data.bin"
+rec http2 multiplexed "$NGINX2" "$PY" "$here/clients.py" h2-multiplexed "$PROXY"
+rec http2 errors "$NGINX2" "$PY" "$here/clients.py" h2-sequential "$PROXY" /nosuch /down/x \
+	/boom /index.html
+
+# ---- gRPC (python3-grpcio at both ends) -------------------------------------------
+G="$PY $root/tests/integration/grpcpeer.py client $PROXY"
+rec grpc unary "$GRPC" $G SayHello:bob SayHello:alice
+rec grpc error_status "$GRPC" $G SayHello:fail-1 SayHello:carol
+rec grpc unimplemented "$GRPC" $G Nope:x SayHello:dave
+rec grpc multiplexed "$GRPC" $G --parallel Slow:a Slow:b Slow:c SayHello:fail-2

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Raw-socket clients for golden captures, for what curl, psql, pgbench
 and redis-cli do not send: pipelined HTTP, pipelined PostgreSQL Sync
-batches, inline and pipelined Redis commands, RESP3 pushes; and PyMySQL
-(a second MySQL client implementation, without CLIENT_DEPRECATE_EOF).
+batches, inline and pipelined Redis commands, RESP3 pushes; PyMySQL (a
+second MySQL client implementation, without CLIENT_DEPRECATE_EOF); and
+HTTP/2 with several requests on one connection (curl 7.88.1 fails to reuse
+a prior-knowledge connection: "Error in the HTTP2 framing layer").
 
     clients.py CLIENT PORT [ARG...]
 
@@ -199,6 +201,110 @@ def mysql_py(port, user, password, db):
     conn.close()
 
 
+# ---- HTTP/2 ---------------------------------------------------------------
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def h2_frame(ftype, flags, sid, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        struct.pack(">I", sid) + payload
+
+
+def hpack_int(value, prefix_bits, first):
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes([first | value])
+    out = bytearray([first | limit])
+    value -= limit
+    while value >= 128:
+        out.append(value % 128 + 128)
+        value //= 128
+    out.append(value)
+    return bytes(out)
+
+
+def hpack_str(s):
+    return hpack_int(len(s), 7, 0) + s  # no Huffman
+
+
+def hpack_field(name, value, index=True):
+    """A literal field, with incremental indexing (0x40) or without (0x00)."""
+    return bytes([0x40 if index else 0x00]) + hpack_str(name) + hpack_str(value)
+
+
+def h2_request(sid, method, path, extra=()):
+    """HEADERS (END_HEADERS|END_STREAM): :method GET is static index 2; the
+    rest literal, :authority and user-agent indexed (the next requests
+    refer to them in the dynamic table when @extra asks)."""
+    block = (b"\x82" if method == b"GET" else hpack_field(b":method", method, False))
+    block += b"\x86" + hpack_field(b":path", path, False)  # :scheme http
+    block += b"".join(extra)
+    return h2_frame(1, 0x05, sid, block)
+
+
+def h2_read_ends(s, want):
+    """Read frames until @want streams ended (END_STREAM or RST_STREAM),
+    acknowledging the server's SETTINGS."""
+    buf, ended = b"", set()
+    s.settimeout(5)
+    while len(ended) < want:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+        while len(buf) >= 9:
+            n = int.from_bytes(buf[:3], "big")
+            if len(buf) < 9 + n:
+                break
+            ftype, flags = buf[3], buf[4]
+            sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+            if ftype == 4 and not flags & 1:
+                s.sendall(h2_frame(4, 1, 0))
+            if (ftype in (0, 1) and flags & 1) or ftype == 3:
+                ended.add(sid)
+            buf = buf[9 + n:]
+
+
+def h2_connect(port):
+    s = connect(port)
+    s.sendall(H2_PREFACE + h2_frame(4, 0, 0, struct.pack(">HI", 3, 100)))
+    return s
+
+
+def h2_multiplexed(port):
+    """Six requests in one write, streams 1..11, answered in any order: the
+    first names :authority and user-agent with indexing, the others refer
+    to them in the dynamic table (indexes 63 and 62); a secret query
+    string and an authorization header that must not be kept."""
+    s = h2_connect(port)
+    first = [hpack_field(b":authority", b"127.0.0.1"),
+             hpack_field(b"user-agent", b"clients.py")]
+    again = [b"\xbf", b"\xbe"]  # dynamic 63 (:authority), 62 (user-agent)
+    paths = [b"/big.txt", b"/index.html", b"/nosuch", b"/boom", b"/ping",
+             b"/items/7?token=s3cr3t"]
+    reqs = b""
+    for i, path in enumerate(paths):
+        extra = first if i == 0 else again
+        if i == 5:
+            extra = extra + [hpack_field(b"authorization", b"Bearer s3cr3t", False)]
+        reqs += h2_request(2 * i + 1, b"GET", path, extra)
+    s.sendall(reqs)
+    h2_read_ends(s, len(paths))
+    s.sendall(h2_frame(7, 0, 0, struct.pack(">II", 0, 0)))  # GOAWAY, NO_ERROR
+    s.close()
+
+
+def h2_sequential(port, *paths):
+    """One request at a time on one connection, each after the last answer."""
+    s = h2_connect(port)
+    for i, path in enumerate(paths):
+        extra = [hpack_field(b":authority", b"127.0.0.1")] if i == 0 else [b"\xbe"]
+        s.sendall(h2_request(2 * i + 1, b"GET", path.encode(), extra))
+        h2_read_ends(s, 1)
+    s.close()
+
+
 CLIENTS = {
     "http-pipelined": http_pipelined,
     "pg-pipelined": pg_pipelined,
@@ -208,6 +314,10 @@ CLIENTS = {
     "redis-bigbulk": redis_bigbulk,
     "redis-push": redis_push,
     "mysql-py": mysql_py,
+
+
+    "h2-multiplexed": h2_multiplexed,
+    "h2-sequential": h2_sequential,
 }
 
 if __name__ == "__main__":

@@ -2,13 +2,18 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Draft the `expected` file of a golden case without gaps.
 
-    expect.py http|postgresql|redis|mysql CASE_DIR
+    expect.py http|postgresql|redis|mysql|http2|grpc CASE_DIR
 
 A second, independent reading of the byte streams (whole messages, no
 incremental state) that prints one record per line in the `expected`
 format of tests/unit/test_golden.c. It is a cross-check for the parsers,
 not their specification: review every line against the bytes before
-committing it, and write the expected records of cases with gaps, garbage
+committing it,
+
+HTTP/2 (http2, grpc) is read at the frame level only (no HPACK decoder
+here): one line per stream in the order responses end, with the bytes of
+its frames; operation, status and error are "?", to be filled in from
+what the client printed (curl -w, grpcpeer.py) and checked by a person; and write the expected records of cases with gaps, garbage
 or lost framing by hand (docs/testing.md).
 """
 import os
@@ -491,6 +496,39 @@ def sql_normalize_mysql(s):
     return sql_normalize("".join(out))
 
 
+# ---- HTTP/2: frames only --------------------------------------------------------
+
+def h2_frames(data, preface):
+    off = 24 if preface and data.startswith(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") else 0
+    while off + 9 <= len(data):
+        n = int.from_bytes(data[off:off + 3], "big")
+        yield data[off + 3], data[off + 4], int.from_bytes(data[off + 5:off + 9], "big") & 0x7FFFFFFF, 9 + n
+        off += 9 + n
+
+
+def http2(req, resp):
+    """Streams opened by the client's HEADERS, ended by the server's
+    END_STREAM (DATA or HEADERS) or an RST_STREAM from either side. The
+    bytes of each direction are counted up to the end of the response,
+    since the two directions are not interleaved here, a request frame
+    after it (rare) would be counted by the parser but not here."""
+    sizes, order, opened = {}, [], set()
+    for t, fl, sid, n in h2_frames(req, True):
+        if t == 1 and sid % 2 and sid not in opened:
+            opened.add(sid)
+            sizes[sid] = [0, 0]
+        if sid in sizes:
+            sizes[sid][0] += n
+        if t == 3 and sid in sizes and sid not in order:
+            order.append(sid)
+    for t, fl, sid, n in h2_frames(resp, False):
+        if sid in sizes and sid not in order:
+            sizes[sid][1] += n
+            if (t in (0, 1) and fl & 1) or t == 3:
+                order.append(sid)
+    return [line("? stream %d" % sid, 0, "", 0, 0, *sizes[sid]) for sid in order]
+
+
 if __name__ == "__main__":
     proto, case = sys.argv[1], sys.argv[2]
     script = read(case, "script").decode().split("\n")
@@ -500,5 +538,5 @@ if __name__ == "__main__":
     if "join" in script:  # the startup phase went by before the capture
         args.append(True)
     for rec in {"http": http, "postgresql": postgresql, "redis": redis,
-                "mysql": mysql}[proto](*args):
+                "mysql": mysql, "http2": http2, "grpc": http2}[proto](*args):
         print(rec)

@@ -21,7 +21,11 @@
  *                      req_bytes, resp_bytes; '#' starts a comment line
  *   stats              optional "name value" lines (resyncs,
  *                      unparsed_bytes, unpaired, requests_lost,
- *                      given_up); absent: all 0
+ *                      given_up, unnamed); absent: all 0
+ *
+ * HTTP/2 connections have two directories: http2/ (plain requests: records
+ * of protocol "http") and grpc/ (records of protocol "grpc"); both run the
+ * HTTP/2 parser.
  *
  * Every fed piece is copied into a buffer of exactly its size, so that an
  * over-read is caught by the ASan build. Run from the repository root (make
@@ -70,7 +74,8 @@ struct want {
 
 struct gcase {
 	char name[512];		/* "http/keepalive" */
-	enum fl_proto proto;
+	enum fl_proto proto;	/* of the parser */
+	enum fl_proto rec_proto; /* of the records */
 	struct blob stream[2];	/* indexed by enum fl_side */
 	struct step *steps;
 	size_t nsteps;
@@ -281,10 +286,10 @@ static bool parse_expected(struct gcase *c, char *text, char *why, size_t wn)
 static bool parse_stats(struct gcase *c, char *text, char *why, size_t wn)
 {
 	static const char *const names[] = { "resyncs", "unparsed_bytes", "unpaired",
-					     "requests_lost", "given_up" };
+					     "requests_lost", "given_up", "unnamed" };
 	uint64_t *vals[] = { &c->stats.resyncs, &c->stats.unparsed_bytes,
 			     &c->stats.unpaired, &c->stats.requests_lost,
-			     &c->stats.given_up };
+			     &c->stats.given_up, &c->stats.unnamed };
 	char *save = NULL, *line;
 
 	for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
@@ -294,9 +299,9 @@ static bool parse_stats(struct gcase *c, char *text, char *why, size_t wn)
 
 		if (line[0] == '#' || sscanf(line, "%31s %31s", name, val) < 1)
 			continue;
-		for (i = 0; i < 5 && strcmp(name, names[i]); i++)
+		for (i = 0; i < sizeof(names) / sizeof(names[0]) && strcmp(name, names[i]); i++)
 			;
-		if (i == 5 || !parse_u64(val, vals[i])) {
+		if (i == sizeof(names) / sizeof(names[0]) || !parse_u64(val, vals[i])) {
 			snprintf(why, wn, "stats: bad line \"%s\"", line);
 			return false;
 		}
@@ -483,16 +488,17 @@ static int judge(const struct gcase *c, const struct recs *got,
 	if (memcmp(st, &c->stats, sizeof(*st)))
 		return snprintf(why, wn, "stats resyncs %" PRIu64 " unparsed_bytes %" PRIu64
 				" unpaired %" PRIu64 " requests_lost %" PRIu64
-				" given_up %" PRIu64 ", want %" PRIu64 " %" PRIu64
-				" %" PRIu64 " %" PRIu64 " %" PRIu64, st->resyncs,
-				st->unparsed_bytes, st->unpaired, st->requests_lost,
-				st->given_up, c->stats.resyncs, c->stats.unparsed_bytes,
+				" given_up %" PRIu64 " unnamed %" PRIu64 ", want %" PRIu64
+				" %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
+				st->resyncs, st->unparsed_bytes, st->unpaired,
+				st->requests_lost, st->given_up, st->unnamed,
+				c->stats.resyncs, c->stats.unparsed_bytes,
 				c->stats.unpaired, c->stats.requests_lost,
-				c->stats.given_up), 1;
+				c->stats.given_up, c->stats.unnamed), 1;
 	for (size_t i = 0; i < got->n; i++) {
 		const struct fl_record *r = &got->r[i];
 
-		if (!want_matches(r, &c->want[i], c->proto, one, sizeof(one)))
+		if (!want_matches(r, &c->want[i], c->rec_proto, one, sizeof(one)))
 			return snprintf(why, wn, "record %zu: %s", i + 1, one), 1;
 		if (ref && (r->start_ns != ref->r[i].start_ns || r->end_ns != ref->r[i].end_ns))
 			return snprintf(why, wn, "record %zu: times %" PRIu64 "..%" PRIu64
@@ -574,8 +580,8 @@ static int not_dot(const struct dirent *e)
 	return e->d_name[0] != '.';
 }
 
-/* Every case of @proto. */
-static void check_proto(enum fl_proto proto)
+/* Every case of tests/golden/<@rec_proto>/, parsed by a @proto parser. */
+static void check_dir(enum fl_proto proto, enum fl_proto rec_proto)
 {
 	const char *root = getenv("FL_GOLDEN_DIR");
 	char dir[600], cdir[1200], why[400];
@@ -583,7 +589,9 @@ static void check_proto(enum fl_proto proto)
 	size_t replays = 0;
 	int n, cases = 0, failed = 0;
 
-	snprintf(dir, sizeof(dir), "%s/%s", root ? root : GOLDEN_DIR, fl_proto_name(proto));
+	snprintf(dir, sizeof(dir), "%s/%s", root ? root : GOLDEN_DIR,
+		 fl_proto_name(rec_proto == FL_PROTO_HTTP && proto == FL_PROTO_HTTP2 ?
+			       proto : rec_proto));
 	n = scandir(dir, &ents, not_dot, by_name);
 	if (n < 0) {
 		fprintf(stderr, "  cannot list '%s': %s (run from the repository root)\n",
@@ -592,13 +600,13 @@ static void check_proto(enum fl_proto proto)
 		return;
 	}
 	for (int i = 0; i < n; i++) {
-		struct gcase c = { .proto = proto };
+		struct gcase c = { .proto = proto, .rec_proto = rec_proto };
 		struct stat sb;
 
 		snprintf(cdir, sizeof(cdir), "%s/%s", dir, ents[i]->d_name);
 		if (stat(cdir, &sb) || !S_ISDIR(sb.st_mode))
 			goto next;
-		snprintf(c.name, sizeof(c.name), "%s/%s", fl_proto_name(proto), ents[i]->d_name);
+		snprintf(c.name, sizeof(c.name), "%s/%s", strrchr(dir, '/') + 1, ents[i]->d_name);
 		cases++;
 		if (!case_load(&c, cdir, why, sizeof(why))) {
 			fprintf(stderr, "  %s: %s\n", c.name, why);
@@ -611,7 +619,7 @@ next:
 		free(ents[i]);
 	}
 	free(ents);
-	printf("  %s: %d cases, %zu replays, %d failed\n", fl_proto_name(proto), cases,
+	printf("  %s: %d cases, %zu replays, %d failed\n", strrchr(dir, '/') + 1, cases,
 	       replays, failed);
 	if (cases < MIN_CASES)
 		fprintf(stderr, "  %s: only %d cases, want at least %d\n", dir, cases, MIN_CASES);
@@ -621,22 +629,32 @@ next:
 
 static void test_http(void)
 {
-	check_proto(FL_PROTO_HTTP);
+	check_dir(FL_PROTO_HTTP, FL_PROTO_HTTP);
 }
 
 static void test_postgresql(void)
 {
-	check_proto(FL_PROTO_POSTGRES);
+	check_dir(FL_PROTO_POSTGRES, FL_PROTO_POSTGRES);
 }
 
 static void test_redis(void)
 {
-	check_proto(FL_PROTO_REDIS);
+	check_dir(FL_PROTO_REDIS, FL_PROTO_REDIS);
+}
+
+static void test_http2(void)
+{
+	check_dir(FL_PROTO_HTTP2, FL_PROTO_HTTP);
+}
+
+static void test_grpc(void)
+{
+	check_dir(FL_PROTO_HTTP2, FL_PROTO_GRPC);
 }
 
 static void test_mysql(void)
 {
-	check_proto(FL_PROTO_MYSQL);
+	check_dir(FL_PROTO_MYSQL, FL_PROTO_MYSQL);
 }
 
-RUN_TESTS(test_http, test_postgresql, test_redis, test_mysql)
+RUN_TESTS(test_http, test_postgresql, test_redis, test_mysql, test_http2, test_grpc)
