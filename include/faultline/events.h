@@ -20,6 +20,10 @@
 #define FL_CAPTURE_MAX 8192	 /* upper bound of --capture (power of two; the
 				    per-CPU staging is 2x and must stay < 32 KiB) */
 #define FL_MAX_IOV 8		 /* iovec entries copied from readv/sendmsg */
+#define FL_MAX_MMSG 8		 /* messages of one sendmmsg/recvmmsg copied; the
+				    bytes of later ones are counted, not copied */
+#define FL_MAX_MMSG_VLEN 1024	 /* messages per sendmmsg/recvmmsg (UIO_MAXIOV) */
+#define FL_MAX_INHERIT_FDS 65536 /* fds a fork looks at for connections to copy */
 #define FL_MAX_CONNS 65536	 /* compiled size of the connection map; the agent
 				    sets --max-conns (default 131072) at load */
 #define FL_RINGBUF_DEFAULT (8u << 20) /* ring buffer bytes */
@@ -32,6 +36,9 @@ enum fl_event_type {
 	FL_EV_PROC_EXIT = 5,	/* a process exited: its fds closed without close() */
 	FL_EV_PROC_EXEC = 6,	/* a process called execve(): the agent looks
 				   for TLS libraries in it (fl_conn_event, no tuple) */
+	FL_EV_CONN_INHERIT = 7,	/* fork(): the child's copy of a tracked
+				   connection of its parent (fl_conn_event; bytes
+				   = the stream offsets it continues from) */
 };
 
 enum fl_role {
@@ -49,6 +56,8 @@ enum fl_source {
 	FL_SRC_SYSCALL = 0,	/* plaintext from a read/write syscall */
 	FL_SRC_TLS = 1,		/* plaintext from a TLS library uprobe; its
 				   offsets count plaintext bytes only */
+	FL_SRC_SPLICE = 2,	/* sendfile/splice: bytes counted in the syscall
+				   offsets, never copied (cap_len 0) */
 };
 
 /* Indexes of the per-CPU `counters` array: what the collector did not see. */
@@ -88,6 +97,16 @@ struct fl_conn_info {
 };
 
 #define FL_CONN_F_JOINED 1	/* fl_conn_event.flags: existed before the agent */
+
+/*
+ * Value of the collector's `procs` map, keyed by tgid: lets a fork find the
+ * parent's connections without a lookup per possible fd. Kept at register
+ * and close (and by userspace when it adopts connections).
+ */
+struct fl_proc_fds {
+	__s64 nconns;		/* registered connections now (a hint) */
+	__s64 max_fd;		/* highest fd ever registered */
+};
 
 struct fl_event_hdr {
 	__u64 ts_ns;		/* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
