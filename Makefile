@@ -46,7 +46,10 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 .SECONDARY:
 .PHONY: all clean vmlinux deps test unit unit-asan integration demo
 
-all: $(OUTPUT)/faultline-agent $(OUTPUT)/gatectl
+# helper programs of the integration suites (tests/integration/*.c)
+IT_BINS := $(patsubst tests/integration/%.c,$(OUTPUT)/tests/it/%,$(wildcard tests/integration/*.c))
+
+all: $(OUTPUT)/faultline-agent $(OUTPUT)/gatectl $(IT_BINS)
 
 deps:
 	$(Q)./tools/install-deps.sh
@@ -91,6 +94,11 @@ $(OUTPUT):
 vmlinux:
 	$(Q)mkdir -p vmlinux/$(ARCH)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
+
+$(OUTPUT)/tests/it/%: tests/integration/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 # unit tests: parsers and lib, plain and under ASan+UBSan
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h lib/*.h)
