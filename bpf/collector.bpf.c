@@ -5,7 +5,9 @@
  * connect()/accept() exits register a TCP socket in `conns`, keyed by
  * (tgid, fd); data syscalls on a registered fd copy up to `capture_len`
  * bytes of payload into the ring buffer, with the stream offset so userspace
- * sees truncation and gaps; close() unregisters. For every other fd a data
+ * sees truncation and gaps; close() unregisters. A fork copies the parent's
+ * connections to a new process, exec forgets those it closed. sendfile and
+ * splice bytes are counted without payload. For every other fd a data
  * syscall costs one `conns` lookup per tracepoint. Nothing here changes
  * traffic. Events: include/faultline/events.h.
  *

@@ -128,7 +128,8 @@ struct fl_tuple {
 	__u16 pad;
 };
 
-/* FL_EV_CONN_OPEN, FL_EV_CONN_FAIL, FL_EV_CONN_CLOSE, FL_EV_PROC_EXIT */
+/* FL_EV_CONN_OPEN, FL_EV_CONN_FAIL, FL_EV_CONN_CLOSE, FL_EV_PROC_EXIT,
+ * FL_EV_PROC_EXEC, FL_EV_CONN_INHERIT */
 struct fl_conn_event {
 	struct fl_event_hdr hdr;
 	struct fl_tuple tuple;
