@@ -47,7 +47,11 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 .SECONDARY:
 .PHONY: all clean vmlinux deps test unit unit-asan integration demo
 
-all: $(OUTPUT)/faultline-agent $(OUTPUT)/gatectl
+# helper programs of the integration suites (tests/integration/*.c)
+# C peers of the integration suites (mysql.sh builds myprep itself, against libmariadb)
+IT_BINS := $(patsubst tests/integration/%.c,$(OUTPUT)/tests/it/%,$(filter-out tests/integration/myprep.c,$(wildcard tests/integration/*.c)))
+
+all: $(OUTPUT)/faultline-agent $(OUTPUT)/gatectl $(IT_BINS)
 
 deps:
 	$(Q)./tools/install-deps.sh
@@ -101,6 +105,11 @@ $(OUTPUT):
 vmlinux:
 	$(Q)mkdir -p vmlinux/$(ARCH)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
+
+$(OUTPUT)/tests/it/%: tests/integration/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 # unit tests: parsers and lib, plain and under ASan+UBSan
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)

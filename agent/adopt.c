@@ -22,6 +22,7 @@ struct adopt_ctx {
 	int (*emit)(void *ctx, void *data, size_t len);
 	void *ctx;
 	int map_fd;
+	int procs_fd;			/* the collector's procs map, or -1 */
 	uint32_t self_tgid;
 	uint64_t adopted, map_full;
 	int err;
@@ -90,6 +91,25 @@ static void read_comm(uint32_t tgid, char comm[16])
 		comm[n - 1] = 0;
 }
 
+/*
+ * Count @fd of @tgid in the collector's procs map, so a fork of @tgid copies
+ * the connection to the child. Not atomic with the collector's updates: a
+ * concurrent register in the same process may lose one count (a hint only).
+ */
+static void note_proc_conn(int procs_fd, uint32_t tgid, int fd)
+{
+	struct fl_proc_fds p = { 0 };
+
+	if (procs_fd < 0)
+		return;
+	if (bpf_map_lookup_elem(procs_fd, &tgid, &p))
+		memset(&p, 0, sizeof(p));
+	p.nconns++;
+	if (fd > p.max_fd)
+		p.max_fd = fd;
+	bpf_map_update_elem(procs_fd, &tgid, &p, BPF_ANY);
+}
+
 static int adopt_fd(uint32_t tgid, int fd, uint64_t inode, void *arg)
 {
 	struct adopt_ctx *a = arg;
@@ -114,6 +134,7 @@ static int adopt_fd(uint32_t tgid, int fd, uint64_t inode, void *arg)
 			a->map_full++;
 		return 0;
 	}
+	note_proc_conn(a->procs_fd, tgid, fd);
 	e.hdr.ts_ns = info.gen;
 	e.hdr.cid.tgid = tgid;
 	e.hdr.cid.fd = fd;
@@ -134,8 +155,8 @@ static int adopt_fd(uint32_t tgid, int fd, uint64_t inode, void *arg)
 }
 
 int adopt_existing(int (*emit)(void *ctx, void *data, size_t len), void *ctx,
-		   int conns_map_fd, uint32_t self_tgid, uint64_t *adopted,
-		   uint64_t *map_full)
+		   int conns_map_fd, int procs_map_fd, uint32_t self_tgid,
+		   uint64_t *adopted, uint64_t *map_full)
 {
 	struct adopt_ctx *a = calloc(1, sizeof(*a));
 	int err = 0;
@@ -145,6 +166,7 @@ int adopt_existing(int (*emit)(void *ctx, void *data, size_t len), void *ctx,
 	a->emit = emit;
 	a->ctx = ctx;
 	a->map_fd = conns_map_fd;
+	a->procs_fd = procs_map_fd;
 	a->self_tgid = self_tgid;
 	uint32_t ns[64];
 	int nns = procnet_netns(ns, 64);

@@ -19,12 +19,14 @@
  * FL_CONN_F_JOINED to @emit(@ctx, event, size), as if from the ring buffer.
  * Call after the programs are attached. Role: server if the socket's local
  * port is listening on this node, else client. Stream offsets start at 0
- * from adoption. OUT: *@adopted, the connections adopted; *@map_full, those
+ * from adoption. Each adopted socket is also counted for its process in the
+ * collector's procs map (@procs_map_fd, -1: none), so a later fork of that
+ * process hands it to the child. OUT: *@adopted, the connections adopted; *@map_full, those
  * refused for lack of room in the map.
  * Returns 0, -ENOMEM, or the first error @emit returned.
  */
 int adopt_existing(int (*emit)(void *ctx, void *data, size_t len), void *ctx,
-		   int conns_map_fd, uint32_t self_tgid, uint64_t *adopted,
-		   uint64_t *map_full);
+		   int conns_map_fd, int procs_map_fd, uint32_t self_tgid,
+		   uint64_t *adopted, uint64_t *map_full);
 
 #endif /* FAULTLINE_ADOPT_H */

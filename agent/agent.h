@@ -20,9 +20,11 @@
 	X(conn_failures)	/* connect() refused, unreachable, timed out */\
 	X(conns_without_open)	/* data on a connection whose open was lost */ \
 	X(conns_mirrored)	/* server ends skipped: client end traced here */\
+	X(conns_inherited)	/* connections a child got from its parent's fork */\
 	X(bytes_seen)		/* payload bytes moved by traced syscalls */   \
 	X(bytes_captured)	/* of which captured */                        \
 	X(bytes_truncated)	/* not captured: beyond the per-syscall cap */ \
+	X(bytes_spliced)	/* not captured: moved by sendfile/splice */   \
 	X(gap_bytes)		/* not captured: stream gaps (lost events) */  \
 	X(reordered_events)	/* data events behind the stream offset */     \
 	X(records)		/* request/response pairs aggregated */        \

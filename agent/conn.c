@@ -447,6 +447,41 @@ static void on_fail(struct conn_table *ct, const struct fl_conn_event *e)
 		ct->err = -ENOMEM;
 }
 
+/*
+ * A forked child's copy of its parent's connection: the same socket under
+ * the child's (tgid, fd), its stream offsets where the parent's were. A
+ * copy made before any byte moved is parsed from its start, like an open;
+ * otherwise it is joined mid-life (the next message may be cut).
+ */
+static void on_inherit(struct conn_table *ct, const struct fl_conn_event *e)
+{
+	struct conn *c = conn_find(ct, e->hdr.cid.tgid, e->hdr.cid.fd);
+
+	ct->stats->conns_inherited++;
+	if (c) { /* a pid reused before its exit was seen */
+		if (c->parser && !c->ignored)
+			fl_parser_close(c->parser, e->hdr.ts_ns, on_record, c);
+		conn_unlink(ct, c);
+		conn_free(ct, c);
+	}
+	if (!(c = conn_add(ct, &e->hdr)))
+		return;
+	c->tuple = e->tuple;
+	c->has_tuple = true;
+	c->joined = e->bytes[0] || e->bytes[1];
+	c->next_off[0] = e->bytes[0];
+	c->next_off[1] = e->bytes[1];
+	memcpy(c->comm, e->comm, sizeof(c->comm));
+	c->comm[sizeof(c->comm) - 1] = 0;
+	conn_name_owner(ct, c);
+	if (c->role == FL_ROLE_CLIENT) {
+		uint32_t b = local_hash(c->tuple.saddr, c->tuple.sport);
+		c->tnext = ct->by_local[b];
+		ct->by_local[b] = c;
+		c->in_tindex = true;
+	}
+}
+
 /* The process exited: the kernel closed its sockets without close(). */
 static void on_exit_proc(struct conn_table *ct, const struct fl_conn_event *e)
 {
@@ -648,7 +683,10 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 	ct->stats->data_events++;
 	ct->stats->bytes_seen += e->orig_len;
 	ct->stats->bytes_captured += e->cap_len;
-	ct->stats->bytes_truncated += e->orig_len - e->cap_len;
+	if (e->hdr.source == FL_SRC_SPLICE)
+		ct->stats->bytes_spliced += e->orig_len;
+	else
+		ct->stats->bytes_truncated += e->orig_len - e->cap_len;
 	if (c && c->cid.gen != e->hdr.cid.gen) {
 		conn_unlink(ct, c);
 		conn_free(ct, c);
@@ -745,6 +783,10 @@ int conn_table_event(struct conn_table *ct, const void *data, size_t len)
 		if (len >= sizeof(struct fl_conn_event))
 			identity_exec(ct->id, h->cid.tgid,
 				      ((const struct fl_conn_event *)data)->comm);
+		break;
+	case FL_EV_CONN_INHERIT:
+		if (len >= sizeof(struct fl_conn_event))
+			on_inherit(ct, data);
 		break;
 	case FL_EV_CONN_OPEN:
 	case FL_EV_CONN_CLOSE:

@@ -323,6 +323,7 @@ static int load_collector(struct agent *a)
 	bpf_map__set_max_entries(a->skel->maps.events, env.ringbuf_mb << 20);
 	bpf_map__set_max_entries(a->skel->maps.conns, env.max_conns);
 	bpf_map__set_max_entries(a->skel->maps.ssl_conns, env.max_conns);
+	bpf_map__set_max_entries(a->skel->maps.procs, env.max_conns);
 	caps_prepare(a->skel->obj);
 	err = collector_bpf__load(a->skel);
 	if (err == -EPERM) {
@@ -506,7 +507,8 @@ static int agent_live(struct agent *a)
 	}
 	/* attached first: a socket opened meanwhile is the collector's own */
 	if (adopt_existing(handle_event, a, bpf_map__fd(a->skel->maps.conns),
-			   (uint32_t)getpid(), &adopted,
+			   bpf_map__fd(a->skel->maps.procs), (uint32_t)getpid(),
+			   &adopted,
 			   &a->stats.conns_join_map_full) ||
 	    (!env.no_tls && !(a->tls = tls_new(a->skel, &a->stats)))) {
 		fprintf(stderr, "faultline-agent: out of memory\n");

@@ -5,7 +5,9 @@
  * connect()/accept() exits register a TCP socket in `conns`, keyed by
  * (tgid, fd); data syscalls on a registered fd copy up to `capture_len`
  * bytes of payload into the ring buffer, with the stream offset so userspace
- * sees truncation and gaps; close() unregisters. For every other fd a data
+ * sees truncation and gaps; close() unregisters. A fork copies the parent's
+ * connections to a new process, exec forgets those it closed. sendfile and
+ * splice bytes are counted without payload. For every other fd a data
  * syscall costs one `conns` lookup per tracepoint. Nothing here changes
  * traffic. Events: include/faultline/events.h.
  *
@@ -34,6 +36,8 @@
 #define TCP_SYN_SENT 2
 #define TCP_CLOSE 7
 #define IPPROTO_TCP 6
+#define CLONE_FILES 0x00000400
+#define CLONE_THREAD 0x00010000
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -47,13 +51,15 @@ enum inflight_op {
 	OP_ACCEPT,
 	OP_BUF,			/* read/write/sendto/recvfrom: one buffer */
 	OP_IOV,			/* readv/writev/sendmsg/recvmsg: iovec array */
+	OP_MMSG,		/* sendmmsg/recvmmsg: struct mmsghdr array */
+	OP_SPLICE,		/* sendfile/splice: bytes without payload */
 };
 
 /* A syscall between its enter and exit tracepoints, per thread. */
 struct inflight {
 	__u64 ts;		/* enter timestamp, ns */
-	__u64 ptr;		/* user buffer, iovec array or sockaddr */
-	__u32 iovcnt;		/* entries at ptr (OP_IOV) */
+	__u64 ptr;		/* user buffer, iovec/mmsghdr array or sockaddr */
+	__u32 iovcnt;		/* entries at ptr (OP_IOV, OP_MMSG) */
 	__s32 fd;
 	__u8 op;		/* enum inflight_op */
 	__u8 dir;		/* enum fl_direction */
@@ -145,6 +151,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct stage_buf);
 } stage SEC(".maps");
+
+/* Processes with registered connections: what a fork walks (see below). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FL_MAX_CONNS);
+	__type(key, __u32);		/* tgid */
+	__type(value, struct fl_proc_fds);
+} procs SEC(".maps");
 
 static __always_inline void count(__u32 idx)
 {
@@ -269,6 +283,113 @@ static __always_inline void save_inflight(__u8 op, int fd, __u64 ptr,
 		count(FL_CNT_ARGS_MAP_FULL);
 }
 
+/* ---- processes: connections inherited across fork ---------------------- */
+
+/*
+ * A fork copies the parent's fd table, connections included: a prefork or
+ * fork-per-connection server (PostgreSQL's postmaster) accepts, forks, and
+ * the child does every read and write. The child's (tgid, fd) keys are
+ * made at the fork from the parent's, found without a lookup per possible
+ * fd through `procs`: per process, its connection count and highest fd.
+ */
+
+/* @fd of process @tgid was registered in `conns`. */
+static __always_inline void proc_note_conn(__u32 tgid, int fd)
+{
+	struct fl_proc_fds *p = bpf_map_lookup_elem(&procs, &tgid);
+	struct fl_proc_fds init = { .nconns = 1, .max_fd = fd };
+
+	if (!p) {
+		if (!bpf_map_update_elem(&procs, &tgid, &init, BPF_NOEXIST))
+			return;
+		p = bpf_map_lookup_elem(&procs, &tgid); /* raced: it exists */
+		if (!p)
+			return;
+	}
+	__sync_fetch_and_add(&p->nconns, 1);
+	/* an atomic max: another thread may register a higher fd at once */
+	for (int i = 0; i < 4; i++) {
+		__s64 old = p->max_fd;
+		if (fd <= old ||
+		    __sync_val_compare_and_swap(&p->max_fd, old, fd) == old)
+			break;
+	}
+}
+
+/* A connection of process @tgid left `conns` (max_fd stays). */
+static __always_inline void proc_drop_conn(__u32 tgid)
+{
+	struct fl_proc_fds *p = bpf_map_lookup_elem(&procs, &tgid);
+
+	if (p)
+		__sync_fetch_and_add(&p->nconns, -1);
+}
+
+/* Read-only in the callbacks: a value changing per iteration would keep
+ * the verifier from ever converging on them. */
+struct inherit_ctx {
+	__u64 ts;
+	__u32 parent;
+	__u32 child;
+};
+
+/* bpf_loop callback: copy the parent's connection at @fd to the child. */
+static long inherit_fd(__u32 fd, void *arg)
+{
+	struct inherit_ctx *x = arg;
+	struct fl_conn_key pk = { .tgid = x->parent, .fd = (int)fd };
+	struct fl_conn_key ck = { .tgid = x->child, .fd = (int)fd };
+	struct fl_conn_info *ci = bpf_map_lookup_elem(&conns, &pk);
+	struct fl_conn_info nci;
+	struct fl_tuple t = {};
+
+	/* the parent's fd table is the child's: still this TCP socket? */
+	if (!ci || !sock_tuple(fd_socket((int)fd), &t))
+		return 0;
+	nci = *ci;
+	nci.gen = x->ts;
+	if (bpf_map_update_elem(&conns, &ck, &nci, BPF_ANY)) {
+		count(FL_CNT_CONN_MAP_FULL);
+		return 0;
+	}
+	proc_note_conn(x->child, (int)fd);
+	emit_conn(FL_EV_CONN_INHERIT, x->ts, x->child, (int)fd, x->ts, nci.role,
+		  &t, 0, &nci);
+	return 0;
+}
+
+/* bpf_loop callback: drop @fd's connection if exec closed the fd. */
+static long exec_drop_fd(__u32 fd, void *arg)
+{
+	struct fl_conn_key key = { .tgid = *(__u32 *)arg, .fd = (int)fd };
+	struct fl_conn_info *ci = bpf_map_lookup_elem(&conns, &key);
+
+	if (!ci || fd_socket((int)fd))
+		return 0;
+	emit_conn(FL_EV_CONN_CLOSE, bpf_ktime_get_ns(), key.tgid, key.fd,
+		  ci->gen, ci->role, NULL, 0, ci);
+	bpf_map_delete_elem(&conns, &key);
+	proc_drop_conn(key.tgid);
+	return 0;
+}
+
+/*
+ * After execve(): its close-on-exec fds are closed without close(), among
+ * them most inherited connections of a fork+exec child. Forget those.
+ */
+static __always_inline void exec_drop_closed(__u32 tgid)
+{
+	struct fl_proc_fds *p = bpf_map_lookup_elem(&procs, &tgid);
+	__u32 n;
+
+	if (!p || p->nconns <= 0)
+		return;
+	n = (__u32)p->max_fd + 1;
+	if (n > FL_MAX_INHERIT_FDS)
+		n = FL_MAX_INHERIT_FDS;
+	bpf_loop(n, exec_drop_fd, &tgid, 0);
+}
+
 /* ---- connection lifecycle --------------------------------------------- */
 
 SEC("tracepoint/syscalls/sys_enter_connect")
@@ -316,6 +437,7 @@ static __always_inline void register_conn(__u32 tgid, int fd, __u8 role,
 		count(FL_CNT_CONN_MAP_FULL);
 		return;
 	}
+	proc_note_conn(tgid, fd);
 	emit_conn(FL_EV_CONN_OPEN, ts, tgid, fd, ts, role, &t, 0, NULL);
 }
 
@@ -407,6 +529,7 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 	emit_conn(FL_EV_CONN_CLOSE, bpf_ktime_get_ns(), key.tgid, key.fd,
 		  ci->gen, ci->role, NULL, 0, ci);
 	bpf_map_delete_elem(&conns, &key);
+	proc_drop_conn(key.tgid);
 	return 0;
 }
 
@@ -427,6 +550,7 @@ int tp_sched_process_exit(void *ctx)
 			  NULL, 0, NULL);
 	if ((__u32)id != tgid || tgid == self_tgid)
 		return 0; /* a thread, not the process */
+	bpf_map_delete_elem(&procs, &tgid);
 	emit_conn(FL_EV_PROC_EXIT, bpf_ktime_get_ns(), tgid, -1, 0, 0, NULL, 0,
 		  NULL);
 	return 0;
@@ -438,9 +562,39 @@ int tp_sched_process_exec(void *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	if (tgid != self_tgid)
-		emit_conn(FL_EV_PROC_EXEC, bpf_ktime_get_ns(), tgid, -1, 0, 0,
-			  NULL, 0, NULL);
+	if (tgid == self_tgid)
+		return 0;
+	exec_drop_closed(tgid);
+	emit_conn(FL_EV_PROC_EXEC, bpf_ktime_get_ns(), tgid, -1, 0, 0,
+		  NULL, 0, NULL);
+	return 0;
+}
+
+/*
+ * A new task, in its parent's context before it first runs: a new process
+ * (not a thread, not sharing the fd table) of a parent with connections
+ * gets a copy of each, same role and stream offsets, under its own tgid.
+ */
+SEC("tracepoint/task/task_newtask")
+int tp_task_newtask(struct trace_event_raw_task_newtask *ctx)
+{
+	__u32 parent = bpf_get_current_pid_tgid() >> 32;
+	struct inherit_ctx x = {};
+	struct fl_proc_fds *p;
+	__u32 n;
+
+	if (ctx->clone_flags & (CLONE_THREAD | CLONE_FILES))
+		return 0;
+	p = bpf_map_lookup_elem(&procs, &parent);
+	if (!p || p->nconns <= 0 || parent == self_tgid)
+		return 0;
+	x.ts = bpf_ktime_get_ns();
+	x.parent = parent;
+	x.child = (__u32)ctx->pid; /* a new process: its pid is its tgid */
+	n = (__u32)p->max_fd + 1;
+	if (n > FL_MAX_INHERIT_FDS)
+		n = FL_MAX_INHERIT_FDS;
+	bpf_loop(n, inherit_fd, &x, 0);
 	return 0;
 }
 
@@ -678,7 +832,7 @@ static __always_inline int exit_data(long ret)
 	key.fd = in->fd;
 	ci = bpf_map_lookup_elem(&conns, &key);
 	s = bpf_map_lookup_elem(&stage, &zero);
-	if (ret <= 0 || !ci || !s || in->op < OP_BUF)
+	if (ret <= 0 || !ci || !s || (in->op != OP_BUF && in->op != OP_IOV))
 		goto out;
 
 	ts = bpf_ktime_get_ns();
@@ -824,6 +978,189 @@ SEC("tracepoint/syscalls/sys_exit_sendmsg")
 int tp_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 {
 	return exit_data(ctx->ret);
+}
+
+/*
+ * recvmmsg(fd, msgvec, vlen, flags, timeout), sendmmsg(fd, msgvec, vlen,
+ * flags): at the exit, ret messages moved, msgvec[i].msg_len bytes each.
+ * The first FL_MAX_MMSG are emitted one event each, like sendmsg; the bytes
+ * of the rest as one event without payload (cap_len 0), so the stream
+ * offsets stay exact and userspace sees a gap of known size.
+ */
+static __always_inline int enter_mmsg(struct trace_event_raw_sys_enter *ctx,
+				      __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fl_conn_key key = { .tgid = id >> 32, .fd = (int)ctx->args[0] };
+	struct fl_conn_info *ci;
+
+	ci = bpf_map_lookup_elem(&conns, &key);
+	if (!ci || (dir == FL_DIR_INGRESS && (ctx->args[3] & MSG_PEEK)))
+		return 0;
+	if (tls_ciphertext(id, &key, ci))
+		return 0;
+	save_inflight(OP_MMSG, key.fd, ctx->args[1], (__u32)ctx->args[2], dir);
+	return 0;
+}
+
+struct mmsg_rest {
+	__u64 vec;		/* the user's struct mmsghdr array */
+	__u64 bytes;		/* OUT: msg_len summed */
+};
+
+/* bpf_loop callback: add message FL_MAX_MMSG + @i's length. */
+static long mmsg_len_add(__u32 i, void *arg)
+{
+	struct mmsg_rest *r = arg;
+	__u32 len = 0;
+	__u64 at = r->vec + (FL_MAX_MMSG + (__u64)i) * sizeof(struct mmsghdr) +
+		   __builtin_offsetof(struct mmsghdr, msg_len);
+
+	if (bpf_probe_read_user(&len, sizeof(len), (void *)at))
+		return 1;
+	r->bytes += len;
+	return 0;
+}
+
+static __always_inline int exit_mmsg(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &id);
+	struct mmsg_rest rest = {};
+	struct fl_conn_key key;
+	struct fl_conn_info *ci;
+	struct stage_buf *s;
+	__u32 zero = 0;
+	__u64 ts, msg_ts;
+	int i;
+
+	if (!in)
+		return 0;
+	key.tgid = id >> 32;
+	key.fd = in->fd;
+	ci = bpf_map_lookup_elem(&conns, &key);
+	s = bpf_map_lookup_elem(&stage, &zero);
+	if (ret <= 0 || !ci || !s || in->op != OP_MMSG)
+		goto out;
+	ts = bpf_ktime_get_ns();
+	msg_ts = in->dir == FL_DIR_EGRESS ? in->ts : ts;
+	for (i = 0; i < FL_MAX_MMSG; i++) {
+		struct mmsghdr m;
+		__u64 cap = capture_len;
+
+		if (i >= ret)
+			break;
+		if (bpf_probe_read_user(&m, sizeof(m),
+					(void *)(in->ptr + i * sizeof(m)))) {
+			count(FL_CNT_READ_FAILED);
+			goto out;
+		}
+		if (!m.msg_len)
+			continue;
+		stage_hdr(s, &key, ci, id, msg_ts, in->dir, FL_SRC_SYSCALL,
+			  m.msg_len);
+		if (m.msg_len < cap)
+			cap = m.msg_len;
+		cap = copy_iov(s, (__u64)m.msg_hdr.msg_iov,
+			       (__u32)m.msg_hdr.msg_iovlen,
+			       bound(cap, FL_CAPTURE_MAX));
+		stage_send(s, cap);
+	}
+	if (ret <= FL_MAX_MMSG)
+		goto out;
+	rest.vec = in->ptr;
+	bpf_loop(bound(ret - FL_MAX_MMSG, FL_MAX_MMSG_VLEN), mmsg_len_add, &rest,
+		 0);
+	if (rest.bytes) {
+		stage_hdr(s, &key, ci, id, msg_ts, in->dir, FL_SRC_SYSCALL,
+			  rest.bytes);
+		stage_send(s, 0);
+	}
+out:
+	bpf_map_delete_elem(&inflight, &id);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmmsg")
+int tp_enter_recvmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_mmsg(ctx, FL_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmmsg")
+int tp_exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_mmsg(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmmsg")
+int tp_enter_sendmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_mmsg(ctx, FL_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmmsg")
+int tp_exit_sendmmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_mmsg(ctx->ret);
+}
+
+/*
+ * sendfile(out_fd, in_fd, offset, count) and splice(fd_in, off_in, fd_out,
+ * off_out, len, flags): bytes between a socket and a file or pipe that never
+ * pass through user memory. They are counted in the socket's stream offsets
+ * and emitted without payload (FL_SRC_SPLICE, cap_len 0): userspace skips
+ * them as a gap of known size (an HTTP body by its Content-Length).
+ */
+static __always_inline int exit_splice(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &id);
+	struct fl_conn_key key;
+	struct fl_conn_info *ci;
+	struct stage_buf *s;
+	__u32 zero = 0;
+
+	if (!in)
+		return 0;
+	key.tgid = id >> 32;
+	key.fd = in->fd;
+	ci = bpf_map_lookup_elem(&conns, &key);
+	s = bpf_map_lookup_elem(&stage, &zero);
+	if (ret > 0 && ci && s && in->op == OP_SPLICE) {
+		stage_hdr(s, &key, ci, id,
+			  in->dir == FL_DIR_EGRESS ? in->ts : bpf_ktime_get_ns(),
+			  in->dir, FL_SRC_SPLICE, ret);
+		stage_send(s, 0);
+	}
+	bpf_map_delete_elem(&inflight, &id);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int tp_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_data((int)ctx->args[0], 0, 0, OP_SPLICE, FL_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int tp_exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_splice(ctx->ret);
+}
+
+/* one end of a splice is a pipe: at most one of the two is a connection */
+SEC("tracepoint/syscalls/sys_enter_splice")
+int tp_enter_splice(struct trace_event_raw_sys_enter *ctx)
+{
+	enter_data((int)ctx->args[0], 0, 0, OP_SPLICE, FL_DIR_INGRESS);
+	return enter_data((int)ctx->args[2], 0, 0, OP_SPLICE, FL_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_splice")
+int tp_exit_splice(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_splice(ctx->ret);
 }
 
 /* ---- TLS: uprobes on the SSL_* functions of OpenSSL 1.1/3.x ------------- */

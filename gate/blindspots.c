@@ -69,6 +69,8 @@ static const struct bs_def bs_defs[] = {
 	  "flushes to the store that failed (kept in memory and retried)" },
 	{ "bytes_truncated", BS_PARTIAL, "bytes_seen",
 	  "payload bytes beyond the per-syscall capture limit (bodies skipped by length)" },
+	{ "bytes_spliced", BS_PARTIAL, "bytes_seen",
+	  "payload bytes moved by sendfile/splice: counted, never captured (bodies skipped by length)" },
 	{ "gap_bytes", BS_PARTIAL, "bytes_seen",
 	  "stream bytes never received (lost events): parsers skipped a gap" },
 	{ "reordered_events", BS_PARTIAL, "data_events",
@@ -113,6 +115,7 @@ static const struct bs_def bs_defs[] = {
 	{ "conn_closes", BS_TOTAL, NULL, NULL },
 	{ "conn_failures", BS_TOTAL, NULL, NULL },
 	{ "conns_mirrored", BS_TOTAL, NULL, NULL },
+	{ "conns_inherited", BS_TOTAL, NULL, NULL },
 	{ "tls_libraries", BS_TOTAL, NULL, NULL },
 	{ "tls_conns", BS_TOTAL, NULL, NULL },
 };
@@ -130,7 +133,8 @@ static const struct {
 	{ "unix", "Unix domain sockets: local IPC over socket files is not traced" },
 	{ "udp", "UDP, incl. DNS: only TCP connections are traced" },
 	{ "io_uring", "I/O submitted through io_uring bypasses the syscall tracepoints" },
-	{ "sendfile", "sendfile/splice payloads: bytes not captured" },
+	{ "sendfile", "sendfile/splice bodies: bytes counted (bytes_spliced) "
+		      "and skipped by length, payload never captured" },
 	{ "tls-static", "TLS in binaries without exported SSL_* symbols "
 			"(statically linked, Go): stays encrypted" },
 	{ "quic/http3", "QUIC and HTTP/3 (UDP, encrypted in the transport)" },

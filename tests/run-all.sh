@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test of faultline, in order: unit (plain), unit under ASan+UBSan,
 # gatectl against fixture stores, then the BPF integration tests against real
-# servers (plaintext, identity, TLS, MySQL, HTTP/2 and gRPC). Prints each suite's summary and a
+# servers (plaintext, identity, TLS, socket paths, MySQL, HTTP/2 and gRPC). Prints each suite's summary and a
 # total "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -36,6 +36,7 @@ suite paths tests/integration/paths.sh
 suite loadtools tests/integration/loadtools.sh
 suite mysql tests/integration/mysql.sh
 suite http2 tests/integration/http2.sh
+suite sockpaths tests/integration/sockpaths.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"

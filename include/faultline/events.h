@@ -21,6 +21,10 @@
 				    per-CPU staging is 2x and must stay < 32 KiB) */
 #define FL_MAX_IOV 64		 /* iovec entries copied from readv/sendmsg (gRPC
 				    writes one per slice: a frame header, a block) */
+#define FL_MAX_MMSG 8		 /* messages of one sendmmsg/recvmmsg copied; the
+				    bytes of later ones are counted, not copied */
+#define FL_MAX_MMSG_VLEN 1024	 /* messages per sendmmsg/recvmmsg (UIO_MAXIOV) */
+#define FL_MAX_INHERIT_FDS 65536 /* fds a fork looks at for connections to copy */
 #define FL_MAX_CONNS 65536	 /* compiled size of the connection map; the agent
 				    sets --max-conns (default 131072) at load */
 #define FL_RINGBUF_DEFAULT (8u << 20) /* ring buffer bytes */
@@ -37,6 +41,9 @@ enum fl_event_type {
 				    requests the same-thread link cannot tell apart
 				    (fl_conn_event, no tuple; once per thread) */
 	FL_EV_THREAD_EXIT = 8,	/* a thread marked by FL_EV_THREAD_EVLOOP exited */
+	FL_EV_CONN_INHERIT = 9,	/* fork(): the child's copy of a tracked
+				   connection of its parent (fl_conn_event; bytes
+				   = the stream offsets it continues from) */
 };
 
 enum fl_role {
@@ -54,6 +61,8 @@ enum fl_source {
 	FL_SRC_SYSCALL = 0,	/* plaintext from a read/write syscall */
 	FL_SRC_TLS = 1,		/* plaintext from a TLS library uprobe; its
 				   offsets count plaintext bytes only */
+	FL_SRC_SPLICE = 2,	/* sendfile/splice: bytes counted in the syscall
+				   offsets, never copied (cap_len 0) */
 };
 
 /* Indexes of the per-CPU `counters` array: what the collector did not see. */
@@ -94,6 +103,16 @@ struct fl_conn_info {
 
 #define FL_CONN_F_JOINED 1	/* fl_conn_event.flags: existed before the agent */
 
+/*
+ * Value of the collector's `procs` map, keyed by tgid: lets a fork find the
+ * parent's connections without a lookup per possible fd. Kept at register
+ * and close (and by userspace when it adopts connections).
+ */
+struct fl_proc_fds {
+	__s64 nconns;		/* registered connections now (a hint) */
+	__s64 max_fd;		/* highest fd ever registered */
+};
+
 struct fl_event_hdr {
 	__u64 ts_ns;		/* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
 	struct fl_conn_id cid;
@@ -114,7 +133,8 @@ struct fl_tuple {
 	__u16 pad;
 };
 
-/* FL_EV_CONN_OPEN, FL_EV_CONN_FAIL, FL_EV_CONN_CLOSE, FL_EV_PROC_EXIT */
+/* FL_EV_CONN_OPEN, FL_EV_CONN_FAIL, FL_EV_CONN_CLOSE, FL_EV_PROC_EXIT,
+ * FL_EV_PROC_EXEC, FL_EV_CONN_INHERIT */
 struct fl_conn_event {
 	struct fl_event_hdr hdr;
 	struct fl_tuple tuple;

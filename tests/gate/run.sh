@@ -420,7 +420,8 @@ eq(list(doc.keys()), ["updated", "totals", "counters", "unresolved_peers", "unco
 eq(doc["updated"], "2026-11-21T05:01:02.500Z", "updated")
 eq(doc["totals"], {"events": 10000, "records": 900, "data_events": 6000, "bytes_seen": 2000000,
    "bytes_captured": 1900000, "conn_opens": 50, "conns_joined": None, "conn_closes": None,
-   "conn_failures": None, "conns_mirrored": None, "tls_libraries": 2, "tls_conns": None},
+   "conn_failures": None, "conns_mirrored": None, "conns_inherited": None, "tls_libraries": 2,
+   "tls_conns": None},
    "totals (absent rows: null)")'
 js "blindspots json: non-zero counters by group then name, unknown kept last" '
 got = [(c["name"], c["value"], c["group"]) for c in doc["counters"]]
@@ -474,7 +475,7 @@ COUNTERS
 updated  2026-11-21T05:01:02.500Z
 totals   events 10000, records 900, data_events 6000, bytes_seen 2000000, bytes_captured 1900000
          conn_opens 50, conns_joined -, conn_closes -, conn_failures -, conns_mirrored -
-         tls_libraries 2, tls_conns -
+         conns_inherited -, tls_libraries 2, tls_conns -
 
 NAME                 GROUP            VALUE  SHARE                REASON
 inflight_map_full    loss                 3  -                    syscalls not seen: in-flight map full
@@ -515,7 +516,7 @@ CHANNEL     DESCRIPTION
 unix        Unix domain sockets: local IPC over socket files is not traced
 udp         UDP, incl. DNS: only TCP connections are traced
 io_uring    I/O submitted through io_uring bypasses the syscall tracepoints
-sendfile    sendfile/splice payloads: bytes not captured
+sendfile    sendfile/splice bodies: bytes counted (bytes_spliced) and skipped by length, payload never captured
 tls-static  TLS in binaries without exported SSL_* symbols (statically linked, Go): stays encrypted
 quic/http3  QUIC and HTTP/3 (UDP, encrypted in the transport)
 EOF
