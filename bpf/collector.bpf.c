@@ -736,13 +736,16 @@ static __always_inline int enter_data(int fd, __u64 ptr, __u32 iovcnt, __u8 op,
 		_v > (max) ? (max) : _v;                                       \
 	})
 
-/* Copy up to @cap bytes from the user iovec array at @iov into @s. */
+/*
+ * Copy up to @cap bytes from the first @max_iov entries (a constant) of the
+ * user iovec array at @iov into @s.
+ */
 static __always_inline __u64 copy_iov(struct stage_buf *s, __u64 iov,
-				      __u32 iovcnt, __u64 cap)
+				      __u32 iovcnt, __u64 cap, const int max_iov)
 {
 	__u64 copied = 0;
 
-	for (int i = 0; i < FL_MAX_IOV; i++) {
+	for (int i = 0; i < max_iov; i++) {
 		struct iovec v;
 		__u64 n;
 
@@ -844,7 +847,8 @@ static __always_inline int exit_data(long ret)
 		cap = capture_len;
 		if ((__u64)ret < cap)
 			cap = ret;
-		cap = copy_iov(s, in->ptr, in->iovcnt, bound(cap, FL_CAPTURE_MAX));
+		cap = copy_iov(s, in->ptr, in->iovcnt, bound(cap, FL_CAPTURE_MAX),
+			       FL_MAX_IOV);
 	}
 	stage_send(s, cap);
 out:
@@ -1061,9 +1065,10 @@ static __always_inline int exit_mmsg(long ret)
 			  m.msg_len);
 		if (m.msg_len < cap)
 			cap = m.msg_len;
+		/* FL_MAX_MMSG x FL_MAX_IOV would be too much for the verifier */
 		cap = copy_iov(s, (__u64)m.msg_hdr.msg_iov,
 			       (__u32)m.msg_hdr.msg_iovlen,
-			       bound(cap, FL_CAPTURE_MAX));
+			       bound(cap, FL_CAPTURE_MAX), FL_MAX_MMSG_IOV);
 		stage_send(s, cap);
 	}
 	if (ret <= FL_MAX_MMSG)

@@ -23,6 +23,7 @@
 				    writes one per slice: a frame header, a block) */
 #define FL_MAX_MMSG 8		 /* messages of one sendmmsg/recvmmsg copied; the
 				    bytes of later ones are counted, not copied */
+#define FL_MAX_MMSG_IOV 8	 /* iovec entries copied per sendmmsg/recvmmsg message */
 #define FL_MAX_MMSG_VLEN 1024	 /* messages per sendmmsg/recvmmsg (UIO_MAXIOV) */
 #define FL_MAX_INHERIT_FDS 65536 /* fds a fork looks at for connections to copy */
 #define FL_MAX_CONNS 65536	 /* compiled size of the connection map; the agent
