@@ -210,7 +210,12 @@ static void conn_free(struct conn_table *ct, struct conn *c)
 	if (ct->cp && c->serving_tid)
 		callpath_conn_gone(ct->cp, c->serving_tid, c);
 	ct->opaque_closed += c->tls_opaque && !c->tls;
-	if (c->parser)
+	/*
+	 * A mirror is parsed for call paths only: what it missed the client
+	 * end saw (a recv cut at the capture limit mid-pipeline, say), so its
+	 * trouble costs links at most, never a record: not a counter.
+	 */
+	if (c->parser && !c->mirrored)
 		add_parser_stats(&ct->closed, fl_parser_stats(c->parser));
 	fl_parser_free(c->parser);
 	free(c);
@@ -816,7 +821,7 @@ void conn_table_parser_stats(struct conn_table *ct, struct agent_stats *stats)
 	stats->tls_opaque_conns = ct->opaque_closed;
 	for (uint32_t b = 0; b < CONN_BUCKETS; b++)
 		for (struct conn *c = ct->by_fd[b]; c; c = c->next) {
-			if (c->parser)
+			if (c->parser && !c->mirrored)
 				add_parser_stats(&sum, fl_parser_stats(c->parser));
 			stats->tls_opaque_conns += c->tls_opaque && !c->tls;
 		}

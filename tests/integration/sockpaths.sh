@@ -64,7 +64,7 @@ fl_start_cmd itemsd "$work/items" --port "$ITEMS_PORT" -- \
 
 # --- 2. the agent ---------------------------------------------------------------------
 db=$work/faultline.db
-"$agent" --db "$db" --flush-interval 1 >"$work/agent.log" 2>&1 &
+"$agent" --db "$db" --flush-interval 1 ${AGENT_OPTS:-} >"$work/agent.log" 2>&1 &
 agent_pid=$!
 for _ in $(seq 100); do
 	grep -q "ready" "$work/agent.log" && break
