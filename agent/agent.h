@@ -37,7 +37,8 @@
 	X(tls_libraries)	/* TLS libraries/executables uprobes attached to */\
 	X(tls_attach_failures)	/* SSL_* uprobes that could not be attached */ \
 	X(tls_conns)		/* connections whose TLS plaintext was seen */ \
-	X(tls_opaque_conns)	/* TLS connections seen only encrypted: not parsed */
+	X(tls_opaque_conns)	/* TLS connections seen only encrypted: not parsed */\
+	X(routes_overflowed)	/* records of routes over --max-routes: "{overflow}" */
 
 struct agent_stats {
 #define X(name) uint64_t name;

@@ -425,7 +425,7 @@ js "blindspots json: non-zero counters by group then name, unknown kept last" '
 got = [(c["name"], c["value"], c["group"]) for c in doc["counters"]]
 eq(got, [("inflight_map_full", 3, "loss"), ("ringbuf_drops", 42, "loss"),
          ("bytes_truncated", 100000, "partial"), ("gap_bytes", 5000, "partial"),
-         ("parser_resyncs", 2, "not_understood"), ("tls_attach_failures", 1, "not_understood"),
+         ("routes_overflowed", 9, "partial"), ("parser_resyncs", 2, "not_understood"), ("tls_attach_failures", 1, "not_understood"),
          ("tls_opaque_conns", 4, "not_understood"), ("unknown_proto_bytes", 1234, "not_understood"),
          ("unknown_proto_conns", 1, "not_understood"),
          ("unresolved_peers", 3, "identity"), ("aaa_future_counter", 7, "other")], "counters")
@@ -441,6 +441,9 @@ eq((c["bytes_truncated"]["of"], c["bytes_truncated"]["ratio"]), ("bytes_seen", 0
 eq((c["ringbuf_drops"]["of"], c["ringbuf_drops"]["ratio"]), ("events", 0.0042), "drops share")
 eq((c["unknown_proto_bytes"]["of"], c["unknown_proto_bytes"]["ratio"]), ("bytes_seen", 0.000617), "6 decimals")
 eq((c["inflight_map_full"]["of"], c["inflight_map_full"]["ratio"]), (None, None), "no share")
+eq((c["routes_overflowed"]["of"], c["routes_overflowed"]["ratio"]), ("records", 0.01), "overflow share")
+eq(c["routes_overflowed"]["reason"], "requests of HTTP routes over the agent'"'"'s --max-routes per server: "
+   "counted as METHOD {overflow}", "overflow reason")
 for n in ("conn_map_full", "store_errors", "zzz_future_zero", "events", "bytes_seen", "tls_libraries"):
     eq(n in c, False, n + " listed")'
 js "blindspots json: unresolved peers, requests desc then name" '
@@ -470,6 +473,7 @@ inflight_map_full    loss                 3  -                    syscalls not s
 ringbuf_drops        loss                42  0.42% of events      events lost: ring buffer full
 bytes_truncated      partial         100000  5.00% of bytes_seen  payload bytes beyond the per-syscall capture limit (bodies skipped by length)
 gap_bytes            partial           5000  0.25% of bytes_seen  stream bytes never received (lost events): parsers skipped a gap
+routes_overflowed    partial              9  1.00% of records     requests of HTTP routes over the agent's --max-routes per server: counted as METHOD {overflow}
 parser_resyncs       not_understood       2  -                    times a parser lost framing and resynchronised
 tls_attach_failures  not_understood       1  -                    SSL_* uprobes that could not be attached: that TLS traffic stays encrypted
 tls_opaque_conns     not_understood       4  -                    TLS connections seen only encrypted: not parsed
@@ -537,7 +541,7 @@ err_is "blindspots missing db: message" "gatectl: cannot open '$work/nope.db': N
 [ -z "$OUT" ] && ok "blindspots missing db: nothing on stdout" || fail "blindspots missing db: nothing on stdout" "$OUT"
 rc "blindspots non-faultline db exits 2" 2 --db "$OTHER" blindspots
 rc "blindspots global options before the command" 0 --db "$BLIND" -o json blindspots
-js "blindspots global options: applied" 'eq(len(doc["counters"]), 11, "counters")'
+js "blindspots global options: applied" 'eq(len(doc["counters"]), 12, "counters")'
 sqlite3 "$work/nocounters.db" "CREATE TABLE t(x); PRAGMA user_version = 1;"
 rc "blindspots on a store without the agent_counters table exits 2" 2 --db "$work/nocounters.db" blindspots
 err_is "blindspots without the table: message" "gatectl: cannot read agent_counters in '$work/nocounters.db': no such table: agent_counters"
