@@ -73,6 +73,8 @@ static const char doc[] =
 	"and on exit. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN for "
 	"mounting tracefs).";
 
+#define OPT_MAX_ROUTES 0x200	/* long-only options: keys past any char */
+
 static const struct argp_option opts[] = {
 	{ "db", 'd', "FILE", 0, "Store to write (default ./faultline.db)", 0 },
 	{ "capture", 'c', "BYTES", 0,
@@ -86,7 +88,7 @@ static const struct argp_option opts[] = {
 	{ "max-conns", 'm', "N", 0,
 	  "TCP sockets tracked at once (default 131072, ~120 bytes of kernel memory each; a loopback connection is 2)", 0 },
 	{ "duration", 'D', "SECONDS", 0, "Stop after SECONDS", 0 },
-	{ "max-routes", 'M', "N", 0,
+	{ "max-routes", OPT_MAX_ROUTES, "N", 0,
 	  "Distinct HTTP operations kept per server service (default 500, 0: "
 	  "no cap); later ones are counted as \"METHOD {overflow}\"", 0 },
 	{ "record", 'R', "FILE", 0,
@@ -138,7 +140,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		return parse_uint(arg, 1, INT_MAX, &env.duration_s, state);
 	case 'm':
 		return parse_uint(arg, 1024, 1u << 24, &env.max_conns, state);
-	case 'M':
+	case OPT_MAX_ROUTES:
 		return parse_uint(arg, 0, 1000000, &env.max_routes, state);
 	case 's':
 		env.services = arg;
