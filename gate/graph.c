@@ -98,6 +98,17 @@ static json_t *graph_json_edge(const struct gate_edge *e)
 			 "tls", e->tls);
 }
 
+/* @je (an edge object, NULL on ENOMEM) with "attributes": the OpenTelemetry
+ * attributes of @e (gate/otel.c); NULL on ENOMEM, @je released then. */
+static json_t *graph_json_otel(json_t *je, const struct gate_edge *e)
+{
+	if (je && json_object_set_new(je, "attributes", gate_otel_attributes(e))) {
+		json_decref(je);
+		je = NULL;
+	}
+	return je;
+}
+
 static json_t *json_time_or_null(int64_t ns, int64_t unbounded)
 {
 	return ns == unbounded ? json_null() : gate_json_time(ns);
@@ -123,7 +134,8 @@ static int graph_json(struct gate_ctx *ctx, const struct gate_edges *es,
 				"name", svcs[i].name, "kind", svcs[i].kind)))
 			goto out_nomem;
 	for (size_t i = 0; i < es->n; i++)
-		if (json_array_append_new(jedges, graph_json_edge(&es->v[i])))
+		if (json_array_append_new(jedges, graph_json_otel(
+				graph_json_edge(&es->v[i]), &es->v[i])))
 			goto out_nomem;
 	err = gate_json_print(ctx, root);
 	json_decref(root);
