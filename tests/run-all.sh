@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test of faultline, in order: unit (plain), unit under ASan+UBSan,
 # gatectl against fixture stores, then the BPF integration tests against real
-# servers (plaintext, identity, TLS). Prints each suite's summary and a
+# servers (plaintext, identity, TLS, secrets). Prints each suite's summary and a
 # total "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -32,6 +32,7 @@ suite gatectl tests/gate/run.sh
 suite integration tests/integration/run.sh
 suite identity tests/integration/identity.sh
 suite tls tests/integration/tls.sh
+suite secrets tests/integration/secrets.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"
