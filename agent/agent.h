@@ -45,7 +45,8 @@
 	X(links_thread)		/* child requests linked by the same thread */ \
 	X(links_traceparent)	/* child requests linked by W3C trace-id */    \
 	X(threads_evloop)	/* threads seen waiting on epoll: no thread links */\
-	X(threads_multiplexed)	/* threads that read two requests at once: no thread links */
+	X(threads_multiplexed)	/* threads that read two requests at once: no thread links */\
+	X(routes_overflowed)	/* records of routes over --max-routes: "{overflow}" */
 
 struct agent_stats {
 #define X(name) uint64_t name;

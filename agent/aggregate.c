@@ -11,6 +11,8 @@
 
 #define EDGE_BUCKETS 4096	/* hash buckets; chains grow past that */
 #define WINDOWS_MAX 4		/* distinct pending minutes per edge */
+#define ROUTE_SET_BUCKETS 1024	/* hash buckets of route sets */
+#define ROUTE_SLOTS_MIN 8	/* first size of a route set's table */
 
 /* Deltas of one minute of one edge since the last flush. */
 struct window {
@@ -50,11 +52,27 @@ struct link {
 
 #define LINK_BUCKETS 1024
 
+/*
+ * The distinct operations seen on one server service over one capped
+ * protocol: 64-bit FNV-1a hashes of the operation strings (never the
+ * strings: bounded at 8 bytes per route), open addressing, 0 = empty.
+ */
+struct route_set {
+	struct route_set *next;	/* hash chain */
+	uint64_t hash;		/* of server and protocol */
+	char *server, *protocol; /* one allocation */
+	uint64_t *slots;	/* operation hashes; a power of two of them */
+	uint32_t nslots, n;	/* table size, routes in it (n <= max_routes) */
+};
+
 struct aggregator {
 	struct agg_edge *buckets[EDGE_BUCKETS];
 	struct link *links[LINK_BUCKETS];
 	uint64_t flush_no;	/* numbers flushes, for agg_edge.db_flush */
 	char source[16];	/* edge_sources.source of what this agent sees */
+	unsigned max_routes;	/* distinct operations per server; 0: no cap */
+	uint64_t routes_overflowed; /* records counted under an overflow op */
+	struct route_set *routes[ROUTE_SET_BUCKETS];
 };
 
 static const char *const kind_names[] = {
@@ -80,8 +98,10 @@ struct aggregator *agg_new(const char *source)
 		return NULL;
 	}
 	a = calloc(1, sizeof(*a));
-	if (a)
+	if (a) {
 		snprintf(a->source, sizeof(a->source), "%s", source);
+		a->max_routes = AGG_MAX_ROUTES_DEFAULT;
+	}
 	return a;
 }
 
@@ -109,6 +129,15 @@ void agg_free(struct aggregator *a)
 		for (; e; e = next) {
 			next = e->next;
 			edge_free(e);
+		}
+	}
+	for (int b = 0; b < ROUTE_SET_BUCKETS; b++) {
+		struct route_set *r = a->routes[b], *next;
+		for (; r; r = next) {
+			next = r->next;
+			free(r->slots);
+			free(r->server);
+			free(r);
 		}
 	}
 	free(a);
@@ -195,12 +224,208 @@ static void edge_seen(struct agg_edge *e, uint64_t wall_ns)
 		e->last_ns = wall_ns;
 }
 
+/* ---- route cardinality cap ---------------------------------------------- */
+
+/* FNV-1a of @s, NUL included, continuing from @h. */
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+	for (;; s++) {
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+		if (!*s)
+			return h;
+	}
+}
+
+/*
+ * Protocols whose operations are routes chosen by the peer (a URL path):
+ * their distinct operations per server are capped. SQL statements and
+ * Redis commands are the program's own text, not the caller's.
+ */
+static bool route_capped(const char *protocol)
+{
+	return !strcmp(protocol, "http");
+}
+
+/* An overflow operation: "{overflow}" after a standard method, or _OTHER. */
+static void route_overflow_op(const char *op, char *out, size_t len)
+{
+	static const char *const methods[] = {
+		"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
+		"TRACE", "PATCH",
+	};
+	size_t mlen = strcspn(op, " ");
+	const char *m = "_OTHER";
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strlen(methods[i]) == mlen && !strncmp(op, methods[i], mlen))
+			m = methods[i];
+	snprintf(out, len, "%s " AGG_ROUTE_OVERFLOW, m);
+}
+
+bool agg_route_is_overflow(const char *op)
+{
+	size_t n = strlen(op), k = strlen(" " AGG_ROUTE_OVERFLOW);
+
+	return n >= k && !strcmp(op + n - k, " " AGG_ROUTE_OVERFLOW);
+}
+
+static struct route_set *route_set_get(struct aggregator *a, const char *server,
+				       const char *protocol)
+{
+	uint64_t h = fnv_str(fnv_str(1469598103934665603ull, server), protocol);
+	struct route_set **head = &a->routes[h % ROUTE_SET_BUCKETS], *r;
+	size_t sl = strlen(server) + 1, pl = strlen(protocol) + 1;
+
+	for (r = *head; r; r = r->next)
+		if (r->hash == h && !strcmp(r->server, server) &&
+		    !strcmp(r->protocol, protocol))
+			return r;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->server = malloc(sl + pl);
+	r->slots = calloc(ROUTE_SLOTS_MIN, sizeof(*r->slots));
+	if (!r->server || !r->slots) {
+		free(r->server);
+		free(r->slots);
+		free(r);
+		return NULL;
+	}
+	r->protocol = r->server + sl;
+	memcpy(r->server, server, sl);
+	memcpy(r->protocol, protocol, pl);
+	r->nslots = ROUTE_SLOTS_MIN;
+	r->hash = h;
+	r->next = *head;
+	*head = r;
+	return r;
+}
+
+/* The slot of @h in @r: where it is, or the empty one it would go to. */
+static uint64_t *route_slot(const struct route_set *r, uint64_t h)
+{
+	uint32_t i = (uint32_t)(h ^ (h >> 32)) & (r->nslots - 1);
+
+	while (r->slots[i] && r->slots[i] != h)
+		i = (i + 1) & (r->nslots - 1);
+	return &r->slots[i];
+}
+
+/* Double @r's table (kept at most half full). Returns 0 or -ENOMEM. */
+static int route_grow(struct route_set *r)
+{
+	struct route_set old = *r;
+
+	r->slots = calloc((size_t)old.nslots * 2, sizeof(*r->slots));
+	if (!r->slots) {
+		r->slots = old.slots;
+		return -ENOMEM;
+	}
+	r->nslots = old.nslots * 2;
+	for (uint32_t i = 0; i < old.nslots; i++)
+		if (old.slots[i])
+			*route_slot(r, old.slots[i]) = old.slots[i];
+	free(old.slots);
+	return 0;
+}
+
+/*
+ * Whether @op may be recorded under its own name on @server: 1 if it is
+ * known or there is room for it (then it is known from now on), 0 if the
+ * server already has max_routes others, -ENOMEM.
+ */
+static int route_admit(struct aggregator *a, const char *server,
+		       const char *protocol, const char *op)
+{
+	struct route_set *r = route_set_get(a, server, protocol);
+	uint64_t h = fnv_str(1469598103934665603ull, op), *slot;
+
+	if (!r)
+		return -ENOMEM;
+	h += !h;		/* 0 marks an empty slot */
+	slot = route_slot(r, h);
+	if (*slot)
+		return 1;
+	if (r->n >= a->max_routes)
+		return 0;
+	if (2 * (r->n + 1) > r->nslots) {
+		if (route_grow(r))
+			return -ENOMEM;
+		slot = route_slot(r, h);
+	}
+	*slot = h;
+	r->n++;
+	return 1;
+}
+
+void agg_set_max_routes(struct aggregator *a, unsigned max_routes)
+{
+	a->max_routes = max_routes;
+}
+
+uint64_t agg_routes_overflowed(const struct aggregator *a)
+{
+	return a->routes_overflowed;
+}
+
+int agg_seed_routes(struct aggregator *a, sqlite3 *db, char *errbuf,
+		    size_t errlen)
+{
+	/* oldest first: the routes that were named first keep their names */
+	static const char sql[] =
+		"SELECT s.name, e.protocol, e.operation FROM edges e "
+		"JOIN services s ON s.id = e.server_id "
+		"ORDER BY e.first_seen_ns, e.id";
+	sqlite3_stmt *st = NULL;
+	int rc, err = 0;
+
+	errbuf[0] = 0;
+	if (!a->max_routes)
+		return 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL))
+		goto out_sqlite;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *server = (const char *)sqlite3_column_text(st, 0);
+		const char *proto = (const char *)sqlite3_column_text(st, 1);
+		const char *op = (const char *)sqlite3_column_text(st, 2);
+
+		if (!server || !proto || !op || !route_capped(proto) ||
+		    agg_route_is_overflow(op))
+			continue;
+		err = route_admit(a, server, proto, op);
+		if (err < 0)
+			goto out_finalize;
+	}
+	err = 0;
+	if (rc == SQLITE_DONE)
+		goto out_finalize;
+out_sqlite:
+	err = -EIO;
+	snprintf(errbuf, errlen, "cannot read routes from the store: %s",
+		 sqlite3_errmsg(db));
+out_finalize:
+	sqlite3_finalize(st);
+	return err;
+}
+
 struct agg_edge *agg_edge(struct aggregator *a, const char *client,
 			  const char *server, enum svc_kind server_kind,
 			  enum fl_proto proto, const char *operation, bool tls)
 {
-	return edge_get(a, client, server, fl_proto_name(proto), operation, tls,
-			server_kind);
+	const char *p = fl_proto_name(proto);
+	char overflow[32];
+
+	/* the cap applies here too: a parent edge seen first from its server */
+	if (a->max_routes && route_capped(p)) {
+		int r = route_admit(a, server, p, operation);
+		if (r < 0)
+			return NULL;
+		if (!r) {
+			route_overflow_op(operation, overflow, sizeof(overflow));
+			operation = overflow;
+		}
+	}
+	return edge_get(a, client, server, p, operation, tls, server_kind);
 }
 
 const char *agg_edge_server(const struct agg_edge *e)
@@ -212,11 +437,23 @@ int agg_record(struct aggregator *a, const char *client, const char *server,
 	       enum svc_kind server_kind, const struct fl_record *rec,
 	       bool tls, uint64_t wall_start_ns, struct agg_edge **edge)
 {
-	struct agg_edge *e = edge_get(a, client, server, fl_proto_name(rec->proto),
-				  rec->operation, tls, server_kind);
+	const char *proto = fl_proto_name(rec->proto), *op = rec->operation;
+	char overflow[32];
 	struct window *w;
+	struct agg_edge *e;
 	uint64_t lat;
 
+	if (a->max_routes && route_capped(proto)) {
+		int r = route_admit(a, server, proto, op);
+		if (r < 0)
+			return r;
+		if (!r) {
+			route_overflow_op(op, overflow, sizeof(overflow));
+			op = overflow;
+			a->routes_overflowed++;
+		}
+	}
+	e = edge_get(a, client, server, proto, op, tls, server_kind);
 	if (edge)
 		*edge = e;
 	if (!e)

@@ -43,11 +43,42 @@ struct aggregator *agg_new(const char *source);
 void agg_free(struct aggregator *a);
 
 /*
+ * Route cardinality cap. The distinct operations of one server service over
+ * a protocol whose operations are routes (today "http") are capped at
+ * max_routes; a record of a route beyond the cap is counted on the edge of
+ * the overflow operation "METHOD {overflow}" ("_OTHER {overflow}" for a
+ * non-standard method), which no real route can equal (a route starts with
+ * '/' or is '*'). docs/agent.md, "Route cap".
+ */
+#define AGG_MAX_ROUTES_DEFAULT 500
+#define AGG_ROUTE_OVERFLOW "{overflow}"
+
+/* agg_set_max_routes() - cap routes per server at @max_routes; 0: no cap. */
+void agg_set_max_routes(struct aggregator *a, unsigned max_routes);
+
+/*
+ * agg_seed_routes() - learn the routes already named in the store @db, so
+ * that a restarted agent names the same routes and sends the same ones to
+ * the overflow: every capped edge's operation per server, oldest
+ * (first_seen) first, up to the cap. Call before the first agg_record().
+ * Returns 0, -ENOMEM, or -EIO with the SQLite message in @errbuf.
+ */
+int agg_seed_routes(struct aggregator *a, sqlite3 *db, char *errbuf,
+		    size_t errlen);
+
+/* agg_routes_overflowed() - records counted under an overflow operation. */
+uint64_t agg_routes_overflowed(const struct aggregator *a);
+
+/* agg_route_is_overflow() - @op is an overflow operation ("GET {overflow}"). */
+bool agg_route_is_overflow(const char *op);
+
+/*
  * agg_record() - count @rec on the edge @client -> @server (names, copied)
  * in the window of its start. @wall_start_ns: the record's start as Unix
  * ns. @server_kind: the server's kind. @tls: the record was read from TLS
  * plaintext (part of the edge's key here; the store's edges.tls is set once
- * any of an edge's records was). Returns 0 or -ENOMEM.
+ * any of an edge's records was). A route over the cap is counted under its
+ * overflow operation (above). Returns 0 or -ENOMEM.
  */
 int agg_record(struct aggregator *a, const char *client, const char *server,
 	       enum svc_kind server_kind, const struct fl_record *rec,

@@ -37,6 +37,7 @@ static struct env {
 	unsigned ringbuf_mb;	/* ring buffer size, MiB (power of two) */
 	unsigned max_conns;	/* entries of the BPF connection map */
 	unsigned duration_s;	/* stop after this many seconds; 0: never */
+	unsigned max_routes;	/* distinct HTTP operations per server; 0: no cap */
 	const char *record;	/* also write raw events here */
 	const char *replay;	/* replay this recording instead of the kernel */
 	const char *services;	/* the operator's mapping file */
@@ -52,6 +53,7 @@ static struct env {
 	.flush_s = 5,
 	.ringbuf_mb = FL_RINGBUF_DEFAULT >> 20,
 	.max_conns = 131072,	/* ~16 MiB of kernel memory; loopback uses 2 per connection */
+	.max_routes = AGG_MAX_ROUTES_DEFAULT,
 };
 
 const char *argp_program_version = "faultline-agent 0.1";
@@ -72,6 +74,8 @@ static const char doc[] =
 	"and on exit. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN for "
 	"mounting tracefs).";
 
+#define OPT_MAX_ROUTES 0x200	/* long-only options: keys past any char */
+
 static const struct argp_option opts[] = {
 	{ "db", 'd', "FILE", 0, "Store to write (default ./faultline.db)", 0 },
 	{ "capture", 'c', "BYTES", 0,
@@ -85,6 +89,9 @@ static const struct argp_option opts[] = {
 	{ "max-conns", 'm', "N", 0,
 	  "TCP sockets tracked at once (default 131072, ~120 bytes of kernel memory each; a loopback connection is 2)", 0 },
 	{ "duration", 'D', "SECONDS", 0, "Stop after SECONDS", 0 },
+	{ "max-routes", OPT_MAX_ROUTES, "N", 0,
+	  "Distinct HTTP operations kept per server service (default 500, 0: "
+	  "no cap); later ones are counted as \"METHOD {overflow}\"", 0 },
 	{ "record", 'R', "FILE", 0,
 	  "Also write the raw event stream to FILE (0600; holds plaintext payloads)", 0 },
 	{ "replay", 'P', "FILE", 0,
@@ -137,6 +144,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		return parse_uint(arg, 1, INT_MAX, &env.duration_s, state);
 	case 'm':
 		return parse_uint(arg, 1024, 1u << 24, &env.max_conns, state);
+	case OPT_MAX_ROUTES:
+		return parse_uint(arg, 0, 1000000, &env.max_routes, state);
 	case 's':
 		env.services = arg;
 		break;
@@ -283,6 +292,7 @@ static int flush(struct agent *a)
 	if (a->skel)
 		read_bpf_counters(a->skel, &a->stats);
 	conn_table_parser_stats(a->ct, &a->stats);
+	a->stats.routes_overflowed = agg_routes_overflowed(a->agg);
 	if (agg_flush(a->agg, a->db, &a->stats, err, sizeof(err))) {
 		a->stats.store_errors++;
 		fprintf(stderr, "faultline-agent: %s (kept in memory, retrying)\n",
@@ -424,6 +434,7 @@ static int replay(struct agent *a, struct record_reader *rr)
 static int agent_open(struct agent *a)
 {
 	char errbuf[512];
+	int err;
 
 	a->id = identity_new();
 	a->agg = agg_new(env.source);
@@ -441,6 +452,14 @@ static int agent_open(struct agent *a)
 	if (fl_store_open(env.db, true, &a->db, errbuf, sizeof(errbuf))) {
 		fprintf(stderr, "faultline-agent: %s\n", errbuf);
 		return -EIO;
+	}
+	/* a restart names the routes the store already has, up to the cap */
+	agg_set_max_routes(a->agg, env.max_routes);
+	err = agg_seed_routes(a->agg, a->db, errbuf, sizeof(errbuf));
+	if (err) {
+		fprintf(stderr, "faultline-agent: %s\n",
+			err == -ENOMEM ? "out of memory" : errbuf);
+		return err;
 	}
 	return 0;
 }

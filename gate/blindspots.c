@@ -77,6 +77,9 @@ static const struct bs_def bs_defs[] = {
 	  "data events behind the stream offset: dropped" },
 	{ "conns_without_open", BS_PARTIAL, NULL,
 	  "connections first seen mid-stream: their open was lost" },
+	{ "routes_overflowed", BS_PARTIAL, "records",
+	  "requests of HTTP routes over the agent's --max-routes per server: "
+	  "counted as METHOD {overflow}" },
 	{ "unknown_proto_conns", BS_NOT_UNDERSTOOD, NULL,
 	  "connections no parser recognised" },
 	{ "unknown_proto_bytes", BS_NOT_UNDERSTOOD, "bytes_seen",

@@ -464,6 +464,15 @@ void gate_table_release(struct gate_table *t);
  */
 void gate_cell_op(const char *op, char *buf, size_t len);
 
+/*
+ * gate_otel_attributes() - a new JSON object of the OpenTelemetry attributes
+ * of edge @e that the store can fill (http.request.method, http.route,
+ * db.system, db.operation.name, db.query.text, rpc.system, rpc.service,
+ * rpc.method, server.address, server.port), per its protocol; docs/gatectl.md.
+ * NULL on ENOMEM.
+ */
+json_t *gate_otel_attributes(const struct gate_edge *e);
+
 /* gate_json_ms() - a JSON number of ms (3 decimals), or null if !@have. */
 json_t *gate_json_ms(bool have, double ms);
 

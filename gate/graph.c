@@ -146,6 +146,17 @@ static json_t *graph_json_op(const struct gate_op *o, int64_t ref_ns)
 	return jo;
 }
 
+/* @je (an edge object, NULL on ENOMEM) with "attributes": the OpenTelemetry
+ * attributes of @e (gate/otel.c); NULL on ENOMEM, @je released then. */
+static json_t *graph_json_otel(json_t *je, const struct gate_edge *e)
+{
+	if (je && json_object_set_new(je, "attributes", gate_otel_attributes(e))) {
+		json_decref(je);
+		je = NULL;
+	}
+	return je;
+}
+
 static json_t *json_time_or_null(int64_t ns, int64_t unbounded)
 {
 	return ns == unbounded ? json_null() : gate_json_time(ns);
@@ -173,6 +184,7 @@ static int graph_json(struct gate_ctx *ctx, const struct gate_edges *es,
 	for (size_t i = 0; i < es->n; i++) {
 		json_t *je = gate_json_edge(&es->v[i]);
 		if (graph_json_provenance(je, &es->v[i].src, ref_ns) ||
+		    !(je = graph_json_otel(je, &es->v[i])) ||
 		    json_array_append_new(jedges, je))
 			goto out_nomem;
 	}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of faultline, in order: unit (plain), unit under ASan+UBSan,
 # gatectl against fixture stores, then the BPF integration tests against real
-# servers (plaintext, identity, TLS, socket paths, MySQL, HTTP/2 and gRPC). Prints each suite's summary and a
+# servers (plaintext, identity, TLS, socket paths, MySQL, HTTP/2 and gRPC,
+# secrets). Prints each suite's summary and a
 # total "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -37,6 +38,7 @@ suite loadtools tests/integration/loadtools.sh
 suite mysql tests/integration/mysql.sh
 suite http2 tests/integration/http2.sh
 suite sockpaths tests/integration/sockpaths.sh
+suite secrets tests/integration/secrets.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"

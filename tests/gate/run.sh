@@ -134,6 +134,47 @@ counter events 5 1795237200000000000
 counter ringbuf_drops 0 1795237200000000000
 counter store_errors 0 1795237200999000000
 EOF
+OTEL=$work/otel.db
+"$work/mkfixture" "$OTEL" <<'EOF' || fail "fixture otel.db"
+service web service
+service api service
+service pg database
+service my database
+service cache cache
+service cart service
+service 10.0.0.9:443 external
+service [2001:db8::1]:8443 external
+service payments external
+service 10.0.0.7 external
+edge web api http 0 0 GET /users/{id}
+edge web api http 0 0 GET {overflow}
+edge web api http 0 0 _OTHER {overflow}
+edge web api http 0 0 OPTIONS *
+edge api pg postgresql 0 0 select * from t where id = ?
+edge api pg postgresql 0 0 (SELECT ?) UNION (SELECT ?)
+edge api pg postgresql 0 0
+edge api my mysql 0 0 UPDATE t SET a = ? WHERE id = ?
+edge api cache redis 0 0 HSET
+edge web cart grpc 0 0 shop.v1.Cart/AddItem
+edge web 10.0.0.9:443 http 0 0 POST /pay
+edge web [2001:db8::1]:8443 grpc 0 0 /pkg.Svc/Do
+edge web payments tcp 0 0 connect
+edge web 10.0.0.7 tcp 0 0 connect
+window 1 1795237200 1 0 0 0
+window 2 1795237200 1 0 0 0
+window 3 1795237200 1 0 0 0
+window 4 1795237200 1 0 0 0
+window 5 1795237200 1 0 0 0
+window 6 1795237200 1 0 0 0
+window 7 1795237200 1 0 0 0
+window 8 1795237200 1 0 0 0
+window 9 1795237200 1 0 0 0
+window 10 1795237200 1 0 0 0
+window 11 1795237200 1 0 0 0
+window 12 1795237200 1 0 0 0
+window 13 1795237200 0 0 0 1
+window 14 1795237200 0 0 0 1
+EOF
 OTHER=$work/other.db
 sqlite3 "$OTHER" 'CREATE TABLE t(x); INSERT INTO t VALUES (1);'
 echo "just some text, not a database at all" >"$work/text.db"
@@ -157,6 +198,19 @@ eq(len(doc["edges"]), 10, "edge count")
 eq(keys(doc["edges"]), sorted(keys(doc["edges"])), "edge order")
 eq(doc["edges"][0]["operation"], "", "empty operation kept in json")
 eq(doc["since"], None, "since"); eq(doc["until"], None, "until")'
+js "graph json: attributes after the existing keys, on every edge" '
+e = edge("web", "api", "GET /users/{id}")
+eq(list(e.keys())[:15], ["client", "server", "protocol", "operation", "requests",
+   "errors", "client_errors", "conn_errors", "error_rate", "p50_ms", "p90_ms", "p99_ms",
+   "first_seen", "last_seen", "tls"], "existing keys first, unchanged")
+eq(all(isinstance(x["attributes"], dict) for x in doc["edges"]), True, "attributes everywhere")
+eq(e["attributes"], {"http.request.method": "GET", "http.route": "/users/{id}"}, "http")
+eq(edge("api", "pg", "SELECT * FROM users WHERE id = ?")["attributes"],
+   {"db.system": "postgresql", "db.operation.name": "SELECT",
+    "db.query.text": "SELECT * FROM users WHERE id = ?"}, "postgresql")
+eq(edge("api", "redis", "GET")["attributes"], {"db.system": "redis", "db.operation.name": "GET"}, "redis")
+eq(edge("api", "10.0.0.9:443", "")["attributes"],
+   {"server.address": "10.0.0.9", "server.port": 443}, "tcp to an address")'
 js "graph json, all windows: web -> api GET /users/{id} exact" '
 e = edge("web", "api", "GET /users/{id}")
 eq(e["protocol"], "http", "protocol")
@@ -183,6 +237,40 @@ eq((e["p50_ms"], e["last_seen"]), (2.015, "2026-11-21T06:01:00.123Z"), "gw->web"
 e = edge("web", "api", "POST /orders")
 eq((e["requests"], e["error_rate"], e["first_seen"]), (8, 0.125, "2026-11-21T05:00:01.500Z"), "orders")'
 
+rc "graph json, OpenTelemetry fixture: exit 0" 0 --db "$OTEL" graph -o json
+js "graph json: OpenTelemetry attributes per protocol, exact" '
+a = {(x["client"], x["server"], x["operation"]): x["attributes"] for x in doc["edges"]}
+eq(len(a), 14, "edges")
+want = {
+ ("web", "api", "GET /users/{id}"): {"http.request.method": "GET", "http.route": "/users/{id}"},
+ ("web", "api", "GET {overflow}"): {"http.request.method": "GET"},
+ ("web", "api", "_OTHER {overflow}"): {"http.request.method": "_OTHER"},
+ ("web", "api", "OPTIONS *"): {"http.request.method": "OPTIONS", "http.route": "*"},
+ ("api", "pg", "select * from t where id = ?"): {"db.system": "postgresql",
+   "db.operation.name": "SELECT", "db.query.text": "select * from t where id = ?"},
+ ("api", "pg", "(SELECT ?) UNION (SELECT ?)"): {"db.system": "postgresql",
+   "db.query.text": "(SELECT ?) UNION (SELECT ?)"},
+ ("api", "pg", ""): {"db.system": "postgresql"},
+ ("api", "my", "UPDATE t SET a = ? WHERE id = ?"): {"db.system": "mysql",
+   "db.operation.name": "UPDATE", "db.query.text": "UPDATE t SET a = ? WHERE id = ?"},
+ ("api", "cache", "HSET"): {"db.system": "redis", "db.operation.name": "HSET"},
+ ("web", "cart", "shop.v1.Cart/AddItem"): {"rpc.system": "grpc",
+   "rpc.service": "shop.v1.Cart", "rpc.method": "AddItem"},
+ ("web", "10.0.0.9:443", "POST /pay"): {"http.request.method": "POST", "http.route": "/pay",
+   "server.address": "10.0.0.9", "server.port": 443},
+ ("web", "[2001:db8::1]:8443", "/pkg.Svc/Do"): {"rpc.system": "grpc", "rpc.service": "pkg.Svc",
+   "rpc.method": "Do", "server.address": "2001:db8::1", "server.port": 8443},
+ ("web", "payments", "connect"): {},
+ ("web", "10.0.0.7", "connect"): {},
+}
+for k, v in want.items():
+    eq(a.get(k), v, "attributes of %s" % (k,))
+for x in a.values():
+    for n in ("http.response.status_code", "rpc.grpc.status_code", "db.namespace"):
+        eq(n in x, False, n + " (not in the store)")'
+rc "graph table, OpenTelemetry fixture: unchanged columns" 0 --db "$OTEL" graph
+[ "$(sed -n '/^EDGES/{n;p}' <<<"$OUT")" = "$(printf 'CLIENT  SERVER              PROTO       OPERATION                        REQS  ERRS  ERR%%  P50ms  P99ms  SRC   CONF')" ] &&
+	ok "graph table: no attribute column" || fail "graph table: no attribute column" "$OUT"
 rc "graph json, one hour: exit 0" 0 --db "$DB" graph --since $H0 --until $H1 -o json
 js "graph json, one hour: range filters windows and edges" '
 eq(len(doc["edges"]), 9, "edge count (idle->api has no window in range)")
@@ -427,7 +515,7 @@ js "blindspots json: non-zero counters by group then name, unknown kept last" '
 got = [(c["name"], c["value"], c["group"]) for c in doc["counters"]]
 eq(got, [("inflight_map_full", 3, "loss"), ("ringbuf_drops", 42, "loss"),
          ("bytes_truncated", 100000, "partial"), ("gap_bytes", 5000, "partial"),
-         ("requests_lost", 9, "partial"),
+         ("requests_lost", 9, "partial"), ("routes_overflowed", 9, "partial"),
          ("parser_resyncs", 2, "not_understood"), ("tls_attach_failures", 1, "not_understood"),
          ("tls_opaque_conns", 4, "not_understood"), ("unknown_proto_bytes", 1234, "not_understood"),
          ("unknown_proto_conns", 1, "not_understood"),
@@ -445,6 +533,9 @@ eq((c["ringbuf_drops"]["of"], c["ringbuf_drops"]["ratio"]), ("events", 0.0042), 
 eq((c["requests_lost"]["of"], c["requests_lost"]["ratio"]), ("records", 0.01), "requests_lost share")
 eq((c["unknown_proto_bytes"]["of"], c["unknown_proto_bytes"]["ratio"]), ("bytes_seen", 0.000617), "6 decimals")
 eq((c["inflight_map_full"]["of"], c["inflight_map_full"]["ratio"]), (None, None), "no share")
+eq((c["routes_overflowed"]["of"], c["routes_overflowed"]["ratio"]), ("records", 0.01), "overflow share")
+eq(c["routes_overflowed"]["reason"], "requests of HTTP routes over the agent'"'"'s --max-routes per server: "
+   "counted as METHOD {overflow}", "overflow reason")
 for n in ("conn_map_full", "store_errors", "zzz_future_zero", "events", "bytes_seen", "tls_libraries"):
     eq(n in c, False, n + " listed")'
 js "blindspots json: unresolved peers, requests desc then name" '
@@ -483,6 +574,7 @@ ringbuf_drops        loss                42  0.42% of events      events lost: r
 bytes_truncated      partial         100000  5.00% of bytes_seen  payload bytes beyond the per-syscall capture limit (bodies skipped by length)
 gap_bytes            partial           5000  0.25% of bytes_seen  stream bytes never received (lost events): parsers skipped a gap
 requests_lost        partial              9  1.00% of records     requests that made no record: they or their responses fell in a gap, a truncated capture or garbage (e.g. inside a pipelined write)
+routes_overflowed    partial              9  1.00% of records     requests of HTTP routes over the agent's --max-routes per server: counted as METHOD {overflow}
 parser_resyncs       not_understood       2  -                    times a parser lost framing and resynchronised
 tls_attach_failures  not_understood       1  -                    SSL_* uprobes that could not be attached: that TLS traffic stays encrypted
 tls_opaque_conns     not_understood       4  -                    TLS connections seen only encrypted: not parsed
@@ -562,7 +654,7 @@ err_is "blindspots missing db: message" "gatectl: cannot open '$work/nope.db': N
 [ -z "$OUT" ] && ok "blindspots missing db: nothing on stdout" || fail "blindspots missing db: nothing on stdout" "$OUT"
 rc "blindspots non-faultline db exits 2" 2 --db "$OTHER" blindspots
 rc "blindspots global options before the command" 0 --db "$BLIND" -o json blindspots
-js "blindspots global options: applied" 'eq(len(doc["counters"]), 12, "counters")'
+js "blindspots global options: applied" 'eq(len(doc["counters"]), 13, "counters")'
 sqlite3 "$work/nocounters.db" "CREATE TABLE t(x); PRAGMA user_version = 1;"
 rc "blindspots on a store without the agent_counters table exits 2" 2 --db "$work/nocounters.db" blindspots
 err_is "blindspots without the table: message" "gatectl: cannot read agent_counters in '$work/nocounters.db': no such table: agent_counters"

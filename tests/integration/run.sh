@@ -13,7 +13,7 @@ SUITE=integration
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-NGINX_PORT=28080 UPSTREAM_PORT=28081 PG_PORT=25432 REDIS_PORT=26379
+NGINX_PORT=28080 UPSTREAM_PORT=28081 PG_PORT=25432 REDIS_PORT=26379 ROUTES_PORT=28082
 export UPSTREAM_PORT
 
 it_require nginx psql redis-cli redis-server curl setpriv "$PY"
@@ -51,6 +51,11 @@ fl_start_redis "$REDIS_PORT" "$work/redis"
 fl_start_cmd inventory "$work/inventory" --port "$UPSTREAM_PORT" -- \
 	env OTEL_SERVICE_NAME=inventory "$PY" -u "$here/httpd.py" "$UPSTREAM_PORT"
 fl_start_nginx "$NGINX_PORT" "$work/nginx" "$here/nginx.conf.in"
+# a server whose routes exceed the agent's --max-routes (404 for all: empty dir)
+mkdir -p "$work/routes/www"
+fl_start_cmd routesvc "$work/routes" --port "$ROUTES_PORT" -- \
+	env OTEL_SERVICE_NAME=routesvc "$PY" -u -m http.server --bind 127.0.0.1 \
+	--directory "$work/routes/www" "$ROUTES_PORT"
 
 # a client whose connections exist before the agent starts
 pool_pid=
@@ -79,7 +84,8 @@ if [ $rc -eq 2 ] && grep -q 'services\[0\]: "port" must be an integer' <<<"$msg"
 else
 	bad "malformed mapping: rc=$rc $msg"
 fi
-"$agent" --db "$db" --services "$work/services.json" --flush-interval 1 >"$work/agent.log" 2>&1 &
+"$agent" --db "$db" --services "$work/services.json" --flush-interval 1 \
+	--max-routes 10 >"$work/agent.log" 2>&1 &
 agent_pid=$!
 for _ in $(seq 100); do
 	grep -q "ready" "$work/agent.log" && break
@@ -107,6 +113,8 @@ for _ in $(seq 3); do curl -s -o /dev/null "$base/missing"; done    # 404
 for _ in $(seq 4); do curl -s -o /dev/null "$base/boom"; done       # 500
 for i in $(seq 5); do curl -sf -o /dev/null "$base/api/items/$i"; done
 for _ in $(seq 2); do curl -s -o /dev/null "$base/api/fail"; done   # 503
+# 30 distinct routes nothing templates, one each: 10 named, 20 overflow
+for i in $(seq -w 1 30); do curl -s -o /dev/null "http://127.0.0.1:$ROUTES_PORT/route-$i"; done
 
 pg() { psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres "$@" >/dev/null 2>&1; }
 for i in $(seq 6); do pg -c "SELECT $i AS n, 'secret-$i' AS s"; done
@@ -169,7 +177,11 @@ expected = {
     ("poolclient", "postgres", "postgresql", "SELECT ? AS pooled"): (3, 0),
     ("poolclient", "postgres", "postgresql", "SELECT * FROM pool_missing"): (1, 1),
     ("poolclient", "redis-server", "redis", "PING"): (2, 0),
+    # --max-routes 10: the first 10 routes keep their names
+    ("curl", "routesvc", "http", "GET {overflow}"): (20, 0),
 }
+for i in range(1, 11):
+    expected[("curl", "routesvc", "http", "GET /route-%02d" % i)] = (1, 0)
 fails = 0
 def fail(msg):
     global fails
@@ -211,12 +223,23 @@ for name, kind in (("postgres", "database"), ("redis-server", "cache"),
         fail("service %s kind %s, expected %s" % (name, kinds.get(name), kind))
 if int(counters.get("conns_joined", 0)) < 6:
     fail("conns_joined=%s, expected >= 6 (3 pooled connections, both ends)" % counters.get("conns_joined"))
+if counters.get("routes_overflowed") != "20":
+    fail("routes_overflowed=%s, expected 20" % counters.get("routes_overflowed"))
 if counters.get("ringbuf_drops") != "0":
     fail("ring-buffer drops: %s" % counters.get("ringbuf_drops"))
 for secret in (b"secret-1", b"value-1", b"key:1"):
     if secret in raw:
         fail("secret %r found in the store" % secret)
 sys.exit(1 if fails else 0)
+EOF
+
+"$gatectl" blindspots --db "$db" -o json >"$work/blind.json"
+if "$PY" - "$work/blind.json" <<'EOF'; then ok "blindspots: routes_overflowed 20 with its reason"; else bad "blindspots routes_overflowed"; fi
+import json, sys
+c = {x["name"]: x for x in json.load(open(sys.argv[1]))["counters"]}
+r = c.get("routes_overflowed")
+print("    %s" % r)
+sys.exit(0 if r and r["value"] == 20 and r["group"] == "partial" and "--max-routes" in r["reason"] else 1)
 EOF
 
 echo "agent counters: $(tr '\n' ' ' <"$work/counters")"
