@@ -55,7 +55,7 @@ static int rec(struct aggregator *a, const char *client, const char *server,
 	struct fl_record r = { .proto = proto, .start_ns = 1000, .end_ns = 2000 };
 
 	snprintf(r.operation, sizeof(r.operation), "%s", op);
-	return agg_record(a, client, server, SVC_SERVICE, &r, false, T0);
+	return agg_record(a, client, server, SVC_SERVICE, &r, false, T0, NULL);
 }
 
 /* Requests stored on the edge @client -> @server @op, -1 if no such edge. */
