@@ -21,6 +21,9 @@ static const struct gate_cmd *const cmds[] = {
 	&gate_cmd_scope,
 	&gate_cmd_health,
 	&gate_cmd_blindspots,
+	&gate_cmd_diff,
+	&gate_cmd_merge,
+	&gate_cmd_compact,
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 

@@ -15,6 +15,10 @@
  *         latency samples NS*COUNT; no samples: NULL histogram)
  *   blob EDGE START HEX   (a window of 1 request with a raw histogram blob)
  *   counter NAME VALUE UPDATED_NS   (a row of agent_counters)
+ *   source EDGE SOURCE SAMPLES FIRST_NS LAST_NS   (a row of edge_sources)
+ *   link PARENT CHILD METHOD START COUNT           (a row of path_links)
+ * A window at the start of one already there adds into it, as the agent's
+ * upsert does (histograms merged): late rows after a roll-up.
  */
 #include "hist.h"
 #include "store.h"
@@ -127,7 +131,7 @@ static void do_blob(sqlite3 *db, sqlite3_stmt *ins, char *rest)
 int main(int argc, char **argv)
 {
 	char line[4096], errbuf[256];
-	sqlite3_stmt *svc, *edge, *win, *cnt;
+	sqlite3_stmt *svc, *edge, *win, *cnt, *src, *link;
 	sqlite3 *db;
 
 	if (argc != 2) {
@@ -146,7 +150,18 @@ int main(int argc, char **argv)
 			"(SELECT id FROM services WHERE name = ?2), ?3, ?4, ?5, ?6)");
 	win = prep(db, "INSERT INTO edge_windows(edge_id, window_start, requests, "
 		       "errors, client_errors, conn_errors, latency_sum_ns, latency_hist) "
-		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+		       "ON CONFLICT(edge_id, source, window_start) DO UPDATE SET "
+		       "requests = requests + excluded.requests, "
+		       "errors = errors + excluded.errors, "
+		       "client_errors = client_errors + excluded.client_errors, "
+		       "conn_errors = conn_errors + excluded.conn_errors, "
+		       "latency_sum_ns = latency_sum_ns + excluded.latency_sum_ns, "
+		       "latency_hist = fl_hist_merge(latency_hist, excluded.latency_hist)");
+	src = prep(db, "INSERT INTO edge_sources(edge_id, source, samples, "
+		       "first_seen_ns, last_seen_ns) VALUES (?1, ?2, ?3, ?4, ?5)");
+	link = prep(db, "INSERT INTO path_links(parent_edge_id, child_edge_id, "
+			"method, window_start, count) VALUES (?1, ?2, ?3, ?4, ?5)");
 	cnt = prep(db, "INSERT INTO agent_counters(name, value, updated_ns) "
 		       "VALUES (?1, ?2, ?3)");
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
@@ -188,6 +203,28 @@ int main(int argc, char **argv)
 			sqlite3_bind_int64(cnt, 2, first);
 			sqlite3_bind_int64(cnt, 3, last);
 			exec_ok(db, cnt);
+		} else if (!strcmp(kw, "source")) {
+			long long e, samples;
+			if (sscanf(line + n, "%lld %63s %lld %lld %lld", &e, c, &samples,
+				   &first, &last) != 5)
+				die("source EDGE SOURCE SAMPLES FIRST_NS LAST_NS");
+			sqlite3_bind_int64(src, 1, e);
+			sqlite3_bind_text(src, 2, c, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(src, 3, samples);
+			sqlite3_bind_int64(src, 4, first);
+			sqlite3_bind_int64(src, 5, last);
+			exec_ok(db, src);
+		} else if (!strcmp(kw, "link")) {
+			long long p, ch, cnt_;
+			if (sscanf(line + n, "%lld %lld %63s %255s %lld", &p, &ch, c, a,
+				   &cnt_) != 5)
+				die("link PARENT CHILD METHOD START COUNT");
+			sqlite3_bind_int64(link, 1, p);
+			sqlite3_bind_int64(link, 2, ch);
+			sqlite3_bind_text(link, 3, c, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(link, 4, parse_start(a));
+			sqlite3_bind_int64(link, 5, cnt_);
+			exec_ok(db, link);
 		} else {
 			die("unknown statement");
 		}
@@ -198,6 +235,8 @@ int main(int argc, char **argv)
 	sqlite3_finalize(edge);
 	sqlite3_finalize(win);
 	sqlite3_finalize(cnt);
+	sqlite3_finalize(src);
+	sqlite3_finalize(link);
 	sqlite3_close(db);
 	return 0;
 }
