@@ -392,12 +392,13 @@ out_oom:
 
 static void side_line(const char *name, const char *db, int64_t since, int64_t until)
 {
-	char s[40], u[40];
+	char s[40] = "start", u[40] = "end";
 
-	gate_time_format(gate_range_since(since), s, sizeof(s));
-	gate_time_format(until, u, sizeof(u));
-	printf("%s  '%s', windows [%s, %s)\n", name, db,
-	       since == INT64_MIN ? "start" : s, until == INT64_MAX ? "end" : u);
+	if (since != INT64_MIN)
+		gate_time_format(gate_range_since(since), s, sizeof(s));
+	if (until != INT64_MAX)
+		gate_time_format(until, u, sizeof(u));
+	printf("%s  '%s', windows [%s, %s)\n", name, db, s, u);
 }
 
 /* The table of one list; the changed list has both sides. */
