@@ -78,9 +78,11 @@ static const char *const rollup_sql[] = {
 	"sum(conn_errors) AS conn_errors, sum(req_bytes) AS req_bytes, "
 	"sum(resp_bytes) AS resp_bytes, sum(latency_sum_ns) AS latency_sum_ns, "
 	"fl_hist_sum(latency_hist) AS latency_hist "
-	"FROM edge_windows WHERE width_s = 60 AND window_start < ?1 "
-	"GROUP BY edge_id, source, hour",
-	"DELETE FROM edge_windows WHERE width_s = 60 AND window_start < ?1",
+	/* by time: the rows before the cutoff, not the whole table */
+	"FROM edge_windows INDEXED BY edge_windows_time "
+	"WHERE width_s = 60 AND window_start < ?1 GROUP BY edge_id, source, hour",
+	"DELETE FROM edge_windows INDEXED BY edge_windows_time "
+	"WHERE width_s = 60 AND window_start < ?1",
 	/* the only possible conflict: an hourly row of an earlier roll-up */
 	"INSERT INTO edge_windows(edge_id, source, window_start, width_s, " WSUMS
 	", latency_hist) SELECT edge_id, source, hour, 3600, " WSUMS
@@ -114,8 +116,9 @@ enum { RU_W_AGG, RU_W_DEL, RU_W_INS, RU_W_DROP, RU_L_AGG, RU_L_DEL, RU_L_INS,
 
 /* ?1: retention cutoff, Unix s; ?2: the same in ns */
 static const char *const expire_sql[] = {
-	"DELETE FROM edge_windows WHERE window_start + width_s <= ?1",
-	"DELETE FROM path_links WHERE window_start + width_s <= ?1",
+	/* window_start < ?1 first: a range of edge_windows_time, not a scan */
+	"DELETE FROM edge_windows WHERE window_start < ?1 AND window_start + width_s <= ?1",
+	"DELETE FROM path_links WHERE window_start < ?1 AND window_start + width_s <= ?1",
 	"DELETE FROM edge_sources WHERE source <> 'schema' AND last_seen_ns < ?2 "
 	"AND NOT EXISTS (SELECT 1 FROM edge_windows w WHERE w.edge_id = "
 	"edge_sources.edge_id AND w.source = edge_sources.source)",
