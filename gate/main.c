@@ -40,7 +40,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"\n"
 		"options (before or after COMMAND):\n"
-		"  --db FILE           the store, opened read-only (default " GATE_DEFAULT_DB ")\n"
+		"  --db FILE           the store, opened read-only but by compact (default " GATE_DEFAULT_DB ")\n"
 		"  -o, --output FMT    table (default) or json; dot for graph\n"
 		"  -h, --help          this help; 'gatectl COMMAND --help' for a command\n"
 		"\n"
