@@ -250,15 +250,16 @@ int fl_store_compact(sqlite3 *db, int64_t now_s, int64_t rollup_after_s,
 				    hist_sum_step, hist_sum_final) ||
 	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
 		return compact_fail(db, -EIO, errbuf, errlen, what);
+	/* expire first: rows about to be deleted are not worth rolling up */
+	if (retention_s != FL_COMPACT_NEVER && now_s >= retention_s) {
+		what = "expire windows";
+		if (compact_expire(db, now_s - retention_s, &st))
+			goto out_rollback;
+	}
 	if (rollup_after_s != FL_COMPACT_NEVER && now_s >= rollup_after_s) {
 		int64_t c = now_s - rollup_after_s;
 		what = "roll up windows";
 		if (compact_rollup(db, c - c % FL_COMPACT_HOUR_S, &st))
-			goto out_rollback;
-	}
-	if (retention_s != FL_COMPACT_NEVER && now_s >= retention_s) {
-		what = "expire windows";
-		if (compact_expire(db, now_s - retention_s, &st))
 			goto out_rollback;
 	}
 	what = "commit compaction";

@@ -245,6 +245,38 @@ is "compact non-faultline: file unchanged" "$(sha256sum <"$work/other.db")" "$su
 rc "compact bad age exits 2" 2 --db "$C2" compact --retention 7w
 err_is "compact bad age: message" "gatectl: invalid age '7w' for '--retention' (want a duration like 24h, 7d, or never)"
 
+# ---- the agent compacts at its flush (no kernel: an empty replay) ------
+AGENT=${AGENT:-build/faultline-agent}
+AG=$work/agent.db
+mk "$AG" <<'EOF'
+service a service
+service b service
+service c service
+edge a b http 0 0 GET /kept
+edge a c http 0 0 GET /old
+window 1 now-259200 5 0 0 0 1000000*5
+window 1 now-93600 7 0 0 0 1000000*7
+window 1 now-600 9 0 0 0 1000000*9
+window 2 now-259200 3 0 0 0 1000000*3
+EOF
+printf 'FLREC01\n\0\0\0\0\0\0\0\0' >"$work/empty.rec"
+if [ -x "$AGENT" ]; then
+	agout=$("$AGENT" --replay "$work/empty.rec" --db "$AG" --stats --retention 2d 2>&1)
+	is "agent: compaction at flush (--stats line)" "$(grep compacted <<<"$agout")" \
+		"faultline-agent: compacted: 1 minute windows into 1 hourly, 2 windows expired, 1 edges expired"
+	is "agent: a rolled hour, a recent minute, the old edge and its service gone" \
+		"$(q "$AG" "SELECT width_s, requests FROM edge_windows ORDER BY window_start; SELECT operation FROM edges; SELECT group_concat(name) FROM (SELECT name FROM services ORDER BY name)")" \
+		"3600|7
+60|9
+GET /kept
+a,b"
+	"$AGENT" --retention 3x --db "$work/x.db" >/dev/null 2>&1
+	[ $? -ne 0 ] && [ ! -e "$work/x.db" ] && ok "agent: a bad --retention is refused before anything" ||
+		fail "agent: a bad --retention is refused before anything"
+else
+	fail "agent: compaction at flush" "$AGENT not built (make all)"
+fi
+
 # ---- genweek, small scale ---------------------------------------------
 gw=$("$work/genweek" -s 4 -e 3 -d 2 "$work/gw.db" 2>&1)
 is "genweek 3 edges 2 days: a day of minutes, then hours" \
