@@ -167,7 +167,8 @@ demo: deps
 	$(Q)./tools/demo/run-demo.sh
 
 # Benchmarks (bench/README.md): not tests, and never run by `make test`.
-BENCH_TOOLS := $(OUTPUT)/tools/bench/connhold $(OUTPUT)/tools/bench/gengraph
+BENCH_TOOLS := $(OUTPUT)/tools/bench/connhold $(OUTPUT)/tools/bench/gengraph \
+	$(OUTPUT)/tools/bench/genweek
 .PHONY: bench bench-tools
 
 $(OUTPUT)/tools/bench/%: tools/bench/%.c $(LIB_OBJS) $(wildcard lib/*.h)

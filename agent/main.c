@@ -28,6 +28,7 @@
 #include "identity.h"
 #include "record.h"
 #include "store.h"
+#include "compact.h"
 #include "tls.h"
 
 static struct env {
@@ -46,7 +47,11 @@ static struct env {
 	bool no_tls;		/* no SSL_* uprobes */
 	bool no_paths;		/* no call-path links */
 	bool verbose;
+	int64_t rollup_after_s;	/* roll minute windows up into hours after this */
+	int64_t retention_s;	/* delete what is older than this */
 } env = {
+	.rollup_after_s = FL_COMPACT_ROLLUP_DEFAULT_S,
+	.retention_s = FL_COMPACT_RETENTION_DEFAULT_S,
 	.db = "faultline.db",
 	.source = "ebpf",
 	.capture = FL_CAPTURE_DEFAULT,
@@ -106,6 +111,12 @@ static const struct argp_option opts[] = {
 	{ "source", 'o', "SOURCE", 0,
 	  "Provenance of the edges recorded: ebpf (default, a production node) "
 	  "or test (the gate's sandbox)", 0 },
+	{ "rollup-after", 0x101, "AGE", 0,
+	  "Merge minute windows older than AGE into hourly ones (default 24h; "
+	  "90m, 2d, never)", 0 },
+	{ "retention", 0x102, "AGE", 0,
+	  "Delete windows older than AGE, and edges left without any "
+	  "(default 7d; never)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf output (verifier log)", 0 },
 	{},
 };
@@ -172,6 +183,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'v':
 		env.verbose = true;
+		break;
+	case 0x101:
+	case 0x102:
+		if (fl_compact_duration_parse(arg, key == 0x101 ? &env.rollup_after_s
+								: &env.retention_s))
+			argp_error(state, "invalid age '%s' (expected e.g. 24h, 7d or never)",
+				   arg);
 		break;
 	case ARGP_KEY_ARG:
 		argp_usage(state);
@@ -285,6 +303,36 @@ static int handle_event(void *ctx, void *data, size_t len)
 	return conn_table_event(a->ct, data, len);
 }
 
+/*
+ * Roll-up and retention (lib/compact.c), at most once an hour: after the
+ * first flush, then every hour of flushes. A failure is counted as a store
+ * error and retried an hour later; the windows themselves are safe.
+ */
+static void compact(struct agent *a)
+{
+	static uint64_t next_ns;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	struct fl_compact_stats st;
+	char err[512];
+
+	if (next_ns && now < next_ns)
+		return;
+	next_ns = now + FL_COMPACT_HOUR_S * 1000000000ull;
+	if (fl_store_compact(a->db, (int64_t)(clock_ns(CLOCK_REALTIME) / 1000000000ull),
+			     env.rollup_after_s, env.retention_s, &st, err,
+			     sizeof(err))) {
+		a->stats.store_errors++;
+		fprintf(stderr, "faultline-agent: %s (retrying in an hour)\n", err);
+	} else if (env.stats) {
+		fprintf(stderr, "faultline-agent: compacted: %llu minute windows into "
+			"%llu hourly, %llu windows expired, %llu edges expired\n",
+			(unsigned long long)st.windows_rolled,
+			(unsigned long long)st.hours_written,
+			(unsigned long long)st.windows_expired,
+			(unsigned long long)st.edges_expired);
+	}
+}
+
 static int flush(struct agent *a)
 {
 	char err[512];
@@ -299,6 +347,7 @@ static int flush(struct agent *a)
 			err);
 		return -EIO;
 	}
+	compact(a);
 	return 0;
 }
 

@@ -109,6 +109,9 @@ extern const struct gate_cmd gate_cmd_health;
 extern const struct gate_cmd gate_cmd_blindspots;
 extern const struct gate_cmd gate_cmd_paths;
 extern const struct gate_cmd gate_cmd_import;
+extern const struct gate_cmd gate_cmd_compact;
+extern const struct gate_cmd gate_cmd_diff;
+extern const struct gate_cmd gate_cmd_merge;
 
 /* ---- context, options, errors (main.c) ---- */
 
@@ -169,6 +172,23 @@ int gate_parse_u64(struct gate_ctx *ctx, const char *opt, const char *s,
 /* gate_parse_double() - parse a finite option value >= @min. */
 int gate_parse_double(struct gate_ctx *ctx, const char *opt, const char *s,
 		      double min, double *out);
+
+/*
+ * gate_store_check() - refuse, before anything writes to it, what at @path
+ * is not a faultline store this build can open: missing, a directory, not
+ * SQLite, schema 0 or newer. Opens and closes it read-only.
+ * Returns 0 or -ENOENT / -EISDIR / -EACCES / -EPROTO / -EIO, with "cannot
+ * open 'PATH': why" in ctx->err. (compact.c)
+ */
+int gate_store_check(struct gate_ctx *ctx, const char *path);
+
+/*
+ * gate_open_write() - open (create, migrate) the store at @path writable,
+ * for the commands that write (compact, merge). OUT: *@db, closed by the
+ * caller with sqlite3_close(). Returns 0 or a negative errno with a message
+ * in ctx->err. (compact.c)
+ */
+int gate_open_write(struct gate_ctx *ctx, const char *path, sqlite3 **db);
 
 /* ---- time (time.c) ---- */
 

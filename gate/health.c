@@ -181,14 +181,18 @@ static const char *health_overall(const struct health *h)
 
 static json_t *health_json_side(const struct gate_stats *st)
 {
-	double p99 = 0;
+	double p50 = 0, p90 = 0, p99 = 0;
 	bool have = gate_quantile_ms(st, 0.99, &p99);
 
-	return json_pack("{s:I, s:I, s:o, s:o}",
+	gate_quantile_ms(st, 0.50, &p50);
+	gate_quantile_ms(st, 0.90, &p90);
+	return json_pack("{s:I, s:I, s:o, s:o, s:o, s:o}",
 			 "requests", (json_int_t)st->requests,
 			 "errors", (json_int_t)st->errors,
 			 "error_rate", gate_json_rate(gate_error_rate(st)),
-			 "p99_ms", gate_json_ms(have, p99));
+			 "p99_ms", gate_json_ms(have, p99),
+			 "p50_ms", gate_json_ms(have, p50),
+			 "p90_ms", gate_json_ms(have, p90));
 }
 
 static json_t *health_json_edge(const struct gate_edge *e, int64_t svc_id)

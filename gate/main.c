@@ -23,6 +23,9 @@ static const struct gate_cmd *const cmds[] = {
 	&gate_cmd_health,
 	&gate_cmd_blindspots,
 	&gate_cmd_import,
+	&gate_cmd_diff,
+	&gate_cmd_merge,
+	&gate_cmd_compact,
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -39,8 +42,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"\n"
 		"options (before or after COMMAND):\n"
-		"  --db FILE           the store, opened read-only but by import\n"
-		"                      (default " GATE_DEFAULT_DB ")\n"
+		"  --db FILE           the store, opened read-only but by import and\n"
+		"                      compact (default " GATE_DEFAULT_DB ")\n"
 		"  -o, --output FMT    table (default) or json; dot for graph\n"
 		"  -h, --help          this help; 'gatectl COMMAND --help' for a command\n"
 		"\n"

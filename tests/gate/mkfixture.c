@@ -21,6 +21,8 @@
  *         or anything else, START as for window, WIDTH_S default 60)
  *   source EDGE NAME SAMPLES FIRST_NS LAST_NS   (a row of edge_sources;
  *        FIRST_NS/LAST_NS may be now-SECONDS)
+ * A window at the start of one already there adds into it, as the agent's
+ * upsert does (histograms merged): late rows after a roll-up.
  */
 #include "hist.h"
 #include "store.h"
@@ -192,7 +194,16 @@ int main(int argc, char **argv)
 	win = prep(db, "INSERT INTO edge_windows(edge_id, window_start, requests, "
 		       "errors, client_errors, conn_errors, latency_sum_ns, latency_hist, "
 		       "source, req_bytes, resp_bytes) "
-		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+		       "ON CONFLICT(edge_id, source, window_start) DO UPDATE SET "
+		       "requests = requests + excluded.requests, "
+		       "errors = errors + excluded.errors, "
+		       "client_errors = client_errors + excluded.client_errors, "
+		       "conn_errors = conn_errors + excluded.conn_errors, "
+		       "latency_sum_ns = latency_sum_ns + excluded.latency_sum_ns, "
+		       "req_bytes = req_bytes + excluded.req_bytes, "
+		       "resp_bytes = resp_bytes + excluded.resp_bytes, "
+		       "latency_hist = fl_hist_merge(latency_hist, excluded.latency_hist)");
 	src = prep(db, "INSERT INTO edge_sources(edge_id, source, samples, "
 		       "first_seen_ns, last_seen_ns) VALUES (?1, ?2, ?3, ?4, ?5)");
 	cnt = prep(db, "INSERT INTO agent_counters(name, value, updated_ns) "

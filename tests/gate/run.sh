@@ -444,8 +444,11 @@ eq(got, [("api", "10.0.0.9:443", "", "nodata", ["few_requests_before", "few_requ
    "edges (idle->api has no window in either range)")'
 js "health api: before/after numbers" '
 e = edge("web", "api", "GET /users/{id}")
-eq(e["before"], {"requests": 100, "errors": 1, "error_rate": 0.01, "p99_ms": 2.982}, "before")
-eq(e["after"], {"requests": 100, "errors": 10, "error_rate": 0.1, "p99_ms": 1.008}, "after")
+eq(e["before"], {"requests": 100, "errors": 1, "error_rate": 0.01, "p99_ms": 2.982,
+   "p50_ms": 1.008, "p90_ms": 1.008}, "before")
+eq(e["after"], {"requests": 100, "errors": 10, "error_rate": 0.1, "p99_ms": 1.008,
+   "p50_ms": 1.008, "p90_ms": 1.008}, "after")
+eq((e["before"]["p50_ms"], e["before"]["p90_ms"]), (1.008, 1.008), "p50/p90 of 50x1ms 10x3ms 40x1ms")
 eq((e["error_rate_change"], e["direction"]), (0.09, "inbound"), "change")
 e = edge("api", "pg", "SELECT * FROM users WHERE id = ?")
 eq((e["before"]["p99_ms"], e["after"]["p99_ms"], e["direction"]), (2.015, 5.046, "outbound"), "p99")
