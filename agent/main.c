@@ -6,8 +6,10 @@
 #include <argp.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,38 +307,89 @@ static int handle_event(void *ctx, void *data, size_t len)
 
 /*
  * Roll-up and retention (lib/compact.c), at most once an hour: after the
- * first flush, then every hour of flushes. A failure is counted as a store
- * error and retried an hour later; the windows themselves are safe.
+ * first flush, then every hour of flushes. It runs on a thread of its own
+ * with its own connection, because it can take seconds (1.7 s for 2,000
+ * edges on this machine, idle) and the main thread must keep reading the
+ * ring buffer meanwhile; flushes wait for it (the deltas stay in memory).
+ * A failure is counted as a store error and retried an hour later; the
+ * windows themselves are safe.
  */
-static void compact(struct agent *a)
-{
-	static uint64_t next_ns;
-	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+static struct compactor {
+	pthread_t thread;
+	bool running;		/* started and not joined yet */
+	atomic_bool done;	/* the thread finished: join it */
+	uint64_t next_ns;	/* monotonic: when the next one is due */
+	int64_t now_s;		/* wall clock it judges ages by */
+	int err;
+	char errbuf[512];
 	struct fl_compact_stats st;
-	char err[512];
+} compactor;
 
-	if (next_ns && now < next_ns)
+static void *compact_main(void *arg)
+{
+	struct compactor *c = arg;
+	sqlite3 *db = NULL;
+
+	c->err = fl_store_open(env.db, true, &db, c->errbuf, sizeof(c->errbuf));
+	if (!c->err)
+		c->err = fl_store_compact(db, c->now_s, env.rollup_after_s,
+					  env.retention_s, &c->st, c->errbuf,
+					  sizeof(c->errbuf));
+	sqlite3_close(db);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+/* Join a finished (or, with @wait, a running) compaction and report it. */
+static void compact_reap(struct agent *a, bool wait)
+{
+	struct compactor *c = &compactor;
+
+	if (!c->running || (!wait && !atomic_load(&c->done)))
 		return;
-	next_ns = now + FL_COMPACT_HOUR_S * 1000000000ull;
-	if (fl_store_compact(a->db, (int64_t)(clock_ns(CLOCK_REALTIME) / 1000000000ull),
-			     env.rollup_after_s, env.retention_s, &st, err,
-			     sizeof(err))) {
+	pthread_join(c->thread, NULL);
+	c->running = false;
+	if (c->err) {
 		a->stats.store_errors++;
-		fprintf(stderr, "faultline-agent: %s (retrying in an hour)\n", err);
+		fprintf(stderr, "faultline-agent: %s (retrying in an hour)\n",
+			c->errbuf);
 	} else if (env.stats) {
 		fprintf(stderr, "faultline-agent: compacted: %llu minute windows into "
 			"%llu hourly, %llu windows expired, %llu edges expired\n",
-			(unsigned long long)st.windows_rolled,
-			(unsigned long long)st.hours_written,
-			(unsigned long long)st.windows_expired,
-			(unsigned long long)st.edges_expired);
+			(unsigned long long)c->st.windows_rolled,
+			(unsigned long long)c->st.hours_written,
+			(unsigned long long)c->st.windows_expired,
+			(unsigned long long)c->st.edges_expired);
 	}
+}
+
+static void compact_start(struct agent *a)
+{
+	struct compactor *c = &compactor;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+
+	if (c->running || (c->next_ns && now < c->next_ns))
+		return;
+	c->next_ns = now + FL_COMPACT_HOUR_S * 1000000000ull;
+	c->now_s = (int64_t)(clock_ns(CLOCK_REALTIME) / 1000000000ull);
+	memset(&c->st, 0, sizeof(c->st));
+	atomic_store(&c->done, false);
+	if (pthread_create(&c->thread, NULL, compact_main, c)) {
+		a->stats.store_errors++;
+		fprintf(stderr, "faultline-agent: cannot start the compaction: %s "
+			"(retrying in an hour)\n", strerror(errno));
+		return;
+	}
+	c->running = true;
 }
 
 static int flush(struct agent *a)
 {
 	char err[512];
 
+	compact_reap(a, false);
+	if (compactor.running)
+		return 0;	/* the store is busy compacting: next time */
 	if (a->skel)
 		read_bpf_counters(a->skel, &a->stats);
 	conn_table_parser_stats(a->ct, &a->stats);
@@ -347,8 +400,19 @@ static int flush(struct agent *a)
 			err);
 		return -EIO;
 	}
-	compact(a);
+	compact_start(a);
 	return 0;
+}
+
+/* The last flush: after any compaction, and the one it may start, ended. */
+static int flush_final(struct agent *a)
+{
+	int err;
+
+	compact_reap(a, true);
+	err = flush(a);
+	compact_reap(a, true);
+	return err;
 }
 
 static void print_stats(const struct agent_stats *st)
@@ -543,7 +607,7 @@ static int agent_replay(struct agent *a)
 		err = replay(a, rf);
 	record_close(rf);
 	if (a->ct) {
-		if (flush(a) && !err)
+		if (flush_final(a) && !err)
 			err = -EIO;
 		print_stats(&a->stats);
 	}
@@ -594,7 +658,7 @@ static int agent_live(struct agent *a)
 	tls_free(a->tls);
 	a->tls = NULL;
 	ring_buffer__consume(a->rb);
-	if (flush(a) && !err)
+	if (flush_final(a) && !err)
 		err = -EIO;
 	print_stats(&a->stats);
 	return err;
