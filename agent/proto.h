@@ -158,6 +158,16 @@ void fl_parser_close(struct fl_parser *p, uint64_t ts_ns, fl_record_cb cb,
 void fl_parser_join(struct fl_parser *p);
 
 /*
+ * fl_parser_idle() - true when @p holds nothing the connection's next
+ * bytes need: no request waiting, both sides between messages, nothing
+ * half-read (HTTP/1.x only; PostgreSQL's prepared statements, MySQL's
+ * capabilities, HPACK tables and RESP3 mode live across messages). The
+ * caller may then free it and detect afresh at the next request, so idle
+ * keep-alive connections hold no parser memory.
+ */
+bool fl_parser_idle(const struct fl_parser *p);
+
+/*
  * fl_parser_last_request() - the newest request @p has queued, if it is
  * newer than *@seen: fills @out, sets *@seen to its seq and returns true.
  * Lets the caller act when a request is read (call-path links), long

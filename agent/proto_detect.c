@@ -655,6 +655,12 @@ void fl_parser_close(struct fl_parser *p, uint64_t ts_ns, fl_record_cb cb,
 }
 
 /* fl_parser_stats() - @p's counters, valid until fl_parser_free(). */
+bool fl_parser_idle(const struct fl_parser *p)
+{
+	return p && p->ops->idle && !p->stats.given_up && !p->q.count &&
+	       !p->q.lost_head && p->ops->idle(p);
+}
+
 bool fl_parser_last_request(const struct fl_parser *p, uint64_t *seen,
 			    struct fl_request_info *out)
 {

@@ -842,10 +842,23 @@ static void http_release(struct fl_parser *p)
 }
 
 /* The HTTP/1.x parser, for the core in proto_detect.c. */
+/* Both sides between messages, no line begun: a new parser would do. */
+static bool http_idle(const struct fl_parser *p)
+{
+	const struct http_parser *h = p->priv;
+
+	for (int sd = 0; sd < 2; sd++)
+		if (h->side[sd].state != HTTP_IDLE || h->side[sd].in_msg ||
+		    h->side[sd].line.total)
+			return false;
+	return true;
+}
+
 const struct fl_proto_ops fl_http_ops = {
 	.priv_size = sizeof(struct http_parser),
 	.feed = http_feed,
 	.gap = http_gap,
 	.close = http_close,
 	.release = http_release,
+	.idle = http_idle,
 };

@@ -151,6 +151,9 @@ struct fl_proto_ops {
 		    size_t n);
 	void (*close)(struct fl_parser *p, uint64_t ts_ns);
 	void (*release)(struct fl_parser *p);
+	/* optional: between messages on both sides, nothing kept that the
+	 * next message needs (see fl_parser_idle()) */
+	bool (*idle)(const struct fl_parser *p);
 };
 
 struct fl_parser {

@@ -211,6 +211,29 @@ static void test_traceparent(void)
 	}
 }
 
+/* Idle between messages only: the agent frees an idle parser. */
+static void test_idle(void)
+{
+	struct fl_parser *p = fl_parser_new(FL_PROTO_HTTP);
+	struct fl_parser *pg = fl_parser_new(FL_PROTO_POSTGRES);
+	struct recs got = { 0 };
+
+	CHECK(fl_parser_idle(p));
+	CHECK(!fl_parser_idle(pg));		/* keeps state across messages */
+	CHECK(!fl_parser_idle(NULL));
+	feed(p, REQ, 10, "GET /a HTTP/1.1\r\nHo", 19, &got);
+	CHECK(!fl_parser_idle(p));		/* a line half-read */
+	feed(p, REQ, 11, "st: x\r\n\r\n", 9, &got);
+	CHECK(!fl_parser_idle(p));		/* a request waits */
+	feed(p, RSP, 20, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\no", 39, &got);
+	CHECK(!fl_parser_idle(p));		/* inside a body */
+	feed(p, RSP, 21, "k", 1, &got);
+	CHECK_EQ_INT(got.n, 1);
+	CHECK(fl_parser_idle(p));
+	fl_parser_free(p);
+	fl_parser_free(pg);
+}
+
 static void test_close_drops_unanswered(void)
 {
 	struct fl_parser *p = fl_parser_new(FL_PROTO_HTTP);
@@ -702,7 +725,7 @@ static void test_gap_in_chunked_request(void)
 }
 
 RUN_TESTS(test_curl_every_split, test_framing_every_split,
-	  test_pipelined_every_split, test_timestamps, test_traceparent,
+	  test_pipelined_every_split, test_timestamps, test_traceparent, test_idle,
 	  test_close_drops_unanswered, test_gap_in_bodies,
 	  test_gap_in_request_head, test_gap_in_response_head,
 	  test_garbage_random, test_garbage_then_valid,
