@@ -561,23 +561,6 @@ static void conn_tls_start(struct conn_table *ct, struct conn *c)
 }
 
 /*
- * An idle HTTP/1.x connection keeps no parser (idle keep-alive connections
- * are most of them): its counters go to the closed ones, and the next
- * request is detected afresh, with the next parser numbering from 1.
- */
-static void conn_park_parser(struct conn_table *ct, struct conn *c)
-{
-	if (!c->mirrored)
-		add_parser_stats(&ct->closed, fl_parser_stats(c->parser));
-	fl_parser_free(c->parser);
-	c->parser = NULL;
-	c->proto = FL_PROTO_UNKNOWN;
-	c->ndetect = 0;
-	c->detect_tries = 0;
-	c->req_seen = 0;
-}
-
-/*
  * Detect the protocol from the first request bytes, kept in c->detect.
  * OUT: *@took, the bytes of @p appended there. False: no parser (yet).
  */
@@ -776,8 +759,8 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 			      e->orig_len - e->cap_len, on_record, c);
 	if (ct->cp)
 		conn_callpath(ct, c, e, side);
-	if (fl_parser_idle(c->parser))
-		conn_park_parser(ct, c);
+	/* idle keep-alive connections are most of them: keep them small */
+	fl_parser_trim(c->parser);
 }
 
 int conn_table_event(struct conn_table *ct, const void *data, size_t len)

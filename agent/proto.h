@@ -161,11 +161,17 @@ void fl_parser_join(struct fl_parser *p);
  * fl_parser_idle() - true when @p holds nothing the connection's next
  * bytes need: no request waiting, both sides between messages, nothing
  * half-read (HTTP/1.x only; PostgreSQL's prepared statements, MySQL's
- * capabilities, HPACK tables and RESP3 mode live across messages). The
- * caller may then free it and detect afresh at the next request, so idle
- * keep-alive connections hold no parser memory.
+ * capabilities, HPACK tables and RESP3 mode live across messages).
  */
 bool fl_parser_idle(const struct fl_parser *p);
+
+/*
+ * fl_parser_trim() - when @p is idle, free the memory its next message
+ * allocates again (the ring of pending requests, line buffers): an idle
+ * keep-alive connection then keeps only the parser's fixed state. A no-op
+ * otherwise, and for NULL.
+ */
+void fl_parser_trim(struct fl_parser *p);
 
 /*
  * fl_parser_last_request() - the newest request @p has queued, if it is

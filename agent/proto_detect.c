@@ -661,6 +661,18 @@ bool fl_parser_idle(const struct fl_parser *p)
 	       !p->q.lost_head && p->ops->idle(p);
 }
 
+void fl_parser_trim(struct fl_parser *p)
+{
+	if (!fl_parser_idle(p))
+		return;
+	free(p->q.slots);	/* empty: nothing to wipe */
+	p->q.slots = NULL;
+	p->q.head = 0;
+	p->q.cap = 0;
+	if (p->ops->trim)
+		p->ops->trim(p);
+}
+
 bool fl_parser_last_request(const struct fl_parser *p, uint64_t *seen,
 			    struct fl_request_info *out)
 {

@@ -854,6 +854,14 @@ static bool http_idle(const struct fl_parser *p)
 	return true;
 }
 
+static void http_trim(struct fl_parser *p)
+{
+	struct http_parser *h = p->priv;
+
+	fl_buf_release(&h->side[0].line.kept);
+	fl_buf_release(&h->side[1].line.kept);
+}
+
 const struct fl_proto_ops fl_http_ops = {
 	.priv_size = sizeof(struct http_parser),
 	.feed = http_feed,
@@ -861,4 +869,5 @@ const struct fl_proto_ops fl_http_ops = {
 	.close = http_close,
 	.release = http_release,
 	.idle = http_idle,
+	.trim = http_trim,
 };

@@ -154,6 +154,9 @@ struct fl_proto_ops {
 	/* optional: between messages on both sides, nothing kept that the
 	 * next message needs (see fl_parser_idle()) */
 	bool (*idle)(const struct fl_parser *p);
+	/* optional, called when idle: free what the next message can
+	 * allocate again (line buffers) */
+	void (*trim)(struct fl_parser *p);
 };
 
 struct fl_parser {

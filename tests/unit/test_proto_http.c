@@ -230,6 +230,13 @@ static void test_idle(void)
 	feed(p, RSP, 21, "k", 1, &got);
 	CHECK_EQ_INT(got.n, 1);
 	CHECK(fl_parser_idle(p));
+	fl_parser_trim(p);			/* frees the pending ring */
+	fl_parser_trim(pg);			/* not idle: a no-op */
+	feed(p, REQ, 30, "GET /b HTTP/1.1\r\n\r\n", 19, &got);
+	feed(p, RSP, 40, "HTTP/1.1 204 No Content\r\n\r\n", 27, &got);
+	CHECK_EQ_INT(got.n, 2);
+	if (got.n == 2)
+		CHECK_EQ_STR(got.r[1].operation, "GET /b");
 	fl_parser_free(p);
 	fl_parser_free(pg);
 }
