@@ -105,6 +105,12 @@ static const struct bs_def bs_defs[] = {
 	{ "tls_unmapped", BS_NOT_UNDERSTOOD, NULL,
 	  "SSL calls with no nested socket syscall (memory BIOs, e.g. node): "
 	  "that end's plaintext not seen" },
+	{ "threads_evloop", BS_PARTIAL, NULL,
+	  "threads that wait on epoll (event loops): the calls they make are "
+	  "linked to a caller only by traceparent (call paths)" },
+	{ "threads_multiplexed", BS_PARTIAL, NULL,
+	  "threads seen serving two requests at once: their calls are not "
+	  "linked by thread (call paths)" },
 	{ "unresolved_peers", BS_IDENTITY, NULL,
 	  "peers named ADDR:PORT: no local process found (see unresolved peers)" },
 	/* totals, in the order they are shown */
@@ -121,6 +127,8 @@ static const struct bs_def bs_defs[] = {
 	{ "conns_inherited", BS_TOTAL, NULL, NULL },
 	{ "tls_libraries", BS_TOTAL, NULL, NULL },
 	{ "tls_conns", BS_TOTAL, NULL, NULL },
+	{ "links_thread", BS_TOTAL, NULL, NULL },
+	{ "links_traceparent", BS_TOTAL, NULL, NULL },
 };
 #define N_DEFS (sizeof(bs_defs) / sizeof(bs_defs[0]))
 #define TOTALS_TABLE_LINE 5	/* totals per line in the table */
