@@ -26,8 +26,9 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 only=" $* "
 PY=/usr/bin/python3
-PROXY=39000 NGINX=39080 UPSTREAM_PORT=39081 DOWN_PORT=39099 PG=39432 REDIS=39379 MY=39306
-NGINX2=39082 GRPC=39551
+# below the ephemeral range (32768-60999): a client socket may hold any port in it
+PROXY=29000 NGINX=29080 UPSTREAM_PORT=29081 DOWN_PORT=29099 PG=29432 REDIS=29379 MY=29306
+NGINX2=29082 GRPC=29551
 
 # shellcheck source=tools/lib/servers.sh source-path=SCRIPTDIR/../..
 . "$root/tools/lib/servers.sh"

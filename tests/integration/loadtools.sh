@@ -13,7 +13,8 @@ SUITE=loadtools
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-PG_PORT=45432 REDIS_PORT=46379
+# below the ephemeral range (32768-60999): a client socket may hold any port in it
+PG_PORT=25780 REDIS_PORT=26780
 N_REDIS=2000 PIPE=16 CLIENTS=4 N_PG=40
 
 it_require redis-server redis-benchmark redis-cli pgbench psql "$PY"

@@ -13,7 +13,8 @@ SUITE=paths
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-NGINX_PORT=38080 ORDERS_PORT=38081 BILLING_PORT=38082 PG_PORT=35432 REDIS_PORT=36379
+# below the ephemeral range (32768-60999): a client socket may hold any port in it
+NGINX_PORT=28680 ORDERS_PORT=28681 BILLING_PORT=28682 PG_PORT=25680 REDIS_PORT=26680
 N_ORDERS=8 N_CHECKOUT=5 N_PROXIED=4 N_TRACED=3
 
 it_require nginx redis-server curl sqlite3 "$PY"
