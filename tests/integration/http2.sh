@@ -61,19 +61,7 @@ for _ in $(seq 200); do [ -e "$work/pool.ready" ] && break; sleep 0.05; done
 
 # --- 2. the agent ----------------------------------------------------------------------
 db=$work/faultline.db
-"$agent" --db "$db" --flush-interval 1 >"$work/agent.log" 2>&1 &
-agent_pid=$!
-for _ in $(seq 100); do
-	grep -q "ready" "$work/agent.log" && break
-	kill -0 "$agent_pid" 2>/dev/null || break
-	sleep 0.1
-done
-if grep -q "ready" "$work/agent.log"; then
-	ok "agent loaded and attached"
-else
-	bad "agent did not start: $(cat "$work/agent.log")"
-	finish; exit 1
-fi
+it_agent_start "$work/agent.log" "$work/agent.log" --db "$db" --flush-interval 1
 
 # --- 3. known traffic -------------------------------------------------------------------
 touch "$work/pool.go"	# the channel from before the agent is used now
@@ -111,10 +99,7 @@ want_grpc=$(printf 'SayHello 0\nSayHello 0\nSayHello 5\nSayHello 0\nNope 12\nSay
 	bad "gRPC client: $(tr '\n' ' ' <"$work/grpc.out")"
 
 sleep 1.5   # let the agent drain the ring buffer
-kill -INT "$agent_pid"
-wait "$agent_pid" && ok "agent exits 0 on SIGINT" || bad "agent exit code $?"
-agent_pid=
-sed -n 's/^faultline-agent: counters: //p' "$work/agent.log" | tr ' ' '\n' >"$work/counters"
+it_agent_stop "$work/agent.log"
 
 # --- 4. assertions -----------------------------------------------------------------------
 "$gatectl" graph --db "$db" -o json >"$work/graph.json"

@@ -96,10 +96,7 @@ start_in_cgroup "$cgbase/checkout.service" $((PORT + 1))
 start_in_cgroup "$cgbase/docker-$cid.scope" $((PORT + 2))
 
 db=$work/faultline.db
-"$agent" --db "$db" --flush-interval 1 >"$work/agent.log" 2>&1 &
-agent_pid=$!
-for _ in $(seq 100); do grep -q ready "$work/agent.log" && break; sleep 0.1; done
-grep -q ready "$work/agent.log" && ok "agent started" || { bad "agent: $(cat "$work/agent.log")"; finish; exit 1; }
+it_agent_start "$work/agent.log" "$work/agent.log" --db "$db" --flush-interval 1
 
 for _ in 1 2 3; do curl -sSf -o /dev/null "http://$NET.2:$PORT/" || bad "curl to $NET.2:$PORT"; done
 for _ in 1 2; do curl -sSf -o /dev/null "http://127.0.0.1:$((PORT + 1))/" || bad "curl checkout"; done
@@ -110,8 +107,7 @@ for _ in 1 2 3 4; do curl -sSf -o /dev/null "http://127.0.0.1:$((PORT + 5))/" ||
 touch "$work/go"
 wait "$kac_pid" && ok "keep-alive client in the namespace done" || bad "keep-alive client: $(cat "$work/kac.log")"
 sleep 1
-kill -INT "$agent_pid"; wait "$agent_pid" && ok "agent exits 0" || bad "agent exit $?"
-agent_pid=
+it_agent_stop "$work/agent.log"
 
 "$gatectl" graph --db "$db" -o json >"$work/graph.json"
 "$gatectl" graph --db "$db"

@@ -36,3 +36,39 @@ it_require() {
 			{ bad "missing $c (run: tools/install-deps.sh)"; finish; exit 1; }
 	done
 }
+
+# it_agent_start OUT ERR ARG...: the agent with ARG... in the background,
+# stdout to OUT and stderr to ERR (the same file is fine); sets agent_pid
+# and waits (10 s at most) for its "ready" line: one ok, or one FAIL and
+# exit. The caller's cleanup stops it if the suite ends early.
+it_agent_start() {
+	local out=$1 err=$2
+	shift 2
+	if [ "$out" = "$err" ]; then
+		"$agent" "$@" >"$out" 2>&1 &
+	else
+		"$agent" "$@" >"$out" 2>"$err" &
+	fi
+	agent_pid=$!
+	for _ in $(seq 100); do
+		grep -q "ready" "$err" && break
+		kill -0 "$agent_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if grep -q "ready" "$err"; then
+		ok "agent loaded and attached"
+	else
+		bad "agent did not start: $(tail -20 "$err")"
+		finish; exit 1
+	fi
+}
+
+# it_agent_stop ERR: SIGINT, then its exit status checked (one ok or FAIL);
+# the counters it prints at exit on ERR go to $work/counters, one
+# NAME=VALUE a line.
+it_agent_stop() {
+	kill -INT "$agent_pid"
+	wait "$agent_pid" && ok "agent exits 0 on SIGINT" || bad "agent exit code $?"
+	agent_pid=
+	sed -n 's/^faultline-agent: counters: //p' "$1" | tr ' ' '\n' >"$work/counters"
+}

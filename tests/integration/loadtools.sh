@@ -37,15 +37,7 @@ db=$work/faultline.db
 # a pipelined write of 16 commands is ~1 KiB: capture it whole, so that
 # the counts below are exact (with less, truncation loses requests and the
 # agent counts the bytes it could not see)
-"$agent" --db "$db" --capture 8192 --flush-interval 1 >"$work/agent.log" 2>&1 &
-agent_pid=$!
-for _ in $(seq 100); do
-	grep -q "ready" "$work/agent.log" && break
-	kill -0 "$agent_pid" 2>/dev/null || break
-	sleep 0.1
-done
-grep -q "ready" "$work/agent.log" && ok "agent loaded and attached" ||
-	{ bad "agent did not start: $(cat "$work/agent.log")"; finish; exit 1; }
+it_agent_start "$work/agent.log" "$work/agent.log" --db "$db" --capture 8192 --flush-interval 1
 
 redis-cli -s "$work/redis/redis.sock" CONFIG RESETSTAT >/dev/null
 redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -n "$N_REDIS" -P "$PIPE" -c "$CLIENTS" \
@@ -65,10 +57,7 @@ pgbench -h 127.0.0.1 -p "$PG_PORT" -U postgres -n -c 1 -t "$N_PG" -M extended \
 	ok "pgbench -M extended, pipeline mode, done" || bad "pgbench: $(cat "$work/pgbench.log")"
 
 sleep 1.5
-kill -INT "$agent_pid"
-wait "$agent_pid" && ok "agent exits 0 on SIGINT" || bad "agent exit code $?"
-agent_pid=
-sed -n 's/^faultline-agent: counters: //p' "$work/agent.log" | tr ' ' '\n' >"$work/counters"
+it_agent_stop "$work/agent.log"
 "$gatectl" graph --db "$db" -o json >"$work/graph.json"
 "$gatectl" graph --db "$db"
 

@@ -73,19 +73,7 @@ for _ in $(seq 200); do [ -e "$work/pool.ready" ] && break; sleep 0.05; done
 
 # --- 2. the agent ------------------------------------------------------------------
 db=$work/faultline.db
-"$agent" --db "$db" --flush-interval 1 >"$work/agent.log" 2>&1 &
-agent_pid=$!
-for _ in $(seq 100); do
-	grep -q "ready" "$work/agent.log" 2>/dev/null && break
-	kill -0 "$agent_pid" 2>/dev/null || break
-	sleep 0.1
-done
-if grep -q "ready" "$work/agent.log"; then
-	ok "agent loaded and attached"
-else
-	bad "agent did not start: $(cat "$work/agent.log")"
-	finish; exit 1
-fi
+it_agent_start "$work/agent.log" "$work/agent.log" --db "$db" --flush-interval 1
 
 # --- 3. known traffic ----------------------------------------------------------------
 touch "$work/pool.go"
@@ -112,10 +100,7 @@ OTEL_SERVICE_NAME=mypy "$PY" "$root/tests/golden/clients.py" mysql-py "$MY_PORT"
 	<"$work/py.txt" >"$work/py.log" 2>&1 || bad "PyMySQL client failed: $(cat "$work/py.log")"
 
 sleep 1.5   # let the agent drain the ring buffer
-kill -INT "$agent_pid"
-wait "$agent_pid" && ok "agent exits 0 on SIGINT" || bad "agent exit code $?"
-agent_pid=
-sed -n 's/^faultline-agent: counters: //p' "$work/agent.log" | tr ' ' '\n' >"$work/counters"
+it_agent_stop "$work/agent.log"
 
 # --- 4. assertions ---------------------------------------------------------------------
 "$gatectl" graph --db "$db" -o json >"$work/graph.json"

@@ -41,15 +41,7 @@ fl_start_cmd orders "$work/orders" --port "$ORDERS_PORT" -- \
 UPSTREAM_PORT=$ORDERS_PORT fl_start_nginx "$NGINX_PORT" "$work/nginx" "$here/nginx.conf.in"
 
 db=$work/faultline.db
-"$agent" --db "$db" --flush-interval 1 >"$work/agent.log" 2>&1 &
-agent_pid=$!
-for _ in $(seq 100); do
-	grep -q "ready" "$work/agent.log" && break
-	kill -0 "$agent_pid" 2>/dev/null || break
-	sleep 0.1
-done
-grep -q "ready" "$work/agent.log" && ok "agent loaded and attached" ||
-	{ bad "agent did not start: $(cat "$work/agent.log")"; finish; exit 1; }
+it_agent_start "$work/agent.log" "$work/agent.log" --db "$db" --flush-interval 1
 
 # thread-per-request calls, then traceparent across a worker pool
 env OTEL_SERVICE_NAME=load "$PY" -u "$here/pathsvc.py" load "$ORDERS_PORT" \
@@ -67,10 +59,7 @@ for _ in $(seq "$N_TRACED"); do
 done
 
 sleep 1.5
-kill -INT "$agent_pid"
-wait "$agent_pid" && ok "agent exits 0 on SIGINT" || bad "agent exit code $?"
-agent_pid=
-sed -n 's/^faultline-agent: counters: //p' "$work/agent.log" | tr ' ' '\n' >"$work/counters"
+it_agent_stop "$work/agent.log"
 
 sqlite3 -separator '|' "$db" "
 SELECT pc.name, ps.name, p.protocol, p.operation, cc.name, cs.name, c.protocol,

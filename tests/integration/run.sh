@@ -84,20 +84,7 @@ if [ $rc -eq 2 ] && grep -q 'services\[0\]: "port" must be an integer' <<<"$msg"
 else
 	bad "malformed mapping: rc=$rc $msg"
 fi
-"$agent" --db "$db" --services "$work/services.json" --flush-interval 1 \
-	--max-routes 10 >"$work/agent.log" 2>&1 &
-agent_pid=$!
-for _ in $(seq 100); do
-	grep -q "ready" "$work/agent.log" && break
-	kill -0 "$agent_pid" 2>/dev/null || break
-	sleep 0.1
-done
-if grep -q "ready" "$work/agent.log"; then
-	ok "agent loaded and attached"
-else
-	bad "agent did not start: $(cat "$work/agent.log")"
-	finish; exit 1
-fi
+it_agent_start "$work/agent.log" "$work/agent.log" --db "$db" --services "$work/services.json" --flush-interval 1 --max-routes 10
 
 # --- 4. known traffic ------------------------------------------------------------
 touch "$work/pool.go"     # the pre-existing connections are used now
@@ -136,10 +123,7 @@ s.close()
 PYEOF
 
 sleep 1.5   # let the agent drain the ring buffer
-kill -INT "$agent_pid"
-wait "$agent_pid" && ok "agent exits 0 on SIGINT" || bad "agent exit code $?"
-agent_pid=
-sed -n 's/^faultline-agent: counters: //p' "$work/agent.log" | tr ' ' '\n' >"$work/counters"
+it_agent_stop "$work/agent.log"
 
 # --- 5. assertions ---------------------------------------------------------------
 mode=$(stat -c %a "$db")

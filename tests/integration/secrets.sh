@@ -267,19 +267,7 @@ done
 
 # --- 2. the agent, as verbose as it gets ----------------------------------------------
 db=$work/faultline.db
-"$agent" --db "$db" --flush-interval 1 -v --stats >"$work/agent.out" 2>"$work/agent.err" &
-agent_pid=$!
-for _ in $(seq 100); do
-	grep -q "ready" "$work/agent.err" && break
-	kill -0 "$agent_pid" 2>/dev/null || break
-	sleep 0.1
-done
-if grep -q "ready" "$work/agent.err"; then
-	ok "agent loaded and attached (-v --stats)"
-else
-	bad "agent did not start: $(tail -5 "$work/agent.err")"
-	finish; exit 1
-fi
+it_agent_start "$work/agent.out" "$work/agent.err" --db "$db" --flush-interval 1 -v --stats
 
 # --- 3. traffic ----------------------------------------------------------------------
 : >"$work/clients.log"
@@ -288,9 +276,7 @@ sleep 2.5   # drained and flushed (--flush-interval 1)
 # the store's files as they are while the agent runs: the WAL is live now
 mkdir "$work/live"
 cp "$db" "$db"-wal "$db"-shm "$work/live/" 2>/dev/null || true
-kill -INT "$agent_pid"
-wait "$agent_pid" && ok "agent exits 0 on SIGINT" || bad "agent exit code $?"
-agent_pid=
+it_agent_stop "$work/agent.err"
 
 # --- 4. every gatectl output -------------------------------------------------------------
 mkdir "$work/gate"

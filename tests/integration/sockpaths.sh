@@ -64,19 +64,7 @@ fl_start_cmd itemsd "$work/items" --port "$ITEMS_PORT" -- \
 
 # --- 2. the agent ---------------------------------------------------------------------
 db=$work/faultline.db
-"$agent" --db "$db" --flush-interval 1 ${AGENT_OPTS:-} >"$work/agent.log" 2>&1 &
-agent_pid=$!
-for _ in $(seq 100); do
-	grep -q "ready" "$work/agent.log" && break
-	kill -0 "$agent_pid" 2>/dev/null || break
-	sleep 0.1
-done
-if grep -q "ready" "$work/agent.log"; then
-	ok "agent loaded and attached"
-else
-	bad "agent did not start: $(cat "$work/agent.log")"
-	finish; exit 1
-fi
+it_agent_start "$work/agent.log" "$work/agent.log" --db "$db" --flush-interval 1 ${AGENT_OPTS:-}
 for hook in task/task_newtask syscalls/sys_exit_sendmmsg syscalls/sys_exit_recvmmsg \
 	syscalls/sys_exit_sendfile64 syscalls/sys_exit_splice; do
 	grep -q "hooks loaded.* $hook" "$work/agent.log" || bad "hook $hook not loaded"
@@ -118,10 +106,7 @@ pg() { psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres "$@" >/dev/
 for i in $(seq 4); do pg -c "SELECT $i AS n"; done
 
 sleep 1.5   # let the agent drain the ring buffer
-kill -INT "$agent_pid"
-wait "$agent_pid" && ok "agent exits 0 on SIGINT" || bad "agent exit code $?"
-agent_pid=
-sed -n 's/^faultline-agent: counters: //p' "$work/agent.log" | tr ' ' '\n' >"$work/counters"
+it_agent_stop "$work/agent.log"
 
 # --- 4. assertions ---------------------------------------------------------------------
 "$gatectl" graph --db "$db" -o json >"$work/graph.json"

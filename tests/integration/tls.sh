@@ -73,19 +73,7 @@ libssl=$(awk '$6 ~ /\/libssl\.so/ { print $6; exit }' "/proc/$nginx_pid/maps")
 
 # --- 3. the agent ------------------------------------------------------------------
 db=$work/faultline.db
-"$agent" --db "$db" --flush-interval 1 >"$work/agent.log" 2>&1 &
-agent_pid=$!
-for _ in $(seq 100); do
-	grep -q "ready" "$work/agent.log" && break
-	kill -0 "$agent_pid" 2>/dev/null || break
-	sleep 0.1
-done
-if grep -q "ready" "$work/agent.log"; then
-	ok "agent loaded and attached"
-else
-	bad "agent did not start: $(cat "$work/agent.log")"
-	finish; exit 1
-fi
+it_agent_start "$work/agent.log" "$work/agent.log" --db "$db" --flush-interval 1
 if grep -qx "faultline-agent: tls: attached to $libssl" "$work/agent.log"; then
 	ok "attached at start to $libssl"
 else
@@ -162,10 +150,7 @@ else
 fi
 
 sleep 1.5   # let the agent drain the ring buffer
-kill -INT "$agent_pid"
-wait "$agent_pid" && ok "agent exits 0 on SIGINT" || bad "agent exit code $?"
-agent_pid=
-sed -n 's/^faultline-agent: counters: //p' "$work/agent.log" | tr ' ' '\n' >"$work/counters"
+it_agent_stop "$work/agent.log"
 
 # --- 5. assertions ---------------------------------------------------------------------
 "$gatectl" graph --db "$db" -o json >"$work/graph.json"
