@@ -408,24 +408,39 @@ out_finalize:
 	return err;
 }
 
-struct agg_edge *agg_edge(struct aggregator *a, const char *client,
-			  const char *server, enum svc_kind server_kind,
-			  enum fl_proto proto, const char *operation, bool tls)
+/*
+ * The edge of a record or a call-path parent, its operation through the
+ * route cap: past --max-routes on its server, "METHOD {overflow}" (then
+ * *@overflowed, if given, is set). NULL on ENOMEM.
+ */
+static struct agg_edge *capped_edge(struct aggregator *a, const char *client,
+				    const char *server, enum svc_kind kind,
+				    enum fl_proto proto, const char *op,
+				    bool tls, bool *overflowed)
 {
 	const char *p = fl_proto_name(proto);
 	char overflow[32];
 
-	/* the cap applies here too: a parent edge seen first from its server */
 	if (a->max_routes && route_capped(p)) {
-		int r = route_admit(a, server, p, operation);
+		int r = route_admit(a, server, p, op);
 		if (r < 0)
 			return NULL;
 		if (!r) {
-			route_overflow_op(operation, overflow, sizeof(overflow));
-			operation = overflow;
+			route_overflow_op(op, overflow, sizeof(overflow));
+			op = overflow;
+			if (overflowed)
+				*overflowed = true;
 		}
 	}
-	return edge_get(a, client, server, p, operation, tls, server_kind);
+	return edge_get(a, client, server, p, op, tls, kind);
+}
+
+struct agg_edge *agg_edge(struct aggregator *a, const char *client,
+			  const char *server, enum svc_kind server_kind,
+			  enum fl_proto proto, const char *operation, bool tls)
+{
+	return capped_edge(a, client, server, server_kind, proto, operation,
+			   tls, NULL);
 }
 
 const char *agg_edge_server(const struct agg_edge *e)
@@ -437,23 +452,14 @@ int agg_record(struct aggregator *a, const char *client, const char *server,
 	       enum svc_kind server_kind, const struct fl_record *rec,
 	       bool tls, uint64_t wall_start_ns, struct agg_edge **edge)
 {
-	const char *proto = fl_proto_name(rec->proto), *op = rec->operation;
-	char overflow[32];
+	bool overflowed = false;
 	struct window *w;
 	struct agg_edge *e;
 	uint64_t lat;
 
-	if (a->max_routes && route_capped(proto)) {
-		int r = route_admit(a, server, proto, op);
-		if (r < 0)
-			return r;
-		if (!r) {
-			route_overflow_op(op, overflow, sizeof(overflow));
-			op = overflow;
-			a->routes_overflowed++;
-		}
-	}
-	e = edge_get(a, client, server, proto, op, tls, server_kind);
+	e = capped_edge(a, client, server, server_kind, rec->proto,
+			rec->operation, tls, &overflowed);
+	a->routes_overflowed += overflowed;
 	if (edge)
 		*edge = e;
 	if (!e)

@@ -162,11 +162,6 @@ void callpath_respond(struct callpath *cp, uint32_t tid, const void *conn)
 		thread_idle(cp, tid);
 }
 
-void callpath_conn_gone(struct callpath *cp, uint32_t tid, const void *conn)
-{
-	callpath_respond(cp, tid, conn);
-}
-
 struct agg_edge *callpath_current(struct callpath *cp, uint32_t tgid,
 				  uint32_t tid, uint64_t ts_ns)
 {

@@ -44,11 +44,11 @@ int callpath_serve(struct callpath *cp, uint32_t tgid, uint32_t tid,
 		   const void *conn, struct agg_edge *parent,
 		   const struct fl_request_info *ri, uint64_t ts_ns);
 
-/* callpath_respond() - @tid wrote response bytes on @conn: serving is over. */
+/*
+ * callpath_respond() - @tid wrote response bytes on @conn, or @conn (last
+ * served by @tid) is closed: serving is over.
+ */
 void callpath_respond(struct callpath *cp, uint32_t tid, const void *conn);
-
-/* callpath_conn_gone() - @conn (last served by @tid) is closed or freed. */
-void callpath_conn_gone(struct callpath *cp, uint32_t tid, const void *conn);
 
 /*
  * callpath_current() - the parent edge thread @tid of @tgid is serving at

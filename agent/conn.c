@@ -208,7 +208,7 @@ static void conn_unlink(struct conn_table *ct, struct conn *c)
 static void conn_free(struct conn_table *ct, struct conn *c)
 {
 	if (ct->cp && c->serving_tid)
-		callpath_conn_gone(ct->cp, c->serving_tid, c);
+		callpath_respond(ct->cp, c->serving_tid, c);
 	ct->opaque_closed += c->tls_opaque && !c->tls;
 	/*
 	 * A mirror is parsed for call paths only: what it missed the client
@@ -359,9 +359,12 @@ static void conn_callpath(struct conn_table *ct, struct conn *c,
 	uint32_t tid = e->hdr.tid;
 
 	if (c->role == FL_ROLE_CLIENT) {
+		/* HTTP/2 multiplexes the streams of many threads on one
+		 * connection: its records cannot be tied to a writer */
 		if (side == FL_SIDE_REQUEST)
-			c->link_parent = callpath_current(ct->cp, c->cid.tgid,
-							  tid, e->hdr.ts_ns);
+			c->link_parent = c->proto == FL_PROTO_HTTP2 ? NULL :
+				callpath_current(ct->cp, c->cid.tgid, tid,
+						 e->hdr.ts_ns);
 		return;
 	}
 	if (side == FL_SIDE_RESPONSE) {
