@@ -3,13 +3,15 @@
  * faultline collector: observes TCP conversations from syscall tracepoints.
  *
  * connect()/accept() exits register a TCP socket in `conns`, keyed by
- * (tgid, fd); data syscalls on a registered fd copy up to `capture_len`
- * bytes of payload into the ring buffer, with the stream offset so userspace
- * sees truncation and gaps; close() unregisters. A fork copies the parent's
+ * (tgid, fd); at its exit tracepoint, a data syscall on a registered fd
+ * copies up to `capture_len` bytes of payload into the ring buffer, with
+ * the stream offset so userspace sees truncation and gaps; close()
+ * unregisters. A data syscall's arguments are read from the user registers
+ * saved at its entry, so it needs no enter hook. A fork copies the parent's
  * connections to a new process, exec forgets those it closed. sendfile and
  * splice bytes are counted without payload. For every other fd a data
- * syscall costs one `conns` lookup per tracepoint. Nothing here changes
- * traffic. Events: include/faultline/events.h.
+ * syscall costs one `conns` lookup. Nothing here changes traffic. Events:
+ * include/faultline/events.h.
  *
  * TLS: uprobes on SSL_read/SSL_write (+ _ex, and SSL_do_handshake) that the
  * agent attaches per library (agent/tls.c) remember the thread's SSL call
@@ -48,21 +50,18 @@ const volatile __u32 self_tgid = 0;		       /* the agent: ignored */
 enum inflight_op {
 	OP_CONNECT = 1,
 	OP_CONNECT_FAILED,	/* failure already reported by the state hook */
-	OP_ACCEPT,
-	OP_BUF,			/* read/write/sendto/recvfrom: one buffer */
-	OP_IOV,			/* readv/writev/sendmsg/recvmsg: iovec array */
-	OP_MMSG,		/* sendmmsg/recvmmsg: struct mmsghdr array */
-	OP_SPLICE,		/* sendfile/splice: bytes without payload */
 };
 
-/* A syscall between its enter and exit tracepoints, per thread. */
+/* A connect() between its enter and exit tracepoints, per thread: the
+ * socket-state hook needs to know it is in flight (data syscalls need no
+ * such state: the exit hook reads their arguments from the registers). */
 struct inflight {
 	__u64 ts;		/* enter timestamp, ns */
-	__u64 ptr;		/* user buffer, iovec/mmsghdr array or sockaddr */
-	__u32 iovcnt;		/* entries at ptr (OP_IOV, OP_MMSG) */
+	__u64 ptr;		/* the sockaddr */
+	__u32 iovcnt;		/* unused */
 	__s32 fd;
 	__u8 op;		/* enum inflight_op */
-	__u8 dir;		/* enum fl_direction */
+	__u8 dir;		/* unused */
 };
 
 #define SSL_DIR_NONE 0xff	/* ssl_call.dir of SSL_do_handshake: no plaintext */
@@ -92,7 +91,15 @@ struct ssl_conn {
 struct stage_buf {
 	struct fl_data_event ev;
 	__u8 payload[2 * FL_CAPTURE_MAX]; /* 2x: lets the verifier bound copies */
+	__u32 sent;		/* data events this CPU sent: see rb_flags() */
 };
+
+/*
+ * Threads inside an SSL_* call (entries of ssl_calls), or more: a thread
+ * killed inside one, or an entry the LRU evicted, leaves it counted. While
+ * it is 0 a data syscall needs no ssl_calls lookup.
+ */
+__s64 ssl_inflight = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -225,8 +232,13 @@ static __always_inline bool sock_tuple(struct socket *sock, struct fl_tuple *t)
  */
 #define FL_WAKEUP_BYTES (256 * 1024)
 
-static __always_inline __u64 rb_flags(void)
+#define FL_WAKEUP_CHECK 16 /* data events per CPU between backlog checks */
+
+/* The wake-up flag of the data event @s sends. */
+static __always_inline __u64 rb_flags(struct stage_buf *s)
 {
+	if (++s->sent % FL_WAKEUP_CHECK)
+		return BPF_RB_NO_WAKEUP;
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > FL_WAKEUP_BYTES
 		       ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
@@ -468,53 +480,6 @@ int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-static __always_inline int enter_accept(void)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	if (tgid != self_tgid)
-		save_inflight(OP_ACCEPT, -1, 0, 0, 0);
-	return 0;
-}
-
-static __always_inline int exit_accept(long ret)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &id);
-
-	if (!in)
-		return 0;
-	if (in->op == OP_ACCEPT && ret >= 0)
-		register_conn(id >> 32, (int)ret, FL_ROLE_SERVER,
-			      bpf_ktime_get_ns());
-	bpf_map_delete_elem(&inflight, &id);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_accept")
-int tp_enter_accept(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_accept();
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept")
-int tp_exit_accept(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_accept(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_accept4")
-int tp_enter_accept4(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_accept();
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int tp_exit_accept4(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_accept(ctx->ret);
-}
-
 SEC("tracepoint/syscalls/sys_enter_close")
 int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
@@ -544,7 +509,8 @@ int tp_sched_process_exit(void *ctx)
 	__u32 tgid = id >> 32;
 
 	/* a thread killed inside SSL_*: its tid may be reused */
-	bpf_map_delete_elem(&ssl_calls, &id);
+	if (!bpf_map_delete_elem(&ssl_calls, &id))
+		__sync_fetch_and_add(&ssl_inflight, -1);
 	if (!bpf_map_delete_elem(&evloop_tids, &(__u32){ (__u32)id }))
 		emit_conn(FL_EV_THREAD_EXIT, bpf_ktime_get_ns(), tgid, -1, 0, 0,
 			  NULL, 0, NULL);
@@ -618,24 +584,6 @@ static __always_inline int epoll_waiter(void)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_epoll_wait")
-int tp_enter_epoll_wait(void *ctx)
-{
-	return epoll_waiter();
-}
-
-SEC("tracepoint/syscalls/sys_enter_epoll_pwait")
-int tp_enter_epoll_pwait(void *ctx)
-{
-	return epoll_waiter();
-}
-
-SEC("tracepoint/syscalls/sys_enter_epoll_pwait2")
-int tp_enter_epoll_pwait2(void *ctx)
-{
-	return epoll_waiter();
-}
-
 /*
  * A connect() that fails: the socket goes SYN_SENT -> CLOSE. On loopback the
  * RST is processed at release_sock() inside connect() itself, before its
@@ -694,11 +642,14 @@ static __always_inline bool tls_ciphertext(__u64 id,
 					   const struct fl_conn_key *key,
 					   struct fl_conn_info *ci)
 {
-	/* the one extra lookup, for registered sockets only */
-	struct ssl_call *sc = bpf_map_lookup_elem(&ssl_calls, &id);
+	struct ssl_call *sc;
 	struct ssl_key sk = {};
 	struct ssl_conn *m, v = {};
 
+	if (!ssl_inflight)
+		return ci->tls;
+	/* the one extra lookup, for registered sockets only */
+	sc = bpf_map_lookup_elem(&ssl_calls, &id);
 	if (!sc)
 		return ci->tls;
 	ci->tls = 1;
@@ -711,21 +662,6 @@ static __always_inline bool tls_ciphertext(__u64 id,
 		bpf_map_update_elem(&ssl_conns, &sk, &v, BPF_ANY);
 	}
 	return true;
-}
-
-static __always_inline int enter_data(int fd, __u64 ptr, __u32 iovcnt, __u8 op,
-				      __u8 dir)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct fl_conn_key key = { .tgid = id >> 32, .fd = fd };
-	struct fl_conn_info *ci;
-
-	/* the only cost for a non-socket fd: this lookup */
-	ci = bpf_map_lookup_elem(&conns, &key);
-	if (!ci || tls_ciphertext(id, &key, ci))
-		return 0;
-	save_inflight(op, fd, ptr, iovcnt, dir);
-	return 0;
 }
 
 /* Keep the verifier's bounds on @v through clang's 32/64-bit rewrites. */
@@ -799,10 +735,18 @@ static __always_inline void stage_send(struct stage_buf *s, __u64 cap)
 {
 	cap = bound(cap, FL_CAPTURE_MAX);
 	s->ev.cap_len = cap;
-	if (bpf_ringbuf_output(&events, s, sizeof(s->ev) + cap, rb_flags()))
+	if (bpf_ringbuf_output(&events, s, sizeof(s->ev) + cap, rb_flags(s)))
 		count(FL_CNT_RINGBUF_DROPS);
 }
 
+/*
+ * Data syscalls are seen at their exit tracepoint only: their arguments are
+ * still in the user registers saved at syscall entry (bpf_task_pt_regs()),
+ * so no enter hook and no per-thread map of arguments is needed. Measured
+ * against the enter + exit pairs with a hash map between them, and against
+ * one raw tracepoint at every syscall's exit, in bench/results (issue 6).
+ * The cost of a data syscall on any other fd: one `conns` lookup.
+ */
 /* Copy up to the capture limit of the @len bytes at user @ptr. */
 static __always_inline __u64 copy_buf(struct stage_buf *s, __u64 ptr,
 				      __u64 len)
@@ -819,191 +763,79 @@ static __always_inline __u64 copy_buf(struct stage_buf *s, __u64 ptr,
 	return cap;
 }
 
-static __always_inline int exit_data(long ret)
+/*
+ * The registered, plaintext connection at @fd of the current process, for
+ * a data syscall's exit: NULL for any other fd or a TLS socket's ciphertext.
+ */
+static __always_inline struct fl_conn_info *data_conn(__u64 id, int fd,
+						      struct fl_conn_key *key)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &id);
-	struct fl_conn_key key;
-	struct fl_conn_info *ci;
-	struct stage_buf *s;
-	__u32 zero = 0;
-	__u64 ts, cap;
-
-	if (!in)
-		return 0;
-	key.tgid = id >> 32;
-	key.fd = in->fd;
-	ci = bpf_map_lookup_elem(&conns, &key);
-	s = bpf_map_lookup_elem(&stage, &zero);
-	if (ret <= 0 || !ci || !s || (in->op != OP_BUF && in->op != OP_IOV))
-		goto out;
-
-	ts = bpf_ktime_get_ns();
-	stage_hdr(s, &key, ci, id, in->dir == FL_DIR_EGRESS ? in->ts : ts,
-		  in->dir, FL_SRC_SYSCALL, ret);
-	if (in->op == OP_BUF) {
-		cap = copy_buf(s, in->ptr, ret);
-	} else {
-		cap = capture_len;
-		if ((__u64)ret < cap)
-			cap = ret;
-		cap = copy_iov(s, in->ptr, in->iovcnt, bound(cap, FL_CAPTURE_MAX),
-			       FL_MAX_IOV);
-	}
-	stage_send(s, cap);
-out:
-	bpf_map_delete_elem(&inflight, &id);
-	return 0;
-}
-
-/* read(fd, buf, count), write(fd, buf, count) */
-SEC("tracepoint/syscalls/sys_enter_read")
-int tp_enter_read(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_data((int)ctx->args[0], ctx->args[1], 0, OP_BUF,
-			  FL_DIR_INGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_exit_read")
-int tp_exit_read(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_data(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_write")
-int tp_enter_write(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_data((int)ctx->args[0], ctx->args[1], 0, OP_BUF,
-			  FL_DIR_EGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_exit_write")
-int tp_exit_write(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_data(ctx->ret);
-}
-
-/* recvfrom(fd, buf, len, flags, ...), sendto(fd, buf, len, flags, ...) */
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int tp_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
-{
-	if (ctx->args[3] & MSG_PEEK) /* the same bytes are read again later */
-		return 0;
-	return enter_data((int)ctx->args[0], ctx->args[1], 0, OP_BUF,
-			  FL_DIR_INGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int tp_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_data(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int tp_enter_sendto(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_data((int)ctx->args[0], ctx->args[1], 0, OP_BUF,
-			  FL_DIR_EGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int tp_exit_sendto(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_data(ctx->ret);
-}
-
-/* readv(fd, iov, iovcnt), writev(fd, iov, iovcnt) */
-SEC("tracepoint/syscalls/sys_enter_readv")
-int tp_enter_readv(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_data((int)ctx->args[0], ctx->args[1], ctx->args[2],
-			  OP_IOV, FL_DIR_INGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_exit_readv")
-int tp_exit_readv(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_data(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_writev")
-int tp_enter_writev(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_data((int)ctx->args[0], ctx->args[1], ctx->args[2],
-			  OP_IOV, FL_DIR_EGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_exit_writev")
-int tp_exit_writev(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_data(ctx->ret);
-}
-
-/* recvmsg(fd, msg, flags), sendmsg(fd, msg, flags) */
-static __always_inline int enter_msg(struct trace_event_raw_sys_enter *ctx,
-				     __u8 dir)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct user_msghdr msg = {};
-	struct fl_conn_key key = { .tgid = id >> 32, .fd = (int)ctx->args[0] };
 	struct fl_conn_info *ci;
 
-	ci = bpf_map_lookup_elem(&conns, &key);
-	if (!ci || (dir == FL_DIR_INGRESS && (ctx->args[2] & MSG_PEEK)))
-		return 0;
-	if (tls_ciphertext(id, &key, ci))
-		return 0;
-	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)ctx->args[1]))
-		return 0;
-	save_inflight(OP_IOV, key.fd, (__u64)msg.msg_iov,
-		      (__u32)msg.msg_iovlen, dir);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int tp_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_msg(ctx, FL_DIR_INGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int tp_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_data(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int tp_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_msg(ctx, FL_DIR_EGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int tp_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_data(ctx->ret);
+	key->tgid = id >> 32;
+	key->fd = fd;
+	/* the only cost for a non-socket fd: this lookup */
+	ci = bpf_map_lookup_elem(&conns, key);
+	if (!ci || tls_ciphertext(id, key, ci))
+		return NULL;
+	return ci;
 }
 
 /*
- * recvmmsg(fd, msgvec, vlen, flags, timeout), sendmmsg(fd, msgvec, vlen,
- * flags): at the exit, ret messages moved, msgvec[i].msg_len bytes each.
- * The first FL_MAX_MMSG are emitted one event each, like sendmsg; the bytes
- * of the rest as one event without payload (cap_len 0), so the stream
- * offsets stay exact and userspace sees a gap of known size.
+ * The data syscalls' work, as global functions: the verifier checks each
+ * once, not once per call site in the dispatcher. Each returns 0.
  */
-static __always_inline int enter_mmsg(struct trace_event_raw_sys_enter *ctx,
-				      __u8 dir)
+
+/* read/write/recvfrom/sendto: @ret bytes moved at user @buf of @fd. */
+__noinline int fl_data_buf(int fd, __u64 buf, long ret, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct fl_conn_key key = { .tgid = id >> 32, .fd = (int)ctx->args[0] };
-	struct fl_conn_info *ci;
+	struct fl_conn_key key;
+	struct fl_conn_info *ci = data_conn(id, fd, &key);
+	struct stage_buf *s;
+	__u32 zero = 0;
 
-	ci = bpf_map_lookup_elem(&conns, &key);
-	if (!ci || (dir == FL_DIR_INGRESS && (ctx->args[3] & MSG_PEEK)))
+	s = bpf_map_lookup_elem(&stage, &zero);
+	if (!ci || !s || ret <= 0)
 		return 0;
-	if (tls_ciphertext(id, &key, ci))
+	stage_hdr(s, &key, ci, id, bpf_ktime_get_ns(), dir, FL_SRC_SYSCALL, ret);
+	stage_send(s, copy_buf(s, buf, ret));
+	return 0;
+}
+
+/*
+ * readv/writev (@msg 0: @vec is the iovec array, @n its entries) and
+ * recvmsg/sendmsg (@msg 1: @vec is the user_msghdr; the kernel writes back
+ * its lengths and flags, never msg_iov or msg_iovlen).
+ */
+__noinline int fl_data_iov(int fd, __u64 vec, __u64 n, long ret, __u32 msg)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fl_conn_key key;
+	struct fl_conn_info *ci = data_conn(id, fd, &key);
+	struct user_msghdr mh = {};
+	struct stage_buf *s;
+	__u32 zero = 0;
+	__u8 dir = msg >> 8;
+	__u64 cap;
+
+	s = bpf_map_lookup_elem(&stage, &zero);
+	if (!ci || !s || ret <= 0)
 		return 0;
-	save_inflight(OP_MMSG, key.fd, ctx->args[1], (__u32)ctx->args[2], dir);
+	if (msg & 1) {
+		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)vec)) {
+			count(FL_CNT_READ_FAILED);
+			return 0;
+		}
+		vec = (__u64)mh.msg_iov;
+		n = mh.msg_iovlen;
+	}
+	stage_hdr(s, &key, ci, id, bpf_ktime_get_ns(), dir, FL_SRC_SYSCALL, ret);
+	cap = capture_len;
+	if ((__u64)ret < cap)
+		cap = ret;
+	cap = copy_iov(s, vec, (__u32)n, bound(cap, FL_CAPTURE_MAX), FL_MAX_IOV);
+	stage_send(s, cap);
 	return 0;
 }
 
@@ -1026,28 +858,27 @@ static long mmsg_len_add(__u32 i, void *arg)
 	return 0;
 }
 
-static __always_inline int exit_mmsg(long ret)
+/*
+ * recvmmsg/sendmmsg: @ret messages moved, msgvec[i].msg_len bytes each.
+ * The first FL_MAX_MMSG are emitted one event each, like sendmsg; the bytes
+ * of the rest as one event without payload (cap_len 0), so the stream
+ * offsets stay exact and userspace sees a gap of known size.
+ */
+__noinline int fl_data_mmsg(int fd, __u64 vec, long ret, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &id);
-	struct mmsg_rest rest = {};
 	struct fl_conn_key key;
-	struct fl_conn_info *ci;
+	struct fl_conn_info *ci = data_conn(id, fd, &key);
+	struct mmsg_rest rest = {};
 	struct stage_buf *s;
 	__u32 zero = 0;
-	__u64 ts, msg_ts;
+	__u64 ts;
 	int i;
 
-	if (!in)
-		return 0;
-	key.tgid = id >> 32;
-	key.fd = in->fd;
-	ci = bpf_map_lookup_elem(&conns, &key);
 	s = bpf_map_lookup_elem(&stage, &zero);
-	if (ret <= 0 || !ci || !s || in->op != OP_MMSG)
-		goto out;
+	if (!ci || !s || ret <= 0)
+		return 0;
 	ts = bpf_ktime_get_ns();
-	msg_ts = in->dir == FL_DIR_EGRESS ? in->ts : ts;
 	for (i = 0; i < FL_MAX_MMSG; i++) {
 		struct mmsghdr m;
 		__u64 cap = capture_len;
@@ -1055,14 +886,13 @@ static __always_inline int exit_mmsg(long ret)
 		if (i >= ret)
 			break;
 		if (bpf_probe_read_user(&m, sizeof(m),
-					(void *)(in->ptr + i * sizeof(m)))) {
+					(void *)(vec + i * sizeof(m)))) {
 			count(FL_CNT_READ_FAILED);
-			goto out;
+			return 0;
 		}
 		if (!m.msg_len)
 			continue;
-		stage_hdr(s, &key, ci, id, msg_ts, in->dir, FL_SRC_SYSCALL,
-			  m.msg_len);
+		stage_hdr(s, &key, ci, id, ts, dir, FL_SRC_SYSCALL, m.msg_len);
 		if (m.msg_len < cap)
 			cap = m.msg_len;
 		/* FL_MAX_MMSG x FL_MAX_IOV would be too much for the verifier */
@@ -1072,42 +902,15 @@ static __always_inline int exit_mmsg(long ret)
 		stage_send(s, cap);
 	}
 	if (ret <= FL_MAX_MMSG)
-		goto out;
-	rest.vec = in->ptr;
+		return 0;
+	rest.vec = vec;
 	bpf_loop(bound(ret - FL_MAX_MMSG, FL_MAX_MMSG_VLEN), mmsg_len_add, &rest,
 		 0);
 	if (rest.bytes) {
-		stage_hdr(s, &key, ci, id, msg_ts, in->dir, FL_SRC_SYSCALL,
-			  rest.bytes);
+		stage_hdr(s, &key, ci, id, ts, dir, FL_SRC_SYSCALL, rest.bytes);
 		stage_send(s, 0);
 	}
-out:
-	bpf_map_delete_elem(&inflight, &id);
 	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_recvmmsg")
-int tp_enter_recvmmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_mmsg(ctx, FL_DIR_INGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvmmsg")
-int tp_exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_mmsg(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmmsg")
-int tp_enter_sendmmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_mmsg(ctx, FL_DIR_EGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendmmsg")
-int tp_exit_sendmmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_mmsg(ctx->ret);
 }
 
 /*
@@ -1117,56 +920,141 @@ int tp_exit_sendmmsg(struct trace_event_raw_sys_exit *ctx)
  * and emitted without payload (FL_SRC_SPLICE, cap_len 0): userspace skips
  * them as a gap of known size (an HTTP body by its Content-Length).
  */
-static __always_inline int exit_splice(long ret)
+__noinline int fl_data_splice(int fd, long ret, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &id);
 	struct fl_conn_key key;
-	struct fl_conn_info *ci;
+	struct fl_conn_info *ci = data_conn(id, fd, &key);
 	struct stage_buf *s;
 	__u32 zero = 0;
 
-	if (!in)
-		return 0;
-	key.tgid = id >> 32;
-	key.fd = in->fd;
-	ci = bpf_map_lookup_elem(&conns, &key);
 	s = bpf_map_lookup_elem(&stage, &zero);
-	if (ret > 0 && ci && s && in->op == OP_SPLICE) {
-		stage_hdr(s, &key, ci, id,
-			  in->dir == FL_DIR_EGRESS ? in->ts : bpf_ktime_get_ns(),
-			  in->dir, FL_SRC_SPLICE, ret);
-		stage_send(s, 0);
-	}
-	bpf_map_delete_elem(&inflight, &id);
+	if (!ci || !s || ret <= 0)
+		return 0;
+	stage_hdr(s, &key, ci, id, bpf_ktime_get_ns(), dir, FL_SRC_SPLICE, ret);
+	stage_send(s, 0);
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int tp_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
+/* accept()/accept4() returned @ret: a new server-side connection. */
+__noinline int fl_accepted(long ret)
 {
-	return enter_data((int)ctx->args[0], 0, 0, OP_SPLICE, FL_DIR_EGRESS);
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (ret < 0 || (id >> 32) == self_tgid)
+		return 0;
+	register_conn(id >> 32, (int)ret, FL_ROLE_SERVER, bpf_ktime_get_ns());
+	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_sendfile64")
-int tp_exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
+/* What the exit of a hooked syscall does. */
+enum sc_op {
+	SC_READ,		/* read(fd, buf, count) */
+	SC_RECVFROM,		/* recvfrom(fd, buf, len, flags, ...) */
+	SC_WRITE,		/* write(fd, buf, count), sendto(fd, buf, len, ...) */
+	SC_READV,		/* readv(fd, iov, iovcnt) */
+	SC_WRITEV,		/* writev(fd, iov, iovcnt) */
+	SC_RECVMSG,		/* recvmsg(fd, msg, flags) */
+	SC_SENDMSG,		/* sendmsg(fd, msg, flags) */
+	SC_RECVMMSG,		/* recvmmsg(fd, msgvec, vlen, flags, timeout) */
+	SC_SENDMMSG,		/* sendmmsg(fd, msgvec, vlen, flags) */
+	SC_SENDFILE,		/* sendfile(out_fd, in_fd, offset, count) */
+	SC_SPLICE,		/* splice(fd_in, off_in, fd_out, off_out, len, flags) */
+	SC_ACCEPT,		/* accept(), accept4(): ret is the new fd */
+	SC_EPOLL,		/* epoll_wait(), epoll_pwait(), epoll_pwait2() */
+};
+
+/*
+ * The exit of syscall @op that returned @ret, its arguments read from the
+ * current task's saved user registers. A data syscall's timestamp is its
+ * exit, in both directions.
+ */
+static __always_inline int sys_exit(enum sc_op op, long ret)
 {
-	return exit_splice(ctx->ret);
+	struct pt_regs *regs;
+	int fd;
+
+	if (op == SC_EPOLL)
+		return epoll_waiter();
+	if (op == SC_ACCEPT)
+		return fl_accepted(ret);
+	if (ret <= 0)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	fd = (int)PT_REGS_PARM1_SYSCALL(regs);
+	switch (op) {
+	case SC_READ:
+		return fl_data_buf(fd, PT_REGS_PARM2_SYSCALL(regs), ret,
+				   FL_DIR_INGRESS);
+	case SC_RECVFROM:
+		/* MSG_PEEK: the same bytes are read again later */
+		if (PT_REGS_PARM4_SYSCALL(regs) & MSG_PEEK)
+			return 0;
+		return fl_data_buf(fd, PT_REGS_PARM2_SYSCALL(regs), ret,
+				   FL_DIR_INGRESS);
+	case SC_WRITE:
+		return fl_data_buf(fd, PT_REGS_PARM2_SYSCALL(regs), ret,
+				   FL_DIR_EGRESS);
+	case SC_READV:
+		return fl_data_iov(fd, PT_REGS_PARM2_SYSCALL(regs),
+				   PT_REGS_PARM3_SYSCALL(regs), ret,
+				   FL_DIR_INGRESS << 8);
+	case SC_WRITEV:
+		return fl_data_iov(fd, PT_REGS_PARM2_SYSCALL(regs),
+				   PT_REGS_PARM3_SYSCALL(regs), ret,
+				   FL_DIR_EGRESS << 8);
+	case SC_RECVMSG:
+		if (PT_REGS_PARM3_SYSCALL(regs) & MSG_PEEK)
+			return 0;
+		return fl_data_iov(fd, PT_REGS_PARM2_SYSCALL(regs), 0, ret,
+				   FL_DIR_INGRESS << 8 | 1);
+	case SC_SENDMSG:
+		return fl_data_iov(fd, PT_REGS_PARM2_SYSCALL(regs), 0, ret,
+				   FL_DIR_EGRESS << 8 | 1);
+	case SC_RECVMMSG:
+		if (PT_REGS_PARM4_SYSCALL(regs) & MSG_PEEK)
+			return 0;
+		return fl_data_mmsg(fd, PT_REGS_PARM2_SYSCALL(regs), ret,
+				    FL_DIR_INGRESS);
+	case SC_SENDMMSG:
+		return fl_data_mmsg(fd, PT_REGS_PARM2_SYSCALL(regs), ret,
+				    FL_DIR_EGRESS);
+	case SC_SENDFILE:
+		return fl_data_splice(fd, ret, FL_DIR_EGRESS);
+	case SC_SPLICE:
+		/* one end is a pipe: at most one of the two is a connection */
+		fl_data_splice(fd, ret, FL_DIR_INGRESS);
+		return fl_data_splice((int)PT_REGS_PARM3_SYSCALL(regs), ret,
+				      FL_DIR_EGRESS);
+	default:
+		return 0;
+	}
 }
 
-/* one end of a splice is a pipe: at most one of the two is a connection */
-SEC("tracepoint/syscalls/sys_enter_splice")
-int tp_enter_splice(struct trace_event_raw_sys_enter *ctx)
-{
-	enter_data((int)ctx->args[0], 0, 0, OP_SPLICE, FL_DIR_INGRESS);
-	return enter_data((int)ctx->args[2], 0, 0, OP_SPLICE, FL_DIR_EGRESS);
-}
+#define SYS_EXIT(name, op)                                                     \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
+	int tp_exit_##name(struct trace_event_raw_sys_exit *ctx)               \
+	{                                                                      \
+		return sys_exit(op, ctx->ret);                                 \
+	}
 
-SEC("tracepoint/syscalls/sys_exit_splice")
-int tp_exit_splice(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_splice(ctx->ret);
-}
+SYS_EXIT(read, SC_READ)
+SYS_EXIT(recvfrom, SC_RECVFROM)
+SYS_EXIT(write, SC_WRITE)
+SYS_EXIT(sendto, SC_WRITE)
+SYS_EXIT(readv, SC_READV)
+SYS_EXIT(writev, SC_WRITEV)
+SYS_EXIT(recvmsg, SC_RECVMSG)
+SYS_EXIT(sendmsg, SC_SENDMSG)
+SYS_EXIT(recvmmsg, SC_RECVMMSG)
+SYS_EXIT(sendmmsg, SC_SENDMMSG)
+SYS_EXIT(sendfile64, SC_SENDFILE)
+SYS_EXIT(splice, SC_SPLICE)
+SYS_EXIT(accept, SC_ACCEPT)
+SYS_EXIT(accept4, SC_ACCEPT)
+SYS_EXIT(epoll_wait, SC_EPOLL)
+SYS_EXIT(epoll_pwait, SC_EPOLL)
+SYS_EXIT(epoll_pwait2, SC_EPOLL)
 
 /* ---- TLS: uprobes on the SSL_* functions of OpenSSL 1.1/3.x ------------- */
 
@@ -1186,6 +1074,8 @@ static __always_inline int ssl_enter(void *ssl, const void *buf, void *outlen,
 		return 0;
 	if (bpf_map_update_elem(&ssl_calls, &id, &sc, BPF_ANY))
 		count(FL_CNT_ARGS_MAP_FULL);
+	else
+		__sync_fetch_and_add(&ssl_inflight, 1);
 	return 0;
 }
 
@@ -1238,7 +1128,8 @@ static __always_inline int ssl_exit(long ret)
 		if (n)
 			ssl_emit(id, sc, n);
 	}
-	bpf_map_delete_elem(&ssl_calls, &id);
+	if (!bpf_map_delete_elem(&ssl_calls, &id))
+		__sync_fetch_and_add(&ssl_inflight, -1);
 	return 0;
 }
 
