@@ -280,15 +280,21 @@ static int status_line(struct http_side *s, const struct fl_span *ln)
 	return 0;
 }
 
-static bool name_is(const uint8_t *l, size_t n, const char *name)
+/* @l[0..n) equals the lowercase literal @name, ASCII case-insensitively. */
+static bool name_is_n(const uint8_t *l, size_t n, const char *name,
+		      size_t name_len)
 {
-	if (n != strlen(name))
+	if (n != name_len)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (fl_upper(l[i]) != fl_upper((uint8_t)name[i]))
 			return false;
 	return true;
 }
+
+/* The literal's length is known at compile time: no strlen per header
+ * (it was 6 % of the agent's time at nginx saturation). */
+#define name_is(l, n, lit) name_is_n(l, n, lit, sizeof(lit) - 1)
 
 static void trim_ows(const uint8_t **v, size_t *n)
 {
