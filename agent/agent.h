@@ -25,6 +25,7 @@
 	X(bytes_captured)	/* of which captured */                        \
 	X(bytes_truncated)	/* not captured: beyond the per-syscall cap */ \
 	X(bytes_spliced)	/* not captured: moved by sendfile/splice */   \
+	X(bytes_mirrored)	/* not captured: mirrored server ends (the client end has them) */\
 	X(gap_bytes)		/* not captured: stream gaps (lost events) */  \
 	X(reordered_events)	/* data events behind the stream offset */     \
 	X(records)		/* request/response pairs aggregated */        \

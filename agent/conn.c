@@ -35,6 +35,7 @@ struct conn {
 	uint8_t detect_tries;	/* detections failed on a joined connection */
 	bool detect_resp;	/* detect[] holds response bytes (server-first) */
 	bool server_first_done;	/* server-first detection is over */
+	uint8_t mirror_dirs;	/* 1 << fl_direction the collector skips */
 	struct fl_tuple tuple;
 	char comm[16];
 	uint64_t next_off[2];	/* next expected stream offset per direction */
@@ -71,6 +72,8 @@ struct conn_table {
 	struct agent_stats *stats;
 	int64_t wall_off;
 	int conns_map_fd;	/* collector's conns map, or -1 */
+	int mirrors_map_fd;	/* collector's mirrors map, or -1 */
+	volatile uint32_t *mirrors_on; /* its flag: an entry exists */
 	struct callpath *cp;	/* call-path links; NULL when off */
 	struct fl_parser_stats closed; /* parser counters of freed conns */
 	uint64_t opaque_closed;	/* freed conns that were TLS seen only encrypted */
@@ -109,7 +112,36 @@ struct conn_table *conn_table_new(struct identity *id, struct aggregator *agg,
 	ct->stats = stats;
 	ct->wall_off = mono_to_wall_ns;
 	ct->conns_map_fd = conns_map_fd;
+	ct->mirrors_map_fd = -1;
 	return ct;
+}
+
+void conn_table_set_mirrors(struct conn_table *ct, int map_fd,
+			    volatile uint32_t *on)
+{
+	ct->mirrors_map_fd = map_fd;
+	ct->mirrors_on = on;
+}
+
+/*
+ * Mirrored server end @c: ask the collector to stop copying its @dirs
+ * (1 << fl_direction). The client end of the same connection has every
+ * byte; this end is parsed for call paths at most, from its requests. A
+ * failure (map full) only leaves the copies on.
+ */
+static void conn_mirror_quiet(struct conn_table *ct, struct conn *c,
+			      uint8_t dirs)
+{
+	struct fl_conn_key key = { .tgid = c->cid.tgid, .fd = c->cid.fd };
+	struct fl_mirror m = { .gen = c->cid.gen };
+
+	if (ct->mirrors_map_fd < 0 || (c->mirror_dirs & dirs) == dirs)
+		return;
+	m.dirs = c->mirror_dirs | dirs;
+	if (bpf_map_update_elem(ct->mirrors_map_fd, &key, &m, BPF_ANY))
+		return;
+	c->mirror_dirs = (uint8_t)m.dirs;
+	*ct->mirrors_on = 1;
 }
 
 static struct conn *conn_find(struct conn_table *ct, uint32_t tgid, int32_t fd)
@@ -207,6 +239,15 @@ static void conn_unlink(struct conn_table *ct, struct conn *c)
 
 static void conn_free(struct conn_table *ct, struct conn *c)
 {
+	if (c->mirror_dirs && ct->mirrors_map_fd >= 0) {
+		struct fl_conn_key key = { .tgid = c->cid.tgid, .fd = c->cid.fd };
+		struct fl_mirror m;
+
+		/* the same (tgid, fd) may be a newer connection's already */
+		if (!bpf_map_lookup_elem(ct->mirrors_map_fd, &key, &m) &&
+		    m.gen == c->cid.gen)
+			bpf_map_delete_elem(ct->mirrors_map_fd, &key);
+	}
 	if (ct->cp && c->serving_tid)
 		callpath_respond(ct->cp, c->serving_tid, c);
 	ct->opaque_closed += c->tls_opaque && !c->tls;
@@ -605,8 +646,12 @@ static bool conn_detect(struct conn_table *ct, struct conn *c, uint64_t ts,
 		fl_parser_free(c->parser);
 		c->parser = NULL;
 		c->ignored = true;
+		conn_mirror_quiet(ct, c, 1u << FL_DIR_INGRESS | 1u << FL_DIR_EGRESS);
 		return false;
 	}
+	/* an HTTP mirror: its requests are parsed, its responses never */
+	if (c->mirrored)
+		conn_mirror_quiet(ct, c, 1u << FL_DIR_EGRESS);
 	/* the detection bytes are the start of the request stream */
 	if (fl_parser_feed(c->parser, FL_SIDE_REQUEST, c->detect_ts, c->detect,
 			   c->ndetect, on_record, c))
@@ -684,14 +729,16 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 		    const uint8_t *payload)
 {
 	struct conn *c = conn_find(ct, e->hdr.cid.tgid, e->hdr.cid.fd);
-	int dir = e->hdr.dir & 1;
+	int dir = e->hdr.dir & FL_DIR_MASK;
 	uint32_t cap = e->cap_len;
 	enum fl_side side;
 
 	ct->stats->data_events++;
 	ct->stats->bytes_seen += e->orig_len;
 	ct->stats->bytes_captured += e->cap_len;
-	if (e->hdr.source == FL_SRC_SPLICE)
+	if (e->hdr.dir & FL_DIR_F_MIRROR)
+		ct->stats->bytes_mirrored += e->orig_len - e->cap_len;
+	else if (e->hdr.source == FL_SRC_SPLICE)
 		ct->stats->bytes_spliced += e->orig_len;
 	else
 		ct->stats->bytes_truncated += e->orig_len - e->cap_len;
@@ -728,10 +775,17 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 	}
 	if (!c->mirror_checked && conn_is_mirror(ct, c) && !ct->cp) {
 		c->ignored = true;
+		conn_mirror_quiet(ct, c, 1u << FL_DIR_INGRESS | 1u << FL_DIR_EGRESS);
 		return;
 	}
 	side = (c->role == FL_ROLE_SERVER) == (dir == FL_DIR_INGRESS)
 		       ? FL_SIDE_REQUEST : FL_SIDE_RESPONSE;
+	if (c->mirrored && c->parser && side == FL_SIDE_RESPONSE) {
+		/* a mirror's responses only end its serving (call paths); the
+		 * client end parses them, and the collector may not copy them */
+		conn_callpath(ct, c, e, side);
+		return;
+	}
 	if (!c->tls && (!c->parser || e->offset < TLS_SNIFF_MAX) &&
 	    /* MySQL packets can look like TLS records: only after SSLRequest */
 	    (c->proto != FL_PROTO_MYSQL || !c->parser ||
@@ -762,6 +816,9 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 			      e->orig_len - e->cap_len, on_record, c);
 	if (ct->cp)
 		conn_callpath(ct, c, e, side);
+	/* a mirror's responses are never fed: nothing will pair its requests */
+	if (c->mirrored)
+		fl_parser_drop_pending(c->parser);
 	/* idle keep-alive connections are most of them: keep them small */
 	fl_parser_trim(c->parser);
 }

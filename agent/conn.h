@@ -41,6 +41,16 @@ struct conn_table *conn_table_new(struct identity *id, struct aggregator *agg,
 				  int64_t mono_to_wall_ns, int conns_map_fd,
 				  bool paths);
 
+/*
+ * conn_table_set_mirrors() - let @ct ask the collector not to copy the
+ * payload of server ends whose client end it traces: @map_fd is the
+ * collector's `mirrors` map (struct fl_mirror), @on its `mirrors_on` flag
+ * (set at the first entry; both borrowed). Without it (replay, tests)
+ * those ends are still fully captured, and parsed the same way.
+ */
+void conn_table_set_mirrors(struct conn_table *ct, int map_fd,
+			    volatile uint32_t *on);
+
 /* conn_table_free() - release @ct and its parsers; NULL is fine. */
 void conn_table_free(struct conn_table *ct);
 

@@ -446,6 +446,7 @@ static int load_collector(struct agent *a)
 	bpf_map__set_max_entries(a->skel->maps.events, env.ringbuf_mb << 20);
 	bpf_map__set_max_entries(a->skel->maps.conns, env.max_conns);
 	bpf_map__set_max_entries(a->skel->maps.ssl_conns, env.max_conns);
+	bpf_map__set_max_entries(a->skel->maps.mirrors, env.max_conns);
 	bpf_map__set_max_entries(a->skel->maps.procs, env.max_conns);
 	caps_prepare(a->skel->obj);
 	err = collector_bpf__load(a->skel);
@@ -586,6 +587,9 @@ static int agent_table(struct agent *a, int64_t wall_off)
 		fprintf(stderr, "faultline-agent: out of memory\n");
 		return -ENOMEM;
 	}
+	if (a->skel)
+		conn_table_set_mirrors(a->ct, bpf_map__fd(a->skel->maps.mirrors),
+				       &a->skel->bss->mirrors_on);
 	return 0;
 }
 

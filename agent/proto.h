@@ -174,6 +174,14 @@ bool fl_parser_idle(const struct fl_parser *p);
 void fl_parser_trim(struct fl_parser *p);
 
 /*
+ * fl_parser_drop_pending() - forget the requests @p queued for responses it
+ * will never be fed (a mirrored server end, parsed for its requests only):
+ * not counted as unpaired; fl_parser_last_request() then has none until the
+ * next request. A no-op for NULL.
+ */
+void fl_parser_drop_pending(struct fl_parser *p);
+
+/*
  * fl_parser_last_request() - the newest request @p has queued, if it is
  * newer than *@seen: fills @out, sets *@seen to its seq and returns true.
  * Lets the caller act when a request is read (call-path links), long

@@ -333,6 +333,15 @@ void fl_pending_clear(struct fl_parser *p)
 	q->lost_head = 0;
 }
 
+void fl_parser_drop_pending(struct fl_parser *p)
+{
+	if (!p)
+		return;
+	p->q.head = 0;
+	p->q.count = 0;
+	p->q.lost_head = 0;
+}
+
 /* fl_pending_lose() - response framing lost: every pending request goes. */
 void fl_pending_lose(struct fl_parser *p)
 {

@@ -159,6 +159,17 @@ struct {
 	__type(value, struct stage_buf);
 } stage SEC(".maps");
 
+/* Server ends whose payload the agent does not need (struct fl_mirror). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FL_MAX_CONNS);
+	__type(key, struct fl_conn_key);
+	__type(value, struct fl_mirror);
+} mirrors SEC(".maps");
+
+/* Set by the agent once `mirrors` has an entry: no lookup there before. */
+volatile __u32 mirrors_on = 0;
+
 /* Processes with registered connections: what a fork walks (see below). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -730,6 +741,26 @@ static __always_inline void stage_hdr(struct stage_buf *s,
 	s->ev.orig_len = len;
 }
 
+/*
+ * True when the agent asked for @dir of server end @key (@ci) not to be
+ * copied: the staged event @s is then marked and must be sent with no
+ * payload.
+ */
+static __always_inline bool mirror_skip(struct stage_buf *s,
+					const struct fl_conn_key *key,
+					const struct fl_conn_info *ci, __u8 dir)
+{
+	struct fl_mirror *m;
+
+	if (!mirrors_on || ci->role != FL_ROLE_SERVER)
+		return false;
+	m = bpf_map_lookup_elem(&mirrors, key);
+	if (!m || m->gen != ci->gen || !((m->dirs >> (dir & FL_DIR_MASK)) & 1))
+		return false;
+	s->ev.hdr.dir |= FL_DIR_F_MIRROR;
+	return true;
+}
+
 /* Send the staged event with @cap payload bytes. */
 static __always_inline void stage_send(struct stage_buf *s, __u64 cap)
 {
@@ -799,7 +830,7 @@ __noinline int fl_data_buf(int fd, __u64 buf, long ret, __u8 dir)
 	if (!ci || !s || ret <= 0)
 		return 0;
 	stage_hdr(s, &key, ci, id, bpf_ktime_get_ns(), dir, FL_SRC_SYSCALL, ret);
-	stage_send(s, copy_buf(s, buf, ret));
+	stage_send(s, mirror_skip(s, &key, ci, dir) ? 0 : copy_buf(s, buf, ret));
 	return 0;
 }
 
@@ -822,6 +853,11 @@ __noinline int fl_data_iov(int fd, __u64 vec, __u64 n, long ret, __u32 msg)
 	s = bpf_map_lookup_elem(&stage, &zero);
 	if (!ci || !s || ret <= 0)
 		return 0;
+	stage_hdr(s, &key, ci, id, bpf_ktime_get_ns(), dir, FL_SRC_SYSCALL, ret);
+	if (mirror_skip(s, &key, ci, dir)) {
+		stage_send(s, 0);
+		return 0;
+	}
 	if (msg & 1) {
 		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)vec)) {
 			count(FL_CNT_READ_FAILED);
@@ -830,7 +866,6 @@ __noinline int fl_data_iov(int fd, __u64 vec, __u64 n, long ret, __u32 msg)
 		vec = (__u64)mh.msg_iov;
 		n = mh.msg_iovlen;
 	}
-	stage_hdr(s, &key, ci, id, bpf_ktime_get_ns(), dir, FL_SRC_SYSCALL, ret);
 	cap = capture_len;
 	if ((__u64)ret < cap)
 		cap = ret;
@@ -893,6 +928,10 @@ __noinline int fl_data_mmsg(int fd, __u64 vec, long ret, __u8 dir)
 		if (!m.msg_len)
 			continue;
 		stage_hdr(s, &key, ci, id, ts, dir, FL_SRC_SYSCALL, m.msg_len);
+		if (mirror_skip(s, &key, ci, dir)) {
+			stage_send(s, 0);
+			continue;
+		}
 		if (m.msg_len < cap)
 			cap = m.msg_len;
 		/* FL_MAX_MMSG x FL_MAX_IOV would be too much for the verifier */
@@ -1108,7 +1147,8 @@ static __always_inline void ssl_emit(__u64 id, const struct ssl_call *sc,
 	stage_hdr(s, &key, ci, id,
 		  sc->dir == FL_DIR_EGRESS ? sc->ts : bpf_ktime_get_ns(),
 		  sc->dir, FL_SRC_TLS, n);
-	stage_send(s, copy_buf(s, sc->buf, n));
+	stage_send(s, mirror_skip(s, &key, ci, sc->dir) ? 0
+						       : copy_buf(s, sc->buf, n));
 }
 
 /* SSL_read/SSL_write: bytes or <= 0; the _ex variants: 1 and *outlen. */

@@ -129,6 +129,8 @@ static const struct bs_def bs_defs[] = {
 	{ "tls_conns", BS_TOTAL, NULL, NULL },
 	{ "links_thread", BS_TOTAL, NULL, NULL },
 	{ "links_traceparent", BS_TOTAL, NULL, NULL },
+	/* not copied because the client end of the same connection was */
+	{ "bytes_mirrored", BS_TOTAL, NULL, NULL },
 };
 #define N_DEFS (sizeof(bs_defs) / sizeof(bs_defs[0]))
 #define TOTALS_TABLE_LINE 5	/* totals per line in the table */

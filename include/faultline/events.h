@@ -105,6 +105,22 @@ struct fl_conn_info {
 #define FL_CONN_F_JOINED 1	/* fl_conn_event.flags: existed before the agent */
 
 /*
+ * Value of the collector's `mirrors` map, keyed by fl_conn_key: the agent
+ * asks the collector not to copy the payload of a server end whose client
+ * end it also traces (it makes no records from it). Its data events keep
+ * their offsets and lengths, and the tid (call paths need who answered),
+ * with cap_len 0 and FL_DIR_F_MIRROR set in hdr.dir.
+ */
+struct fl_mirror {
+	__u64 gen;		/* fl_conn_info.gen of the connection meant */
+	__u32 dirs;		/* 1 << enum fl_direction: not copied */
+	__u32 pad;
+};
+
+#define FL_DIR_MASK 1		/* hdr.dir: the enum fl_direction bit */
+#define FL_DIR_F_MIRROR 0x80	/* hdr.dir: payload not copied, see fl_mirror */
+
+/*
  * Value of the collector's `procs` map, keyed by tgid: lets a fork find the
  * parent's connections without a lookup per possible fd. Kept at register
  * and close (and by userspace when it adopts connections).

@@ -107,9 +107,16 @@ if int(counters.get("links_thread", -1)) != want or \
     print("    counters links_thread=%s links_traceparent=%s, expected %d/%d" % (
         counters.get("links_thread"), counters.get("links_traceparent"), want,
         n_checkout + n_traced))
+# every server end here is a mirror (its client is traced too): the agent
+# asked the collector not to copy their responses (HTTP) or anything
+# (Redis, PostgreSQL), and the exact links above were made without them
+if int(counters.get("bytes_mirrored", 0)) <= 0:
+    fails += 1
+    print("    bytes_mirrored=%s: mirrored server ends still copied" %
+          counters.get("bytes_mirrored"))
 sys.exit(1 if fails else 0)
 PYEOF
-	ok "links exact: thread, traceparent (also across nginx), no thread link through nginx"
+	ok "links exact: thread, traceparent (also across nginx), no thread link through nginx; mirrored ends not copied"
 else
 	bad "links (see above)"
 fi
