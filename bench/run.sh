@@ -16,7 +16,7 @@
 # every server, agent, tracer and helper it starts is stopped on exit (trap).
 #
 # Knobs (environment; the defaults are what results are committed with):
-#   BENCH_PAIRS      (none, agent) pairs per workload, >= 3         (3)
+#   BENCH_PAIRS      (none, agent) pairs per workload, >= 3         (5)
 #   BENCH_DURATION   seconds per wrk run                            (6)
 #   BENCH_OUT        results folder                      (bench/results)
 #   BENCH_KEEP=1     keep the work folder (raw logs) after the run
@@ -25,7 +25,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PY=/usr/bin/python3
-PAIRS=${BENCH_PAIRS:-3}
+PAIRS=${BENCH_PAIRS:-5}
 DUR=${BENCH_DURATION:-6}
 OUT=${BENCH_OUT:-$ROOT/bench/results}
 AGENT_SRC=${FL_AGENT:-$ROOT/build/faultline-agent}
@@ -75,12 +75,17 @@ FL_WAIT_TIMEOUT=60
 AGENT_PID=
 BPF_STATS_WAS=
 CONNHOLD_PID=
+SAMPLER_PID=
 DEMO_UP=0
 
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	exec 4>&-
+	if [ -n "$SAMPLER_PID" ]; then
+		kill "$SAMPLER_PID" 2>/dev/null || true
+		wait "$SAMPLER_PID" 2>/dev/null || true
+	fi
 	if [ -n "$CONNHOLD_PID" ]; then
 		kill -TERM "$CONNHOLD_PID" 2>/dev/null || true
 		wait "$CONNHOLD_PID" 2>/dev/null || true
@@ -144,6 +149,7 @@ machine_info() {
 		echo "busy_pct_start=$(cpu_busy_pct)"
 		echo "other_agents=$(pgrep -cx faultline-agent || true)"
 		echo "pairs=$PAIRS"
+		echo "server_cpu=$SERVER_CPU"
 		echo "duration_s=$DUR"
 		echo "redis_n_p1=$REDIS_N_P1"
 		echo "redis_n_p16=$REDIS_N_P16"
@@ -290,6 +296,18 @@ run_one() {
 	echo "$c0 $c1" | awk '{ print $4 - $1, $5 - $2, $6 - $3 }' >"$WORK/overhead/$tag.ctx"
 }
 
+# cpu_sampler PID OUT: every 50 ms until killed, the CPU that PID's main
+# thread (the agent's ring-buffer consumer) last ran on, one a line. The
+# agent is not pinned: on the server's CPU it costs the server more than
+# its CPU time (the load generator then idles), so the report shows where
+# it ran in each pair.
+cpu_sampler() {
+	while :; do
+		awk '{ sub(/^.*\) /, ""); print $37 }' "/proc/$1/stat" 2>/dev/null || break
+		sleep 0.05
+	done >"$2"
+}
+
 # bpf_prog_stats PID OUT: run_cnt and run_time_ns of each BPF program PID
 # holds (its fdinfo), with the program's name, one "id name runs ns" a line.
 bpf_prog_stats() {
@@ -340,12 +358,21 @@ overhead() {
 			for cond in none agent tcplife; do
 				tag=$wl-$r-$cond
 				case $cond in
-				agent) agent_start "$tag" ;;
+				agent)
+					agent_start "$tag"
+					cpu_sampler "$AGENT_PID" "$WORK/overhead/$tag.cpus" &
+					SAMPLER_PID=$!
+					;;
 				tcplife) tcplife_start "$tag" ;;
 				esac
 				run_one "$wl" "$tag"
 				case $cond in
-				agent) agent_stop "$tag" ;;
+				agent)
+					kill "$SAMPLER_PID" 2>/dev/null || true
+					wait "$SAMPLER_PID" 2>/dev/null || true
+					SAMPLER_PID=
+					agent_stop "$tag"
+					;;
 				tcplife) tcplife_stop ;;
 				esac
 			done

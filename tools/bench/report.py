@@ -132,6 +132,15 @@ def run_wall(work, tag):
     return float(read(os.path.join(work, "overhead", "%s.wall" % tag)).strip() or 0)
 
 
+def agent_on_cpu(work, tag, cpu):
+    """Share of the agent's CPU samples (bench/run.sh cpu_sampler) on @cpu."""
+    path = os.path.join(work, "overhead", tag + ".cpus")
+    if not os.path.exists(path):
+        return None
+    cpus = [l.strip() for l in read(path).split("\n") if l.strip()]
+    return sum(1 for c in cpus if c == str(cpu)) / len(cpus) if cpus else None
+
+
 def agent_cpu_cores(work, tag):
     """The agent's CPU time over the load run's wall time, in cores."""
     ticks = int(read(os.path.join(work, "logs", "agent-%s.cpu" % tag)).strip() or 0)
@@ -163,7 +172,10 @@ def overhead(work, machine):
                 n, a, t = (runs[(r, c)][test] for c in ("none", "agent", "tcplife"))
                 per.append({"round": r, "none": n, "agent": a, "tcplife": t,
                             "agent_ratio": a["rps"] / n["rps"],
-                            "tcplife_ratio": t["rps"] / n["rps"]})
+                            "tcplife_ratio": t["rps"] / n["rps"],
+                            "agent_on_server_cpu": agent_on_cpu(
+                                work, "%s-%d-agent" % (wl, r),
+                                machine.get("server_cpu", "1"))})
             rows.append({
                 "workload": name, "label": LABEL[wl] + (" " + test if test else ""),
                 "rounds": per,
@@ -460,15 +472,19 @@ def markdown(res):
         m["pairs"], m["duration_s"]))
     L.append("")
     L.append("Server pinned to CPU 1, load generator to CPU 0 (wrk -t1 -c32, redis-benchmark -c32); "
-             "the agent and tcplife run unpinned.")
+             "the agent and tcplife run unpinned. \"Agent on server CPU\": the share of 50 ms samples "
+             "in which the agent's consumer thread had last run on the server's CPU; there it "
+             "costs the server more than its CPU time, because the load generator then idles.")
     L.append("")
-    L.append("| workload | req/s none | req/s agent | req/s tcplife | agent/none per pair | agent/none | tcplife/none | p99 ms none | p99 ms agent | p99 ms tcplife |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    L.append("| workload | req/s none | req/s agent | req/s tcplife | agent/none per pair | agent on server CPU per pair | agent/none | tcplife/none | p99 ms none | p99 ms agent | p99 ms tcplife |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for row in res["overhead"]:
         per = ", ".join("%.3f" % p["agent_ratio"] for p in row["rounds"])
-        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        where = ", ".join("-" if p.get("agent_on_server_cpu") is None else
+                          "%.0f %%" % (100 * p["agent_on_server_cpu"]) for p in row["rounds"])
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             row["workload"], f_mmm(row["rps"]["none"]), f_mmm(row["rps"]["agent"]),
-            f_mmm(row["rps"]["tcplife"]), per, f_mmm(row["agent_ratio"], 3),
+            f_mmm(row["rps"]["tcplife"]), per, where, f_mmm(row["agent_ratio"], 3),
             f_mmm(row["tcplife_ratio"], 3), f_mmm(row["p99_ms"]["none"], 2),
             f_mmm(row["p99_ms"]["agent"], 2), f_mmm(row["p99_ms"]["tcplife"], 2)))
     L.append("")
