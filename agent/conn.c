@@ -35,7 +35,10 @@ struct conn {
 	uint8_t detect_tries;	/* detections failed on a joined connection */
 	bool detect_resp;	/* detect[] holds response bytes (server-first) */
 	bool server_first_done;	/* server-first detection is over */
-	uint8_t mirror_dirs;	/* 1 << fl_direction the collector skips */
+	uint8_t mirror_want;	/* 1 << fl_direction not needed (a mirror) */
+	uint8_t mirror_dirs;	/* of which the collector was told to skip */
+	uint8_t mirror_events;	/* data events since (saturates) */
+	bool mirror_failed;	/* telling the collector failed: not retried */
 	struct fl_tuple tuple;
 	char comm[16];
 	uint64_t next_off[2];	/* next expected stream offset per direction */
@@ -124,24 +127,42 @@ void conn_table_set_mirrors(struct conn_table *ct, int map_fd,
 }
 
 /*
- * Mirrored server end @c: ask the collector to stop copying its @dirs
- * (1 << fl_direction). The client end of the same connection has every
- * byte; this end is parsed for call paths at most, from its requests. A
- * failure (map full) only leaves the copies on.
+ * Data events a mirror shows before the collector is told to stop copying
+ * it: one map update (a syscall) per connection is worth it on a busy
+ * keep-alive connection, not on a burst of short ones (100,000 connections
+ * of one exchange each dropped events while the agent made them).
+ */
+#define MIRROR_QUIET_AFTER 16
+
+/* Tell the collector what mirror @c does not need, once it has been busy. */
+static void conn_mirror_apply(struct conn_table *ct, struct conn *c)
+{
+	struct fl_conn_key key = { .tgid = c->cid.tgid, .fd = c->cid.fd };
+	struct fl_mirror m = { .gen = c->cid.gen, .dirs = c->mirror_want };
+
+	if (ct->mirrors_map_fd < 0 || c->mirror_failed ||
+	    c->mirror_dirs == c->mirror_want ||
+	    c->mirror_events < MIRROR_QUIET_AFTER)
+		return;
+	if (bpf_map_update_elem(ct->mirrors_map_fd, &key, &m, BPF_ANY)) {
+		c->mirror_failed = true;	/* map full: copies stay on */
+		return;
+	}
+	c->mirror_dirs = c->mirror_want;
+	*ct->mirrors_on = 1;
+}
+
+/*
+ * Mirrored server end @c does not need its @dirs (1 << fl_direction): the
+ * client end of the same connection has every byte; this end is parsed for
+ * call paths at most, from its requests. The collector stops copying them
+ * once the connection has been busy (conn_mirror_apply()).
  */
 static void conn_mirror_quiet(struct conn_table *ct, struct conn *c,
 			      uint8_t dirs)
 {
-	struct fl_conn_key key = { .tgid = c->cid.tgid, .fd = c->cid.fd };
-	struct fl_mirror m = { .gen = c->cid.gen };
-
-	if (ct->mirrors_map_fd < 0 || (c->mirror_dirs & dirs) == dirs)
-		return;
-	m.dirs = c->mirror_dirs | dirs;
-	if (bpf_map_update_elem(ct->mirrors_map_fd, &key, &m, BPF_ANY))
-		return;
-	c->mirror_dirs = (uint8_t)m.dirs;
-	*ct->mirrors_on = 1;
+	c->mirror_want |= dirs;
+	conn_mirror_apply(ct, c);
 }
 
 static struct conn *conn_find(struct conn_table *ct, uint32_t tgid, int32_t fd)
@@ -768,6 +789,11 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 	uint64_t gap = e->offset - c->next_off[dir];
 	c->next_off[dir] = e->offset + e->orig_len;
 	ct->stats->gap_bytes += gap;
+	if (c->mirror_want) {
+		if (c->mirror_events < UINT8_MAX)
+			c->mirror_events++;
+		conn_mirror_apply(ct, c);
+	}
 	if (c->ignored) {
 		if (c->proto == FL_PROTO_UNKNOWN && c->ndetect) /* not a mirror */
 			ct->stats->unknown_proto_bytes += e->orig_len;
