@@ -261,13 +261,11 @@ static void conn_unlink(struct conn_table *ct, struct conn *c)
 static void conn_free(struct conn_table *ct, struct conn *c)
 {
 	if (c->mirror_dirs && ct->mirrors_map_fd >= 0) {
+		/* a newer connection at this (tgid, fd) is added only after
+		 * this one is freed: the entry is still this one's */
 		struct fl_conn_key key = { .tgid = c->cid.tgid, .fd = c->cid.fd };
-		struct fl_mirror m;
 
-		/* the same (tgid, fd) may be a newer connection's already */
-		if (!bpf_map_lookup_elem(ct->mirrors_map_fd, &key, &m) &&
-		    m.gen == c->cid.gen)
-			bpf_map_delete_elem(ct->mirrors_map_fd, &key);
+		bpf_map_delete_elem(ct->mirrors_map_fd, &key);
 	}
 	if (ct->cp && c->serving_tid)
 		callpath_respond(ct->cp, c->serving_tid, c);

@@ -56,12 +56,9 @@ enum inflight_op {
  * socket-state hook needs to know it is in flight (data syscalls need no
  * such state: the exit hook reads their arguments from the registers). */
 struct inflight {
-	__u64 ts;		/* enter timestamp, ns */
 	__u64 ptr;		/* the sockaddr */
-	__u32 iovcnt;		/* unused */
 	__s32 fd;
 	__u8 op;		/* enum inflight_op */
-	__u8 dir;		/* unused */
 };
 
 #define SSL_DIR_NONE 0xff	/* ssl_call.dir of SSL_do_handshake: no plaintext */
@@ -289,18 +286,10 @@ static __always_inline void emit_conn(__u8 type, __u64 ts, __u32 tgid, int fd,
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }
 
-static __always_inline void save_inflight(__u8 op, int fd, __u64 ptr,
-					  __u32 iovcnt, __u8 dir)
+static __always_inline void save_inflight(__u8 op, int fd, __u64 ptr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct inflight in = {
-		.ts = bpf_ktime_get_ns(),
-		.ptr = ptr,
-		.iovcnt = iovcnt,
-		.fd = fd,
-		.op = op,
-		.dir = dir,
-	};
+	struct inflight in = { .ptr = ptr, .fd = fd, .op = op };
 
 	if (bpf_map_update_elem(&inflight, &id, &in, BPF_ANY))
 		count(FL_CNT_ARGS_MAP_FULL);
@@ -426,7 +415,7 @@ int tp_enter_connect(struct trace_event_raw_sys_enter *ctx)
 	bpf_probe_read_user(&family, sizeof(family), (void *)ctx->args[1]);
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
-	save_inflight(OP_CONNECT, (int)ctx->args[0], ctx->args[1], 0, 0);
+	save_inflight(OP_CONNECT, (int)ctx->args[0], ctx->args[1]);
 	return 0;
 }
 
@@ -770,14 +759,6 @@ static __always_inline void stage_send(struct stage_buf *s, __u64 cap)
 		count(FL_CNT_RINGBUF_DROPS);
 }
 
-/*
- * Data syscalls are seen at their exit tracepoint only: their arguments are
- * still in the user registers saved at syscall entry (bpf_task_pt_regs()),
- * so no enter hook and no per-thread map of arguments is needed. Measured
- * against the enter + exit pairs with a hash map between them, and against
- * one raw tracepoint at every syscall's exit, in bench/results (issue 6).
- * The cost of a data syscall on any other fd: one `conns` lookup.
- */
 /* Copy up to the capture limit of the @len bytes at user @ptr. */
 static __always_inline __u64 copy_buf(struct stage_buf *s, __u64 ptr,
 				      __u64 len)
@@ -812,9 +793,18 @@ static __always_inline struct fl_conn_info *data_conn(__u64 id, int fd,
 	return ci;
 }
 
+/* This CPU's staging buffer for a data event. */
+static __always_inline struct stage_buf *stage_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stage, &zero);
+}
+
 /*
  * The data syscalls' work, as global functions: the verifier checks each
- * once, not once per call site in the dispatcher. Each returns 0.
+ * once, not once per call site in the dispatcher. sys_exit() calls them
+ * only for @ret > 0 (bytes moved). Each returns 0.
  */
 
 /* read/write/recvfrom/sendto: @ret bytes moved at user @buf of @fd. */
@@ -823,11 +813,9 @@ __noinline int fl_data_buf(int fd, __u64 buf, long ret, __u8 dir)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct fl_conn_key key;
 	struct fl_conn_info *ci = data_conn(id, fd, &key);
-	struct stage_buf *s;
-	__u32 zero = 0;
+	struct stage_buf *s = stage_get();
 
-	s = bpf_map_lookup_elem(&stage, &zero);
-	if (!ci || !s || ret <= 0)
+	if (!ci || !s)
 		return 0;
 	stage_hdr(s, &key, ci, id, bpf_ktime_get_ns(), dir, FL_SRC_SYSCALL, ret);
 	stage_send(s, mirror_skip(s, &key, ci, dir) ? 0 : copy_buf(s, buf, ret));
@@ -844,14 +832,12 @@ __noinline int fl_data_iov(int fd, __u64 vec, __u64 n, long ret, __u32 msg)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct fl_conn_key key;
 	struct fl_conn_info *ci = data_conn(id, fd, &key);
+	struct stage_buf *s = stage_get();
 	struct user_msghdr mh = {};
-	struct stage_buf *s;
-	__u32 zero = 0;
 	__u8 dir = msg >> 8;
 	__u64 cap;
 
-	s = bpf_map_lookup_elem(&stage, &zero);
-	if (!ci || !s || ret <= 0)
+	if (!ci || !s)
 		return 0;
 	stage_hdr(s, &key, ci, id, bpf_ktime_get_ns(), dir, FL_SRC_SYSCALL, ret);
 	if (mirror_skip(s, &key, ci, dir)) {
@@ -904,14 +890,12 @@ __noinline int fl_data_mmsg(int fd, __u64 vec, long ret, __u8 dir)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct fl_conn_key key;
 	struct fl_conn_info *ci = data_conn(id, fd, &key);
+	struct stage_buf *s = stage_get();
 	struct mmsg_rest rest = {};
-	struct stage_buf *s;
-	__u32 zero = 0;
 	__u64 ts;
 	int i;
 
-	s = bpf_map_lookup_elem(&stage, &zero);
-	if (!ci || !s || ret <= 0)
+	if (!ci || !s)
 		return 0;
 	ts = bpf_ktime_get_ns();
 	for (i = 0; i < FL_MAX_MMSG; i++) {
@@ -964,11 +948,9 @@ __noinline int fl_data_splice(int fd, long ret, __u8 dir)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct fl_conn_key key;
 	struct fl_conn_info *ci = data_conn(id, fd, &key);
-	struct stage_buf *s;
-	__u32 zero = 0;
+	struct stage_buf *s = stage_get();
 
-	s = bpf_map_lookup_elem(&stage, &zero);
-	if (!ci || !s || ret <= 0)
+	if (!ci || !s)
 		return 0;
 	stage_hdr(s, &key, ci, id, bpf_ktime_get_ns(), dir, FL_SRC_SPLICE, ret);
 	stage_send(s, 0);
@@ -985,6 +967,16 @@ __noinline int fl_accepted(long ret)
 	register_conn(id >> 32, (int)ret, FL_ROLE_SERVER, bpf_ktime_get_ns());
 	return 0;
 }
+
+/*
+ * Data syscalls are seen at their exit tracepoint only: their arguments are
+ * still in the user registers saved at syscall entry (bpf_task_pt_regs()),
+ * so no enter hook and no per-thread map of arguments is needed. Measured
+ * against the enter + exit pairs with a hash map between them (bench/results)
+ * and against one raw tracepoint at every syscall's exit, which runs for
+ * every syscall (issue 6 note). The cost of a data syscall on any other fd:
+ * one `conns` lookup.
+ */
 
 /* What the exit of a hooked syscall does. */
 enum sc_op {
@@ -1127,7 +1119,6 @@ static __always_inline void ssl_emit(__u64 id, const struct ssl_call *sc,
 	struct fl_conn_info *ci = NULL;
 	struct ssl_conn *m;
 	struct stage_buf *s;
-	__u32 zero = 0;
 
 	m = bpf_map_lookup_elem(&ssl_conns, &sk);
 	if (m) {
@@ -1139,7 +1130,7 @@ static __always_inline void ssl_emit(__u64 id, const struct ssl_call *sc,
 		count(FL_CNT_TLS_UNMAPPED);
 		return;
 	}
-	s = bpf_map_lookup_elem(&stage, &zero);
+	s = stage_get();
 	if (!s)
 		return;
 	if (n > 0x7fffffff) /* orig_len <= INT_MAX */
