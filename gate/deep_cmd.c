@@ -772,7 +772,7 @@ static size_t unreached_faults(const struct deep *d)
 	json_t *x;
 
 	json_array_foreach(d->not_reached, i, x)
-		n += json_object_get(x, "fault") != NULL;
+		n += json_is_string(json_object_get(x, "fault"));
 	return n;
 }
 
