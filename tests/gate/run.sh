@@ -1230,8 +1230,8 @@ eq([(e["operation"], [s["source"] for s in e["sources"]], e["confidence"]) for e
    [("GET /users/{id}", ["ebpf"], "high"), ("POST /orders", ["ebpf"], "high")], "edges")
 eq(doc["operations"], [], "operations")'
 rc "import openapi into a schema 3 store: exit 0 (migrated)" 0 --db "$work/v3.db" import openapi tests/gate/openapi/api.json --service api
-[ "$(sqlite3 "$work/v3.db" "PRAGMA user_version; SELECT count(*) FROM operations")" = "6
-4" ] && ok "import openapi: a schema 3 store migrated to 6" || fail "import openapi: a schema 3 store migrated to 6"
+[ "$(sqlite3 "$work/v3.db" "PRAGMA user_version; SELECT count(*) FROM operations")" = "7
+4" ] && ok "import openapi: a schema 3 store migrated to 7" || fail "import openapi: a schema 3 store migrated to 7"
 rc "import otlp into a non-faultline db: exit 2" 2 --db "$OTHER" import otlp tests/gate/otlp/traces.jsonl
 err_is "import otlp into a non-faultline db: message" "gatectl: cannot open '$OTHER': not a faultline store (schema version 0)"
 
