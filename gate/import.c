@@ -5,6 +5,7 @@
  * UNIQUE index, inside the import's one transaction.
  */
 #include "import.h"
+#include "store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,128 +14,53 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const imp_sqls[IMP_SQL_COUNT] = {
-	[IMP_SQL_SERVICE] =
-		"INSERT INTO services(name, kind, first_seen_ns, last_seen_ns) "
-		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET "
-		"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-		"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns) RETURNING id",
-	[IMP_SQL_EDGE] =
-		"INSERT INTO edges(client_id, server_id, protocol, operation, "
-		"first_seen_ns, last_seen_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-		"ON CONFLICT(client_id, server_id, protocol, operation) DO UPDATE SET "
-		"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-		"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns) RETURNING id",
-	[IMP_SQL_WINDOW] =
-		"INSERT INTO edge_windows(edge_id, source, window_start, width_s, "
-		"requests, errors, client_errors, conn_errors, latency_sum_ns, "
-		"latency_hist) VALUES (?1, ?2, ?3, 60, 1, ?4, ?5, 0, ?6, ?7) "
-		"ON CONFLICT(edge_id, source, window_start) DO UPDATE SET "
-		"requests = requests + 1, errors = errors + excluded.errors, "
-		"client_errors = client_errors + excluded.client_errors, "
-		"latency_sum_ns = latency_sum_ns + excluded.latency_sum_ns, "
-		"latency_hist = fl_hist_merge(latency_hist, excluded.latency_hist)",
-	[IMP_SQL_SOURCE] =
-		"INSERT INTO edge_sources(edge_id, source, samples, first_seen_ns, "
-		"last_seen_ns) VALUES (?1, ?2, ?3, ?4, ?5) "
-		"ON CONFLICT(edge_id, source) DO UPDATE SET "
-		"samples = samples + excluded.samples, "
-		"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-		"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
-	[IMP_SQL_LINK] =
-		"INSERT INTO path_links(parent_edge_id, child_edge_id, method, "
-		"window_start, width_s, count) VALUES (?1, ?2, ?3, ?4, 60, 1) "
-		"ON CONFLICT(parent_edge_id, child_edge_id, method, window_start) "
-		"DO UPDATE SET count = count + 1",
-	[IMP_SQL_OPERATION] =
-		"INSERT INTO operations(service_id, protocol, operation, source, "
-		"import_id, first_seen_ns, last_seen_ns) "
-		"VALUES (?1, ?2, ?3, 'schema', ?4, ?5, ?5) "
-		"ON CONFLICT(service_id, protocol, operation, source) DO UPDATE SET "
-		"import_id = excluded.import_id, last_seen_ns = excluded.last_seen_ns",
-	[IMP_SQL_IMPORT] =
-		"INSERT INTO imports(kind, path, service, imported_ns, items) "
-		"VALUES (?1, ?2, ?3, ?4, 0) RETURNING id",
+/* The importers' rules: an existing service keeps its kind (what the
+ * agent named stays); windows merge as the agent's do. */
+static const struct fl_sw_rules imp_rules = {
+	.kind = FL_SW_KIND_KEEP, .hist = FL_SW_HIST_MERGE,
+	.counter = FL_SW_COUNTER_SET,
 };
 
-static int imp_db_fail(struct imp *im, const char *what)
+/* "cannot WHAT in 'DB': why" for a failed write (@err from lib/store_write). */
+static int imp_db_fail(struct imp *im, int err, const char *what)
 {
-	return gate_fail(im->ctx, -EIO, "cannot %s in '%s': %s", what,
-			 im->ctx->db_path, sqlite3_errmsg(im->ctx->db));
-}
-
-/* Step @st to its end; with @id, the first row's column 0. Resets @st. */
-static int imp_step(struct imp *im, sqlite3_stmt *st, int64_t *id, const char *what)
-{
-	int rc = sqlite3_step(st);
-
-	if (id && rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			;
-	}
-	if (rc != SQLITE_DONE) {
-		int err = imp_db_fail(im, what);
-		sqlite3_reset(st);
-		return err;
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return 0;
+	return gate_fail(im->ctx, err == -ENOMEM ? -ENOMEM : -EIO,
+			 "cannot %s in '%s': %s", what, im->ctx->db_path,
+			 im->sw.err[0] ? im->sw.err : sqlite3_errmsg(im->ctx->db));
 }
 
 int imp_begin(struct imp *im)
 {
 	struct gate_ctx *ctx = im->ctx;
-	sqlite3_stmt *st;
 	int err;
 
 	err = gate_open_writable(ctx);
 	if (err)
 		return err;
+	fl_sw_init(&im->sw, ctx->db, &imp_rules);
 	if (sqlite3_exec(ctx->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return imp_db_fail(im, "start the import");
+		return imp_db_fail(im, -EIO, "start the import");
 	im->in_txn = true;
-	for (int i = 0; i < IMP_SQL_COUNT; i++)
-		if (sqlite3_prepare_v3(ctx->db, imp_sqls[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &im->st[i],
-				       NULL) != SQLITE_OK)
-			return imp_db_fail(im, "prepare the import");
-	st = im->st[IMP_SQL_IMPORT];
-	sqlite3_bind_text(st, 1, im->kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, im->path, -1, SQLITE_STATIC);
-	if (im->service)
-		sqlite3_bind_text(st, 3, im->service, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, im->now_ns);
-	return imp_step(im, st, &im->import_id, "record the import");
+	err = fl_sw_import(&im->sw, im->kind, im->path, im->service, im->now_ns, 0,
+			   &im->import_id);
+	return err ? imp_db_fail(im, err, "record the import") : 0;
 }
 
 int imp_commit(struct imp *im, uint64_t items)
 {
-	sqlite3_stmt *st;
-	int err;
+	int err = fl_sw_import_items(&im->sw, im->import_id, items);
 
-	if (sqlite3_prepare_v2(im->ctx->db, "UPDATE imports SET items = ?1 WHERE id = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
-		return imp_db_fail(im, "record the import");
-	sqlite3_bind_int64(st, 1, (int64_t)items);
-	sqlite3_bind_int64(st, 2, im->import_id);
-	err = imp_step(im, st, NULL, "record the import");
-	sqlite3_finalize(st);
 	if (err)
-		return err;
+		return imp_db_fail(im, err, "record the import");
 	if (sqlite3_exec(im->ctx->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		return imp_db_fail(im, "commit the import");
+		return imp_db_fail(im, -EIO, "commit the import");
 	im->in_txn = false;
 	return 0;
 }
 
 void imp_end(struct imp *im)
 {
-	for (int i = 0; i < IMP_SQL_COUNT; i++) {
-		sqlite3_finalize(im->st[i]);
-		im->st[i] = NULL;
-	}
+	fl_sw_release(&im->sw);
 	if (im->in_txn && im->ctx->db)
 		sqlite3_exec(im->ctx->db, "ROLLBACK", NULL, NULL, NULL);
 	im->in_txn = false;
@@ -145,27 +71,23 @@ void imp_end(struct imp *im)
 int imp_service(struct imp *im, const char *name, const char *kind,
 		int64_t first_ns, int64_t last_ns, int64_t *id)
 {
-	sqlite3_stmt *st = im->st[IMP_SQL_SERVICE];
+	int err = fl_sw_service(&im->sw, name, kind, first_ns, last_ns, id);
 
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, first_ns);
-	sqlite3_bind_int64(st, 4, last_ns);
-	return imp_step(im, st, id, "write services");
+	return err ? imp_db_fail(im, err, "write services") : 0;
 }
 
 int imp_edge(struct imp *im, int64_t client, int64_t server, const char *proto,
 	     const char *op, int64_t first_ns, int64_t last_ns, int64_t *id)
 {
-	sqlite3_stmt *st = im->st[IMP_SQL_EDGE];
+	/* OTLP and OpenAPI do not say whether TLS was used: false never
+	 * clears an edge's mark */
+	struct fl_sw_edge e = {
+		.client_id = client, .server_id = server, .protocol = proto,
+		.operation = op, .first_ns = first_ns, .last_ns = last_ns,
+	};
+	int err = fl_sw_edge(&im->sw, &e, id);
 
-	sqlite3_bind_int64(st, 1, client);
-	sqlite3_bind_int64(st, 2, server);
-	sqlite3_bind_text(st, 3, proto, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, op, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 5, first_ns);
-	sqlite3_bind_int64(st, 6, last_ns);
-	return imp_step(im, st, id, "write edges");
+	return err ? imp_db_fail(im, err, "write edges") : 0;
 }
 
 /* The start of the 60 s window holding @ns. */
@@ -181,8 +103,12 @@ static int64_t window_of(int64_t ns)
 int imp_request(struct imp *im, int64_t edge_id, const char *source,
 		const struct imp_req *r)
 {
-	sqlite3_stmt *st = im->st[IMP_SQL_WINDOW];
 	struct fl_hist h = FL_HIST_INIT;
+	struct fl_sw_window w = {
+		.source = source, .start_s = window_of(r->start_ns),
+		.width_s = FL_STORE_WINDOW_S, .requests = 1, .errors = r->error,
+		.client_errors = r->client_error, .latency_sum_ns = r->latency_ns,
+	};
 	uint8_t *blob;
 	size_t len;
 	int err;
@@ -192,55 +118,39 @@ int imp_request(struct imp *im, int64_t edge_id, const char *source,
 		return gate_fail(im->ctx, -ENOMEM, "out of memory");
 	}
 	fl_hist_release(&h);
-	sqlite3_bind_int64(st, 1, edge_id);
-	sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, window_of(r->start_ns));
-	sqlite3_bind_int(st, 4, r->error);
-	sqlite3_bind_int(st, 5, r->client_error);
-	sqlite3_bind_int64(st, 6, (int64_t)r->latency_ns);
-	sqlite3_bind_blob(st, 7, blob, (int)len, free);
-	err = imp_step(im, st, NULL, "write edge_windows");
-	if (!err)
-		err = imp_source(im, edge_id, source, 1, r->start_ns, r->end_ns);
-	return err;
+	w.hist = blob;
+	w.hist_len = len;
+	err = fl_sw_window(&im->sw, edge_id, &w);
+	free(blob);
+	if (err)
+		return imp_db_fail(im, err, "write edge_windows");
+	return imp_source(im, edge_id, source, 1, r->start_ns, r->end_ns);
 }
 
 int imp_source(struct imp *im, int64_t edge_id, const char *source,
 	       uint64_t samples, int64_t first_ns, int64_t last_ns)
 {
-	sqlite3_stmt *st = im->st[IMP_SQL_SOURCE];
+	int err = fl_sw_source(&im->sw, edge_id, source, samples, first_ns, last_ns);
 
-	sqlite3_bind_int64(st, 1, edge_id);
-	sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (int64_t)samples);
-	sqlite3_bind_int64(st, 4, first_ns);
-	sqlite3_bind_int64(st, 5, last_ns);
-	return imp_step(im, st, NULL, "write edge_sources");
+	return err ? imp_db_fail(im, err, "write edge_sources") : 0;
 }
 
 int imp_link(struct imp *im, int64_t parent, int64_t child, const char *method,
 	     int64_t start_ns)
 {
-	sqlite3_stmt *st = im->st[IMP_SQL_LINK];
+	int err = fl_sw_link(&im->sw, parent, child, method, window_of(start_ns),
+			     FL_STORE_WINDOW_S, 1);
 
-	sqlite3_bind_int64(st, 1, parent);
-	sqlite3_bind_int64(st, 2, child);
-	sqlite3_bind_text(st, 3, method, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, window_of(start_ns));
-	return imp_step(im, st, NULL, "write path_links");
+	return err ? imp_db_fail(im, err, "write path_links") : 0;
 }
 
 int imp_operation(struct imp *im, int64_t service_id, const char *proto,
 		  const char *op)
 {
-	sqlite3_stmt *st = im->st[IMP_SQL_OPERATION];
+	int err = fl_sw_operation(&im->sw, service_id, proto, op, "schema",
+				  im->import_id, im->now_ns, im->now_ns);
 
-	sqlite3_bind_int64(st, 1, service_id);
-	sqlite3_bind_text(st, 2, proto, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, op, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 4, im->import_id);
-	sqlite3_bind_int64(st, 5, im->now_ns);
-	return imp_step(im, st, NULL, "write operations");
+	return err ? imp_db_fail(im, err, "write operations") : 0;
 }
 
 int imp_read_file(struct gate_ctx *ctx, const char *path, char **out, size_t *outlen)

@@ -12,17 +12,7 @@
 #define FAULTLINE_GATE_IMPORT_H
 
 #include "gatectl.h"
-
-enum imp_sql {
-	IMP_SQL_SERVICE,	/* upsert a service, its id */
-	IMP_SQL_EDGE,		/* upsert an edge, its id */
-	IMP_SQL_WINDOW,		/* add one request to a window */
-	IMP_SQL_SOURCE,		/* add samples to an edge_sources row */
-	IMP_SQL_LINK,		/* add to a path_links row */
-	IMP_SQL_OPERATION,	/* upsert an operations row */
-	IMP_SQL_IMPORT,		/* the imports row */
-	IMP_SQL_COUNT
-};
+#include "store_write.h"
 
 /* One import: the store open for writing and the transaction. */
 struct imp {
@@ -33,7 +23,7 @@ struct imp {
 	int64_t now_ns;			/* the import's time */
 	int64_t import_id;		/* imports.id of this import */
 	bool in_txn;			/* BEGIN IMMEDIATE done, not ended */
-	sqlite3_stmt *st[IMP_SQL_COUNT];	/* owned */
+	struct fl_sw sw;		/* the store writer; owned */
 	/* set by the importer when it succeeds: */
 	uint64_t items;			/* imports.items */
 	json_t *summary;		/* what was imported; owned */

@@ -13,6 +13,7 @@
  */
 #include "gatectl.h"
 #include "store.h"
+#include "store_write.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -20,77 +21,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Statements on OUT, prepared once. */
-enum {
-	MO_SERVICE, MO_EDGE, MO_WINDOW, MO_SOURCE, MO_LINK, MO_COUNTER,
-	MO_IMPORT, MO_OPERATION, MO_COUNT
-};
-
-#define HIST_MERGE(col)                                                      \
-	col " = CASE WHEN excluded." col " IS NULL THEN " col " WHEN " col     \
-	" IS NULL THEN excluded." col " ELSE fl_hist_merge(" col ", excluded." \
-	col ") END"
-
-static const char *const out_sql[MO_COUNT] = {
-	/* the kind rule of the agent: a protocol's kind is never lost */
-	[MO_SERVICE] =
-	"INSERT INTO services(name, kind, first_seen_ns, last_seen_ns) "
-	"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET "
-	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns), "
-	"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-	"kind = CASE WHEN kind IN ('database', 'cache', 'queue') THEN kind "
-	"WHEN excluded.kind IN ('database', 'cache', 'queue') THEN excluded.kind "
-	"WHEN kind = 'external' THEN excluded.kind ELSE kind END RETURNING id",
-	[MO_EDGE] =
-	"INSERT INTO edges(client_id, server_id, protocol, operation, "
-	"first_seen_ns, last_seen_ns, tls) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
-	"ON CONFLICT(client_id, server_id, protocol, operation) DO UPDATE SET "
-	"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns), "
-	"tls = max(tls, excluded.tls) RETURNING id",
-	/* a minute row meeting an hourly row at the same start is inside it */
-	[MO_WINDOW] =
-	"INSERT INTO edge_windows(edge_id, source, window_start, width_s, "
-	"requests, errors, client_errors, conn_errors, req_bytes, resp_bytes, "
-	"latency_sum_ns, latency_hist) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-	"?9, ?10, ?11, ?12) ON CONFLICT(edge_id, source, window_start) DO UPDATE "
-	"SET width_s = max(width_s, excluded.width_s), "
-	"requests = requests + excluded.requests, "
-	"errors = errors + excluded.errors, "
-	"client_errors = client_errors + excluded.client_errors, "
-	"conn_errors = conn_errors + excluded.conn_errors, "
-	"req_bytes = req_bytes + excluded.req_bytes, "
-	"resp_bytes = resp_bytes + excluded.resp_bytes, "
-	"latency_sum_ns = latency_sum_ns + excluded.latency_sum_ns, "
-	HIST_MERGE("latency_hist"),
-	[MO_SOURCE] =
-	"INSERT INTO edge_sources(edge_id, source, samples, first_seen_ns, "
-	"last_seen_ns) VALUES (?1, ?2, ?3, ?4, ?5) "
-	"ON CONFLICT(edge_id, source) DO UPDATE SET "
-	"samples = samples + excluded.samples, "
-	"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
-	[MO_LINK] =
-	"INSERT INTO path_links(parent_edge_id, child_edge_id, method, "
-	"window_start, width_s, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-	"ON CONFLICT(parent_edge_id, child_edge_id, method, window_start) "
-	"DO UPDATE SET width_s = max(width_s, excluded.width_s), "
-	"count = count + excluded.count",
-	/* node-local counters of what was not seen: the nodes' total */
-	[MO_COUNTER] =
-	"INSERT INTO agent_counters(name, value, updated_ns) VALUES (?1, ?2, ?3) "
-	"ON CONFLICT(name) DO UPDATE SET value = value + excluded.value, "
-	"updated_ns = max(updated_ns, excluded.updated_ns)",
-	[MO_IMPORT] =
-	"INSERT INTO imports(kind, path, service, imported_ns, items) "
-	"VALUES (?1, ?2, ?3, ?4, ?5)",
-	/* schema operations: import ids are not carried over (imports append) */
-	[MO_OPERATION] =
-	"INSERT INTO operations(service_id, protocol, operation, source, "
-	"import_id, first_seen_ns, last_seen_ns) VALUES (?1, ?2, ?3, ?4, NULL, "
-	"?5, ?6) ON CONFLICT(service_id, protocol, operation, source) DO UPDATE "
-	"SET first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
+/* OUT's rules: the agent's kind rule (a protocol's kind is never lost),
+ * histograms where one side has none kept as they are, node-local counters
+ * of what was not seen summed into the nodes' total. */
+static const struct fl_sw_rules merge_rules = {
+	.kind = FL_SW_KIND_PROMOTE, .hist = FL_SW_HIST_KEEP_NULL,
+	.counter = FL_SW_COUNTER_ADD,
 };
 
 /* Rows read from one input, per table (the summary). */
@@ -114,7 +50,7 @@ struct merge {
 	struct gate_ctx *ctx;
 	const char *out_path;
 	sqlite3 *out;
-	sqlite3_stmt *st[MO_COUNT];
+	struct fl_sw sw;		/* the writer on OUT */
 	struct merge_in *in;
 	size_t nin;
 	struct fl_hist scratch;		/* to check a blob before it is copied */
@@ -151,7 +87,7 @@ static void merge_usage(FILE *f)
 
 static int out_fail(struct merge *m, const char *what)
 {
-	const char *why = sqlite3_errmsg(m->out);
+	const char *why = m->sw.err[0] ? m->sw.err : sqlite3_errmsg(m->out);
 
 	if (strstr(why, "malformed latency histogram"))
 		return gate_fail(m->ctx, -EPROTO, "cannot merge %s into '%s': %s",
@@ -166,30 +102,15 @@ static int in_fail(struct merge *m, struct merge_in *in, const char *what)
 			 in->ctx.db_path, sqlite3_errmsg(in->ctx.db));
 }
 
-/* Step OUT statement @i (bound), reset it; the RETURNING id if @id. */
-static int out_step(struct merge *m, int i, const char *what, int64_t *id)
+/* A write on OUT returned @err: the message about @what. */
+static int out_check(struct merge *m, int err, const char *what)
 {
-	sqlite3_stmt *st = m->st[i];
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW && id)
-		*id = sqlite3_column_int64(st, 0);
-	while (rc == SQLITE_ROW)
-		rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		int err = out_fail(m, what);
-		sqlite3_reset(st);
-		return err;
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return 0;
+	return err ? out_fail(m, what) : 0;
 }
 
-/* Bind column @col of @src to parameter @p of @dst, as it is. */
-static void bind_col(sqlite3_stmt *dst, int p, sqlite3_stmt *src, int col)
+static const char *col_str(sqlite3_stmt *st, int col)
 {
-	sqlite3_bind_value(dst, p, sqlite3_column_value(src, col));
+	return (const char *)sqlite3_column_text(st, col);
 }
 
 /* OUT's id of @in's service / edge @id. */
@@ -236,43 +157,59 @@ static int check_blob(struct merge *m, struct merge_in *in, sqlite3_stmt *st,
 
 static int row_service(struct merge *m, struct merge_in *in, sqlite3_stmt *st)
 {
-	int64_t id;
+	int64_t id = 0;
 	int err;
 
-	for (int c = 1; c <= 4; c++)
-		bind_col(m->st[MO_SERVICE], c, st, c);
-	err = out_step(m, MO_SERVICE, "services", &id);
-	return err ? err : put_map(m, &in->svc, sqlite3_column_int64(st, 0), id);
+	err = fl_sw_service(&m->sw, col_str(st, 1), col_str(st, 2),
+			    sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4), &id);
+	if ((err = out_check(m, err, "services")))
+		return err;
+	return put_map(m, &in->svc, sqlite3_column_int64(st, 0), id);
 }
 
 static int row_edge(struct merge *m, struct merge_in *in, sqlite3_stmt *st)
 {
-	int64_t cid = 0, sid = 0, id;
+	struct fl_sw_edge e = {
+		.protocol = col_str(st, 3), .operation = col_str(st, 4),
+		.first_ns = sqlite3_column_int64(st, 5),
+		.last_ns = sqlite3_column_int64(st, 6),
+		.tls = sqlite3_column_int(st, 7) != 0,
+	};
+	int64_t id = 0;
 	int err;
 
-	if ((err = map_id(m, in, false, sqlite3_column_int64(st, 1), &cid)) ||
-	    (err = map_id(m, in, false, sqlite3_column_int64(st, 2), &sid)))
+	if ((err = map_id(m, in, false, sqlite3_column_int64(st, 1), &e.client_id)) ||
+	    (err = map_id(m, in, false, sqlite3_column_int64(st, 2), &e.server_id)))
 		return err;
-	sqlite3_bind_int64(m->st[MO_EDGE], 1, cid);
-	sqlite3_bind_int64(m->st[MO_EDGE], 2, sid);
-	for (int c = 3; c <= 7; c++)
-		bind_col(m->st[MO_EDGE], c, st, c);
-	err = out_step(m, MO_EDGE, "edges", &id);
-	return err ? err : put_map(m, &in->edge, sqlite3_column_int64(st, 0), id);
+	if ((err = out_check(m, fl_sw_edge(&m->sw, &e, &id), "edges")))
+		return err;
+	return put_map(m, &in->edge, sqlite3_column_int64(st, 0), id);
 }
 
 static int row_window(struct merge *m, struct merge_in *in, sqlite3_stmt *st)
 {
+	struct fl_sw_window w = {
+		.source = col_str(st, 1), .start_s = sqlite3_column_int64(st, 2),
+		.width_s = sqlite3_column_int64(st, 3),
+		.requests = (uint64_t)sqlite3_column_int64(st, 4),
+		.errors = (uint64_t)sqlite3_column_int64(st, 5),
+		.client_errors = (uint64_t)sqlite3_column_int64(st, 6),
+		.conn_errors = (uint64_t)sqlite3_column_int64(st, 7),
+		.req_bytes = (uint64_t)sqlite3_column_int64(st, 8),
+		.resp_bytes = (uint64_t)sqlite3_column_int64(st, 9),
+		.latency_sum_ns = (uint64_t)sqlite3_column_int64(st, 10),
+	};
 	int64_t eid = 0;
 	int err;
 
 	if ((err = map_id(m, in, true, sqlite3_column_int64(st, 0), &eid)) ||
 	    (err = check_blob(m, in, st, 11, sqlite3_column_int64(st, 0))))
 		return err;
-	sqlite3_bind_int64(m->st[MO_WINDOW], 1, eid);
-	for (int c = 1; c <= 11; c++)
-		bind_col(m->st[MO_WINDOW], c + 1, st, c);
-	return out_step(m, MO_WINDOW, "edge_windows", NULL);
+	if (sqlite3_column_type(st, 11) == SQLITE_BLOB) {
+		w.hist = sqlite3_column_blob(st, 11);
+		w.hist_len = (size_t)sqlite3_column_bytes(st, 11);
+	}
+	return out_check(m, fl_sw_window(&m->sw, eid, &w), "edge_windows");
 }
 
 static int row_source(struct merge *m, struct merge_in *in, sqlite3_stmt *st)
@@ -282,10 +219,10 @@ static int row_source(struct merge *m, struct merge_in *in, sqlite3_stmt *st)
 
 	if ((err = map_id(m, in, true, sqlite3_column_int64(st, 0), &eid)))
 		return err;
-	sqlite3_bind_int64(m->st[MO_SOURCE], 1, eid);
-	for (int c = 1; c <= 4; c++)
-		bind_col(m->st[MO_SOURCE], c + 1, st, c);
-	return out_step(m, MO_SOURCE, "edge_sources", NULL);
+	err = fl_sw_source(&m->sw, eid, col_str(st, 1),
+			   (uint64_t)sqlite3_column_int64(st, 2),
+			   sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4));
+	return out_check(m, err, "edge_sources");
 }
 
 static int row_link(struct merge *m, struct merge_in *in, sqlite3_stmt *st)
@@ -296,31 +233,29 @@ static int row_link(struct merge *m, struct merge_in *in, sqlite3_stmt *st)
 	if ((err = map_id(m, in, true, sqlite3_column_int64(st, 0), &pid)) ||
 	    (err = map_id(m, in, true, sqlite3_column_int64(st, 1), &cid)))
 		return err;
-	sqlite3_bind_int64(m->st[MO_LINK], 1, pid);
-	sqlite3_bind_int64(m->st[MO_LINK], 2, cid);
-	for (int c = 2; c <= 5; c++)
-		bind_col(m->st[MO_LINK], c + 1, st, c);
-	return out_step(m, MO_LINK, "path_links", NULL);
-}
-
-static int row_plain(struct merge *m, int stmt, int ncols, sqlite3_stmt *st,
-		     const char *what)
-{
-	for (int c = 0; c < ncols; c++)
-		bind_col(m->st[stmt], c + 1, st, c);
-	return out_step(m, stmt, what, NULL);
+	err = fl_sw_link(&m->sw, pid, cid, col_str(st, 2), sqlite3_column_int64(st, 3),
+			 sqlite3_column_int64(st, 4), (uint64_t)sqlite3_column_int64(st, 5));
+	return out_check(m, err, "path_links");
 }
 
 static int row_counter(struct merge *m, struct merge_in *in, sqlite3_stmt *st)
 {
-	return row_plain(m, MO_COUNTER, 3, st, "agent_counters");
+	int err = fl_sw_counter(&m->sw, col_str(st, 0), sqlite3_column_int64(st, 1),
+				sqlite3_column_int64(st, 2));
+
+	return out_check(m, err, "agent_counters");
 }
 
 static int row_import(struct merge *m, struct merge_in *in, sqlite3_stmt *st)
 {
-	return row_plain(m, MO_IMPORT, 5, st, "imports");
+	int err = fl_sw_import(&m->sw, col_str(st, 0), col_str(st, 1), col_str(st, 2),
+			       sqlite3_column_int64(st, 3),
+			       (uint64_t)sqlite3_column_int64(st, 4), NULL);
+
+	return out_check(m, err, "imports");
 }
 
+/* schema operations: import ids are not carried over (imports append) */
 static int row_operation(struct merge *m, struct merge_in *in, sqlite3_stmt *st)
 {
 	int64_t sid = 0;
@@ -328,10 +263,10 @@ static int row_operation(struct merge *m, struct merge_in *in, sqlite3_stmt *st)
 
 	if (err)
 		return err;
-	sqlite3_bind_int64(m->st[MO_OPERATION], 1, sid);
-	for (int c = 1; c <= 5; c++)
-		bind_col(m->st[MO_OPERATION], c + 1, st, c);
-	return out_step(m, MO_OPERATION, "operations", NULL);
+	err = fl_sw_operation(&m->sw, sid, col_str(st, 1), col_str(st, 2),
+			      col_str(st, 3), 0, sqlite3_column_int64(st, 4),
+			      sqlite3_column_int64(st, 5));
+	return out_check(m, err, "operations");
 }
 
 /*
@@ -442,9 +377,7 @@ static int merge_all(struct merge *m)
 {
 	int err = 0;
 
-	for (int i = 0; i < MO_COUNT; i++)
-		if (sqlite3_prepare_v2(m->out, out_sql[i], -1, &m->st[i], NULL))
-			return out_fail(m, "prepare");
+	fl_sw_init(&m->sw, m->out, &merge_rules);
 	if (sqlite3_exec(m->out, "BEGIN IMMEDIATE", NULL, NULL, NULL))
 		return out_fail(m, "begin");
 	for (size_t i = 0; i < m->nin && !err; i++)
@@ -513,8 +446,7 @@ static int merge_parse(struct gate_ctx *ctx, int argc, char **argv)
 
 static void merge_release(struct merge *m)
 {
-	for (int i = 0; i < MO_COUNT; i++)
-		sqlite3_finalize(m->st[i]);
+	fl_sw_release(&m->sw);
 	sqlite3_close(m->out);
 	for (size_t i = 0; i < m->nin; i++) {
 		gate_close(&m->in[i].ctx);
