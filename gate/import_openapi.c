@@ -14,7 +14,7 @@
  * still finds them.
  */
 #include "import.h"
-#include "proto.h"
+#include "opname.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -20,7 +20,7 @@
  * write each request and path link.
  */
 #include "import.h"
-#include "proto.h"
+#include "opname.h"
 
 #include <ctype.h>
 #include <errno.h>

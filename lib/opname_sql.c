@@ -19,9 +19,12 @@
  * MySQL scan hides more, never less (a '\' in NO_BACKSLASH_ESCAPES mode
  * only extends a literal; ANSI_QUOTES identifiers become '?').
  */
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
-#include "proto_int.h"
+#include "chars.h"
+#include "opname.h"
 
 struct sql_out {
 	char *buf;
