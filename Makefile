@@ -17,6 +17,7 @@ CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 # gatectl, lib/ and the tools see include/ and lib/
 INCLUDES := -Iinclude -Ilib -I$(OUTPUT)
 AGENT_INCLUDES := $(INCLUDES) -Iagent
+GATE_INCLUDES := $(INCLUDES) -Igate	# gate/ files include "query/edges.h" etc.
 LDLIBS_AGENT := -lbpf -lelf -lz -lsqlite3 -ljansson -lnghttp2 -lm
 LDLIBS_GATE := -lsqlite3 -ljansson -lm
 
@@ -33,7 +34,7 @@ LIB_SRCS := $(wildcard lib/*.c)
 NAMING_SRCS := lib/chars.c lib/opname_http.c lib/opname_sql.c
 PARSER_SRCS := $(wildcard agent/proto_*.c)
 AGENT_SRCS := $(filter-out $(PARSER_SRCS),$(wildcard agent/*.c))
-GATE_SRCS := $(wildcard gate/*.c)
+GATE_SRCS := $(wildcard gate/*.c gate/*/*.c)
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
@@ -77,7 +78,12 @@ $(OUTPUT)/agent/%.o: agent/%.c $(BPF_SKELS) $(wildcard agent/*.h lib/*.h include
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(AGENT_INCLUDES) -c $< -o $@
 
-$(OUTPUT)/%.o: %.c $(wildcard lib/*.h gate/*.h gate/*/*.h)
+$(OUTPUT)/gate/%.o: gate/%.c $(wildcard lib/*.h gate/*.h gate/*/*.h)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(GATE_INCLUDES) -c $< -o $@
+
+$(OUTPUT)/%.o: %.c $(wildcard lib/*.h)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@

@@ -854,8 +854,6 @@ static int paths_opts(struct paths *p, int argc, char **argv,
 	}
 	if ((err = gate_no_args(ctx, argc, argv)))
 		return err;
-	if (ctx->fmt == GATE_FMT_DOT)
-		return gate_fail(ctx, -EINVAL, "output format 'dot' is only for graph");
 	if (*since != INT64_MIN && *until != INT64_MAX && *until <= *since)
 		return gate_fail(ctx, -EINVAL, "'--until' must be after '--since'");
 	if (!p->min_count)
@@ -888,4 +886,6 @@ const struct gate_cmd gate_cmd_paths = {
 	.name = "paths",
 	.summary = "multi-hop call paths with link counts and latency per hop",
 	.run = paths_run,
+	.store = GATE_CMD_READS,
+	.formats = GATE_FMTS_TABLE_JSON,
 };

@@ -437,8 +437,8 @@ static int merge_parse(struct gate_ctx *ctx, int argc, char **argv)
 		if (err < 0 || err == GATE_HELP_SHOWN)
 			return err;
 	}
-	if (ctx->fmt == GATE_FMT_DOT)
-		return gate_fail(ctx, -EINVAL, "output format 'dot' is only for graph");
+	if ((err = gate_format_check(ctx)))
+		return err;
 	if (argc - optind < 2)
 		return gate_fail(ctx, -EINVAL, "merge needs 'OUT IN...' (an output and at least one input)");
 	return 0;
@@ -508,4 +508,6 @@ const struct gate_cmd gate_cmd_merge = {
 	.name = "merge",
 	.summary = "join node-local stores into one, summing the same edges (writes)",
 	.run = merge_run,
+	.store = GATE_CMD_WRITES,
+	.formats = GATE_FMTS_TABLE_JSON,
 };

@@ -16,9 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rates within this of the threshold count as equal, not as a rise. */
-#define HEALTH_RATE_EPS 1e-9
-
 enum health_verdict {
 	VERDICT_OK = 0,
 	VERDICT_REGRESSED,
@@ -41,9 +38,7 @@ struct health_opts {
 	const char *service;
 	int64_t since_ns;
 	int64_t until_ns;
-	uint64_t min_requests;
-	double max_error_increase;
-	double max_p99_ratio;
+	struct judge_policy jp;	/* --min-requests, --max-error-increase, --max-p99-ratio */
 };
 
 struct health {
@@ -90,25 +85,23 @@ static void health_usage(FILE *f)
 		"      --until 2026-11-21T06:00:00Z --max-p99-ratio 2 -o json\n");
 }
 
+/* The judge's verdict on @e as a tag: reason bits << 2 | verdict. */
 static int health_verdict(const struct health *h, const struct gate_edge *e)
 {
-	const struct gate_stats *b = &e->before, *a = &e->stats;
+	struct judge_verdict v;
 	int reasons = 0;
 
-	if (b->requests < h->o.min_requests)
-		reasons |= R_FEW_BEFORE;
-	if (a->requests < h->o.min_requests)
-		reasons |= R_FEW_AFTER;
-	if (reasons)
-		return reasons << 2 | VERDICT_NODATA;
-	if (gate_error_rate(a) - gate_error_rate(b) >
-	    h->o.max_error_increase + HEALTH_RATE_EPS)
+	judge_edge(&h->o.jp, &e->before, &e->stats, &v);
+	if (v.reasons & JUDGE_R_ERROR_UP)
 		reasons |= R_ERROR_RATE;
-	if (b->hist.count && a->hist.count &&
-	    (double)fl_hist_quantile(&a->hist, 0.99) >
-	    (double)fl_hist_quantile(&b->hist, 0.99) * h->o.max_p99_ratio)
+	if (v.reasons & JUDGE_R_P99_UP)
 		reasons |= R_P99;
-	return reasons << 2 | (reasons ? VERDICT_REGRESSED : VERDICT_OK);
+	if (v.reasons & JUDGE_R_FEW_BEFORE)
+		reasons |= R_FEW_BEFORE;
+	if (v.reasons & JUDGE_R_FEW_AFTER)
+		reasons |= R_FEW_AFTER;
+	return reasons << 2 | (v.result == JUDGE_NODATA ? VERDICT_NODATA :
+			       v.result == JUDGE_WORSE ? VERDICT_REGRESSED : VERDICT_OK);
 }
 
 /*
@@ -235,9 +228,9 @@ static int health_json(struct health *h)
 			 "until", gate_json_time(h->o.until_ns),
 			 "baseline_since", gate_json_time(blo),
 			 "baseline_until", gate_json_time(lo),
-			 "min_requests", (json_int_t)h->o.min_requests,
-			 "max_error_increase", h->o.max_error_increase,
-			 "max_p99_ratio", h->o.max_p99_ratio,
+			 "min_requests", (json_int_t)h->o.jp.min_requests,
+			 "max_error_increase", h->o.jp.max_error_change,
+			 "max_p99_ratio", h->o.jp.latency_ratio,
 			 "verdict", health_overall(h),
 			 "counts", "ok", (int)h->count[VERDICT_OK],
 			 "regressed", (int)h->count[VERDICT_REGRESSED],
@@ -327,13 +320,13 @@ static int health_opt(struct gate_ctx *ctx, int c, struct health_opts *o,
 		*have_until = true;
 		return gate_time_arg(ctx, "--until", optarg, &o->until_ns);
 	case 'm':
-		return gate_parse_u64(ctx, "--min-requests", optarg, &o->min_requests);
+		return gate_parse_u64(ctx, "--min-requests", optarg, &o->jp.min_requests);
 	case 'e':
 		return gate_parse_double(ctx, "--max-error-increase", optarg, 0,
-					 &o->max_error_increase);
+					 &o->jp.max_error_change);
 	case 'r':
 		return gate_parse_double(ctx, "--max-p99-ratio", optarg, 0,
-					 &o->max_p99_ratio);
+					 &o->jp.latency_ratio);
 	}
 	return gate_fail(ctx, -EINVAL, "unknown option");
 }
@@ -363,8 +356,6 @@ static int health_parse(struct gate_ctx *ctx, int argc, char **argv,
 	}
 	if ((err = gate_no_args(ctx, argc, argv)))
 		return err;
-	if (ctx->fmt == GATE_FMT_DOT)
-		return gate_fail(ctx, -EINVAL, "output format 'dot' is only for graph");
 	if (!o->service)
 		return gate_fail(ctx, -EINVAL, "health needs '--service SERVICE'");
 	if (!have_since)
@@ -382,8 +373,7 @@ static int health_run(struct gate_ctx *ctx, int argc, char **argv)
 {
 	struct health h = {
 		.ctx = ctx,
-		.o = { .min_requests = 10, .max_error_increase = 0.01,
-		       .max_p99_ratio = 1.5 },
+		.o = { .jp = JUDGE_POLICY_HEALTH },
 	};
 	int64_t width;
 	int err;
@@ -419,4 +409,6 @@ const struct gate_cmd gate_cmd_health = {
 	.name = "health",
 	.summary = "compare a service's edges after a time with before it",
 	.run = health_run,
+	.store = GATE_CMD_READS,
+	.formats = GATE_FMTS_TABLE_JSON,
 };

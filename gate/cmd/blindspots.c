@@ -621,8 +621,6 @@ static int bs_run(struct gate_ctx *ctx, int argc, char **argv)
 	err = gate_no_args(ctx, argc, argv);
 	if (err)
 		return err;
-	if (ctx->fmt == GATE_FMT_DOT)
-		return gate_fail(ctx, -EINVAL, "output format 'dot' is only for graph");
 	err = gate_open(ctx);
 	if (err)
 		return err;
@@ -641,4 +639,6 @@ const struct gate_cmd gate_cmd_blindspots = {
 	.name = "blindspots",
 	.summary = "what the collector could not see, joined with the graph",
 	.run = bs_run,
+	.store = GATE_CMD_READS,
+	.formats = GATE_FMTS_TABLE_JSON,
 };

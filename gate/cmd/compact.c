@@ -16,63 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* "cannot open 'P': why" for a message of fl_store_open() about @path. */
-static int open_msg(struct gate_ctx *ctx, int err, const char *path,
-		    const char *why)
-{
-	const char *colon = strstr(why, ": ");
-
-	if (!strncmp(why, "cannot open '", 13))
-		return gate_fail(ctx, err, "%s", why);
-	if (err == -EIO && colon)
-		why = colon + 2;
-	return gate_fail(ctx, err, "cannot open '%s': %s", path,
-			 why[0] ? why : strerror(-err));
-}
-
-int gate_store_check(struct gate_ctx *ctx, const char *path)
-{
-	static const char magic[16] = "SQLite format 3";
-	char head[16], why[400] = "";
-	struct stat sb;
-	sqlite3 *db;
-	ssize_t n;
-	int fd, err;
-
-	if (stat(path, &sb))
-		return gate_fail(ctx, -errno, "cannot open '%s': %s", path,
-				 strerror(errno));
-	if (S_ISDIR(sb.st_mode))
-		return gate_fail(ctx, -EISDIR, "cannot open '%s': %s", path,
-				 strerror(EISDIR));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return gate_fail(ctx, -errno, "cannot open '%s': %s", path,
-				 strerror(errno));
-	n = read(fd, head, sizeof(head));
-	close(fd);
-	if (n > 0 && (n < (ssize_t)sizeof(head) || memcmp(head, magic, sizeof(head))))
-		return gate_fail(ctx, -EPROTO, "cannot open '%s': not a SQLite database",
-				 path);
-	/* the store's own refusals (schema 0, newer), before any write */
-	err = fl_store_open(path, false, &db, why, sizeof(why));
-	if (err)
-		return open_msg(ctx, err, path, why);
-	sqlite3_close(db);
-	return 0;
-}
-
-int gate_open_write(struct gate_ctx *ctx, const char *path, sqlite3 **db)
-{
-	char why[400] = "";
-	int err;
-
-	err = fl_store_open(path, true, db, why, sizeof(why));
-	if (err)
-		return open_msg(ctx, err, path, why);
-	return 0;
-}
-
 struct compact_opts {
 	const char *rollup_arg;
 	const char *retention_arg;
@@ -156,8 +99,6 @@ static int compact_parse(struct gate_ctx *ctx, int argc, char **argv,
 	}
 	if ((err = gate_no_args(ctx, argc, argv)))
 		return err;
-	if (ctx->fmt == GATE_FMT_DOT)
-		return gate_fail(ctx, -EINVAL, "output format 'dot' is only for graph");
 	return 0;
 }
 
@@ -241,4 +182,6 @@ const struct gate_cmd gate_cmd_compact = {
 	.name = "compact",
 	.summary = "roll up old minute windows into hours, expire old data (writes)",
 	.run = compact_run,
+	.store = GATE_CMD_WRITES,
+	.formats = GATE_FMTS_TABLE_JSON,
 };

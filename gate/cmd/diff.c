@@ -28,8 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DIFF_EPS 1e-9
-
 /* reasons of a changed edge, a bit each, in the order listed */
 static const char *const reason_names[] = {
 	"error_rate_up", "error_rate_down", "p50_up", "p50_down", "p99_up",
@@ -60,11 +58,8 @@ struct diff_opts {
 	int64_t since_ns, until_ns;		/* A: INT64_MIN/MAX unbounded */
 	int64_t vs_since_ns, vs_until_ns;	/* B */
 	bool have_vs_since, have_vs_until;
-	uint64_t min_requests;
-	double min_z;
-	double min_error_change;
-	uint64_t min_samples;
-	double max_latency_ratio;
+	struct judge_policy jp;	/* --min-requests, --min-z, --min-error-change,
+				 * --min-samples, --max-latency-ratio */
 };
 
 /* One listed edge: its A and/or B sides and what was found. */
@@ -186,60 +181,21 @@ static bool pair_in(const struct gate_edges *es, const struct gate_edge *e)
 	return false;
 }
 
-/* Two-proportion z of B's error rate against A's; false if undefined. */
-static bool two_prop_z(const struct gate_stats *a, const struct gate_stats *b,
-		       double *z)
-{
-	double na = (double)a->requests, nb = (double)b->requests;
-	double p = ((double)a->errors + (double)b->errors) / (na + nb);
-	double se = sqrt(p * (1 - p) * (1 / na + 1 / nb));
-
-	if (!(se > 0))
-		return false;
-	*z = (gate_error_rate(b) - gate_error_rate(a)) / se;
-	return true;
-}
-
-static int latency_reasons(const struct diff *d, const struct gate_stats *a,
-			   const struct gate_stats *b, double q, int up_bit)
-{
-	double qa = (double)fl_hist_quantile(&a->hist, q);
-	double qb = (double)fl_hist_quantile(&b->hist, q);
-	double r = d->o.max_latency_ratio;
-
-	if (qa > 0 && qb >= qa * r - DIFF_EPS)
-		return up_bit;
-	if (qb > 0 && qa >= qb * r - DIFF_EPS)
-		return up_bit << 1;
-	return 0;
-}
-
 /* Judge an edge on both sides; file it under changed, unchanged, too few. */
 static int diff_common(struct diff *d, const struct gate_edge *a,
 		       const struct gate_edge *b)
 {
-	const struct gate_stats *sa = &a->stats, *sb = &b->stats;
 	struct diff_item it = { .a = a, .b = b };
-	bool judged = false;
+	struct judge_verdict v;
 
-	if (sa->requests >= d->o.min_requests && sb->requests >= d->o.min_requests &&
-	    sa->requests && sb->requests) {
-		double change = gate_error_rate(sb) - gate_error_rate(sa);
-		judged = true;
-		it.have_z = two_prop_z(sa, sb, &it.z);
-		if (it.have_z && fabs(it.z) >= d->o.min_z - DIFF_EPS &&
-		    fabs(change) >= d->o.min_error_change - DIFF_EPS)
-			it.reasons |= change > 0 ? 1 << 0 : 1 << 1;
-	}
-	if (sa->hist.count >= d->o.min_samples && sb->hist.count >= d->o.min_samples &&
-	    sa->hist.count && sb->hist.count) {
-		judged = true;
-		it.reasons |= latency_reasons(d, sa, sb, 0.50, 1 << 2);
-		it.reasons |= latency_reasons(d, sa, sb, 0.99, 1 << 4);
-	}
-	if (it.reasons)
+	/* A is the baseline, B what it became */
+	judge_edge(&d->o.jp, &a->stats, &b->stats, &v);
+	it.have_z = v.have_z;
+	it.z = v.z;
+	it.reasons = (int)v.reasons;
+	if (v.result == JUDGE_WORSE)
 		return list_push(d, L_CHANGED, it);
-	if (judged)
+	if (v.result == JUDGE_OK)
 		d->unchanged++;
 	else
 		d->too_few++;
@@ -361,10 +317,10 @@ static int diff_json(struct diff *d)
 	root = json_pack("{s:o, s:o, s:{s:I, s:f, s:f, s:I, s:f}, s:s}",
 			 "a", json_range(d->ctx->db_path, d->o.since_ns, d->o.until_ns),
 			 "b", json_range(bdb, d->o.vs_since_ns, d->o.vs_until_ns),
-			 "thresholds", "min_requests", (json_int_t)d->o.min_requests,
-			 "min_z", d->o.min_z, "min_error_change", d->o.min_error_change,
-			 "min_samples", (json_int_t)d->o.min_samples,
-			 "max_latency_ratio", d->o.max_latency_ratio,
+			 "thresholds", "min_requests", (json_int_t)d->o.jp.min_requests,
+			 "min_z", d->o.jp.min_z, "min_error_change", d->o.jp.max_error_change,
+			 "min_samples", (json_int_t)d->o.jp.min_samples,
+			 "max_latency_ratio", d->o.jp.latency_ratio,
 			 "verdict", diff_total(d) ? "different" : "same");
 	counts = json_object();
 	if (!root || !counts)
@@ -504,17 +460,17 @@ static int diff_opt(struct gate_ctx *ctx, int c, struct diff_opts *o)
 		o->have_vs_until = true;
 		return gate_time_arg(ctx, "--vs-until", optarg, &o->vs_until_ns);
 	case 'm':
-		return gate_parse_u64(ctx, "--min-requests", optarg, &o->min_requests);
+		return gate_parse_u64(ctx, "--min-requests", optarg, &o->jp.min_requests);
 	case 'z':
-		return gate_parse_double(ctx, "--min-z", optarg, 0, &o->min_z);
+		return gate_parse_double(ctx, "--min-z", optarg, 0, &o->jp.min_z);
 	case 'e':
 		return gate_parse_double(ctx, "--min-error-change", optarg, 0,
-					 &o->min_error_change);
+					 &o->jp.max_error_change);
 	case 'n':
-		return gate_parse_u64(ctx, "--min-samples", optarg, &o->min_samples);
+		return gate_parse_u64(ctx, "--min-samples", optarg, &o->jp.min_samples);
 	case 'r':
 		return gate_parse_double(ctx, "--max-latency-ratio", optarg, 1,
-					 &o->max_latency_ratio);
+					 &o->jp.latency_ratio);
 	}
 	return gate_fail(ctx, -EINVAL, "unknown option");
 }
@@ -547,8 +503,6 @@ static int diff_parse(struct gate_ctx *ctx, int argc, char **argv,
 	}
 	if ((err = gate_no_args(ctx, argc, argv)))
 		return err;
-	if (ctx->fmt == GATE_FMT_DOT)
-		return gate_fail(ctx, -EINVAL, "output format 'dot' is only for graph");
 	if (!o->vs_db && !o->have_vs_since && !o->have_vs_until)
 		return gate_fail(ctx, -EINVAL,
 				 "diff needs a second store ('--vs-db FILE') or a second range ('--vs-since T')");
@@ -596,8 +550,7 @@ static int diff_run(struct gate_ctx *ctx, int argc, char **argv)
 		.ctx = ctx,
 		.o = { .since_ns = INT64_MIN, .until_ns = INT64_MAX,
 		       .vs_since_ns = INT64_MIN, .vs_until_ns = INT64_MAX,
-		       .min_requests = 30, .min_z = 3.0, .min_error_change = 0.01,
-		       .min_samples = 100, .max_latency_ratio = 1.5 },
+		       .jp = JUDGE_POLICY_DIFF },
 	};
 	int err;
 
@@ -623,4 +576,6 @@ const struct gate_cmd gate_cmd_diff = {
 	.name = "diff",
 	.summary = "compare two time ranges or two stores: new, missing, changed edges",
 	.run = diff_run,
+	.store = GATE_CMD_READS,
+	.formats = GATE_FMTS_TABLE_JSON,
 };

@@ -96,29 +96,6 @@ static int graph_services(const struct gate_edges *es, const struct gate_ops *op
 	return 0;
 }
 
-json_t *gate_json_edge(const struct gate_edge *e)
-{
-	double p50 = 0, p90 = 0, p99 = 0;
-	bool h50 = gate_quantile_ms(&e->stats, 0.50, &p50);
-	bool h90 = gate_quantile_ms(&e->stats, 0.90, &p90);
-	bool h99 = gate_quantile_ms(&e->stats, 0.99, &p99);
-
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
-			 "client", e->client, "server", e->server,
-			 "protocol", e->protocol, "operation", e->operation,
-			 "requests", (json_int_t)e->stats.requests,
-			 "errors", (json_int_t)e->stats.errors,
-			 "client_errors", (json_int_t)e->stats.client_errors,
-			 "conn_errors", (json_int_t)e->stats.conn_errors,
-			 "error_rate", gate_json_rate(gate_error_rate(&e->stats)),
-			 "p50_ms", gate_json_ms(h50, p50),
-			 "p90_ms", gate_json_ms(h90, p90),
-			 "p99_ms", gate_json_ms(h99, p99),
-			 "first_seen", gate_json_time(e->first_seen_ns),
-			 "last_seen", gate_json_time(e->last_seen_ns),
-			 "tls", e->tls);
-}
-
 /*
  * Provenance of an edge (sources.c): "sources" and "confidence" added to
  * its JSON object @je, at @ref_ns. Returns 0 or -ENOMEM.
@@ -433,4 +410,6 @@ const struct gate_cmd gate_cmd_graph = {
 	.name = "graph",
 	.summary = "services and edges with traffic, errors and latency",
 	.run = graph_run,
+	.store = GATE_CMD_READS,
+	.formats = GATE_FMTS_TABLE_JSON | GATE_FMT_BIT(GATE_FMT_DOT),
 };

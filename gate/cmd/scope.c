@@ -423,10 +423,6 @@ static int scope_run(struct gate_ctx *ctx, int argc, char **argv)
 	}
 	if ((err = gate_no_args(ctx, argc, argv)))
 		goto out_release;
-	if (ctx->fmt == GATE_FMT_DOT) {
-		err = gate_fail(ctx, -EINVAL, "output format 'dot' is only for graph");
-		goto out_release;
-	}
 	if (!nnames) {
 		err = gate_fail(ctx, -EINVAL, "scope needs '--changed SERVICE'");
 		goto out_release;
@@ -454,4 +450,6 @@ const struct gate_cmd gate_cmd_scope = {
 	.name = "scope",
 	.summary = "the edges a change to some services puts at risk",
 	.run = scope_run,
+	.store = GATE_CMD_READS,
+	.formats = GATE_FMTS_TABLE_JSON,
 };
