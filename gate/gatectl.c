@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * gatectl: entry point, global options, the command table and dispatch,
+ * gatectl: entry point, global options, dispatch over the command table
+ * (cmd/cmd.c),
  * and the one place where negative errnos become exit codes and messages.
  * To add a command: docs/ARCHITECTURE.md "How to add a gatectl command".
  */
@@ -12,62 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * The commands, in the order of the help text. Each entry says how the
- * command opens --db and which -o formats it takes (cmd/cmd.h).
- */
-static const struct gate_cmd *const cmds[] = {
-	&gate_cmd_graph,
-	&gate_cmd_paths,
-	&gate_cmd_scope,
-	&gate_cmd_health,
-	&gate_cmd_blindspots,
-	&gate_cmd_import,
-	&gate_cmd_diff,
-	&gate_cmd_merge,
-	&gate_cmd_compact,
-};
-#define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
-
-/* "a, b and c": the names of the commands @want says yes to. */
-static const char *cmd_names(bool (*want)(const struct gate_cmd *c, int arg),
-			     int arg, char *buf, size_t len)
-{
-	size_t n = 0, k = 0, have = 0;
-
-	for (size_t i = 0; i < N_CMDS; i++)
-		have += want(cmds[i], arg);
-	buf[0] = '\0';
-	for (size_t i = 0; i < N_CMDS && n < len; i++) {
-		if (!want(cmds[i], arg))
-			continue;
-		k++;
-		n += (size_t)snprintf(buf + n, len - n, "%s%s",
-				      k == 1 ? "" : k == have ? " and " : ", ",
-				      cmds[i]->name);
-	}
-	return buf;
-}
-
-static bool takes_format(const struct gate_cmd *c, int fmt)
-{
-	unsigned ok = c->formats ? c->formats : GATE_FMTS_TABLE_JSON;
-
-	return ok & GATE_FMT_BIT(fmt);
-}
-
-static bool writes(const struct gate_cmd *c, int unused)
-{
-	return c->store == GATE_CMD_WRITES;
-}
-
-const char *gate_cmds_with_format(enum gate_format fmt)
-{
-	static char buf[256];
-
-	return cmd_names(takes_format, fmt, buf, sizeof(buf));
-}
-
 static void usage(FILE *f)
 {
 	char wr[256];
@@ -78,8 +23,8 @@ static void usage(FILE *f)
 		"Query faultline's interaction graph and judge changes against it.\n"
 		"\n"
 		"commands:\n");
-	for (size_t i = 0; i < N_CMDS; i++)
-		fprintf(f, "  %-12s%s\n", cmds[i]->name, cmds[i]->summary);
+	for (size_t i = 0; i < gate_ncmds; i++)
+		fprintf(f, "  %-12s%s\n", gate_cmds[i]->name, gate_cmds[i]->summary);
 	fprintf(f,
 		"\n"
 		"options (before or after COMMAND):\n"
@@ -103,15 +48,7 @@ static void usage(FILE *f)
 		"  gatectl health --service checkout --since 2026-11-21T05:00:00Z\n"
 		"  gatectl blindspots -o json\n"
 		"  gatectl import otlp traces.jsonl\n",
-		cmd_names(writes, 0, wr, sizeof(wr)), gate_cmds_with_format(GATE_FMT_DOT));
-}
-
-static const struct gate_cmd *find_cmd(const char *name)
-{
-	for (size_t i = 0; i < N_CMDS; i++)
-		if (!strcmp(cmds[i]->name, name))
-			return cmds[i];
-	return NULL;
+		gate_cmd_names(gate_cmd_writes, 0, wr, sizeof(wr)), gate_cmds_with_format(GATE_FMT_DOT));
 }
 
 /* Global options before the command; "+" stops at the first non-option. */
@@ -157,17 +94,17 @@ int main(int argc, char **argv)
 		return GATE_EXIT_USAGE;
 	}
 	if (!strcmp(argv[optind], "help")) {
-		cmd = optind + 1 < argc ? find_cmd(argv[optind + 1]) : NULL;
+		cmd = optind + 1 < argc ? gate_cmd_find(argv[optind + 1]) : NULL;
 		if (cmd) {
 			char *hargv[] = { argv[optind + 1], "--help", NULL };
 			optind = 0;
-			ctx.cmd = cmd;
+			gate_cmd_enter(&ctx, cmd);
 			return exit_code(cmd->run(&ctx, 2, hargv));
 		}
 		usage(stdout);
 		return GATE_EXIT_OK;
 	}
-	cmd = find_cmd(argv[optind]);
+	cmd = gate_cmd_find(argv[optind]);
 	if (!cmd) {
 		r = gate_fail(&ctx, -EINVAL,
 			      "unknown command '%s' (see 'gatectl --help')", argv[optind]);
@@ -176,7 +113,7 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 0;	/* glibc: re-initialise getopt for the command's argv */
-	ctx.cmd = cmd;
+	gate_cmd_enter(&ctx, cmd);
 	r = cmd->run(&ctx, argc, argv);
 	/* a verdict nobody could read is not a pass: /dev/full, a full disk */
 	if (r >= 0 && (fflush(stdout) == EOF || ferror(stdout)))

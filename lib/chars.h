@@ -17,6 +17,19 @@
  */
 size_t fl_utf8_cut(const char *s, size_t len);
 
+/*
+ * fl_utf8_seq() - the length of the valid UTF-8 sequence at @s (1 to 4),
+ * 0 if it is not one.
+ */
+size_t fl_utf8_seq(const unsigned char *s);
+
+/*
+ * fl_utf8_fix() - replace, in place, every byte of NUL-terminated @s that
+ * is not part of a valid UTF-8 sequence (overlongs, surrogates, beyond
+ * U+10FFFF included) by '?': names read from a store become valid JSON.
+ */
+void fl_utf8_fix(char *s);
+
 static inline bool fl_is_digit(uint8_t c)
 {
 	return c >= '0' && c <= '9';

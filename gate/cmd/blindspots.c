@@ -16,8 +16,12 @@
  *     or API descriptions, which the agent has not seen.
  * Informational: exits 0 whatever it finds.
  */
-#include "gatectl.h"
-#include "blindspots.h"
+#include "chars.h"
+#include "cmd/cmd.h"
+#include "cmd/blindspots.h"
+#include "output/output.h"
+#include "query/open.h"
+#include "query/time.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -240,7 +244,7 @@ static char *col_text(sqlite3_stmt *st, int col)
 	char *s = strdup(t ? (const char *)t : "");
 
 	if (s)
-		gate_utf8_fix(s);
+		fl_utf8_fix(s);
 	return s;
 }
 

@@ -7,7 +7,8 @@
 #ifndef FAULTLINE_GATE_BLINDSPOTS_H
 #define FAULTLINE_GATE_BLINDSPOTS_H
 
-#include "gatectl.h"
+#include "query/edges.h"
+#include "query/sources.h"
 
 /*
  * A window row (alias @W) of edge @E counts unless it came from a trace

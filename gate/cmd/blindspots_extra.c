@@ -5,7 +5,9 @@
  * edges per list (blindspots is a report, not a hot path), each edge's
  * windows by their primary key.
  */
-#include "blindspots.h"
+#include "chars.h"
+#include "cmd/blindspots.h"
+#include "output/output.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -45,7 +47,7 @@ static char *dup_col(sqlite3_stmt *st, int col)
 	char *s = strdup(t ? (const char *)t : "");
 
 	if (s)
-		gate_utf8_fix(s);
+		fl_utf8_fix(s);
 	return s;
 }
 

@@ -4,7 +4,10 @@
  * one, a copy), with lib/compact.c, the code the agent runs every hour.
  * Also the writable open shared by the commands that write (merge).
  */
-#include "gatectl.h"
+#include "cmd/cmd.h"
+#include "output/output.h"
+#include "query/open.h"
+#include "query/time.h"
 #include "compact.h"
 #include "store.h"
 

@@ -20,7 +20,12 @@
  * --max-latency-ratio or <= its inverse (quantiles carry <= 1.6 % error,
  * lib/hist.h, far below any sensible ratio).
  */
-#include "gatectl.h"
+#include "cmd/cmd.h"
+#include "judge/judge.h"
+#include "output/output.h"
+#include "query/edges.h"
+#include "query/open.h"
+#include "query/time.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* gatectl graph: the interaction graph over a time range. */
-#include "gatectl.h"
+#include "cmd/cmd.h"
+#include "output/output.h"
+#include "query/edges.h"
+#include "query/open.h"
+#include "query/sources.h"
+#include "query/time.h"
 
 #include <errno.h>
 #include <limits.h>

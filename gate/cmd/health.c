@@ -9,7 +9,12 @@
  * rose by more than --max-error-increase (absolute) or its p99 latency grew
  * beyond --max-p99-ratio times the baseline; ok otherwise.
  */
-#include "gatectl.h"
+#include "cmd/cmd.h"
+#include "judge/judge.h"
+#include "output/output.h"
+#include "query/edges.h"
+#include "query/open.h"
+#include "query/time.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -11,7 +11,10 @@
  * union: merging a store twice counts its traffic twice. Any error rolls
  * the transaction back, and an OUT this command created is removed.
  */
-#include "gatectl.h"
+#include "cmd/cmd.h"
+#include "output/output.h"
+#include "query/idmap.h"
+#include "query/open.h"
 #include "store.h"
 #include "store_write.h"
 

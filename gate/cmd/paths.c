@@ -17,7 +17,11 @@
  * their requests, errors and latency over the range, one indexed query
  * each. docs/gatectl.md is the contract of the output.
  */
-#include "gatectl.h"
+#include "cmd/cmd.h"
+#include "output/output.h"
+#include "query/edges.h"
+#include "query/open.h"
+#include "query/time.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -9,7 +9,11 @@
  * inbound edges per caller, so the cost grows with the affected part of the
  * graph, not the whole store. Each service is expanded once: cycles end.
  */
-#include "gatectl.h"
+#include "cmd/cmd.h"
+#include "output/output.h"
+#include "query/edges.h"
+#include "query/open.h"
+#include "query/time.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -11,7 +11,11 @@
 #ifndef FAULTLINE_GATE_IMPORT_H
 #define FAULTLINE_GATE_IMPORT_H
 
-#include "gatectl.h"
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "query/ctx.h"
 #include "store_write.h"
 
 /* One import: the store open for writing and the transaction. */

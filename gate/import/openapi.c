@@ -13,7 +13,9 @@
  * merged with edges when read (sources.c), so an edge observed later
  * still finds them.
  */
-#include "import.h"
+#include "chars.h"
+#include "import/import.h"
+#include "output/output.h"
 #include "opname.h"
 
 #include <ctype.h>
@@ -173,7 +175,7 @@ static int add_operation(struct oa *o, const char *route, const char *method)
 	snprintf(full, sizeof(full), "%s%s", o->prefix, route);
 	imp_route_template(full, tmpl, sizeof(tmpl));
 	fl_http_route(upper, strlen(upper), tmpl, strlen(tmpl), op, sizeof(op));
-	gate_utf8_fix(op);
+	fl_utf8_fix(op);
 	if (o->check)
 		return 0;
 	err = imp_operation(o->im, o->service_id, "http", op);

@@ -19,7 +19,9 @@
  * the JSON path of what is wrong), index them by (trace, span id), then
  * write each request and path link.
  */
-#include "import.h"
+#include "chars.h"
+#include "import/import.h"
+#include "output/output.h"
 #include "opname.h"
 
 #include <ctype.h>
@@ -459,7 +461,7 @@ static int span_operation(struct ot_span *sp, const struct ot_attrs *a)
 	} else {
 		snprintf(proto, sizeof(proto), "unknown");
 	}
-	gate_utf8_fix(op);
+	fl_utf8_fix(op);
 	sp->proto = strdup(proto);
 	sp->op = strdup(op);
 	return sp->proto && sp->op ? 0 : -ENOMEM;
@@ -509,7 +511,7 @@ static int svc_index(struct ot *o, const char *name, uint32_t *at)
 	}
 	if (!(o->svcs[o->nsvcs] = strdup(name)))
 		return -ENOMEM;
-	gate_utf8_fix(o->svcs[o->nsvcs]);
+	fl_utf8_fix(o->svcs[o->nsvcs]);
 	*at = (uint32_t)o->nsvcs++;
 	return 0;
 }

@@ -4,7 +4,9 @@
  * write is an upsert that adds to what is there, on a primary key or
  * UNIQUE index, inside the import's one transaction.
  */
-#include "import.h"
+#include "import/import.h"
+#include "hist.h"
+#include "query/open.h"
 #include "store.h"
 
 #include <errno.h>
@@ -34,7 +36,7 @@ int imp_begin(struct imp *im)
 	struct gate_ctx *ctx = im->ctx;
 	int err;
 
-	err = gate_open_writable(ctx);
+	err = gate_open(ctx);	/* writable: import's table entry says so */
 	if (err)
 		return err;
 	fl_sw_init(&im->sw, ctx->db, &imp_rules);

@@ -7,7 +7,7 @@
  * database name is not recorded; http.response.status_code and
  * rpc.grpc.status_code: windows keep no per-status breakdown).
  */
-#include "gatectl.h"
+#include "output/output.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

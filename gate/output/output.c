@@ -1,58 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Output helpers: aligned text tables and the JSON conventions. */
-#include "gatectl.h"
+#include "output/output.h"
+#include "query/time.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Length of the valid UTF-8 sequence at @s, 0 if it is not one. */
-static size_t utf8_seq(const unsigned char *s)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xE0)
-		lo = 0xA0;		/* overlong */
-	else if (c == 0xED)
-		hi = 0x9F;		/* surrogates */
-	else if (c == 0xF0)
-		lo = 0x90;		/* overlong */
-	else if (c == 0xF4)
-		hi = 0x8F;		/* > U+10FFFF */
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return n;
-}
-
-void gate_utf8_fix(char *s)
-{
-	unsigned char *p = (unsigned char *)s;
-
-	while (*p) {
-		size_t n = utf8_seq(p);
-		if (n) {
-			p += n;
-		} else {
-			*p++ = '?';
-		}
-	}
-}
 
 /* Characters (code points) of valid UTF-8 @s. */
 static size_t utf8_width(const char *s)
@@ -75,7 +29,7 @@ void gate_cell_op(const char *op, char *buf, size_t len)
 	}
 
 	for (const unsigned char *p = (const unsigned char *)op; *p;) {
-		size_t n = utf8_seq(p);
+		size_t n = fl_utf8_seq(p);
 		if (!n)
 			n = 1;
 		if (cut && seen == GATE_OP_TABLE_MAX - 1)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "chars.h"
 #include "query/edges.h"
 
 /*
@@ -78,8 +79,8 @@ json_t *gate_json_time(int64_t ns);
  */
 int gate_json_print(struct gate_ctx *ctx, json_t *root);
 
-/* gate_utf8_fix() - replace the bytes of @s that are not UTF-8 by '?'. */
-void gate_utf8_fix(char *s);
+/* gate_utf8_fix() - fl_utf8_fix() (lib/chars.h), the name older code uses. */
+#define gate_utf8_fix fl_utf8_fix
 
 /* gate_ms_str() - "%.3f" of @ms or "-" when !@have, into @buf. */
 void gate_ms_str(bool have, double ms, char *buf, size_t len);

@@ -4,7 +4,6 @@
  * format check of the command table, number options.
  */
 #include "query/ctx.h"
-#include "cmd/cmd.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -60,24 +59,6 @@ int gate_common_opt(struct gate_ctx *ctx, int c, char **argv,
 		return gate_fail(ctx, -EINVAL, "unknown option '%s'", arg);
 	}
 	return 0;
-}
-
-int gate_format_check(struct gate_ctx *ctx)
-{
-	unsigned ok = ctx->cmd && ctx->cmd->formats ? ctx->cmd->formats
-						     : GATE_FMTS_TABLE_JSON;
-
-	if (ok & GATE_FMT_BIT(ctx->fmt))
-		return 0;
-	return gate_fail(ctx, -EINVAL, "output format '%s' is only for %s",
-			 gate_format_names[ctx->fmt], gate_cmds_with_format(ctx->fmt));
-}
-
-int gate_no_args(struct gate_ctx *ctx, int argc, char **argv)
-{
-	if (optind < argc)
-		return gate_fail(ctx, -EINVAL, "unexpected argument '%s'", argv[optind]);
-	return gate_format_check(ctx);
 }
 
 int gate_parse_u64(struct gate_ctx *ctx, const char *opt, const char *s,

@@ -41,8 +41,15 @@ enum gate_format {
 /* "table", "json", "dot": what -o takes. */
 extern const char *const gate_format_names[GATE_FMT_COUNT];
 
-/* One entry of the command table (cmd/cmd.h); the context points at it. */
-struct gate_cmd;
+/* Whether a command opens --db, and how (query/open.c obeys it). */
+enum gate_cmd_store {
+	GATE_CMD_READS = 0,	/* read-only, one snapshot (the default) */
+	GATE_CMD_WRITES,	/* writable: created 0600 if missing, migrated */
+};
+
+/* The output formats a command accepts, bits of 1 << enum gate_format. */
+#define GATE_FMT_BIT(f) (1u << (f))
+#define GATE_FMTS_TABLE_JSON (GATE_FMT_BIT(GATE_FMT_TABLE) | GATE_FMT_BIT(GATE_FMT_JSON))
 
 /* The prepared statements of edges.c, prepared once per invocation. */
 enum gate_sql {
@@ -77,7 +84,10 @@ struct gate_ctx {
 	bool edges_tls;		/* the store has edges.tls (schema >= 2) */
 	int schema_version;	/* PRAGMA user_version, once schema_read */
 	int64_t now_ns;		/* wall clock at start, ns since the epoch */
-	const struct gate_cmd *cmd;	/* the command running; NULL for a side store */
+	/* from the running command's table entry (cmd/cmd.h); zero for a
+	 * side store (an input of merge or diff): read-only */
+	enum gate_cmd_store store;	/* how gate_open() opens db_path */
+	unsigned formats;	/* -o formats accepted; 0: table and json */
 	char err[512];		/* message for the last negative return */
 };
 
@@ -107,19 +117,6 @@ int gate_common_opt(struct gate_ctx *ctx, int c, char **argv,
 		    void (*usage)(FILE *f));
 #define GATE_HELP_SHOWN 1000
 
-/*
- * gate_no_args() - -EINVAL unless getopt consumed all of argv; then
- * gate_format_check().
- */
-int gate_no_args(struct gate_ctx *ctx, int argc, char **argv);
-
-/*
- * gate_format_check() - -EINVAL ("output format 'dot' is only for graph")
- * unless the running command's table entry accepts ctx->fmt. Commands call
- * it through gate_no_args(); one that takes operands calls it after its
- * options.
- */
-int gate_format_check(struct gate_ctx *ctx);
 
 
 /* gate_parse_u64() - parse a non-negative integer option value. */

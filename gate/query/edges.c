@@ -16,7 +16,8 @@
  * window in the queried range (TRACE_OK below).
  * main() wraps a command in one read transaction: one consistent snapshot.
  */
-#include "gatectl.h"
+#include "chars.h"
+#include "query/edges.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -176,7 +177,7 @@ static char *col_text(sqlite3_stmt *st, int col)
 	char *s = strdup(t ? (const char *)t : "");
 
 	if (s)
-		gate_utf8_fix(s);
+		fl_utf8_fix(s);
 	return s;
 }
 

@@ -4,7 +4,6 @@
  * first, the store's own refusals are said once, about the path.
  */
 #include "query/open.h"
-#include "cmd/cmd.h"
 #include "store.h"
 
 #include <errno.h>
@@ -98,10 +97,9 @@ int gate_store_open(struct gate_ctx *ctx, const char *path,
 
 int gate_open(struct gate_ctx *ctx)
 {
-	bool writes = ctx->cmd && ctx->cmd->store == GATE_CMD_WRITES;
-
 	return gate_store_open(ctx, ctx->db_path,
-			       writes ? GATE_OPEN_WRITE : GATE_OPEN_READ, &ctx->db);
+			       ctx->store == GATE_CMD_WRITES ? GATE_OPEN_WRITE
+							     : GATE_OPEN_READ, &ctx->db);
 }
 
 int gate_open_writable(struct gate_ctx *ctx)

@@ -9,7 +9,9 @@
  *   schema operation of its server -> PRIMARY KEY(service_id, protocol, operation, source)
  *   windows of an edge (fallback)  -> PRIMARY KEY(edge_id, ...)
  */
-#include "gatectl.h"
+#include "chars.h"
+#include "query/sources.h"
+#include "output/output.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -239,7 +241,7 @@ static char *dup_col(sqlite3_stmt *st, int col)
 	char *s = strdup(t ? (const char *)t : "");
 
 	if (s)
-		gate_utf8_fix(s);
+		fl_utf8_fix(s);
 	return s;
 }
 

@@ -4,10 +4,11 @@
  * Hinnant's days_from_civil, so nothing here depends on TZ or the C
  * library's time zone database.
  */
-#include "gatectl.h"
+#include "query/time.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
