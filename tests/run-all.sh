@@ -40,6 +40,7 @@ suite mysql tests/integration/mysql.sh
 suite http2 tests/integration/http2.sh
 suite sockpaths tests/integration/sockpaths.sh
 suite secrets tests/integration/secrets.sh
+suite prom tests/integration/prom.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"
