@@ -15,7 +15,7 @@ CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 INCLUDES := -Iinclude -Ilib -Iagent -I$(OUTPUT)
 LDLIBS_AGENT := -lbpf -lelf -lz -lsqlite3 -ljansson -lnghttp2 -lmicrohttpd -lpthread -lm
-LDLIBS_GATE := -lsqlite3 -ljansson -lnghttp2 -lm
+LDLIBS_GATE := -lsqlite3 -ljansson -lnghttp2 -lnftables -lm
 
 ifeq ($(V),1)
 Q =

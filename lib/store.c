@@ -117,6 +117,78 @@ static const char *const migrations[] = {
 	"  first_seen_ns INTEGER NOT NULL,"	/* first import listing it */
 	"  last_seen_ns INTEGER NOT NULL,"	/* latest import listing it */
 	"  PRIMARY KEY (service_id, protocol, operation, source)) WITHOUT ROWID;",
+	/*
+	 * 4 -> 5: the gate (docs/store.md "Schema 5"): the per-status
+	 * breakdown of windows, test runs and their results, the footprint
+	 * of each test (edges by name, so a footprint means the same in any
+	 * store), gate runs and their predictions. The tables are those of
+	 * COORD.md; the indexes are ours.
+	 */
+	"CREATE TABLE edge_window_statuses ("
+	"  edge_id INTEGER NOT NULL REFERENCES edges(id),"
+	"  source TEXT NOT NULL DEFAULT 'ebpf',"
+	"  window_start INTEGER NOT NULL,"	/* Unix s, multiple of width_s */
+	"  width_s INTEGER NOT NULL,"		/* 60, or 3600 once rolled up */
+	"  status TEXT NOT NULL,"		/* "200", "grpc:14", "42P01", "ok", "_other" */
+	"  requests INTEGER NOT NULL,"
+	"  errors INTEGER NOT NULL,"
+	"  PRIMARY KEY (edge_id, source, window_start, status)) WITHOUT ROWID;"
+	"CREATE INDEX edge_window_statuses_time ON edge_window_statuses(window_start);"
+	"CREATE TABLE test_runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"			/* learn|gate|rerun|deep */
+	"  stack TEXT NOT NULL,"		/* the stack's name */
+	"  versions TEXT,"			/* JSON {service: version id} */
+	"  sandbox TEXT,"
+	"  started_ns INTEGER NOT NULL,"
+	"  ended_ns INTEGER,"
+	"  agent_counters TEXT);"		/* JSON, at the end of the run */
+	"CREATE INDEX test_runs_started ON test_runs(started_ns);"
+	"CREATE TABLE test_results ("
+	"  run_id INTEGER NOT NULL REFERENCES test_runs(id),"
+	"  test TEXT NOT NULL,"
+	"  result TEXT NOT NULL,"		/* pass|fail|skipped */
+	"  class TEXT,"				/* app|infra|flaky|pre-existing|NULL */
+	"  duration_ns INTEGER,"
+	"  exit_code INTEGER,"
+	"  message TEXT,"
+	"  PRIMARY KEY (run_id, test)) WITHOUT ROWID;"
+	"CREATE TABLE footprints ("
+	"  run_id INTEGER NOT NULL,"		/* test_runs.id */
+	"  test TEXT NOT NULL,"
+	"  client TEXT NOT NULL,"		/* services.name */
+	"  server TEXT NOT NULL,"
+	"  protocol TEXT NOT NULL,"
+	"  operation TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"		/* as edge_window_statuses.status */
+	"  requests INTEGER NOT NULL,"
+	"  errors INTEGER NOT NULL,"
+	"  latency_sum_ns INTEGER NOT NULL DEFAULT 0,"
+	"  latency_hist BLOB,"			/* lib/hist.h encoding */
+	"  PRIMARY KEY (run_id, test, client, server, protocol, operation, status))"
+	"  WITHOUT ROWID;"
+	"CREATE INDEX footprints_edge ON footprints(server, client, protocol, operation);"
+	"CREATE TABLE gate_runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  test_run_id INTEGER REFERENCES test_runs(id),"
+	"  stack TEXT NOT NULL,"
+	"  changed TEXT NOT NULL,"		/* JSON [{service, cmd}] */
+	"  verdict TEXT,"			/* pass|fail|inconclusive */
+	"  started_ns INTEGER NOT NULL,"
+	"  ended_ns INTEGER,"
+	"  report TEXT);"			/* the gate's -o json */
+	"CREATE TABLE predictions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  gate_run_id INTEGER NOT NULL REFERENCES gate_runs(id),"
+	"  client TEXT NOT NULL,"
+	"  server TEXT NOT NULL,"
+	"  protocol TEXT NOT NULL,"
+	"  operation TEXT NOT NULL,"
+	"  expected TEXT NOT NULL,"		/* healthy|errors|latency|new|missing */
+	"  status TEXT,"
+	"  evidence TEXT,"			/* JSON {tests:[..], requests:N, errors:N} */
+	"  confidence REAL NOT NULL);"
+	"CREATE INDEX predictions_gate_run ON predictions(gate_run_id);",
 };
 
 #define N_MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))

@@ -29,6 +29,8 @@ PKGS=(
   # checks of tools/deploy
   libmicrohttpd-dev libcurl4-openssl-dev graphviz-dev prometheus chromium
   python3-yaml systemd
+  # gatectl deep: per-edge faults through nftables (libnftables)
+  nftables libnftables-dev
   # make bench: load generators, timing, the L4-only peer tracer, profiling
   wrk hyperfine libbpf-tools linux-perf
 )
