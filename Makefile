@@ -15,7 +15,7 @@ CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 INCLUDES := -Iinclude -Ilib -Iagent -I$(OUTPUT)
 LDLIBS_AGENT := -lbpf -lelf -lz -lsqlite3 -ljansson -lnghttp2 -lm
-LDLIBS_GATE := -lsqlite3 -ljansson -lnghttp2 -lm
+LDLIBS_GATE := -lsqlite3 -ljansson -lnghttp2 -lnftables -lm
 
 ifeq ($(V),1)
 Q =
@@ -115,6 +115,9 @@ $(OUTPUT)/tests/it/%: tests/integration/%.c
 # a unit test of an agent module beyond the parsers names its sources here
 UNIT_EXTRA_test_routes := agent/aggregate.c
 $(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/aggregate.h agent/agent.h
+# the judge's statistics are pure C beside gatectl (gate/judge_stats.c)
+UNIT_EXTRA_test_judge := -Igate gate/judge_stats.c
+$(OUTPUT)/tests/test_judge $(OUTPUT)/asan/test_judge: gate/judge_stats.c gate/judge_stats.h
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,TEST-CC,$@)

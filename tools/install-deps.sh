@@ -23,6 +23,8 @@ PKGS=(
   openssl nodejs
   # gatectl -o dot is checked with Graphviz; setpriv (util-linux) drops privilege
   graphviz util-linux
+  # gatectl deep: per-edge faults through nftables (libnftables)
+  nftables libnftables-dev
   # make bench: load generators, timing, the L4-only peer tracer, profiling
   wrk hyperfine libbpf-tools linux-perf
 )
