@@ -119,6 +119,9 @@ $(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/
 UNIT_EXTRA_test_metrics := agent/metrics.c agent/aggregate.c
 UNIT_LIBS_test_metrics := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_metrics $(OUTPUT)/asan/test_metrics: agent/metrics.c agent/metrics.h agent/agent.h agent/aggregate.c agent/aggregate.h
+# the judge's statistics are pure C beside gatectl (gate/judge_stats.c)
+UNIT_EXTRA_test_judge := -Igate gate/judge_stats.c
+$(OUTPUT)/tests/test_judge $(OUTPUT)/asan/test_judge: gate/judge_stats.c gate/judge_stats.h
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,TEST-CC,$@)
