@@ -191,16 +191,16 @@ static int diff_common(struct diff *d, const struct gate_edge *a,
 		       const struct gate_edge *b)
 {
 	struct diff_item it = { .a = a, .b = b };
-	struct judge_verdict v;
+	struct judge_finding v;
 
 	/* A is the baseline, B what it became */
-	judge_edge(&d->o.jp, &a->stats, &b->stats, &v);
+	judge_compare(&d->o.jp, &a->stats, &b->stats, &v);
 	it.have_z = v.have_z;
 	it.z = v.z;
 	it.reasons = (int)v.reasons;
-	if (v.result == JUDGE_WORSE)
+	if (v.result == JUDGE_CALL_WORSE)
 		return list_push(d, L_CHANGED, it);
-	if (v.result == JUDGE_OK)
+	if (v.result == JUDGE_CALL_OK)
 		d->unchanged++;
 	else
 		d->too_few++;

@@ -93,10 +93,10 @@ static void health_usage(FILE *f)
 /* The judge's verdict on @e as a tag: reason bits << 2 | verdict. */
 static int health_verdict(const struct health *h, const struct gate_edge *e)
 {
-	struct judge_verdict v;
+	struct judge_finding v;
 	int reasons = 0;
 
-	judge_edge(&h->o.jp, &e->before, &e->stats, &v);
+	judge_compare(&h->o.jp, &e->before, &e->stats, &v);
 	if (v.reasons & JUDGE_R_ERROR_UP)
 		reasons |= R_ERROR_RATE;
 	if (v.reasons & JUDGE_R_P99_UP)
@@ -105,8 +105,8 @@ static int health_verdict(const struct health *h, const struct gate_edge *e)
 		reasons |= R_FEW_BEFORE;
 	if (v.reasons & JUDGE_R_FEW_AFTER)
 		reasons |= R_FEW_AFTER;
-	return reasons << 2 | (v.result == JUDGE_NODATA ? VERDICT_NODATA :
-			       v.result == JUDGE_WORSE ? VERDICT_REGRESSED : VERDICT_OK);
+	return reasons << 2 | (v.result == JUDGE_CALL_NODATA ? VERDICT_NODATA :
+			       v.result == JUDGE_CALL_WORSE ? VERDICT_REGRESSED : VERDICT_OK);
 }
 
 /*

@@ -24,7 +24,7 @@ static bool passes(enum judge_bound b, double moved, double t)
 }
 
 static void judge_errors(const struct judge_policy *p, const struct gate_stats *b,
-			 const struct gate_stats *a, struct judge_verdict *v)
+			 const struct gate_stats *a, struct judge_finding *v)
 {
 	double change;
 
@@ -58,7 +58,7 @@ static bool grew(enum judge_bound b, double from, double to, double ratio)
 }
 
 static void judge_latency(const struct judge_policy *p, const struct gate_stats *b,
-			  const struct gate_stats *a, struct judge_verdict *v)
+			  const struct gate_stats *a, struct judge_finding *v)
 {
 	static const struct { unsigned q; double at; unsigned up; } qs[] = {
 		{ JUDGE_Q_P50, 0.50, JUDGE_R_P50_UP },
@@ -83,25 +83,25 @@ static void judge_latency(const struct judge_policy *p, const struct gate_stats 
 	}
 }
 
-void judge_edge(const struct judge_policy *p, const struct gate_stats *before,
-		const struct gate_stats *after, struct judge_verdict *v)
+void judge_compare(const struct judge_policy *p, const struct gate_stats *before,
+		const struct gate_stats *after, struct judge_finding *v)
 {
-	*v = (struct judge_verdict){ .result = JUDGE_OK };
-	if (p->nodata == JUDGE_NODATA_EITHER_FEW) {
+	*v = (struct judge_finding){ .result = JUDGE_CALL_OK };
+	if (p->nodata == JUDGE_ND_RULE_EITHER_FEW) {
 		if (before->requests < p->min_requests)
 			v->reasons |= JUDGE_R_FEW_BEFORE;
 		if (after->requests < p->min_requests)
 			v->reasons |= JUDGE_R_FEW_AFTER;
 		if (v->reasons) {
-			v->result = JUDGE_NODATA;
+			v->result = JUDGE_CALL_NODATA;
 			return;
 		}
 	}
 	judge_errors(p, before, after, v);
 	judge_latency(p, before, after, v);
 	if (v->reasons)
-		v->result = JUDGE_WORSE;
+		v->result = JUDGE_CALL_WORSE;
 	else if (!v->errors_judged && !v->latency_judged &&
-		 p->nodata == JUDGE_NODATA_NONE_JUDGED)
-		v->result = JUDGE_NODATA;
+		 p->nodata == JUDGE_ND_RULE_NONE_JUDGED)
+		v->result = JUDGE_CALL_NODATA;
 }

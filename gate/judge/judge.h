@@ -16,9 +16,9 @@
  *               (and at least one); quantile q moved when
  *               after_q / before_q passes latency_ratio (or, both ways,
  *               before_q / after_q does: a fall).
- *   not enough  JUDGE_NODATA_EITHER_FEW: either side below min_requests
+ *   not enough  JUDGE_ND_RULE_EITHER_FEW: either side below min_requests
  *               is "nodata" before anything is judged (health);
- *               JUDGE_NODATA_NONE_JUDGED: nodata when neither the error
+ *               JUDGE_ND_RULE_NONE_JUDGED: nodata when neither the error
  *               rate nor latency could be judged (diff).
  *   "passes"    JUDGE_BOUND_ALLOWED: a threshold is the most a value may
  *               move; a move equal to it (within JUDGE_EPS) is fine
@@ -29,8 +29,11 @@
  *               --max-latency-ratio).
  *
  * verify, gate and select judge an edge the same way: fill a policy (or
- * take one of the commands' defaults below), call judge_edge() on the two
- * sides, read the verdict and its reasons.
+ * take one of the commands' defaults below), call judge_compare() on the
+ * two sides, read the finding and its reasons. The statistical tests of
+ * the same module (judge/stats.h: exact rate test, Mann-Whitney, spread)
+ * give p-values and effect sizes for a verdict that must hold on small or
+ * noisy samples.
  */
 #ifndef FAULTLINE_GATE_JUDGE_H
 #define FAULTLINE_GATE_JUDGE_H
@@ -38,12 +41,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "judge/stats.h"	/* the statistical tests (verify's), same module */
 #include "query/edges.h"
 
 #define JUDGE_EPS 1e-9	/* rates and ratios this close to a bound are on it */
 
 enum judge_bound { JUDGE_BOUND_ALLOWED = 0, JUDGE_BOUND_SIGNIFICANT };
-enum judge_nodata { JUDGE_NODATA_EITHER_FEW = 0, JUDGE_NODATA_NONE_JUDGED };
+enum judge_nodata_rule { JUDGE_ND_RULE_EITHER_FEW = 0, JUDGE_ND_RULE_NONE_JUDGED };
 
 /* Latency quantiles a policy looks at. */
 #define JUDGE_Q_P50 (1u << 0)
@@ -59,13 +63,13 @@ struct judge_policy {
 	unsigned quantiles;		/* JUDGE_Q_* */
 	bool both_ways;			/* report falls too (a change, not only worse) */
 	enum judge_bound bound;
-	enum judge_nodata nodata;
+	enum judge_nodata_rule nodata;
 };
 
-enum judge_result {
-	JUDGE_OK = 0,		/* judged, nothing moved past its threshold */
-	JUDGE_WORSE,		/* something moved: see reasons (with both_ways, a fall too) */
-	JUDGE_NODATA,		/* not enough data to say */
+enum judge_call {
+	JUDGE_CALL_OK = 0,		/* judged, nothing moved past its threshold */
+	JUDGE_CALL_WORSE,		/* something moved: see reasons (with both_ways, a fall too) */
+	JUDGE_CALL_NODATA,		/* not enough data to say */
 };
 
 /* Reasons, a bit each. */
@@ -78,8 +82,8 @@ enum judge_result {
 #define JUDGE_R_FEW_BEFORE (1u << 6)	/* nodata: before below min_requests */
 #define JUDGE_R_FEW_AFTER (1u << 7)	/* nodata: after below min_requests */
 
-struct judge_verdict {
-	enum judge_result result;
+struct judge_finding {
+	enum judge_call result;
 	unsigned reasons;		/* JUDGE_R_* */
 	bool errors_judged;		/* the error rate was compared */
 	bool latency_judged;		/* latency was compared */
@@ -92,21 +96,21 @@ struct judge_verdict {
 #define JUDGE_POLICY_HEALTH {                                          \
 	.min_requests = 10, .max_error_change = 0.01, .latency_ratio = 1.5, \
 	.quantiles = JUDGE_Q_P99, .bound = JUDGE_BOUND_ALLOWED,         \
-	.nodata = JUDGE_NODATA_EITHER_FEW }
+	.nodata = JUDGE_ND_RULE_EITHER_FEW }
 
 /* The defaults of `gatectl diff` (docs/gatectl.md). */
 #define JUDGE_POLICY_DIFF {                                              \
 	.min_requests = 30, .min_samples = 100, .max_error_change = 0.01,  \
 	.z_test = true, .min_z = 3.0, .latency_ratio = 1.5,                \
 	.quantiles = JUDGE_Q_P50 | JUDGE_Q_P99, .both_ways = true,          \
-	.bound = JUDGE_BOUND_SIGNIFICANT, .nodata = JUDGE_NODATA_NONE_JUDGED }
+	.bound = JUDGE_BOUND_SIGNIFICANT, .nodata = JUDGE_ND_RULE_NONE_JUDGED }
 
 /*
- * judge_edge() - judge @after against @before under @p. OUT: *@v.
+ * judge_compare() - judge @after against @before under @p. OUT: *@v.
  * Pure: reads the two sides, allocates nothing, cannot fail.
  */
-void judge_edge(const struct judge_policy *p, const struct gate_stats *before,
-		const struct gate_stats *after, struct judge_verdict *v);
+void judge_compare(const struct judge_policy *p, const struct gate_stats *before,
+		const struct gate_stats *after, struct judge_finding *v);
 
 /*
  * judge_two_prop_z() - the pooled two-proportion z of @after's error rate
