@@ -76,5 +76,6 @@ extern const struct gate_cmd gate_cmd_compact;
 extern const struct gate_cmd gate_cmd_diff;
 extern const struct gate_cmd gate_cmd_merge;
 extern const struct gate_cmd gate_cmd_fault;
+extern const struct gate_cmd gate_cmd_deep;
 
 #endif /* FAULTLINE_GATE_CMD_H */

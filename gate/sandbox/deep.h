@@ -86,16 +86,18 @@ struct deep_effect {
 	double faulted_errors;
 	double base_requests;		/* what the same tests made when learned */
 	uint64_t retries;		/* extra requests on the faulted edge */
+	struct fl_hist faulted_hist, base_hist;	/* latency on it, ns; owned */
+	double faulted_p99_ms, base_p99_ms;
 };
 
 /*
  * deep_effect_judge() - compare @after (the footprints of the tests run
  * under a fault on @client → @server) with @base (the same tests' learned
- * footprints, summed). An op's errors rose when it has at least one error
- * more than its learned rate predicts for its requests (and at least 5 %
- * of them); its latency rose when p99 is at least twice the learned one
- * and 50 ms more. Ops whose client or server is @ignore (the relay) are
- * left out. OUT: *@e. Returns 0 or -ENOMEM.
+ * footprints, summed), op by op, by the judge (JUDGE_POLICY_DEEP,
+ * judge/judge.h); an op the learned footprints do not have counts when it
+ * failed. The faulted edge's own ops are summed into @e, not judged. Ops
+ * whose client or server is @ignore (the relay) are left out.
+ * OUT: *@e. Returns 0 or -ENOMEM.
  */
 int deep_effect_judge(const struct deep_ops *after, const struct deep_ops *base,
 		      const char *client, const char *server, const char *ignore,

@@ -4,10 +4,12 @@
  * in the warm sandbox; which tests notice, where the failure spreads, what
  * absorbs it (docs/deep.md). Results are stored for select's ranking.
  */
-#include "gatectl.h"
-#include "deep.h"
-#include "fault.h"
-#include "sandbox.h"
+#include "cmd/cmd.h"
+#include "output/output.h"
+#include "query/time.h"
+#include "sandbox/deep.h"
+#include "sandbox/fault.h"
+#include "sandbox/sandbox.h"
 #include "stack.h"
 
 #include <errno.h>
@@ -47,7 +49,7 @@ struct deep {
 	struct fl_stack stack;
 	struct sandbox sb;
 	bool sb_open;
-	sqlite3 *db;
+	sqlite3 *db;		/* ctx->db, borrowed */
 	struct deep_base base;
 	struct fl_fault *faults;
 	size_t nfaults;
@@ -376,6 +378,9 @@ static void classify(struct deep_fault_result *r)
 			r->evidence = "blind spot: the tests made no request on the edge under the fault";
 		else if (r->eff.faulted_errors > 0 || r->eff.retries)
 			r->evidence = "resilient: the edge failed, its callers did not";
+		else if (r->fault.kind == FL_FAULT_LATENCY &&
+			 r->eff.faulted_p99_ms >= r->eff.base_p99_ms + r->fault.delay_ns / 2e6)
+			r->evidence = "resilient: the edge slowed, its callers stayed within their timeouts";
 		else
 			r->evidence = "blind spot: the edge answered as usual (the fault did not bite)";
 	}
@@ -790,8 +795,6 @@ static void deep_release(struct deep *d)
 	free(d->faults);
 	deep_base_release(&d->base);
 	json_decref(d->not_reached);
-	if (d->db)
-		sqlite3_close(d->db);
 	if (d->sb_open)
 		sb_close(&d->sb);
 	fl_stack_release(&d->stack);
@@ -859,9 +862,9 @@ static int deep_run(struct gate_ctx *ctx, int argc, char **argv)
 		goto out;
 	if ((err = fl_stack_load(d.stack_path, &d.stack, ctx->err, sizeof(ctx->err))))
 		goto out;
-	if ((err = gate_open_write(ctx, ctx->db_path, &d.db)))
+	if ((err = gate_open(ctx)))	/* writable: the table entry says so */
 		goto out;
-	sqlite3_busy_timeout(d.db, 5000);
+	d.db = ctx->db;
 	err = deep_base_load(d.db, d.stack.name, &d.base);
 	if (err == -ENOENT) {
 		err = gate_fail(ctx, -EINVAL, "no learned footprints of stack '%s' in '%s'"
@@ -918,4 +921,6 @@ const struct gate_cmd gate_cmd_deep = {
 	.name = "deep",
 	.summary = "fault every edge the tests cross, one at a time: who notices, where it spreads",
 	.run = deep_run,
+	.store = GATE_CMD_WRITES,	/* test runs, footprints, deep results */
+	.formats = GATE_FMTS_TABLE_JSON | GATE_FMT_BIT(GATE_FMT_MARKDOWN),
 };

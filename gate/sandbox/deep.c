@@ -3,7 +3,8 @@
  * deep: learned footprints per test, and one fault's effect against them
  * (deep.h has the contract).
  */
-#include "deep.h"
+#include "sandbox/deep.h"
+#include "judge/judge.h"
 
 #include <errno.h>
 #include <math.h>
@@ -216,43 +217,64 @@ static double p99_ms(const struct fl_hist *h)
 	return h->count ? (double)fl_hist_quantile(h, 0.99) / 1e6 : 0;
 }
 
+/* @o as the judge reads a side: its sums and histogram (borrowed). */
+static struct gate_stats op_stats(const struct deep_op *o)
+{
+	return (struct gate_stats){
+		.windows = 1,
+		.requests = (uint64_t)llround(o->requests),
+		.errors = (uint64_t)llround(o->errors),
+		.hist = o->hist,
+	};
+}
+
+/* Judge @a against @b (NULL: an operation the tests never made when learned). */
+static void op_judge(const struct deep_op *a, const struct deep_op *b, struct deep_cascade *c)
+{
+	static const struct judge_policy jp = JUDGE_POLICY_DEEP;
+	struct gate_stats after = op_stats(a), before = { 0 };
+	struct judge_finding v;
+
+	c->p99_ms = p99_ms(&a->hist);
+	if (!b) {		/* new under the fault: only its errors can tell */
+		c->errors_rose = a->errors >= 1;
+		return;
+	}
+	before = op_stats(b);
+	c->base_requests = b->requests;
+	c->base_errors = b->errors;
+	c->base_p99_ms = p99_ms(&b->hist);
+	judge_compare(&jp, &before, &after, &v);
+	c->errors_rose = v.reasons & JUDGE_R_ERROR_UP;
+	c->latency_rose = v.reasons & JUDGE_R_P99_UP;
+}
+
 int deep_effect_judge(const struct deep_ops *after, const struct deep_ops *base,
 		      const char *client, const char *server, const char *ignore,
 		      struct deep_effect *e)
 {
 	memset(e, 0, sizeof(*e));
 	for (size_t i = 0; i < base->n; i++)
-		if (!strcmp(base->v[i].client, client) && !strcmp(base->v[i].server, server))
+		if (!strcmp(base->v[i].client, client) && !strcmp(base->v[i].server, server)) {
 			e->base_requests += base->v[i].requests;
+			fl_hist_merge(&e->base_hist, &base->v[i].hist);
+		}
 	for (size_t i = 0; i < after->n; i++) {
 		const struct deep_op *a = &after->v[i];
-		const struct deep_op *b;
-		struct deep_cascade c = { .after = a };
-		double rate, expect;
+		struct deep_cascade c = { .after = a }, *v;
 
 		if (ignore && (!strcmp(a->client, ignore) || !strcmp(a->server, ignore)))
 			continue;
 		if (!strcmp(a->client, client) && !strcmp(a->server, server)) {
 			e->faulted_requests += a->requests;
 			e->faulted_errors += a->errors;
+			fl_hist_merge(&e->faulted_hist, &a->hist);
 			continue;
 		}
-		b = ops_find(base, a->client, a->server, a->protocol, a->operation);
-		if (b) {
-			c.base_requests = b->requests;
-			c.base_errors = b->errors;
-			c.base_p99_ms = p99_ms(&b->hist);
-		}
-		c.p99_ms = p99_ms(&a->hist);
-		rate = c.base_requests > 0 ? c.base_errors / c.base_requests : 0;
-		expect = rate * a->requests;
-		c.errors_rose = a->errors >= expect + 1 && a->errors >= expect + 0.05 * a->requests;
-		c.latency_rose = b && b->hist.count && c.p99_ms >= 2 * c.base_p99_ms &&
-				 c.p99_ms >= c.base_p99_ms + 50;
+		op_judge(a, ops_find(base, a->client, a->server, a->protocol, a->operation), &c);
 		if (!c.errors_rose && !c.latency_rose)
 			continue;
-		struct deep_cascade *v = realloc(e->cascade, (e->ncascade + 1) * sizeof(*v));
-
+		v = realloc(e->cascade, (e->ncascade + 1) * sizeof(*v));
 		if (!v) {
 			deep_effect_release(e);
 			return -ENOMEM;
@@ -262,11 +284,15 @@ int deep_effect_judge(const struct deep_ops *after, const struct deep_ops *base,
 	}
 	if (e->faulted_requests > e->base_requests)
 		e->retries = (uint64_t)llround(e->faulted_requests - e->base_requests);
+	e->faulted_p99_ms = p99_ms(&e->faulted_hist);
+	e->base_p99_ms = p99_ms(&e->base_hist);
 	return 0;
 }
 
 void deep_effect_release(struct deep_effect *e)
 {
 	free(e->cascade);
+	fl_hist_release(&e->faulted_hist);
+	fl_hist_release(&e->base_hist);
 	memset(e, 0, sizeof(*e));
 }
