@@ -119,12 +119,12 @@ $(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm -o $@
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -ljansson -lnghttp2 -lm -o $@
 
 $(OUTPUT)/asan/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,ASAN-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm -o $@
+	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -ljansson -lnghttp2 -lm -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)./tests/run-unit.sh $(UNIT_BINS)
