@@ -125,7 +125,7 @@ static int sandbox_run(struct gate_ctx *ctx, int argc, char **argv)
 	if (!strcmp(verb, "up")) {
 		bool cold;
 		err = gate_sandbox_up(ctx, &sb, &cold);
-		if (err >= 0) {
+		if (!err) {
 			char head[128];
 			snprintf(head, sizeof(head), cold ? "started cold in %.2f s" :
 				 "warm (already up)", sb.up_s);

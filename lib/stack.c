@@ -422,17 +422,23 @@ static int only_keys(struct parse *ps, json_t *obj, const char *const *keys)
 	return 0;
 }
 
+/*
+ * A name that is safe as a file, cgroup and control-socket word: starts
+ * with a letter or digit; test names (@dots) may hold a pytest node id.
+ */
 static bool name_ok(const char *s, bool dots)
 {
 	size_t n = strlen(s);
 
-	if (!n || n >= FL_STACK_NAME_MAX)
+	if (!n || n >= FL_STACK_NAME_MAX ||
+	    !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+	      (*s >= '0' && *s <= '9')))
 		return false;
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
 		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' ||
-		      (dots && (*s == '.' || *s == ':' || *s == '/' || *s == '[' ||
-				*s == ']'))))
+		      *s == '.' || (dots && (*s == ':' || *s == '/' || *s == '[' ||
+				       *s == ']'))))
 			return false;
 	return true;
 }
@@ -699,9 +705,10 @@ static int svc_parse(struct parse *ps, json_t *j, struct fl_stack_service *sv)
 	if ((err = only_keys(ps, j, keys)) ||
 	    (err = get_string(ps, j, "name", true, &sv->name)))
 		return err;
-	if (!name_ok(sv->name, true)) {
+	if (!name_ok(sv->name, false)) {
 		jp_key(ps, "name");
-		return perr(ps, "'%s': a service name is 1..63 of A-Z a-z 0-9 . _ - : / [ ]",
+		return perr(ps, "'%s': a service name is 1..63 of A-Z a-z 0-9 . _ -, "
+			    "starting with a letter or digit",
 			    sv->name);
 	}
 	jp_key(ps, "cmd");
@@ -765,8 +772,8 @@ static int test_parse(struct parse *ps, json_t *j, struct fl_stack_test *t)
 		return err;
 	if (!name_ok(t->name, true)) {
 		jp_key(ps, "name");
-		return perr(ps, "'%s': a test name is 1..63 of A-Z a-z 0-9 . _ - : / [ ] "
-			    "(no blanks)", t->name);
+		return perr(ps, "'%s': a test name is 1..63 of A-Z a-z 0-9 . _ - : / [ ], "
+			    "starting with a letter or digit", t->name);
 	}
 	jp_key(ps, "cmd");
 	if (!(v = json_object_get(j, "cmd"))) {
@@ -843,7 +850,8 @@ static int stack_check(struct parse *ps, json_t *root, struct fl_stack *s)
 		return err;
 	if (!name_ok(s->name, false)) {
 		jp_key(ps, "name");
-		return perr(ps, "'%s': a stack name is 1..63 of A-Z a-z 0-9 _ -", s->name);
+		return perr(ps, "'%s': a stack name is 1..63 of A-Z a-z 0-9 . _ -, "
+			    "starting with a letter or digit", s->name);
 	}
 	if ((v = json_object_get(root, "description"))) {
 		jp_key(ps, "description");

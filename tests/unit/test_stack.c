@@ -128,7 +128,7 @@ static void test_bad(void)
 	    "1:60: services[1].name: service 'a' is defined twice");
 	bad("{\"name\":\"x\",\"services\":[{\"name\":\"a\",\"cmd\":[\"x\"],\"port\":1}],"
 	    "\"tests\":[{\"name\":\"has blank\",\"cmd\":[\"x\"]}]}",
-	    "1:70: tests[0].name: 'has blank': a test name is 1..63 of A-Z a-z 0-9 . _ - : / [ ] (no blanks)");
+	    "1:70: tests[0].name: 'has blank': a test name is 1..63 of A-Z a-z 0-9 . _ - : / [ ], starting with a letter or digit");
 	bad("{\"name\":\"x\",\"services\":[{\"name\":\"a\",\"cmd\":[\"x\"],\"port\":1}],"
 	    "\"tests\":[{\"name\":\"t\",\"cmd\":[\"x\"],\"tag\":[]}]}",
 	    "1:93: tests[0].tag: unknown key (known: name, cmd, timeout_s, tags)");
