@@ -113,6 +113,7 @@ extern const struct gate_cmd gate_cmd_compact;
 extern const struct gate_cmd gate_cmd_diff;
 extern const struct gate_cmd gate_cmd_merge;
 extern const struct gate_cmd gate_cmd_sandbox;
+extern const struct gate_cmd gate_cmd_learn;
 
 /* ---- context, options, errors (main.c) ---- */
 
@@ -369,6 +370,31 @@ bool gate_quantile_ms(const struct gate_stats *st, double q, double *ms);
  * read once per invocation). Returns it, or -EIO.
  */
 int gate_schema_version(struct gate_ctx *ctx);
+
+/* ---- scope as a library (scope.c), for select and gate ---- */
+
+enum gate_scope_reason {
+	GATE_SCOPE_OUTBOUND = 0,	/* a changed service is the client */
+	GATE_SCOPE_INBOUND,		/* a changed service is the server */
+	GATE_SCOPE_UPSTREAM,		/* between callers on a path to a change */
+};
+
+struct gate_scope_out {
+	struct gate_edges edges;	/* tag = enum gate_scope_reason; stats over the range */
+	int *dist;			/* per edge: hops of its nearer end from a change */
+};
+
+/*
+ * gate_scope() - what `gatectl scope --changed NAMES` computes: the edges a
+ * change to @names (services known to the store) puts at risk in @range.
+ * OUT: *@out (gate_scope_release()). Returns 0, -ENOENT (unknown service),
+ * -EIO or -ENOMEM.
+ */
+int gate_scope(struct gate_ctx *ctx, const char *const *names, size_t n,
+	       struct gate_range range, struct gate_scope_out *out);
+
+/* gate_scope_release() - free @out. */
+void gate_scope_release(struct gate_scope_out *out);
 
 /* ---- sources and confidence (sources.c) ---- */
 

@@ -54,3 +54,121 @@ int gate_sandbox_down(struct gate_ctx *ctx, struct sandbox *sb);
 int gate_interrupted(struct gate_ctx *ctx, struct sandbox *sb);
 
 #endif /* FAULTLINE_GATERUN_H */
+
+/* ---- footprints and what learn recorded (learned.c) ---- */
+
+/* One status of an edge in a footprint. */
+struct fp_status {
+	char *status;		/* "200", "WRONGTYPE", "conn_refused"; owned */
+	uint64_t req, err;	/* one run: its counts; a baseline: the most in one run */
+	uint64_t bad;		/* errors, or requests of an HTTP 4xx (likewise) */
+};
+
+/* One edge of a footprint (or of a baseline: the passing learn runs). */
+struct fp_edge {
+	char *client, *server, *protocol, *operation;	/* owned */
+	struct fp_status *st;
+	size_t nst, capst;
+	int runs;		/* baseline: runs whose footprint had it */
+	uint64_t req;		/* one run: all statuses; baseline: most in one run */
+	uint64_t min_req;	/* baseline: fewest in a run that had it */
+	struct fl_hist hist;	/* latency, ns, merged */
+	int tag;		/* per-use */
+};
+
+struct fp_set {
+	struct fp_edge *v;
+	size_t n, cap;
+	int runs;		/* runs merged in (baseline) */
+};
+
+/* What learn knows about one test of a stack. */
+struct learned_test {
+	char *name;		/* owned */
+	int runs, passes, fails;	/* learn runs of it, by result */
+	double mean_s;		/* mean duration of those runs */
+	int app_failures;	/* recent gate runs where it failed as 'app' */
+	struct fp_set base;	/* footprint over its passing learn runs */
+};
+
+struct learned {
+	struct learned_test *v;
+	size_t n;
+	struct fp_set all;	/* every edge any learn footprint had */
+	int nruns;		/* learn runs of the stack */
+};
+
+/*
+ * learned_load() - what the store knows of stack @stack from its learn
+ * runs (test_runs.kind = 'learn'). OUT: *@out. Returns 0, -EIO, -ENOMEM.
+ */
+int learned_load(struct gate_ctx *ctx, const char *stack, struct learned *out);
+
+/* learned_release() - free @l. */
+void learned_release(struct learned *l);
+
+/* learned_find() - the entry of test @name, or NULL (never learned). */
+struct learned_test *learned_find(const struct learned *l, const char *name);
+
+/* learned_flaky() - passed and failed on the same versions. */
+bool learned_flaky(const struct learned_test *t);
+
+/*
+ * fp_load() - the footprint of @test in run @run_id. OUT: *@out
+ * (fp_set_release()). Returns 0, -EIO, -ENOMEM.
+ */
+int fp_load(struct gate_ctx *ctx, int64_t run_id, const char *test, struct fp_set *out);
+
+/* fp_find() - the edge of @s named so, or NULL. */
+struct fp_edge *fp_find(const struct fp_set *s, const char *client, const char *server,
+			const char *protocol, const char *operation);
+
+/* fp_status_find() - the status row @status of @e, or NULL. */
+struct fp_status *fp_status_find(const struct fp_edge *e, const char *status);
+
+/* fp_set_release() - free @s. */
+void fp_set_release(struct fp_set *s);
+
+/* fp_status_bad() - whether @status of @protocol is a failure (or a 4xx). */
+bool fp_status_bad(const char *protocol, const char *status, uint64_t errors);
+
+/*
+ * gate_has_table() - whether the store has table @name. Returns 1, 0, or
+ * -EIO.
+ */
+int gate_has_table(struct gate_ctx *ctx, const char *name);
+
+/* ---- running tests under the sandbox agent (gaterun.c) ---- */
+
+struct gate_test_run {
+	const struct fl_stack_test *t;	/* borrowed */
+	struct sb_result res;
+	bool pass;
+	char message[256];	/* JUnit message: why it failed, "" when passed */
+	long rows;		/* footprint rows the agent wrote */
+};
+
+/*
+ * gate_run_begin() - a test_runs row of @kind (learn|gate|rerun) for the
+ * sandbox's stack. OUT: *@run_id. Returns 0 or -EIO.
+ */
+int gate_run_begin(struct gate_ctx *ctx, struct sandbox *sb, const char *kind,
+		   const char *versions, int64_t *run_id);
+
+/* gate_run_end() - ended_ns and the agent's counters of run @run_id. */
+int gate_run_end(struct gate_ctx *ctx, struct sandbox *sb, int64_t run_id);
+
+/*
+ * gate_run_test() - run test @t in the sandbox between `begin RUN TEST` and
+ * `end RUN TEST` on the agent's control socket, and record its result
+ * (test_results; class NULL). OUT: *@out. Returns 0 (whatever the test
+ * did), -EINVAL (its program does not start), -EIO (the agent), -EINTR.
+ */
+int gate_run_test(struct gate_ctx *ctx, struct sandbox *sb, int64_t run_id,
+		  const struct fl_stack_test *t, struct gate_test_run *out);
+
+/* gate_exec() - run @sql (no rows) or fail with -EIO naming @what. */
+int gate_exec(struct gate_ctx *ctx, const char *sql, const char *what);
+
+/* gate_parse_duration() - "60s", "2m", "1m30s", "90" (s). OUT: *@s. */
+int gate_parse_duration(struct gate_ctx *ctx, const char *opt, const char *v, double *s);

@@ -27,6 +27,7 @@ static const struct gate_cmd *const cmds[] = {
 	&gate_cmd_merge,
 	&gate_cmd_compact,
 	&gate_cmd_sandbox,
+	&gate_cmd_learn,
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 

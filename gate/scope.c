@@ -450,6 +450,40 @@ out_release:
 	return err;
 }
 
+int gate_scope(struct gate_ctx *ctx, const char *const *names, size_t n,
+	       struct gate_range range, struct gate_scope_out *out)
+{
+	struct scope s = { .ctx = ctx, .range = range };
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	s.changed = calloc(n + 1, sizeof(*s.changed));
+	if (!s.changed)
+		return gate_fail(ctx, -ENOMEM, "out of memory");
+	err = scope_walk(&s, names, n);
+	if (!err && s.edges.n && !(out->dist = calloc(s.edges.n, sizeof(*out->dist))))
+		err = gate_fail(ctx, -ENOMEM, "out of memory");
+	for (size_t i = 0; !err && i < s.edges.n; i++) {
+		const struct gate_edge *e = &s.edges.v[i];
+		int dc = scope_svc_get(&s, e->client_id)->dist;
+		int ds = scope_svc_get(&s, e->server_id)->dist;
+		out->dist[i] = dc < ds ? dc : ds;
+	}
+	if (!err) {
+		out->edges = s.edges;
+		memset(&s.edges, 0, sizeof(s.edges));
+	}
+	scope_release(&s);
+	return err;
+}
+
+void gate_scope_release(struct gate_scope_out *out)
+{
+	gate_edges_release(&out->edges);
+	free(out->dist);
+	memset(out, 0, sizeof(*out));
+}
+
 const struct gate_cmd gate_cmd_scope = {
 	.name = "scope",
 	.summary = "the edges a change to some services puts at risk",
