@@ -26,6 +26,7 @@ static const struct gate_cmd *const cmds[] = {
 	&gate_cmd_diff,
 	&gate_cmd_merge,
 	&gate_cmd_compact,
+	&gate_cmd_fault,
 	&gate_cmd_sandbox,
 	&gate_cmd_learn,
 };
