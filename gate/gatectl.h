@@ -115,6 +115,7 @@ extern const struct gate_cmd gate_cmd_merge;
 extern const struct gate_cmd gate_cmd_fault;
 extern const struct gate_cmd gate_cmd_sandbox;
 extern const struct gate_cmd gate_cmd_learn;
+extern const struct gate_cmd gate_cmd_select;
 
 /* ---- context, options, errors (main.c) ---- */
 

@@ -172,3 +172,84 @@ int gate_exec(struct gate_ctx *ctx, const char *sql, const char *what);
 
 /* gate_parse_duration() - "60s", "2m", "1m30s", "90" (s). OUT: *@s. */
 int gate_parse_duration(struct gate_ctx *ctx, const char *opt, const char *v, double *s);
+
+/* ---- selection (select.c) ---- */
+
+#define GATE_BUDGET_S 60.0	/* default --budget */
+
+/* An affected edge: in scope of the change. */
+struct sel_edge {
+	char *client, *server, *protocol, *operation;	/* owned */
+	int reason;		/* enum gate_scope_reason */
+	int dist;		/* hops from a change */
+	uint64_t prod_requests;	/* production (source ebpf) requests seen */
+	double weight;		/* risk weight of the edge (docs/gate.md) */
+	double risk_factor;	/* edge_risk.weight (verify's misses), 1 without */
+	bool blind_spot;	/* failed in production before, no footprint had it */
+	int covered;		/* selected tests that touch it */
+	bool touched;		/* some learned footprint touches it */
+};
+
+enum sel_why {
+	SEL_RISK = 0,		/* chosen by risk per second */
+	SEL_MUST_RUN,		/* carries a must-run tag */
+	SEL_NEVER_LEARNED,	/* no footprint yet: always run */
+	SEL_OUT_BUDGET,		/* left out: does not fit the budget */
+	SEL_OUT_COVERED,	/* left out: its edges are covered by selected tests */
+	SEL_OUT_UNAFFECTED,	/* left out: touches no edge of a changed service */
+};
+
+struct sel_test {
+	const struct fl_stack_test *t;	/* borrowed */
+	struct learned_test *lt;	/* NULL: never learned */
+	double est_s;		/* estimated duration */
+	double risk;		/* marginal risk when chosen */
+	double risk_per_s;
+	enum sel_why why;
+	bool selected;
+	int rank;		/* 1.. in the order chosen; 0 when left out */
+	size_t *edges;		/* indexes into sel.edges it touches */
+	size_t nedges;
+};
+
+struct selection {
+	const char **changed;	/* service names (borrowed), deduplicated */
+	size_t nchanged;
+	struct sel_edge *edges;
+	size_t nedges;
+	struct sel_test *tests;	/* stack order */
+	size_t ntests;
+	double budget_s, selected_s, suite_s;
+	uint64_t prod_total;	/* production requests over the affected edges */
+	char **unmapped;	/* --diff: files no service's paths match */
+	size_t nunmapped;
+};
+
+/*
+ * gate_select() - affected edges of @changed (gatectl scope over the store,
+ * plus the footprint edges that touch a changed service), tests ranked by
+ * risk per second and filled greedily into @budget_s (docs/gate.md
+ * "Select"). OUT: *@sel (gate_selection_release()). Returns 0 or -errno.
+ */
+int gate_select(struct gate_ctx *ctx, const struct fl_stack *stack,
+		struct learned *l, const char *const *changed, size_t nchanged,
+		double budget_s, struct selection *sel);
+
+void gate_selection_release(struct selection *sel);
+
+/* gate_sel_why_str() - the reason as output shows it (static). */
+const char *gate_sel_why_str(enum sel_why w);
+
+/*
+ * gate_diff_services() - the services a `git diff --name-only BASE...HEAD`
+ * (run in the stack's directory) touches through their `paths` globs.
+ * OUT: @names (borrowed from @stack, deduplicated), *@n; files that map
+ * to no service into sel->unmapped. Returns 0, -EINVAL (git failed) or
+ * -ENOMEM.
+ */
+int gate_diff_services(struct gate_ctx *ctx, const struct fl_stack *stack,
+		       const char *base, const char **names, size_t *n,
+		       struct selection *sel);
+
+/* gate_json_selection() - the `select -o json` object. NULL on ENOMEM. */
+json_t *gate_json_selection(const struct selection *sel);

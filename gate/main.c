@@ -29,6 +29,7 @@ static const struct gate_cmd *const cmds[] = {
 	&gate_cmd_fault,
 	&gate_cmd_sandbox,
 	&gate_cmd_learn,
+	&gate_cmd_select,
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
