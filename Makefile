@@ -13,9 +13,9 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 CC ?= cc
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
-INCLUDES := -Iinclude -Ilib -Iagent -I$(OUTPUT)
+INCLUDES := -Iinclude -Ilib -Iagent -I$(OUTPUT) -I/usr/include/libxml2
 LDLIBS_AGENT := -lbpf -lelf -lz -lsqlite3 -ljansson -lnghttp2 -lmicrohttpd -lpthread -lm
-LDLIBS_GATE := -lsqlite3 -ljansson -lnghttp2 -lnftables -lm
+LDLIBS_GATE := -lxml2 -lsqlite3 -ljansson -lnghttp2 -lnftables -lm
 
 ifeq ($(V),1)
 Q =

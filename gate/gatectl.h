@@ -38,6 +38,8 @@ enum gate_format {
 	GATE_FMT_TABLE = 0,
 	GATE_FMT_JSON,
 	GATE_FMT_DOT,		/* graph only */
+	GATE_FMT_JUNIT,		/* gate only */
+	GATE_FMT_MARKDOWN,	/* gate only */
 };
 
 /* id -> index map, open addressing; ids are SQLite rowids (any int64). */
@@ -116,6 +118,7 @@ extern const struct gate_cmd gate_cmd_fault;
 extern const struct gate_cmd gate_cmd_sandbox;
 extern const struct gate_cmd gate_cmd_learn;
 extern const struct gate_cmd gate_cmd_select;
+extern const struct gate_cmd gate_cmd_gate;
 
 /* ---- context, options, errors (main.c) ---- */
 

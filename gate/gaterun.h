@@ -253,3 +253,81 @@ int gate_diff_services(struct gate_ctx *ctx, const struct fl_stack *stack,
 
 /* gate_json_selection() - the `select -o json` object. NULL on ENOMEM. */
 json_t *gate_json_selection(const struct selection *sel);
+
+/* ---- the verdict (verdict.c) ---- */
+
+enum gate_class { GC_NONE = 0, GC_APP, GC_INFRA, GC_FLAKY, GC_PRE };
+
+/* One selected test as the gate ran it. */
+struct gate_tres {
+	struct gate_test_run run;
+	struct fp_set fp;		/* its footprint with the change */
+	struct learned_test *lt;	/* its baseline, or NULL */
+	bool ran;
+	bool reran, rerun_pass;		/* on the baseline, after a failure */
+	enum gate_class cls;		/* failed tests only */
+	char why[160];			/* why that class */
+};
+
+enum gate_fkind { GF_RISE = 0, GF_NEW, GF_MISSING, GF_LATENCY, GF_CALLS };
+enum gate_role { GR_NONE = 0, GR_CAUSE, GR_SYMPTOM };
+
+/* Something the change did that the baseline did not. */
+struct gate_finding {
+	char *client, *server, *protocol, *operation;	/* owned */
+	enum gate_fkind kind;
+	char status[40];		/* GF_RISE: the status that rose */
+	uint64_t requests, errors;	/* with the change, over its tests */
+	uint64_t base_requests, base_errors;	/* baseline (most per run), same tests */
+	double p50_ms, base_p50_ms, p99_ms, base_p99_ms;	/* GF_LATENCY */
+	enum gate_role role;
+	bool inferred;			/* cause named from the call chain, no error */
+	bool counts;			/* seen by a test whose result counts */
+	bool flaky_only;		/* only flaky tests saw it */
+	const char *change;		/* the changed service it belongs to, or NULL */
+	size_t *tests;			/* indexes into the results */
+	size_t ntests;
+};
+
+struct gate_verdict {
+	const char *verdict;		/* "pass" | "fail" | "inconclusive" */
+	char reason[256];
+	struct gate_finding *f;
+	size_t nf;
+};
+
+/*
+ * gate_judge() - compare what the selected tests did with the change (@res,
+ * @nres) against their learned footprints; name the cause and symptoms,
+ * classify failed tests (reruns done), and decide. Returns 0 or -ENOMEM.
+ */
+int gate_judge(const struct selection *sel, const struct learned *l,
+	       struct gate_tres *res, size_t nres, struct gate_verdict *v);
+
+void gate_verdict_release(struct gate_verdict *v);
+
+const char *gate_class_str(enum gate_class c);	/* NULL for GC_NONE */
+const char *gate_fkind_str(enum gate_fkind k);
+
+/* gate_sample() - the redacted sample of @f: status and normalised operation. */
+void gate_sample(const struct gate_finding *f, char *buf, size_t len);
+
+/* ---- outputs (report.c) ---- */
+
+struct gate_report {
+	const struct fl_stack *stack;
+	const struct selection *sel;
+	struct gate_tres *res;
+	size_t nres;
+	const struct gate_verdict *v;
+	int64_t gate_run_id, test_run_id;
+	double duration_s;
+	const char *const *change_svc;	/* per --change: the service */
+	const char *const *change_cmd;	/* and its command as given */
+	size_t nchanges;
+};
+
+json_t *gate_report_json(const struct gate_report *r);
+int gate_report_table(struct gate_ctx *ctx, const struct gate_report *r);
+int gate_report_markdown(struct gate_ctx *ctx, const struct gate_report *r);
+int gate_report_junit(struct gate_ctx *ctx, const struct gate_report *r);

@@ -30,6 +30,7 @@ static const struct gate_cmd *const cmds[] = {
 	&gate_cmd_sandbox,
 	&gate_cmd_learn,
 	&gate_cmd_select,
+	&gate_cmd_gate,
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -86,9 +87,13 @@ static int parse_format(struct gate_ctx *ctx, const char *s)
 		ctx->fmt = GATE_FMT_JSON;
 	else if (!strcmp(s, "dot"))
 		ctx->fmt = GATE_FMT_DOT;
+	else if (!strcmp(s, "junit"))
+		ctx->fmt = GATE_FMT_JUNIT;
+	else if (!strcmp(s, "markdown"))
+		ctx->fmt = GATE_FMT_MARKDOWN;
 	else
 		return gate_fail(ctx, -EINVAL,
-				 "unknown output format '%s' (want table, json or dot)", s);
+				 "unknown output format '%s' (want table, json, dot, junit or markdown)", s);
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -687,6 +688,9 @@ static int spawn(struct sandbox *sb, const struct spawn *sp, const struct fl_arg
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
+		/* nothing of ours leaks into a service that outlives us (a
+		 * caller's flock on the host lock, the store, sockets) */
+		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 		if (sp->setsid)
 			setsid();
 		else
@@ -816,8 +820,12 @@ static int wait_ready(struct sandbox *sb, size_t i)
 	for (;;) {
 		if (sb_interrupted)
 			return sb_fail(sb, -EINTR, "interrupted");
-		if (child_exited(pid, &st)) {
-			describe_exit(st, how, sizeof(how));
+		bool gone = child_exited(pid, &st);
+		if (gone || !proc_starttime(pid)) {
+			if (gone)
+				describe_exit(st, how, sizeof(how));
+			else
+				snprintf(how, sizeof(how), "exited");
 			sb->svcs[i].pid = 0;
 			return sb_fail(sb, -EINVAL, "service '%s' %s before it was ready "
 				       "(log: %s)", sv->name, how, log);
@@ -837,7 +845,7 @@ static int wait_ready(struct sandbox *sb, size_t i)
 
 /* ---- services ---- */
 
-static int svc_start(struct sandbox *sb, size_t i, const struct fl_argv *argv)
+static int svc_spawn(struct sandbox *sb, size_t i, const struct fl_argv *argv)
 {
 	const struct fl_stack_service *sv = &sb->stack->svcs[i];
 	struct sb_service *s = &sb->svcs[i];
@@ -866,7 +874,14 @@ static int svc_start(struct sandbox *sb, size_t i, const struct fl_argv *argv)
 	fl_argv_release(&s->cmd);
 	if (fl_argv_copy(argv, NULL, &s->cmd))
 		return sb_fail(sb, -ENOMEM, "out of memory");
-	return wait_ready(sb, i);
+	return 0;
+}
+
+static int svc_start(struct sandbox *sb, size_t i, const struct fl_argv *argv)
+{
+	int err = svc_spawn(sb, i, argv);
+
+	return err ? err : wait_ready(sb, i);
 }
 
 static int svc_stop(struct sandbox *sb, size_t i)
@@ -1099,15 +1114,17 @@ static int up_cold(struct sandbox *sb)
 				      strerror(errno));
 		return err;
 	}
+	/* all at once (services connect to their peers lazily, docs/stack.md),
+	 * then each waited for in order and set up as soon as it is ready */
 	for (size_t i = 0; i < sb->stack->nsvcs; i++) {
-		if ((err = svc_start(sb, i, &sb->stack->svcs[i].cmd)))
+		if ((err = svc_spawn(sb, i, &sb->stack->svcs[i].cmd)))
 			return err;
 		sb->svcs[i].swapped = false;
-		if ((err = state_write(sb, "starting")))
-			return err;
 	}
+	if ((err = state_write(sb, "starting")))
+		return err;
 	for (size_t i = 0; i < sb->stack->nsvcs; i++)
-		if ((err = run_setup(sb, i)))
+		if ((err = wait_ready(sb, i)) || (err = run_setup(sb, i)))
 			return err;
 	if ((err = agent_start(sb)))
 		return err;
@@ -1132,11 +1149,13 @@ static int up_warm(struct sandbox *sb)
 		/* dead, or swapped by a gatectl that never restored it */
 		if ((err = svc_stop(sb, i)))
 			return err;
-		if (!s->swapped)
+		bool died = !s->swapped;
+		if (died)
 			s->restarts++;
 		s->swapped = false;
+		/* a service that died may have lost what its setup seeded */
 		if ((err = svc_start(sb, i, &sb->stack->svcs[i].cmd)) ||
-		    (err = state_write(sb, "up")))
+		    (died && (err = run_setup(sb, i))) || (err = state_write(sb, "up")))
 			return err;
 	}
 	sb->up = true;

@@ -408,6 +408,8 @@ static int only_keys(struct parse *ps, json_t *obj, const char *const *keys)
 
 	json_object_foreach(obj, key, v) {
 		const char *const *k = keys;
+		if (!strncmp(key, "x-", 2))
+			continue;	/* a reader's own extension, ignored */
 		while (*k && strcmp(*k, key))
 			k++;
 		if (!*k) {

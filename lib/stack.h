@@ -7,7 +7,8 @@
  * Parsed with jansson (duplicate keys and trailing garbage refused); every
  * error, syntax or meaning, is reported as "FILE:LINE:COL: reason" where
  * FILE is the path as given. Unknown keys are refused, so a typo never
- * silently turns off a setting. Relative paths (the `paths` globs, a
+ * silently turns off a setting (keys starting "x-" are extensions, ignored).
+ * Relative paths (the `paths` globs, a
  * driver's store) are made absolute against the file's directory; commands
  * run there (fl_stack.dir).
  */
