@@ -32,7 +32,12 @@ int gate_stack_load(struct gate_ctx *ctx, const struct gate_stack_opts *so,
 int gate_sandbox_open(struct gate_ctx *ctx, const struct gate_stack_opts *so,
 		      const struct fl_stack *stack, struct sandbox *sb)
 {
-	int err = sb_open(sb, stack, so->name, so->state_dir, ctx->db_path);
+	int err;
+
+	if (stack->driver.set)
+		return gate_fail(ctx, -ENOTSUP, "'%s' names a hook driver: only the local "
+				 "sandbox is supported yet (docs/gate.md)", stack->path);
+	err = sb_open(sb, stack, so->name, so->state_dir, ctx->db_path);
 
 	if (err)
 		return gate_fail(ctx, err, "%s", sb->err);
