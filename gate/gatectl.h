@@ -85,6 +85,7 @@ struct gate_service {
 /* One invocation: global options, the open store, the last error. */
 struct gate_ctx {
 	const char *db_path;	/* --db */
+	bool db_given;		/* --db was given (a hook driver's store is the default otherwise) */
 	enum gate_format fmt;	/* -o */
 	sqlite3 *db;		/* read-only; opened by gate_open() */
 	sqlite3_stmt *stmts[GATE_SQL_COUNT]; /* lazily prepared; owned */

@@ -26,7 +26,12 @@ int gate_stack_load(struct gate_ctx *ctx, const struct gate_stack_opts *so,
 	if (!so->stack)
 		return gate_fail(ctx, -EINVAL, "'--stack FILE' is required");
 	err = fl_stack_load(so->stack, stack, ctx->err, sizeof(ctx->err));
-	return err ? (err == -ENOMEM ? err : -EINVAL) : 0;
+	if (err)
+		return err == -ENOMEM ? err : -EINVAL;
+	/* a hook driver's agent writes the store the stack names */
+	if (stack->driver.set && !ctx->db_given)
+		ctx->db_path = stack->driver.store;
+	return 0;
 }
 
 int gate_sandbox_open(struct gate_ctx *ctx, const struct gate_stack_opts *so,
@@ -34,9 +39,6 @@ int gate_sandbox_open(struct gate_ctx *ctx, const struct gate_stack_opts *so,
 {
 	int err;
 
-	if (stack->driver.set)
-		return gate_fail(ctx, -ENOTSUP, "'%s' names a hook driver: only the local "
-				 "sandbox is supported yet (docs/gate.md)", stack->path);
 	err = sb_open(sb, stack, so->name, so->state_dir, ctx->db_path);
 
 	if (err)

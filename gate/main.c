@@ -105,6 +105,7 @@ int gate_common_opt(struct gate_ctx *ctx, int c, char **argv,
 	switch (c) {
 	case 'D':
 		ctx->db_path = optarg;
+		ctx->db_given = true;
 		return 1;
 	case 'o':
 		return parse_format(ctx, optarg) ?: 1;

@@ -538,7 +538,11 @@ int sb_open(struct sandbox *sb, const struct fl_stack *stack, const char *name,
 	mkdirs(path, 0755);
 	state_path(sb, "data", path, sizeof(path));
 	mkdirs(path, 0755);
-	snprintf(sb->control, sizeof(sb->control), "%s/agent.sock", sb->state_dir);
+	if (sb->local)
+		snprintf(sb->control, sizeof(sb->control), "%s/agent.sock", sb->state_dir);
+	else
+		snprintf(sb->control, sizeof(sb->control), "%s",
+			 stack->driver.control ? stack->driver.control : "");
 	if (strlen(sb->control) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return sb_fail(sb, -ENAMETOOLONG, "state directory '%s' is too long for "
 			       "a unix socket path", sb->state_dir);
@@ -899,6 +903,8 @@ static int svc_stop(struct sandbox *sb, size_t i)
 
 bool sb_alive(struct sandbox *sb, size_t i)
 {
+	if (!sb->local)
+		return true;	/* the driver's business */
 	return proc_alive(sb->svcs[i].pid, sb->svcs[i].starttime);
 }
 
@@ -1036,6 +1042,9 @@ int sb_control(struct sandbox *sb, const char *line, char *reply, size_t len)
 	int fd, err = 0;
 
 	reply[0] = 0;
+	if (!sb->control[0])
+		return sb_fail(sb, -EIO, "the stack's driver names no \"control\" socket of "
+			       "its agent: learn and gate need one");
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sb->control);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -1069,8 +1078,111 @@ out:
 
 /* ---- up / down ---- */
 
+/* ---- the hook driver ---- */
+
+/*
+ * Run hook @hook with @svc (and @argv) appended, in the stack's directory,
+ * host namespace, cgroup _hook; SANDBOX_NAME in its environment. Its
+ * output goes to logs/hook.log; exit 0 is success.
+ */
+static int hook_run(struct sandbox *sb, const char *what, const struct fl_argv *hook,
+		    const char *svc, const struct fl_argv *argv)
+{
+	char log[4200], env_name[128], *env[] = { env_name, NULL }, how[64];
+	struct spawn sp = { .cgroup_leaf = "_hook", .in_ns = false, .cwd = sb->stack->dir,
+			    .log = log, .env_a = env };
+	struct fl_argv a = { 0 };
+	double end = mono_s() + 600;
+	pid_t pid;
+	int err, st;
+
+	snprintf(env_name, sizeof(env_name), "SANDBOX_NAME=%s", sb->name);
+	sb_log_path(sb, "hook", log, sizeof(log));
+	if (fl_argv_copy(hook, NULL, &a))
+		return sb_fail(sb, -ENOMEM, "out of memory");
+	for (size_t i = 0; svc && i < 1 + (argv ? argv->n : 0); i++) {
+		char **v = realloc(a.v, (a.n + 2) * sizeof(*v));
+		if (!v || !(v[a.n] = strdup(i ? argv->v[i - 1] : svc))) {
+			if (v)
+				a.v = v;
+			fl_argv_release(&a);
+			return sb_fail(sb, -ENOMEM, "out of memory");
+		}
+		a.v = v;
+		v[++a.n] = NULL;
+	}
+	err = mkdirs(sb->cgroup, 0755);
+	if (!err)
+		err = spawn(sb, &sp, &a, &pid);
+	fl_argv_release(&a);
+	if (err)
+		return err;
+	while (!child_exited(pid, &st)) {
+		if (sb_interrupted || mono_s() > end) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return sb_fail(sb, sb_interrupted ? -EINTR : -ETIMEDOUT,
+				       "the driver's %s hook %s (log: %s)", what,
+				       sb_interrupted ? "was interrupted" : "timed out", log);
+		}
+		nap_ms(10);
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		describe_exit(st, how, sizeof(how));
+		return sb_fail(sb, -EIO, "the driver's %s hook %s (log: %s)", what, how, log);
+	}
+	return 0;
+}
+
+static int driver_down(struct sandbox *sb)
+{
+	char phase[32], db[4096], path[4200];
+	int err = 0;
+
+	state_read(sb, phase, sizeof(phase), db, sizeof(db));
+	if (strcmp(phase, "none"))
+		err = hook_run(sb, "down", &sb->stack->driver.down, NULL, NULL);
+	if (cg_stop(sb->cgroup, 3) || cg_remove(sb->cgroup))
+		err = err ? err : sb_fail(sb, -EIO, "cannot remove cgroup '%s'", sb->cgroup);
+	state_path(sb, "sandbox.json", path, sizeof(path));
+	if (!err)
+		unlink(path);
+	sb->up = false;
+	return err;
+}
+
+static int driver_up(struct sandbox *sb, bool *cold)
+{
+	char phase[32], db[4096];
+	double t0 = mono_s();
+	int err;
+
+	state_read(sb, phase, sizeof(phase), db, sizeof(db));
+	if (!strcmp(phase, "up")) {
+		for (size_t i = 0; i < sb->stack->nsvcs; i++)
+			if (sb->svcs[i].swapped &&
+			    (err = hook_run(sb, "restore", &sb->stack->driver.restore,
+					    sb->stack->svcs[i].name, NULL)))
+				return err;
+			else
+				sb->svcs[i].swapped = false;
+		sb->up = true;
+		return state_write(sb, "up");
+	}
+	*cold = true;
+	if ((err = state_write(sb, "starting")) ||
+	    (err = hook_run(sb, "up", &sb->stack->driver.up, NULL, NULL)))
+		return err;
+	sb->up_s = mono_s() - t0;
+	sb->up = true;
+	return state_write(sb, "up");
+}
+
 int sb_down(struct sandbox *sb)
 {
+	if (!sb->local)
+		return driver_down(sb);
+	{
 	char path[4200];
 	int err = 0;
 
@@ -1100,6 +1212,7 @@ int sb_down(struct sandbox *sb)
 	}
 	sb->up = false;
 	return err;
+	}
 }
 
 static int up_cold(struct sandbox *sb)
@@ -1169,7 +1282,7 @@ int sb_up(struct sandbox *sb, bool *cold)
 
 	*cold = false;
 	if (!sb->local)
-		return sb_fail(sb, -ENOTSUP, "internal: sb_up on a hook driver");
+		return driver_up(sb, cold);
 	state_read(sb, phase, sizeof(phase), db, sizeof(db));
 	if (!strcmp(phase, "up") && db[0] && strcmp(db, sb->db))
 		return sb_fail(sb, -EINVAL, "sandbox '%s' records into '%s', not '%s' "
@@ -1198,6 +1311,14 @@ int sb_swap(struct sandbox *sb, size_t i, const struct fl_argv *argv)
 	char keep[sizeof(sb->err)];
 	int err;
 
+	if (!sb->local) {
+		sb->svcs[i].swapped = true;
+		if ((err = state_write(sb, "up")) ||
+		    (err = hook_run(sb, "swap", &sb->stack->driver.swap,
+				    sb->stack->svcs[i].name, argv)))
+			return err == -EIO ? sb_fail(sb, -EINVAL, "%s", sb->err) : err;
+		return 0;
+	}
 	if ((err = svc_stop(sb, i)))
 		return err;
 	sb->svcs[i].swapped = true;
@@ -1218,6 +1339,15 @@ int sb_restore(struct sandbox *sb, size_t i)
 {
 	int err;
 
+	if (!sb->local) {
+		if (!sb->svcs[i].swapped)
+			return 0;
+		if ((err = hook_run(sb, "restore", &sb->stack->driver.restore,
+				    sb->stack->svcs[i].name, NULL)))
+			return err;
+		sb->svcs[i].swapped = false;
+		return state_write(sb, "up");
+	}
 	if (!sb->svcs[i].swapped && sb_alive(sb, i))
 		return 0;
 	if ((err = svc_stop(sb, i)))
@@ -1233,7 +1363,7 @@ int sb_restore(struct sandbox *sb, size_t i)
 int sb_run(struct sandbox *sb, const struct fl_argv *argv, char *const *extra_env,
 	   const char *log, double timeout_s, struct sb_result *res)
 {
-	struct spawn sp = { .cgroup_leaf = "_test", .in_ns = true,
+	struct spawn sp = { .cgroup_leaf = "_test", .in_ns = sb->local,
 			    .cwd = sb->stack->dir, .log = log, .env_a = extra_env };
 	char dir[4200];
 	double t0 = mono_s();
@@ -1278,7 +1408,7 @@ json_t *sb_status_json(struct sandbox *sb)
 	json_t *root, *svcs;
 
 	state_read(sb, phase, sizeof(phase), db, sizeof(db));
-	bool up = !strcmp(phase, "up") && ns_exists(sb) && agent_alive(sb);
+	bool up = !strcmp(phase, "up") && (!sb->local || (ns_exists(sb) && agent_alive(sb)));
 	root = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:i, s:b, s:s}, s:f, s:[]}",
 			 "name", sb->name, "state", up ? "up" : strcmp(phase, "none") ?
 			 "stale" : "down", "stack", sb->stack_path, "netns", sb->netns,
@@ -1289,13 +1419,14 @@ json_t *sb_status_json(struct sandbox *sb)
 	if (!root)
 		return NULL;
 	svcs = json_object_get(root, "services");
-	if (ns_exists(sb))
+	json_object_set_new(root, "driver", json_string(sb->local ? "local" : "hook"));
+	if (sb->local && ns_exists(sb))
 		ns_enter(sb);
 	for (size_t i = 0; i < sb->stack->nsvcs; i++) {
 		const struct fl_stack_service *sv = &sb->stack->svcs[i];
 		struct sb_service *s = &sb->svcs[i];
-		bool alive = sb_alive(sb, i);
-		bool ready = alive && sb->in_ns && listening(sv->ready_port);
+		bool alive = sb->local ? sb_alive(sb, i) : up;
+		bool ready = sb->local ? alive && sb->in_ns && listening(sv->ready_port) : up;
 		json_array_append_new(svcs, json_pack("{s:s, s:i, s:b, s:b, s:i, s:b, s:i}",
 			"name", sv->name, "pid", alive ? (int)s->pid : 0, "alive", alive,
 			"ready", ready, "restarts", s->restarts, "swapped", s->swapped,

@@ -798,7 +798,7 @@ static int test_parse(struct parse *ps, json_t *j, struct fl_stack_test *t)
 static int driver_parse(struct parse *ps, json_t *j, struct fl_stack_driver *d)
 {
 	static const char *const keys[] = { "up", "swap", "restore", "down", "store",
-					    NULL };
+					    "control", NULL };
 	struct {
 		const char *key;
 		struct fl_argv *a;
@@ -828,9 +828,14 @@ static int driver_parse(struct parse *ps, json_t *j, struct fl_stack_driver *d)
 		if (err)
 			goto out;
 	}
-	if ((err = get_string(ps, j, "store", true, &store)))
+	if ((err = get_string(ps, j, "store", true, &store)) ||
+	    (err = abs_path(ps, store, &d->store)))
 		goto out;
-	err = abs_path(ps, store, &d->store);
+	free(store);
+	store = NULL;
+	if ((err = get_string(ps, j, "control", false, &store)) || !store)
+		goto out;
+	err = abs_path(ps, store, &d->control);
 out:
 	free(store);
 	jp_pop(ps);
@@ -1069,6 +1074,7 @@ void fl_stack_release(struct fl_stack *s)
 	fl_argv_release(&s->driver.restore);
 	fl_argv_release(&s->driver.down);
 	free(s->driver.store);
+	free(s->driver.control);
 	free(s->path);
 	free(s->dir);
 	free(s->name);

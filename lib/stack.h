@@ -64,6 +64,7 @@ struct fl_stack_driver {
 	bool set;		/* the stack has a "driver" object */
 	struct fl_argv up, swap, restore, down;	/* empty: not given */
 	char *store;		/* absolute path of the store the remote agent writes */
+	char *control;		/* its control socket (a forwarded unix socket), or NULL */
 };
 
 struct fl_stack {
