@@ -980,6 +980,12 @@ static int write_mapping(struct sandbox *sb, char *path, size_t len)
 			"name", sb->stack->svcs[i].name, "kind", sb->stack->svcs[i].kind,
 			"match", "cgroup", glob));
 	}
+	/* a peer nothing listens on (a refused connect) is named by its port:
+	 * in the sandbox's namespace a port is exactly one service */
+	for (size_t i = 0; i < sb->stack->nsvcs; i++)
+		json_array_append_new(list, json_pack("{s:s, s:s, s:{s:i}}",
+			"name", sb->stack->svcs[i].name, "kind", sb->stack->svcs[i].kind,
+			"match", "port", sb->stack->svcs[i].port));
 	snprintf(glob, sizeof(glob), "*%s/_test", sb->cgroup_rel);
 	json_array_append_new(list, json_pack("{s:s, s:{s:s}}", "name", SB_TEST_CLIENT,
 					      "match", "cgroup", glob));
