@@ -119,6 +119,12 @@ bool learned_flaky(const struct learned_test *t);
  */
 int fp_load(struct gate_ctx *ctx, int64_t run_id, const char *test, struct fp_set *out);
 
+/*
+ * gate_db_refresh() - reset every statement of ctx->db so the next read
+ * sees what other connections (the agent) committed since.
+ */
+void gate_db_refresh(struct gate_ctx *ctx);
+
 /* fp_find() - the edge of @s named so, or NULL. */
 struct fp_edge *fp_find(const struct fp_set *s, const char *client, const char *server,
 			const char *protocol, const char *operation);

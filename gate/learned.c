@@ -178,9 +178,20 @@ static int fp_row(struct fp_set *s, sqlite3_stmt *st, bool baseline,
 	return 0;
 }
 
+void gate_db_refresh(struct gate_ctx *ctx)
+{
+	/* a statement stepped and not reset keeps its read transaction, and
+	 * with it the snapshot from before the agent wrote */
+	for (sqlite3_stmt *st = sqlite3_next_stmt(ctx->db, NULL); st;
+	     st = sqlite3_next_stmt(ctx->db, st))
+		sqlite3_reset(st);
+}
+
 int fp_load(struct gate_ctx *ctx, int64_t run_id, const char *test, struct fp_set *out)
 {
 	sqlite3_stmt *st;
+
+	gate_db_refresh(ctx);
 	int64_t lr = 0;
 	struct fp_edge *le = NULL;
 	int err = 0, r;
