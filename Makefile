@@ -113,8 +113,10 @@ $(OUTPUT)/tests/it/%: tests/integration/%.c
 
 # unit tests: parsers and lib, plain and under ASan+UBSan
 # a unit test of an agent module beyond the parsers names its sources here
-UNIT_EXTRA_test_routes := agent/aggregate.c
-$(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/aggregate.h agent/agent.h
+UNIT_EXTRA_test_routes := agent/aggregate.c agent/footprint.c
+$(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/aggregate.h agent/agent.h agent/footprint.c agent/footprint.h
+UNIT_EXTRA_test_footprint := agent/aggregate.c agent/footprint.c
+$(OUTPUT)/tests/test_footprint $(OUTPUT)/asan/test_footprint: agent/aggregate.c agent/aggregate.h agent/agent.h agent/footprint.c agent/footprint.h
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,TEST-CC,$@)
