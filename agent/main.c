@@ -55,6 +55,7 @@ static struct env {
 	bool verbose;
 	int64_t rollup_after_s;	/* roll minute windows up into hours after this */
 	int64_t retention_s;	/* delete what is older than this */
+	int64_t test_retention_s; /* delete test runs older than this */
 	const char *control;	/* the control socket's path, or NULL */
 	char *netns[NETNS_NAMES_MAX]; /* --netns or --exclude-netns names */
 	int nnetns;
@@ -62,6 +63,7 @@ static struct env {
 } env = {
 	.rollup_after_s = FL_COMPACT_ROLLUP_DEFAULT_S,
 	.retention_s = FL_COMPACT_RETENTION_DEFAULT_S,
+	.test_retention_s = FL_COMPACT_TEST_RETENTION_DEFAULT_S,
 	.db = "faultline.db",
 	.source = "ebpf",
 	.capture = FL_CAPTURE_DEFAULT,
@@ -133,6 +135,9 @@ static const struct argp_option opts[] = {
 	{ "retention", 0x102, "AGE", 0,
 	  "Delete windows older than AGE, and edges left without any "
 	  "(default 7d; never)", 0 },
+	{ "test-retention", 0x103, "AGE", 0,
+	  "Delete test runs (results, footprints) that started more than AGE "
+	  "ago, but the newest learn run of each stack (default 30d; never)", 0 },
 	{ "control", OPT_CONTROL, "PATH", 0,
 	  "Serve the control socket at PATH (unix, mode 0600): the gate's "
 	  "begin/end test marks, flush, status (docs/agent.md)", 0 },
@@ -212,8 +217,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 0x101:
 	case 0x102:
-		if (fl_compact_duration_parse(arg, key == 0x101 ? &env.rollup_after_s
-								: &env.retention_s))
+	case 0x103:
+		if (fl_compact_duration_parse(arg, key == 0x101 ? &env.rollup_after_s :
+						   key == 0x102 ? &env.retention_s :
+						   &env.test_retention_s))
 			argp_error(state, "invalid age '%s' (expected e.g. 24h, 7d or never)",
 				   arg);
 		break;
@@ -387,6 +394,9 @@ static void *compact_main(void *arg)
 		c->err = fl_store_compact(db, c->now_s, env.rollup_after_s,
 					  env.retention_s, &c->st, c->errbuf,
 					  sizeof(c->errbuf));
+	if (!c->err)
+		c->err = fl_store_expire_tests(db, c->now_s, env.test_retention_s,
+					       &c->st, c->errbuf, sizeof(c->errbuf));
 	sqlite3_close(db);
 	atomic_store(&c->done, true);
 	return NULL;
@@ -407,11 +417,13 @@ static void compact_reap(struct agent *a, bool wait)
 			c->errbuf);
 	} else if (env.stats) {
 		fprintf(stderr, "faultline-agent: compacted: %llu minute windows into "
-			"%llu hourly, %llu windows expired, %llu edges expired\n",
+			"%llu hourly, %llu windows expired, %llu edges expired, "
+			"%llu test runs expired\n",
 			(unsigned long long)c->st.windows_rolled,
 			(unsigned long long)c->st.hours_written,
 			(unsigned long long)c->st.windows_expired,
-			(unsigned long long)c->st.edges_expired);
+			(unsigned long long)c->st.edges_expired,
+			(unsigned long long)c->st.test_runs_expired);
 	}
 }
 
@@ -738,6 +750,10 @@ static int agent_open(struct agent *a)
 		fprintf(stderr, "faultline-agent: %s\n", errbuf);
 		return -EIO;
 	}
+	/* commands sent before the collector is attached wait for the main
+	 * loop: a `begin` takes effect when it is answered */
+	if ((err = control_start(a)))
+		return err;
 	/* a restart names the routes the store already has, up to the cap */
 	agg_set_max_routes(a->agg, env.max_routes);
 	err = agg_seed_routes(a->agg, a->db, errbuf, sizeof(errbuf));
@@ -824,8 +840,6 @@ static int agent_live(struct agent *a)
 	}
 	if (a->tls)
 		tls_scan_all(a->tls, clock_ns(CLOCK_MONOTONIC));
-	if ((err = control_start(a)))
-		return err;
 	fprintf(stderr, "faultline-agent: ready: capture %u bytes/syscall, "
 			"ring buffer %u MiB, store '%s', %llu existing "
 			"connections adopted\n",
@@ -867,6 +881,7 @@ int main(int argc, char **argv)
 	struct agent a = { 0 };
 	int err;
 
+	argp_err_exit_status = 2;	/* usage errors: exit 2, like gatectl */
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
 	libbpf_set_print(libbpf_print);

@@ -263,7 +263,7 @@ printf 'FLREC01\n\0\0\0\0\0\0\0\0' >"$work/empty.rec"
 if [ -x "$AGENT" ]; then
 	agout=$("$AGENT" --replay "$work/empty.rec" --db "$AG" --stats --retention 2d 2>&1)
 	is "agent: compaction at flush (--stats line)" "$(grep compacted <<<"$agout")" \
-		"faultline-agent: compacted: 1 minute windows into 1 hourly, 2 windows expired, 1 edges expired"
+		"faultline-agent: compacted: 1 minute windows into 1 hourly, 2 windows expired, 1 edges expired, 0 test runs expired"
 	is "agent: a rolled hour, a recent minute, the old edge and its service gone" \
 		"$(q "$AG" "SELECT width_s, requests FROM edge_windows ORDER BY window_start; SELECT operation FROM edges; SELECT group_concat(name) FROM (SELECT name FROM services ORDER BY name)")" \
 		"3600|7

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "aggregate.h"
+#include "compact.h"
 #include "footprint.h"
 #include "harness.h"
 #include "store.h"
@@ -279,5 +280,85 @@ out:
 		db_done(db);
 }
 
+/*
+ * Roll-up: 20 statuses over two minutes of one hour become the 16 with
+ * the most requests and _other; retention deletes status rows with their
+ * windows; test runs expire but the newest learn run of each stack.
+ */
+static void test_compaction(void)
+{
+	sqlite3 *db = db_fresh();
+	struct fl_compact_stats st = { 0 };
+	int64_t h = (int64_t)(T0 / S);	/* an hour start */
+	char sql[256], err[256];
+
+	CHECK(db != NULL);
+	if (!db)
+		return;
+	CHECK_EQ_INT(sqlite3_exec(db,
+		"INSERT INTO services VALUES (1, 'c', 'service', 1, 1), (2, 's', 'service', 1, 1);"
+		"INSERT INTO edges(id, client_id, server_id, protocol, operation, first_seen_ns, last_seen_ns) "
+		"VALUES (1, 1, 2, 'http', 'GET /', 1, 1)", NULL, NULL, NULL), SQLITE_OK);
+	/* status 200+i: i+1 requests, half in each minute; 1 in _other */
+	for (int i = 0; i < 20; i++) {
+		snprintf(sql, sizeof(sql), "INSERT INTO edge_window_statuses VALUES "
+			 "(1, 'ebpf', %lld, 60, '%d', %d, %d), (1, 'ebpf', %lld, 60, '%d', 1, 0)",
+			 (long long)h, 200 + i, i, i >= 10, (long long)h + 60, 200 + i);
+		CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	snprintf(sql, sizeof(sql), "INSERT INTO edge_window_statuses VALUES "
+		 "(1, 'ebpf', %lld, 60, '_other', 1, 1)", (long long)h + 60);
+	CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	CHECK_EQ_INT(fl_store_compact(db, h + 2 * 3600, 3600, FL_COMPACT_NEVER, &st,
+				      err, sizeof(err)), 0);
+	CHECK_EQ_INT(st.statuses_rolled, 41);
+	CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM edge_window_statuses WHERE width_s = 3600"), 17);
+	/* statuses 200..203 (1..4 requests) go to _other with the minutes' 1 */
+	CHECK_EQ_INT(q_int(db, "SELECT requests * 100 + errors FROM edge_window_statuses "
+			   "WHERE status = '_other'"), 1101);
+	CHECK_EQ_INT(q_int(db, "SELECT requests FROM edge_window_statuses WHERE status = '219'"), 20);
+	CHECK_EQ_INT(q_int(db, "SELECT sum(requests) FROM edge_window_statuses"), 20 * 21 / 2 + 1);
+	/* retention: the hour's rows go, then the edge (nothing refers to it) */
+	CHECK_EQ_INT(fl_store_compact(db, h + 9 * 86400, FL_COMPACT_NEVER, 7 * 86400,
+				      &st, err, sizeof(err)), 0);
+	CHECK_EQ_INT(st.statuses_expired, 17);
+	CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM edge_window_statuses"), 0);
+	CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM edges"), 0);
+
+	/* test runs: 1, 2 learn (old), 3 gate (old), 4 gate (new) of stack e;
+	 * 5 learn (old) of stack f; footprints of runs 1, 3, 4 and 99 (no row) */
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO test_runs(id, kind, stack, started_ns) VALUES "
+		 "(1, 'learn', 'e', 1), (2, 'learn', 'e', 2), (3, 'gate', 'e', 3), "
+		 "(4, 'gate', 'e', %lld), (5, 'learn', 'f', 4)", (long long)T0);
+	CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(db,
+		"INSERT INTO test_results(run_id, test, result) VALUES (1, 't', 'pass'), (3, 't', 'fail');"
+		"INSERT INTO gate_runs(id, test_run_id, stack, changed, started_ns) VALUES (1, 3, 'e', '[]', 3);"
+		"INSERT INTO footprints(run_id, test, client, server, protocol, operation, status, requests, errors) "
+		"VALUES (1, 't', 'c', 's', 'http', 'GET /', '200', 1, 0), (3, 't', 'c', 's', 'http', 'GET /', '200', 1, 0),"
+		" (4, 't', 'c', 's', 'http', 'GET /', '200', 1, 0), (99, 't', 'c', 's', 'http', 'GET /', '200', 1, 0)",
+		NULL, NULL, NULL), SQLITE_OK);
+	memset(&st, 0, sizeof(st));
+	CHECK_EQ_INT(fl_store_expire_tests(db, (int64_t)(T0 / S) + 86400, 30 * 86400,
+					   &st, err, sizeof(err)), 0);
+	CHECK_EQ_INT(st.test_runs_expired, 2);
+	CHECK_EQ_INT(st.footprints_expired, 2);
+	/* kept: 2 and 5 (each stack's newest learn), 4 (recent) */
+	CHECK_EQ_INT(q_int(db, "SELECT sum(id * id) FROM test_runs"), 4 + 16 + 25);
+	CHECK_EQ_INT(q_int(db, "SELECT sum(run_id) FROM footprints"), 4 + 99);
+	CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM test_results"), 0);
+	CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM gate_runs WHERE test_run_id IS NULL"), 1);
+	CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	/* idempotent; never keeps everything */
+	CHECK_EQ_INT(fl_store_expire_tests(db, (int64_t)(T0 / S) + 86400, 30 * 86400,
+					   &st, err, sizeof(err)), 0);
+	CHECK_EQ_INT(st.test_runs_expired, 2);
+	CHECK_EQ_INT(fl_store_expire_tests(db, (int64_t)(T0 / S) + 86400, FL_COMPACT_NEVER,
+					   &st, err, sizeof(err)), 0);
+	CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM test_runs"), 3);
+	db_done(db);
+}
+
 RUN_TESTS(test_status_strings, test_window_status_cap, test_attribution,
-	  test_footprint_status_cap)
+	  test_footprint_status_cap, test_compaction)
