@@ -164,6 +164,25 @@ is "status rows sum to the windows' requests (+ failed connects)" \
 	"$(q "$work/fl.db" "SELECT (SELECT sum(requests) FROM edge_window_statuses) =
 		(SELECT sum(requests + conn_errors) FROM edge_windows)")" "1"
 
+"$gatectl" --db "$work/fl.db" graph -o json >"$work/graph.json"
+is "graph -o json: statuses per edge, the OTel status attribute when there is one status" \
+	"$("$PY" - "$work/graph.json" <<'PYEOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+for e in sorted(doc["edges"], key=lambda e: (e["client"], e["server"], e["operation"])):
+    a = e["attributes"]
+    code = [f"{k}={a[k]!r}" for k in ("http.response.status_code", "rpc.grpc.status_code",
+                                      "db.response.status_code") if k in a]
+    print(e["client"], e["server"], e["operation"], json.dumps(e["statuses"], sort_keys=True), *code)
+PYEOF
+)" "curl 127.0.0.1:$CLOSED_PORT connect {\"conn_refused\": 1}
+curl web GET /api/items/{id} {\"200\": 10} http.response.status_code=200
+curl web GET /nope {\"404\": 2} http.response.status_code=404
+curl web GET /other {\"404\": 5} http.response.status_code=404
+psql postgres SELECT * FROM missing_table {\"42P01\": 1} db.response.status_code='42P01'
+redis-cli redis-server LPUSH {\"WRONGTYPE\": 1}
+redis-cli redis-server SET {\"ok\": 5}"
+
 it_agent_stop "$work/agent.err"
 [ ! -e "$work/ctl.sock" ] && ok "control socket removed at exit" || bad "control socket left behind"
 
