@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "footprint.h"
 #include "hist.h"
+#include "store_write.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -214,51 +215,36 @@ int footprint_add(struct footprint *fp, const char *client, const char *server,
 	return fl_hist_add(&s->hist, latency_ns, 1) ? -ENOMEM : 1;
 }
 
-/* ---- the store (moves to lib/store_write with the house layer) ---------- */
+/* ---- the store ----------------------------------------------------------- */
 
-static const char fp_insert_sql[] =
-	"INSERT INTO footprints(run_id, test, client, server, protocol, "
-	"operation, status, requests, errors, latency_sum_ns, latency_hist) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-	"ON CONFLICT(run_id, test, client, server, protocol, operation, status) "
-	"DO UPDATE SET requests = requests + excluded.requests, "
-	"errors = errors + excluded.errors, "
-	"latency_sum_ns = latency_sum_ns + excluded.latency_sum_ns, "
-	"latency_hist = fl_hist_merge(latency_hist, excluded.latency_hist)";
-
-/* One footprints row. Returns 0, -ENOMEM or -EIO. */
-static int fp_put_row(sqlite3_stmt *st, int64_t run, const char *test,
+/* One footprints row, through the write layer. Returns 0, -ENOMEM or -EIO. */
+static int fp_put_row(struct fl_sw *w, int64_t run, const char *test,
 		      const struct fp_edge *e, const struct fp_status *s)
 {
+	struct fl_sw_footprint row = {
+		.run_id = run, .test = test, .client = e->client,
+		.server = e->server, .protocol = e->protocol,
+		.operation = e->operation, .status = s->status,
+		.requests = s->requests, .errors = s->errors,
+		.latency_sum_ns = s->latency_sum_ns,
+	};
 	uint8_t *blob = NULL;
 	size_t len = 0;
-	int rc;
+	int err;
 
 	if (s->hist.count && fl_hist_encode(&s->hist, &blob, &len))
 		return -ENOMEM;
-	sqlite3_bind_int64(st, 1, run);
-	sqlite3_bind_text(st, 2, test, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, e->client, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, e->server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, e->protocol, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, e->operation, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, s->status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 8, (int64_t)s->requests);
-	sqlite3_bind_int64(st, 9, (int64_t)s->errors);
-	sqlite3_bind_int64(st, 10, (int64_t)s->latency_sum_ns);
-	if (blob)
-		sqlite3_bind_blob(st, 11, blob, (int)len, free);
-	else
-		sqlite3_bind_null(st, 11);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -EIO;
+	row.hist = blob;
+	row.hist_len = len;
+	err = fl_sw_footprint(w, &row);
+	free(blob);
+	return err;
 }
 
 int footprint_write(struct footprint *fp, sqlite3 *db, uint64_t *rows,
 		    char *errbuf, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	struct fl_sw w;
 	uint64_t n = 0;
 	int err = -EIO;
 
@@ -266,22 +252,26 @@ int footprint_write(struct footprint *fp, sqlite3 *db, uint64_t *rows,
 	*rows = 0;
 	if (fp->phase == FP_IDLE || fp->phase == FP_OPEN)
 		return -ENOENT;
-	if (sqlite3_prepare_v2(db, fp_insert_sql, -1, &st, NULL) ||
-	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
-		goto out_fail;
+	fl_sw_init(&w, db, NULL);
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) {
+		snprintf(errbuf, errlen, "cannot write footprint: %s",
+			 sqlite3_errmsg(db));
+		goto out_keep;
+	}
 	for (int b = 0; b < FP_BUCKETS; b++)
 		for (struct fp_edge *e = fp->buckets[b]; e; e = e->next)
 			for (int i = 0; i < e->nst + e->has_other; i++) {
-				if ((err = fp_put_row(st, fp->run, fp->test, e,
+				if ((err = fp_put_row(&w, fp->run, fp->test, e,
 						      &e->st[i])))
 					goto out_rollback;
 				n++;
 			}
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) {
+		snprintf(w.err, sizeof(w.err), "%s", sqlite3_errmsg(db));
 		err = -EIO;
 		goto out_rollback;
 	}
-	sqlite3_finalize(st);
+	fl_sw_release(&w);
 	fp_clear(fp);
 	fp->phase = FP_IDLE;
 	fp->tests_ended++;
@@ -290,13 +280,10 @@ int footprint_write(struct footprint *fp, sqlite3 *db, uint64_t *rows,
 	return 0;
 out_rollback:
 	snprintf(errbuf, errlen, "cannot write footprint: %s",
-		 err == -ENOMEM ? "out of memory" : sqlite3_errmsg(db));
+		 err == -ENOMEM && !w.err[0] ? "out of memory" : w.err);
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	goto out_keep;
-out_fail:
-	snprintf(errbuf, errlen, "cannot write footprint: %s", sqlite3_errmsg(db));
 out_keep:
-	sqlite3_finalize(st);
+	fl_sw_release(&w);
 	fp->phase = FP_UNWRITTEN;	/* attribution is over; the rows stay */
 	return err == -ENOMEM ? -ENOMEM : -EIO;
 }
