@@ -506,10 +506,18 @@ is "merge twice: node A counted twice" \
 	"3000
 250"
 is "merge table output" "$OUT" "merged 1 store into '$M'
-  $NA (schema 6): 4 services, 4 edges, 5 windows, 2 edge_sources, 1 path_links, 2 agent_counters, 0 imports, 0 operations"
+  $NA (schema 6): 4 services, 4 edges, 5 windows, 2 edge_sources, 1 path_links, 2 agent_counters, 0 imports, 0 operations, 0 edge_window_statuses"
 rc "merge A A: exit 0" 0 merge "$work/twice.db" "$NA" "$NA"
 is "merge A A: every count doubled" "$(q "$work/twice.db" 'SELECT sum(requests), sum(errors) FROM edge_windows; SELECT sum(count) FROM path_links')" "3300|20
 14"
+# schema 5: per-status rows are merged too, under OUT's cap of 16 per edge-window
+cp "$NA" "$work/st.db"
+sqlite3 "$work/st.db" "INSERT INTO edge_window_statuses SELECT edge_id, source, window_start, width_s, '200', requests - errors, 0 FROM edge_windows;
+	INSERT INTO edge_window_statuses SELECT edge_id, source, window_start, width_s, '503', errors, errors FROM edge_windows WHERE errors > 0"
+rc "merge statuses: exit 0" 0 merge "$work/st2.db" "$work/st.db" "$work/st.db"
+is "merge statuses: doubled, per status" \
+	"$(q "$work/st2.db" "SELECT status, sum(requests), sum(errors) FROM edge_window_statuses GROUP BY 1 ORDER BY 1")" \
+	"$(q "$work/st.db" "SELECT status, 2 * sum(requests), 2 * sum(errors) FROM edge_window_statuses GROUP BY 1 ORDER BY 1")"
 
 # older schemas: a version 2 store (no source/width, no edge_sources)
 V2=$work/v2.db
