@@ -167,7 +167,7 @@ dump() { q "$1" 'SELECT * FROM edge_windows ORDER BY 1, 2, 3; SELECT * FROM path
 d1=$(dump "$C")
 rc "compact again: exit 0" 0 --db "$C" compact --now $NOW -o json
 js "compact again: nothing to do (idempotent)" '
-eq(sum(v for k, v in doc.items() if isinstance(v, int) and k not in ("rollup_after_s", "retention_s")), 0, "stats")'
+eq(sum(v for k, v in doc.items() if isinstance(v, int) and k not in ("rollup_after_s", "retention_s", "test_retention_s")), 0, "stats")'
 is "compact again: rows unchanged" "$(dump "$C")" "$d1"
 
 # late rows: one at the start of a rolled hour (adds into the hourly row,
@@ -200,7 +200,19 @@ eq((doc["windows_rolled"], doc["hours_written"]), (1, 1), "only the 05:00 minute
 gc --db "$C" compact --now 2026-11-28T05:00:00Z -o table
 is "compact table output" "$OUT" "compacted '$C' at 2026-11-28T05:00:00.000Z (roll-up after 24h, retention 7d)
 rolled up:  0 minute windows into 0 hourly, 0 minute path links into 0 hourly
-expired:    0 windows, 0 path links, 0 edge sources, 0 edges, 0 services"
+expired:    0 windows, 0 path links, 0 edge sources, 0 edges, 0 services
+tests:      0 test runs expired (test retention 30d), 0 footprint rows"
+# test runs: a learn run and a gate run, both old; the learn run is the baseline
+cp "$C" "$work/tr.db"
+sqlite3 "$work/tr.db" "INSERT INTO test_runs(id, kind, stack, started_ns) VALUES (1, 'learn', 'shop', 1), (2, 'gate', 'shop', 2);
+	INSERT INTO footprints(run_id, test, client, server, protocol, operation, status, requests, errors)
+	VALUES (1, 't', 'a', 'b', 'http', 'GET /', '200', 3, 0), (2, 't', 'a', 'b', 'http', 'GET /', '500', 1, 1)"
+rc "compact --test-retention 1d: exit 0" 0 --db "$work/tr.db" compact --now 2026-11-28T05:00:00Z \
+	--rollup-after never --retention never --test-retention 1d -o json
+js "compact --test-retention: the old gate run and its footprint go, the baseline learn run stays" '
+eq((doc["test_runs_expired"], doc["footprints_expired"], doc["test_retention_s"]), (1, 1, 86400), "stats")'
+is "compact --test-retention: what is left" "$(q "$work/tr.db" "SELECT id FROM test_runs; SELECT run_id, status FROM footprints")" "1
+1|200"
 rc "retention: a week after 06:00 + 1h: the 05:00 hour expires" 0 --db "$C" compact --now 2026-11-28T06:00:00Z -o json
 js "retention: one hour of windows and links gone, edges kept (still have windows)" '
 eq((doc["windows_expired"], doc["links_expired"], doc["edges_expired"], doc["services_expired"]), (1, 1, 0, 0), "stats")'
