@@ -32,7 +32,8 @@ struct footprint;
 /* What the control socket needs of the agent. */
 struct control_hooks {
 	void *ctx;
-	/* consume every event the ring buffer holds now */
+	/* consume every event the ring buffer holds now; then, if the store is
+	   busy (a compaction), keep consuming until it is free */
 	void (*drain)(void *ctx);
 	/* write the windows to the store now: 0, or -errno with @err set */
 	int (*flush)(void *ctx, char *err, size_t errlen);

@@ -595,18 +595,28 @@ static int load_collector(struct agent *a)
 
 /* ---- the control socket's view of the agent ---------------------------- */
 
+/*
+ * Drain the ring buffer; while a compaction holds the store, keep draining
+ * (every 10 ms) rather than block on SQLite's busy wait: a footprint or a
+ * flush written next then finds the store free, and no event is dropped
+ * meanwhile.
+ */
 static void ctl_drain(void *ctx)
 {
 	struct agent *a = ctx;
 
 	ring_buffer__consume(a->rb);
+	while (compactor.running && !atomic_load(&compactor.done)) {
+		poll(NULL, 0, 10);
+		ring_buffer__consume(a->rb);
+	}
+	compact_reap(a, false);
 }
 
 static int ctl_flush(void *ctx, char *errbuf, size_t errlen)
 {
 	struct agent *a = ctx;
 
-	compact_reap(a, true);	/* `flush` means now: wait for a compaction */
 	if (flush(a)) {
 		snprintf(errbuf, errlen, "cannot write the store (kept in memory, "
 			 "retried at the next flush)");
