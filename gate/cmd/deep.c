@@ -6,6 +6,7 @@
  */
 #include "cmd/cmd.h"
 #include "output/output.h"
+#include "query/open.h"
 #include "query/time.h"
 #include "sandbox/deep.h"
 #include "sandbox/fault.h"
