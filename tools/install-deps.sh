@@ -19,6 +19,8 @@ PKGS=(
   mariadb-server mariadb-client python3-pymysql libmariadb-dev
   # gRPC test peers (server and client, no code generation)
   python3-grpcio
+  # the estate's integration suite (tools/estate/tests)
+  python3-pytest
   # TLS test peers: certificates (openssl), node (OpenSSL built in)
   openssl nodejs
   # gatectl -o dot is checked with Graphviz; setpriv (util-linux) drops privilege
