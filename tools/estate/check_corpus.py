@@ -68,6 +68,15 @@ class Shop:
                 " ".join(args), r.stdout.decode(errors="replace")))
         return r.stdout.decode()
 
+    def reseed_redis(self):
+        """Redis fixtures again (a change may have left a key of the wrong type)."""
+        with open(self.stack) as f:
+            for s in json.load(f)["services"]:
+                if s.get("kind") in ("cache", "queue") and s.get("setup"):
+                    r = run(s["setup"], cwd=self.dir, env=dict(os.environ, STACK_STATE_DIR=self.state))
+                    if r.returncode:
+                        raise SystemExit("check_corpus: re-seeding %s failed" % s["name"])
+
     def suite(self, tag):
         junit = os.path.join(self.work, "junit-%s.xml" % tag)
         t0 = time.time_ns()
@@ -155,6 +164,7 @@ def main():
             for rel in swapped:
                 shutil.copyfile(os.path.join(HERE, rel), os.path.join(shop.dir, rel))
             shop.estate("restart", *lab["services"])
+            shop.reseed_redis()
             real = [t for t in failed if t not in flaky]
             b = lab["boundary"]
             edge = None

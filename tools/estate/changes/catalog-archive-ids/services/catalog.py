@@ -37,7 +37,7 @@ class Catalog(web.Handler):
 
     def get(self, m, req):
         pid = int(m.group(1))
-        table = "products" if pid <= 100 else "products_archive"
+        table = "products_archive" if 100 < pid < 1000 else "products"
         rows = self.pg.query("SELECT " + COLS + " FROM " + table + " WHERE id = %s", (pid,))
         if not rows:
             raise web.HTTPError(404, "no product %s" % m.group(1))
