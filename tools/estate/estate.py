@@ -195,40 +195,45 @@ def state_dir(args, st):
 
 # --- the host lock ---------------------------------------------------------------
 
-def _lock_holders(path):
-    try:
-        s = os.stat(path)
-    except OSError:
-        return []
-    want = "%02x:%02x:%d" % (os.major(s.st_dev), os.minor(s.st_dev), s.st_ino)
-    pids = []
-    try:
-        with open("/proc/locks") as f:
-            for line in f:
-                p = line.split()
-                if "->" in p:
-                    continue
-                if len(p) >= 6 and p[1] == "FLOCK" and p[5] == want:
-                    pids.append(int(p[4]))
-    except OSError:
-        pass
-    return pids
-
-
 def _ancestors():
-    out, pid = set(), os.getpid()
+    out, pid = [], os.getpid()
     while pid > 1:
         try:
             with open("/proc/%d/stat" % pid) as f:
                 pid = int(f.read().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             break
-        out.add(pid)
+        out.append(pid)
     return out
 
 
 def lock_held_by_ancestor():
-    return bool(set(_lock_holders(HOST_LOCK)) & _ancestors())
+    """True if one of our ancestors holds the host lock: an open file of
+    theirs on the lock file carries a granted FLOCK (its fdinfo shows the
+    lock; the pid /proc/locks names is the one that took it, often a
+    `flock` that has exited since)."""
+    try:
+        ino = os.stat(HOST_LOCK).st_ino
+    except OSError:
+        return False
+    for pid in _ancestors():
+        d = "/proc/%d/fdinfo" % pid
+        try:
+            fds = os.listdir(d)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                with open(os.path.join(d, fd)) as f:
+                    info = f.read()
+            except OSError:
+                continue
+            if "ino:\t%d\n" % ino not in info:
+                continue
+            for line in info.splitlines():
+                if line.startswith("lock:") and "FLOCK" in line and "->" not in line:
+                    return True
+    return False
 
 
 def hold_lock_forever():
