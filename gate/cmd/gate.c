@@ -380,6 +380,11 @@ static int gate_run(struct gate_ctx *ctx, int argc, char **argv)
 		err = gate_interrupted(ctx, &sb);
 		goto out;
 	}
+	if (err == -EIO) {
+		/* the agent or the store went away under the run: infra */
+		fprintf(stderr, "gatectl: %s\n", ctx->err);
+		err = GATE_EXIT_INCONCLUSIVE;
+	}
 	if (err)
 		goto out_restore;
 	for (size_t i = 0; i < nspecs; i++)
