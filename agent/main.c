@@ -31,6 +31,7 @@
 #include "record.h"
 #include "store.h"
 #include "compact.h"
+#include "deploy.h"
 #include "tls.h"
 
 static struct env {
@@ -285,6 +286,7 @@ struct agent {
 	sqlite3 *db;
 	FILE *record;		/* --record stream, or NULL */
 	struct tls *tls;	/* SSL_* uprobes, or NULL (replay, --no-tls) */
+	struct deploy_tracker *deploys;	/* deploys seen, flush records */
 	struct agent_stats stats;
 	bool usage_error;	/* exit 2: the operator's input was wrong */
 };
@@ -383,6 +385,13 @@ static void compact_start(struct agent *a)
 	c->running = true;
 }
 
+/* Events the agent lost: ring buffer, full maps, framing lost. */
+static uint64_t agent_lost(const struct agent_stats *st)
+{
+	return st->bpf[FL_CNT_RINGBUF_DROPS] + st->bpf[FL_CNT_CONN_MAP_FULL] +
+	       st->bpf[FL_CNT_ARGS_MAP_FULL] + st->requests_lost;
+}
+
 static int flush(struct agent *a)
 {
 	char err[512];
@@ -399,6 +408,11 @@ static int flush(struct agent *a)
 		fprintf(stderr, "faultline-agent: %s (kept in memory, retrying)\n",
 			err);
 		return -EIO;
+	}
+	if (!env.replay && deploy_flush(a->deploys, a->db, agent_lost(&a->stats),
+					err, sizeof(err))) {
+		a->stats.store_errors++;
+		fprintf(stderr, "faultline-agent: %s (retrying)\n", err);
 	}
 	compact_start(a);
 	return 0;
@@ -552,10 +566,13 @@ static int agent_open(struct agent *a)
 
 	a->id = identity_new();
 	a->agg = agg_new(env.source);
-	if (!a->id || !a->agg) {
+	a->deploys = deploy_new(env.source, env.flush_s, FL_STORE_WINDOW_S);
+	if (!a->id || !a->agg || !a->deploys) {
 		fprintf(stderr, "faultline-agent: out of memory\n");
 		return -ENOMEM;
 	}
+	if (!env.replay)	/* a recording's processes are not this node's */
+		identity_set_observer(a->id, deploy_process, a->deploys);
 	if (env.services && identity_load_rules(a->id, env.services, errbuf,
 						sizeof(errbuf))) {
 		fprintf(stderr, "faultline-agent: invalid service mapping: %s\n",
@@ -678,6 +695,7 @@ static void agent_close(struct agent *a)
 	collector_bpf__destroy(a->skel);
 	conn_table_free(a->ct);
 	agg_free(a->agg);
+	deploy_free(a->deploys);
 	identity_free(a->id);
 	sqlite3_close(a->db);
 }
