@@ -112,6 +112,11 @@ extern const struct gate_cmd gate_cmd_import;
 extern const struct gate_cmd gate_cmd_compact;
 extern const struct gate_cmd gate_cmd_diff;
 extern const struct gate_cmd gate_cmd_merge;
+extern const struct gate_cmd gate_cmd_deploy;
+extern const struct gate_cmd gate_cmd_deploys;
+extern const struct gate_cmd gate_cmd_verify;
+extern const struct gate_cmd gate_cmd_accuracy;
+extern const struct gate_cmd gate_cmd_tests;
 extern const struct gate_cmd gate_cmd_fault;
 
 /* ---- context, options, errors (main.c) ---- */

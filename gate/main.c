@@ -27,6 +27,11 @@ static const struct gate_cmd *const cmds[] = {
 	&gate_cmd_merge,
 	&gate_cmd_compact,
 	&gate_cmd_fault,
+	&gate_cmd_deploy,
+	&gate_cmd_deploys,
+	&gate_cmd_verify,
+	&gate_cmd_accuracy,
+	&gate_cmd_tests,
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
