@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "aggregate.h"
 #include "hist.h"
+#include "metrics.h"
 #include "store.h"
 
 #include <errno.h>
@@ -33,6 +34,7 @@ struct agg_edge {
 	int nwin;		/* windows with pending deltas */
 	int64_t db_id;		/* edges.id, valid when db_flush == the flush's */
 	uint64_t db_flush;
+	struct mx_series *mx;	/* its cumulative Prometheus series, or NULL */
 };
 
 /* Pending link counts of one minute. */
@@ -73,6 +75,7 @@ struct aggregator {
 	unsigned max_routes;	/* distinct operations per server; 0: no cap */
 	uint64_t routes_overflowed; /* records counted under an overflow op */
 	struct route_set *routes[ROUTE_SET_BUCKETS];
+	struct metrics *mx;	/* --metrics-addr: also counted there; borrowed */
 };
 
 static const char *const kind_names[] = {
@@ -358,6 +361,21 @@ static int route_admit(struct aggregator *a, const char *server,
 	return 1;
 }
 
+void agg_set_metrics(struct aggregator *a, struct metrics *mx)
+{
+	a->mx = mx;
+}
+
+/* The Prometheus series of @e, looked up once and then cached on it. */
+static struct mx_series *edge_mx(struct aggregator *a, struct agg_edge *e)
+{
+	if (!e->mx)
+		e->mx = metrics_series(a->mx, e->client, e->server,
+				       kind_names[e->server_kind], e->protocol,
+				       e->operation, e->tls);
+	return e->mx;
+}
+
 void agg_set_max_routes(struct aggregator *a, unsigned max_routes)
 {
 	a->max_routes = max_routes;
@@ -475,6 +493,8 @@ int agg_record(struct aggregator *a, const char *client, const char *server,
 	w->resp_bytes += rec->resp_bytes;
 	w->latency_sum_ns += lat;
 	edge_seen(e, wall_start_ns);
+	if (a->mx)
+		metrics_observe(a->mx, edge_mx(a, e), rec, lat);
 	return fl_hist_add(&w->hist, lat, 1);
 }
 
@@ -524,6 +544,8 @@ int agg_conn_error(struct aggregator *a, const char *client, const char *server,
 		w = &e->win[e->nwin - 1];
 	w->conn_errors++;
 	edge_seen(e, wall_ns);
+	if (a->mx)
+		metrics_conn_error(a->mx, edge_mx(a, e));
 	return 0;
 }
 

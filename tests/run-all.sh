@@ -44,6 +44,7 @@ suite sockpaths tests/integration/sockpaths.sh
 suite secrets tests/integration/secrets.sh
 suite hostile tests/reliability/hostile.sh
 suite deep-faults tests/deep/faults.sh
+suite prom tests/integration/prom.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"
