@@ -199,12 +199,20 @@ static struct agg_edge *edge_get(struct aggregator *a, const char *client,
 	return e;
 }
 
+/* Width of the windows written, s: a divisor of 60 (agg_set_window). */
+static unsigned agg_window_s = FL_STORE_WINDOW_S;
+
+void agg_set_window(unsigned width_s)
+{
+	agg_window_s = width_s;
+}
+
 /* The pending window of @e for @wall_ns, or NULL if WINDOWS_MAX are busy. */
 static struct window *window_get(struct agg_edge *e, uint64_t wall_ns)
 {
 	int64_t start = (int64_t)(wall_ns / 1000000000ull);
 
-	start -= start % FL_STORE_WINDOW_S;
+	start -= start % (int64_t)agg_window_s;
 	for (int i = 0; i < e->nwin; i++)
 		if (e->win[i].start_s == start)
 			return &e->win[i];
@@ -506,7 +514,7 @@ int agg_link(struct aggregator *a, struct agg_edge *parent,
 	struct link **head = &a->links[(h >> 4) % LINK_BUCKETS], *l;
 	int64_t start = (int64_t)(wall_ns / 1000000000ull);
 
-	start -= start % FL_STORE_WINDOW_S;
+	start -= start % (int64_t)agg_window_s;
 	for (l = *head; l; l = l->next)
 		if (l->parent == parent && l->child == child && l->method == method)
 			break;
@@ -575,8 +583,9 @@ static const char *const flush_sql[] = {
 	"tls = max(tls, excluded.tls) RETURNING id",
 	"INSERT INTO edge_windows(edge_id, window_start, requests, errors, "
 	"client_errors, conn_errors, req_bytes, resp_bytes, latency_sum_ns, "
-	"latency_hist, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-	"?11) ON CONFLICT(edge_id, source, window_start) DO UPDATE SET "
+	"latency_hist, source, width_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+	"?9, ?10, ?11, ?12) ON CONFLICT(edge_id, source, window_start) DO UPDATE "
+	"SET width_s = max(width_s, excluded.width_s), "
 	"requests = requests + excluded.requests, "
 	"errors = errors + excluded.errors, "
 	"client_errors = client_errors + excluded.client_errors, "
@@ -592,9 +601,10 @@ static const char *const flush_sql[] = {
 	"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
 	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
 	"INSERT INTO path_links(parent_edge_id, child_edge_id, method, "
-	"window_start, count) VALUES (?1, ?2, ?3, ?4, ?5) "
+	"window_start, count, width_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
 	"ON CONFLICT(parent_edge_id, child_edge_id, method, window_start) "
-	"DO UPDATE SET count = count + excluded.count",
+	"DO UPDATE SET count = count + excluded.count, "
+	"width_s = max(width_s, excluded.width_s)",
 	"INSERT INTO agent_counters(name, value, updated_ns) VALUES (?1, ?2, ?3) "
 	"ON CONFLICT(name) DO UPDATE SET value = excluded.value, "
 	"updated_ns = excluded.updated_ns",
@@ -646,6 +656,7 @@ static int put_window(struct flush_stmts *s, int64_t edge_id,
 	else
 		sqlite3_bind_null(s->st[ST_WINDOW], 10);
 	sqlite3_bind_text(s->st[ST_WINDOW], 11, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->st[ST_WINDOW], 12, agg_window_s);
 	rc = sqlite3_step(s->st[ST_WINDOW]);
 	sqlite3_reset(s->st[ST_WINDOW]);
 	return rc == SQLITE_DONE ? 0 : -EIO;
@@ -745,6 +756,7 @@ static int put_link(struct flush_stmts *s, const struct link *l,
 		sqlite3_bind_text(st, 3, link_methods[l->method], -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, l->win[i].start_s);
 		sqlite3_bind_int64(st, 5, (int64_t)l->win[i].count);
+		sqlite3_bind_int64(st, 6, agg_window_s);
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE)

@@ -39,6 +39,7 @@ static struct env {
 	const char *db;
 	unsigned capture;	/* bytes of payload per syscall */
 	unsigned flush_s;	/* seconds between store flushes */
+	unsigned window_s;	/* width of the windows written, s (divides 60) */
 	unsigned ringbuf_mb;	/* ring buffer size, MiB (power of two) */
 	unsigned max_conns;	/* entries of the BPF connection map */
 	unsigned duration_s;	/* stop after this many seconds; 0: never */
@@ -61,6 +62,7 @@ static struct env {
 	.source = "ebpf",
 	.capture = FL_CAPTURE_DEFAULT,
 	.flush_s = 5,
+	.window_s = FL_STORE_WINDOW_S,
 	.ringbuf_mb = FL_RINGBUF_DEFAULT >> 20,
 	.max_conns = 131072,	/* ~16 MiB of kernel memory; loopback uses 2 per connection */
 	.max_routes = AGG_MAX_ROUTES_DEFAULT,
@@ -91,6 +93,9 @@ static const struct argp_option opts[] = {
 	{ "db", 'd', "FILE", 0, "Store to write (default ./faultline.db)", 0 },
 	{ "capture", 'c', "BYTES", 0,
 	  "Payload bytes captured per syscall (default 1024, max 8192)", 0 },
+	{ "window", 'W', "SECONDS", 0,
+	  "Width of the windows written: 5 to 60 s, a divisor of 60 (default 60); "
+	  "short windows let `gatectl verify` judge a canary in minutes", 0 },
 	{ "flush-interval", 'f', "SECONDS", 0,
 	  "Seconds between writes to the store (default 5)", 0 },
 	{ "ringbuf-mb", 'r', "MIB", 0,
@@ -153,6 +158,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'c':
 		return parse_uint(arg, 0, FL_CAPTURE_MAX, &env.capture, state);
+	case 'W':
+		parse_uint(arg, 5, 60, &env.window_s, state);
+		if (60 % env.window_s)
+			argp_error(state, "--window must divide 60 (5, 6, 10, 12, 15, 20, 30, 60)");
+		return 0;
 	case 'f':
 		return parse_uint(arg, 1, 3600, &env.flush_s, state);
 	case 'r':
@@ -604,7 +614,8 @@ static int agent_open(struct agent *a)
 
 	a->id = identity_new();
 	a->agg = agg_new(env.source);
-	a->deploys = deploy_new(env.source, env.flush_s, FL_STORE_WINDOW_S);
+	a->deploys = deploy_new(env.source, env.flush_s, env.window_s);
+	agg_set_window(env.window_s);
 	if (!a->id || !a->agg || !a->deploys) {
 		fprintf(stderr, "faultline-agent: out of memory\n");
 		return -ENOMEM;
