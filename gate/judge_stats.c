@@ -411,12 +411,12 @@ static const char *const nodata_names[] = {
 };
 static const char *const check_names[] = { NULL, "rate", "shift", "spread" };
 
-const char *judge_call_name(enum judge_call v) { return verdict_names[v]; }
+const char *judge_verdict_name(enum judge_verdict v) { return verdict_names[v]; }
 const char *judge_metric_name(enum judge_metric m) { return metric_names[m]; }
-const char *judge_why_name(enum judge_why n) { return nodata_names[n]; }
+const char *judge_nodata_name(enum judge_nodata n) { return nodata_names[n]; }
 const char *judge_check_name(enum judge_check c) { return check_names[c]; }
 
-static void set(struct judge_outcome *r, enum judge_call v, enum judge_metric m,
+static void set(struct judge_result *r, enum judge_verdict v, enum judge_metric m,
 		enum judge_check c, double p, double effect)
 {
 	r->verdict = v;
@@ -438,7 +438,7 @@ static void fmt_dur(double s, char *buf, size_t len)
 		snprintf(buf, len, "%.1fh", s / 3600);
 }
 
-static void reason_errors(struct judge_outcome *r, const struct judge_side *b,
+static void reason_errors(struct judge_result *r, const struct judge_side *b,
 			  const struct judge_side *a, const char *what)
 {
 	snprintf(r->reason, sizeof(r->reason),
@@ -448,7 +448,7 @@ static void reason_errors(struct judge_outcome *r, const struct judge_side *b,
 		 (unsigned long long)b->requests, 100 * r->rates.rate_before, r->p);
 }
 
-static void reason_shift(struct judge_outcome *r, const char *what)
+static void reason_shift(struct judge_result *r, const char *what)
 {
 	snprintf(r->reason, sizeof(r->reason),
 		 "%slatency %+.1f%% (shift %+.3f ms over median %.3f ms), p=%.2g",
@@ -456,7 +456,7 @@ static void reason_shift(struct judge_outcome *r, const char *what)
 		 r->mw.median_before_ns / 1e6, r->p);
 }
 
-static void reason_spread(struct judge_outcome *r)
+static void reason_spread(struct judge_result *r)
 {
 	snprintf(r->reason, sizeof(r->reason),
 		 "latency spread %+.0f%% (MAD %.3f ms vs %.3f ms) with median "
@@ -466,7 +466,7 @@ static void reason_spread(struct judge_outcome *r)
 }
 
 /* The tests that can run on the data there is. */
-static int judge_compute(struct judge_outcome *r, const struct judge_opts *o,
+static int judge_compute(struct judge_result *r, const struct judge_opts *o,
 			 const struct judge_side *b, const struct judge_side *a)
 {
 	int err;
@@ -491,14 +491,14 @@ static int judge_compute(struct judge_outcome *r, const struct judge_opts *o,
 }
 
 /* nodata for want of requests on one side; false when there are enough */
-static bool judge_few(struct judge_outcome *r, const struct judge_opts *o,
+static bool judge_few(struct judge_result *r, const struct judge_opts *o,
 		      const struct judge_side *b, const struct judge_side *a)
 {
 	char dur[32];
 	double rate;
 
 	if (!a->requests) {
-		r->why = JUDGE_WHY_NO_TRAFFIC;
+		r->nodata = JUDGE_ND_NO_TRAFFIC;
 		r->more_needed = o->min_requests;
 		r->more_seconds = INFINITY;
 		snprintf(r->reason, sizeof(r->reason),
@@ -507,18 +507,23 @@ static bool judge_few(struct judge_outcome *r, const struct judge_opts *o,
 		return true;
 	}
 	if (b->requests < o->min_requests) {
-		r->why = JUDGE_WHY_NO_BASELINE;
+		r->nodata = JUDGE_ND_NO_BASELINE;
 		r->more_needed = o->min_requests - b->requests;
 		rate = b->seconds > 0 ? (double)b->requests / b->seconds : 0;
 		r->more_seconds = rate > 0 ? (double)r->more_needed / rate : INFINITY;
-		snprintf(r->reason, sizeof(r->reason),
-			 "too few requests before: %llu of %llu",
-			 (unsigned long long)b->requests,
-			 (unsigned long long)o->min_requests);
+		if (!b->requests)
+			snprintf(r->reason, sizeof(r->reason),
+				 "no traffic before: a new edge (%llu requests after)",
+				 (unsigned long long)a->requests);
+		else
+			snprintf(r->reason, sizeof(r->reason),
+				 "too few requests before: %llu of %llu",
+				 (unsigned long long)b->requests,
+				 (unsigned long long)o->min_requests);
 		return true;
 	}
 	if (a->requests < o->min_requests) {
-		r->why = JUDGE_WHY_TOO_FEW;
+		r->nodata = JUDGE_ND_TOO_FEW;
 		r->more_needed = o->min_requests - a->requests;
 		rate = a->seconds > 0 ? (double)a->requests / a->seconds : 0;
 		r->more_seconds = rate > 0 ? (double)r->more_needed / rate : INFINITY;
@@ -535,22 +540,22 @@ static bool judge_few(struct judge_outcome *r, const struct judge_opts *o,
 }
 
 /* nodata because the agent did not see all of the after window */
-static bool judge_unseen(struct judge_outcome *r, const struct judge_side *a)
+static bool judge_unseen(struct judge_result *r, const struct judge_side *a)
 {
 	switch (a->seen) {
 	case JUDGE_SEEN_DOWN:
-		r->why = JUDGE_WHY_AGENT_DOWN;
+		r->nodata = JUDGE_ND_AGENT_DOWN;
 		snprintf(r->reason, sizeof(r->reason),
 			 "agent not running in the window (no flush recorded)");
 		return true;
 	case JUDGE_SEEN_DROPS:
-		r->why = JUDGE_WHY_AGENT_DROPS;
+		r->nodata = JUDGE_ND_AGENT_DROPS;
 		snprintf(r->reason, sizeof(r->reason),
 			 "agent dropped %llu events in the window",
 			 (unsigned long long)a->dropped);
 		return true;
 	case JUDGE_SEEN_GAP:
-		r->why = JUDGE_WHY_AGENT_GAP;
+		r->nodata = JUDGE_ND_AGENT_GAP;
 		snprintf(r->reason, sizeof(r->reason),
 			 "gap in the agent's flushes during the window");
 		return true;
@@ -559,8 +564,8 @@ static bool judge_unseen(struct judge_outcome *r, const struct judge_side *a)
 	}
 }
 
-int judge_compare(const struct judge_opts *o, const struct judge_side *b,
-	       const struct judge_side *a, struct judge_outcome *r)
+int judge_edge(const struct judge_opts *o, const struct judge_side *b,
+	       const struct judge_side *a, struct judge_result *r)
 {
 	double alpha = 1 - o->confidence;
 	int err;
@@ -568,7 +573,7 @@ int judge_compare(const struct judge_opts *o, const struct judge_side *b,
 	memset(r, 0, sizeof(*r));
 	r->p = r->effect = NAN;
 	if (a->seen == JUDGE_SEEN_DOWN) {
-		set(r, JUDGE_CALL_NODATA, JUDGE_M_ERRORS, JUDGE_C_NONE, NAN, NAN);
+		set(r, JUDGE_NODATA, JUDGE_M_ERRORS, JUDGE_C_NONE, NAN, NAN);
 		judge_unseen(r, a);
 		return 0;
 	}
@@ -576,41 +581,41 @@ int judge_compare(const struct judge_opts *o, const struct judge_side *b,
 	if (err)
 		return err;
 	if (r->have_rates && r->rates.p_high < alpha) {
-		set(r, JUDGE_CALL_HIGH, JUDGE_M_ERRORS, JUDGE_C_RATE, r->rates.p_high,
+		set(r, JUDGE_HIGH, JUDGE_M_ERRORS, JUDGE_C_RATE, r->rates.p_high,
 		    r->rates.ratio - 1);
 		reason_errors(r, b, a, "");
 		return 0;
 	}
 	if (r->have_mw && r->mw.p_high < alpha && r->mw.rel_shift > o->tolerance) {
-		set(r, JUDGE_CALL_HIGH, JUDGE_M_LATENCY, JUDGE_C_SHIFT, r->mw.p_high,
+		set(r, JUDGE_HIGH, JUDGE_M_LATENCY, JUDGE_C_SHIFT, r->mw.p_high,
 		    r->mw.rel_shift);
 		reason_shift(r, "");
 		return 0;
 	}
 	if (r->have_spread && r->spread.mw.p_high < alpha &&
 	    r->spread.rel > o->tolerance) {
-		set(r, JUDGE_CALL_HIGH, JUDGE_M_LATENCY, JUDGE_C_SPREAD,
+		set(r, JUDGE_HIGH, JUDGE_M_LATENCY, JUDGE_C_SPREAD,
 		    r->spread.mw.p_high, r->spread.rel);
 		reason_spread(r);
 		return 0;
 	}
 	if (judge_few(r, o, b, a) || judge_unseen(r, a)) {
-		set(r, JUDGE_CALL_NODATA, JUDGE_M_ERRORS, JUDGE_C_NONE, NAN, NAN);
+		set(r, JUDGE_NODATA, JUDGE_M_ERRORS, JUDGE_C_NONE, NAN, NAN);
 		return 0;
 	}
 	if (r->have_rates && r->rates.p_low < alpha) {
-		set(r, JUDGE_CALL_LOW, JUDGE_M_ERRORS, JUDGE_C_RATE, r->rates.p_low,
+		set(r, JUDGE_LOW, JUDGE_M_ERRORS, JUDGE_C_RATE, r->rates.p_low,
 		    r->rates.ratio - 1);
 		reason_errors(r, b, a, "fewer ");
 		return 0;
 	}
 	if (r->have_mw && r->mw.p_low < alpha && r->mw.rel_shift < -o->tolerance) {
-		set(r, JUDGE_CALL_LOW, JUDGE_M_LATENCY, JUDGE_C_SHIFT, r->mw.p_low,
+		set(r, JUDGE_LOW, JUDGE_M_LATENCY, JUDGE_C_SHIFT, r->mw.p_low,
 		    r->mw.rel_shift);
 		reason_shift(r, "faster: ");
 		return 0;
 	}
-	set(r, JUDGE_CALL_PASS, JUDGE_M_ERRORS, JUDGE_C_RATE,
+	set(r, JUDGE_PASS, JUDGE_M_ERRORS, JUDGE_C_RATE,
 	    r->have_rates ? r->rates.p_high : NAN,
 	    r->have_rates ? r->rates.ratio - 1 : NAN);
 	if (r->have_mw)

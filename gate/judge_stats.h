@@ -7,7 +7,7 @@
  * Mann-Whitney U over two latency histograms (lib/hist.h) with the
  * Hodges-Lehmann shift as its effect size, plus a spread check (Mann-Whitney
  * over absolute deviations from the median), because a location test passes
- * a change that only widens the distribution. judge_compare() turns them into
+ * a change that only widens the distribution. judge_edge() turns them into
  * one per-edge verdict: pass, high, low or nodata with its reason.
  *
  * Defaults follow Kayenta's Mann-Whitney classifier (confidence 0.98,
@@ -104,11 +104,11 @@ struct judge_spread {
 int judge_spread_test(const struct fl_hist *before, const struct fl_hist *after,
 		      struct judge_spread *out);
 
-enum judge_call {
-	JUDGE_CALL_PASS = 0,
-	JUDGE_CALL_HIGH,		/* worse: more errors, slower, wider */
-	JUDGE_CALL_LOW,		/* better: fewer errors, faster */
-	JUDGE_CALL_NODATA,
+enum judge_verdict {
+	JUDGE_PASS = 0,
+	JUDGE_HIGH,		/* worse: more errors, slower, wider */
+	JUDGE_LOW,		/* better: fewer errors, faster */
+	JUDGE_NODATA,
 };
 
 enum judge_metric {
@@ -123,14 +123,14 @@ enum judge_check {		/* which test decided */
 	JUDGE_C_SPREAD,		/* spread check (latency) */
 };
 
-enum judge_why {
-	JUDGE_WHY_NONE = 0,
-	JUDGE_WHY_NO_TRAFFIC,	/* not one request after */
-	JUDGE_WHY_TOO_FEW,	/* fewer than min_requests after */
-	JUDGE_WHY_NO_BASELINE,	/* fewer than min_requests before */
-	JUDGE_WHY_AGENT_DOWN,	/* the agent did not run (no flush) */
-	JUDGE_WHY_AGENT_DROPS,	/* the agent lost events in the window */
-	JUDGE_WHY_AGENT_GAP,	/* the agent's flushes have a gap */
+enum judge_nodata {
+	JUDGE_ND_NONE = 0,
+	JUDGE_ND_NO_TRAFFIC,	/* not one request after */
+	JUDGE_ND_TOO_FEW,	/* fewer than min_requests after */
+	JUDGE_ND_NO_BASELINE,	/* fewer than min_requests before */
+	JUDGE_ND_AGENT_DOWN,	/* the agent did not run (no flush) */
+	JUDGE_ND_AGENT_DROPS,	/* the agent lost events in the window */
+	JUDGE_ND_AGENT_GAP,	/* the agent's flushes have a gap */
 };
 
 /* What the agent saw of a window, from its flush records. */
@@ -160,11 +160,11 @@ struct judge_opts {
 
 #define JUDGE_OPTS_DEFAULT { JUDGE_CONFIDENCE, JUDGE_TOLERANCE, JUDGE_MIN_REQUESTS }
 
-struct judge_outcome {
-	enum judge_call verdict;
+struct judge_result {
+	enum judge_verdict verdict;
 	enum judge_metric metric;	/* the metric that decided (errors first) */
 	enum judge_check check;
-	enum judge_why why;	/* why, when verdict == NODATA */
+	enum judge_nodata nodata;	/* why, when verdict == NODATA */
 	double p;			/* the deciding p-value, or NAN */
 	double effect;			/* ratio - 1 (errors), rel shift / rel spread (latency); NAN */
 	uint64_t more_needed;		/* TOO_FEW/NO_BASELINE: requests still missing */
@@ -179,7 +179,7 @@ struct judge_outcome {
 };
 
 /*
- * judge_compare() - the verdict on one edge, after against before, in this
+ * judge_edge() - the verdict on one edge, after against before, in this
  * order: the agent did not run in the after window -> nodata; errors high
  * (exact rate test) -> high; latency high (shift or spread, each needs
  * significance at @o->confidence and an effect above @o->tolerance) ->
@@ -190,15 +190,15 @@ struct judge_outcome {
  * that served 20 requests, all failing, is high, not nodata.
  * Returns 0 or -ENOMEM.
  */
-int judge_compare(const struct judge_opts *o, const struct judge_side *before,
-	       const struct judge_side *after, struct judge_outcome *out);
+int judge_edge(const struct judge_opts *o, const struct judge_side *before,
+	       const struct judge_side *after, struct judge_result *out);
 
 /* Static names: "pass" "high" "low" "nodata"; "errors" "latency";
  * "no_traffic" "too_few" "no_baseline" "agent_down" "agent_drops"
  * "agent_gap" (NULL for NONE); "rate" "shift" "spread" (NULL for NONE). */
-const char *judge_call_name(enum judge_call v);
+const char *judge_verdict_name(enum judge_verdict v);
 const char *judge_metric_name(enum judge_metric m);
-const char *judge_why_name(enum judge_why n);
+const char *judge_nodata_name(enum judge_nodata n);
 const char *judge_check_name(enum judge_check c);
 
 #endif /* FAULTLINE_JUDGE_STATS_H */

@@ -31,7 +31,8 @@ struct vedge {
 	int pred;			/* index in predictions, -1 none */
 	struct gate_traffic before;	/* the baseline */
 	struct gate_traffic after;	/* all judged intervals */
-	struct judge_outcome res;	/* whole after window */
+	struct judge_result res;	/* whole after window */
+	bool have_before;		/* before was read */
 	bool relevant;			/* traffic on some side, or predicted */
 };
 
@@ -349,11 +350,37 @@ static int verify_width(struct verify *v)
 	return 0;
 }
 
+/* The baseline of every edge not read yet (new ones appear while watching). */
+static int verify_baselines(struct verify *v)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < v->ne && !err; i++) {
+		struct vedge *e = &v->e[i];
+
+		if (e->have_before)
+			continue;
+		if (!e->id && e->pred >= 0)	/* a predicted edge may show up */
+			err = gate_edge_by_name(v->ctx, e->client, e->server, e->protocol,
+						e->operation, &e->id);
+		if (!err && e->id) {
+			err = gate_edge_traffic(v->ctx, e->id, v->base_lo_s, v->base_hi_s,
+						false, &e->before);
+			e->have_before = !err;
+		}
+	}
+	return err;
+}
+
 static int verify_interval(struct verify *v, struct vinterval *iv)
 {
 	struct gate_ctx *ctx = v->ctx;
 	double base_s = (double)(v->base_hi_s - v->base_lo_s);
 	int err;
+
+	/* edges the new version made since: theirs too */
+	if ((err = verify_edges(v)) || (err = verify_baselines(v)))
+		return err;
 
 	err = gate_seen_range(ctx, iv->lo_s * GATE_NS_PER_S, iv->hi_s * GATE_NS_PER_S,
 			      &iv->seen);
@@ -364,7 +391,7 @@ static int verify_interval(struct verify *v, struct vinterval *iv)
 		struct vedge *e = &v->e[i];
 		struct gate_traffic t = { 0 };
 		struct judge_side b, a;
-		struct judge_outcome r;
+		struct judge_result r;
 
 		if (e->id && (err = gate_edge_traffic(ctx, e->id, iv->lo_s, iv->hi_s,
 						      false, &t)))
@@ -375,19 +402,19 @@ static int verify_interval(struct verify *v, struct vinterval *iv)
 		}
 		side_of(&e->before, base_s, NULL, &b);
 		side_of(&t, (double)(iv->hi_s - iv->lo_s), &iv->seen, &a);
-		err = judge_compare(&v->o.j, &b, &a, &r);
+		err = judge_edge(&v->o.j, &b, &a, &r);
 		gate_traffic_release(&t);
-		if (!err && r.verdict != JUDGE_CALL_HIGH && iv->lo_s > v->after_lo_s) {
+		if (!err && r.verdict != JUDGE_HIGH && iv->lo_s > v->after_lo_s) {
 			/* sparse errors add up: the window so far, as one more look */
-			struct judge_outcome rc;
+			struct judge_result rc;
 
 			err = gate_edge_traffic(ctx, e->id, v->after_lo_s, iv->hi_s, false, &t);
 			if (!err) {
 				side_of(&t, (double)(iv->hi_s - v->after_lo_s), &iv->cum_seen, &a);
-				err = judge_compare(&v->o.j, &b, &a, &rc);
+				err = judge_edge(&v->o.j, &b, &a, &rc);
 				gate_traffic_release(&t);
 			}
-			if (!err && rc.verdict == JUDGE_CALL_HIGH) {
+			if (!err && rc.verdict == JUDGE_HIGH) {
 				r = rc;
 				snprintf(r.reason, sizeof(r.reason), "since the deploy: %.170s",
 					 rc.reason);
@@ -398,14 +425,14 @@ static int verify_interval(struct verify *v, struct vinterval *iv)
 			break;
 		}
 		switch (r.verdict) {
-		case JUDGE_CALL_HIGH:
+		case JUDGE_HIGH:
 			if (!iv->high++)
 				snprintf(iv->worst, sizeof(iv->worst), "%s -> %s %s: %s",
 					 e->client, e->server, e->operation, r.reason);
 			break;
-		case JUDGE_CALL_LOW: iv->low++; break;
-		case JUDGE_CALL_PASS: iv->pass++; break;
-		case JUDGE_CALL_NODATA:
+		case JUDGE_LOW: iv->low++; break;
+		case JUDGE_PASS: iv->pass++; break;
+		case JUDGE_NODATA:
 			if (!iv->nodata++ && !iv->high)
 				snprintf(iv->worst, sizeof(iv->worst), "%s -> %s %s: %s",
 					 e->client, e->server, e->operation, r.reason);
@@ -528,7 +555,7 @@ static int verify_whole(struct verify *v)
 		if (!v->niv) {
 			a.seen = JUDGE_SEEN_DOWN;	/* nothing of the window yet */
 		}
-		err = judge_compare(&v->o.j, &b, &a, &e->res);
+		err = judge_edge(&v->o.j, &b, &a, &e->res);
 		if (err)
 			err = gate_fail(v->ctx, err, "out of memory");
 		if (!v->niv)
@@ -543,13 +570,13 @@ static int verify_whole(struct verify *v)
 static void score(struct verify *v, struct vpred *p)
 {
 	const struct vedge *e = &v->e[p->edge];
-	const struct judge_outcome *r = &e->res;
+	const struct judge_result *r = &e->res;
 	bool broken = !strcmp(p->expected, "errors") || !strcmp(p->expected, "latency");
 
 	if (!strcmp(p->expected, "new") || !strcmp(p->expected, "missing")) {
 		bool want_traffic = p->expected[0] == 'n';
 
-		if (r->why >= JUDGE_WHY_AGENT_DOWN) {
+		if (r->nodata >= JUDGE_ND_AGENT_DOWN) {
 			p->outcome = "unverifiable";
 			snprintf(p->reason, sizeof(p->reason), "%s", r->reason);
 		} else if ((e->after.requests > 0) == want_traffic) {
@@ -565,11 +592,11 @@ static void score(struct verify *v, struct vpred *p)
 		}
 		return;
 	}
-	if (r->verdict == JUDGE_CALL_NODATA) {
+	if (r->verdict == JUDGE_NODATA) {
 		p->outcome = "unverifiable";
 		snprintf(p->reason, sizeof(p->reason), "%s: %s",
-			 judge_why_name(r->why), r->reason);
-	} else if (r->verdict == JUDGE_CALL_HIGH) {
+			 judge_nodata_name(r->nodata), r->reason);
+	} else if (r->verdict == JUDGE_HIGH) {
 		p->outcome = broken ? "hit" : "miss";
 		snprintf(p->reason, sizeof(p->reason), "%s in production: %s",
 			 broken ? "broken as predicted" : "predicted healthy, regressed",
@@ -675,15 +702,15 @@ static json_t *pvalue_json(double x)
 
 static json_t *edge_json(const struct verify *v, const struct vedge *e)
 {
-	const struct judge_outcome *r = &e->res;
+	const struct judge_result *r = &e->res;
 	int64_t hi_s = v->niv ? v->iv[v->niv - 1].hi_s : v->after_lo_s;
-	const char *why = judge_why_name(r->why);
+	const char *why = judge_nodata_name(r->nodata);
 
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:o, s:o, s:s, s:o, s:o, "
 			 "s:s?, s:o, s:o, s:s?}",
 			 "client", e->client, "server", e->server, "protocol", e->protocol,
 			 "operation", e->operation,
-			 "verdict", judge_call_name(r->verdict),
+			 "verdict", judge_verdict_name(r->verdict),
 			 "metric", judge_metric_name(r->metric),
 			 "check", judge_check_name(r->check),
 			 "before", side_json(&e->before, v->base_lo_s, v->base_hi_s),
@@ -692,10 +719,10 @@ static json_t *edge_json(const struct verify *v, const struct vedge *e)
 			 "p_value", pvalue_json(r->p),
 			 "effect", num_or_null(r->effect),
 			 "nodata", why,
-			 "more_requests_needed", why && (r->why == JUDGE_WHY_TOO_FEW ||
-							  r->why == JUDGE_WHY_NO_BASELINE)
+			 "more_requests_needed", why && (r->nodata == JUDGE_ND_TOO_FEW ||
+							  r->nodata == JUDGE_ND_NO_BASELINE)
 				? json_integer((json_int_t)r->more_needed) : json_null(),
-			 "more_seconds_needed", why && r->why == JUDGE_WHY_TOO_FEW
+			 "more_seconds_needed", why && r->nodata == JUDGE_ND_TOO_FEW
 				? num_or_null(r->more_seconds) : json_null(),
 			 "predicted", e->pred >= 0 ? v->p[e->pred].expected : NULL);
 }
@@ -911,7 +938,7 @@ static int verify_table(const struct verify *v)
 		snprintf(be, sizeof(be), "%llu", (unsigned long long)e->before.errors);
 		snprintf(ae, sizeof(ae), "%llu", (unsigned long long)e->after.errors);
 		const char *row[] = { e->client, e->server, e->protocol, op, br, ar, be, ae,
-				      judge_call_name(e->res.verdict),
+				      judge_verdict_name(e->res.verdict),
 				      judge_metric_name(e->res.metric),
 				      e->pred >= 0 ? v->p[e->pred].expected : "-",
 				      e->res.reason };
@@ -1020,13 +1047,9 @@ static int verify_run(struct gate_ctx *ctx, int argc, char **argv)
 	v.base_lo_s = v.base_hi_s - v.o.baseline_s;
 	v.after_lo_s = (at_s + v.width_s - 1 + (v.d.at_ns % GATE_NS_PER_S != 0)) /
 		       v.width_s * v.width_s;
-	if ((err = verify_edges(&v)) || (err = verify_predictions(&v)))
-		goto out_release;
-	for (size_t i = 0; i < v.ne && !err; i++)
-		if (v.e[i].id)
-			err = gate_edge_traffic(ctx, v.e[i].id, v.base_lo_s, v.base_hi_s,
-						false, &v.e[i].before);
-	if (err || (err = verify_intervals(&v)) || (err = verify_whole(&v)))
+	if ((err = verify_edges(&v)) || (err = verify_predictions(&v)) ||
+	    (err = verify_baselines(&v)) || (err = verify_intervals(&v)) ||
+	    (err = verify_whole(&v)))
 		goto out_release;
 	verify_decide(&v);
 	for (size_t i = 0; i < v.np; i++)

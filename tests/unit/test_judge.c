@@ -2,7 +2,7 @@
 /*
  * gate/judge_stats.c: exact binomial tails, the exact rate test on zero and
  * sparse baselines, Mann-Whitney (exact with ties, normal with ties),
- * Hodges-Lehmann, the spread check, and judge_compare()'s verdicts.
+ * Hodges-Lehmann, the spread check, and judge_edge()'s verdicts.
  *
  * Expected values were computed independently in Python with exact
  * rationals (fractions.Fraction, math.comb) and by brute-force enumeration
@@ -176,15 +176,15 @@ static struct judge_side side(uint64_t req, uint64_t err, const struct fl_hist *
 static void test_edge_errors(void)
 {
 	struct judge_opts o = JUDGE_OPTS_DEFAULT;
-	struct judge_outcome r;
+	struct judge_result r;
 	struct judge_side b, a;
 
 	/* zero-error baseline: 4/1000 after 0/6000 -> high, p = q^4 with
 	 * q = 1250 / 7250 */
 	b = side(6000, 0, NULL, 3600);
 	a = side(1000, 4, NULL, 600);
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_call_name(r.verdict), "high");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_verdict_name(r.verdict), "high");
 	CHECK_EQ_STR(judge_metric_name(r.metric), "errors");
 	CHECK_EQ_STR(judge_check_name(r.check), "rate");
 	CHECK_NEAR(r.p, 0.0008836657566087594, 1e-12);
@@ -192,41 +192,41 @@ static void test_edge_errors(void)
 	 * -> not significant at 0.98; 5/1000 is (p = 0.0054) */
 	a = side(1000, 3, NULL, 600);
 	b = side(6000, 3, NULL, 3600);
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_call_name(r.verdict), "pass");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_verdict_name(r.verdict), "pass");
 	CHECK_NEAR(r.p, 0.06796240761380638, 1e-12);
 	a.errors = 5;
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_call_name(r.verdict), "high");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_verdict_name(r.verdict), "high");
 	CHECK_NEAR(r.p, 0.0053705345113777975, 1e-12);
 	CHECK_NEAR(r.effect, 9, 1e-12);		/* 0.5 % vs 0.05 % */
 	/* a crash loop: 20 requests, all failing -> high, not too few */
 	b = side(6000, 0, NULL, 3600);
 	a = side(20, 20, NULL, 600);
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_call_name(r.verdict), "high");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_verdict_name(r.verdict), "high");
 	CHECK_NEAR(r.p, 2.2890703945407018e-48, 1e-9);
 	/* fewer errors: low */
 	b = side(6000, 600, NULL, 3600);
 	a = side(1000, 10, NULL, 600);
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_call_name(r.verdict), "low");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_verdict_name(r.verdict), "low");
 }
 
 static void test_edge_nodata(void)
 {
 	struct judge_opts o = JUDGE_OPTS_DEFAULT;
-	struct judge_outcome r;
+	struct judge_result r;
 	struct judge_side b = side(6000, 0, NULL, 3600), a = side(0, 0, NULL, 600);
 
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_call_name(r.verdict), "nodata");
-	CHECK_EQ_STR(judge_why_name(r.why), "no_traffic");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_verdict_name(r.verdict), "nodata");
+	CHECK_EQ_STR(judge_nodata_name(r.nodata), "no_traffic");
 	CHECK_EQ_STR(r.reason, "no traffic after (before: 6000 requests)");
 	/* 12 requests in 60 s: 38 more needed, 190 s at 0.2 req/s */
 	a = side(12, 0, NULL, 60);
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_why_name(r.why), "too_few");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_nodata_name(r.nodata), "too_few");
 	CHECK_EQ_INT(r.more_needed, 38);
 	CHECK_NEAR(r.more_seconds, 190, 1e-12);
 	CHECK_EQ_STR(r.reason, "too few requests after: 12 of 50, 38 more "
@@ -234,34 +234,34 @@ static void test_edge_nodata(void)
 	/* too few before */
 	b = side(3, 0, NULL, 3600);
 	a = side(1000, 0, NULL, 600);
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_why_name(r.why), "no_baseline");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_nodata_name(r.nodata), "no_baseline");
 	CHECK_EQ_INT(r.more_needed, 47);
 	/* the agent: down beats everything; drops and gaps only a pass */
 	b = side(6000, 0, NULL, 3600);
 	a = side(1000, 0, NULL, 600);
 	a.seen = JUDGE_SEEN_DOWN;
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_why_name(r.why), "agent_down");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_nodata_name(r.nodata), "agent_down");
 	a.seen = JUDGE_SEEN_DROPS;
 	a.dropped = 120;
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_why_name(r.why), "agent_drops");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_nodata_name(r.nodata), "agent_drops");
 	CHECK_EQ_STR(r.reason, "agent dropped 120 events in the window");
 	a.errors = 20;		/* what it did see is a regression all the same */
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_call_name(r.verdict), "high");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_verdict_name(r.verdict), "high");
 	a.errors = 0;
 	a.seen = JUDGE_SEEN_GAP;
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_why_name(r.why), "agent_gap");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_nodata_name(r.nodata), "agent_gap");
 }
 
 static void test_edge_latency(void)
 {
 	struct judge_opts o = JUDGE_OPTS_DEFAULT;
 	struct fl_hist hb = FL_HIST_INIT, ha = FL_HIST_INIT;
-	struct judge_outcome r;
+	struct judge_result r;
 	struct judge_side b, a;
 
 	/* spread only: the shift test passes, the spread check is high */
@@ -269,8 +269,8 @@ static void test_edge_latency(void)
 	fill_range(&ha, 17, 63, 5);
 	b = side(210, 0, &hb, 3600);
 	a = side(235, 0, &ha, 600);
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_call_name(r.verdict), "high");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_verdict_name(r.verdict), "high");
 	CHECK_EQ_STR(judge_metric_name(r.metric), "latency");
 	CHECK_EQ_STR(judge_check_name(r.check), "spread");
 	CHECK(r.mw.p_high > 0.5);
@@ -283,22 +283,22 @@ static void test_edge_latency(void)
 	fill_range(&ha, 22, 41, 10);
 	b = side(200, 0, &hb, 3600);
 	a = side(200, 0, &ha, 600);
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_call_name(r.verdict), "pass");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_verdict_name(r.verdict), "pass");
 	CHECK_NEAR(r.mw.rel_shift, 2.0 / 29, 1e-12);
 	/* +50 %: 20..39 -> 30..58 */
 	fl_hist_reset(&ha);
 	fill_range(&ha, 30, 58, 7);
 	a = side(203, 0, &ha, 600);
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_call_name(r.verdict), "high");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_verdict_name(r.verdict), "high");
 	CHECK_EQ_STR(judge_check_name(r.check), "shift");
 	CHECK(r.mw.rel_shift > 0.25 && r.p < 1e-10);
 	/* and the other way round: faster is low */
 	a = side(200, 0, &hb, 600);
 	b = side(203, 0, &ha, 3600);
-	CHECK_EQ_INT(judge_compare(&o, &b, &a, &r), 0);
-	CHECK_EQ_STR(judge_call_name(r.verdict), "low");
+	CHECK_EQ_INT(judge_edge(&o, &b, &a, &r), 0);
+	CHECK_EQ_STR(judge_verdict_name(r.verdict), "low");
 	CHECK_EQ_STR(judge_metric_name(r.metric), "latency");
 	fl_hist_release(&hb);
 	fl_hist_release(&ha);
