@@ -132,6 +132,16 @@ assert e["effect"] > 0.25, e
 assert "median shift +0.0%" in e["reason"], e["reason"]
 eq(e["before"]["p50_ms"], e["after"]["p50_ms"], "same median")'
 
+rc "health --max-p99-ratio 10 on the spread store: the thresholds pass it (exit 0)" 0 --db "$P" health --service spread --since @1795240860 --until @1795241460 --max-p99-ratio 10 -o json
+rc "health --exact: the judge's spread check does not (exit 1)" 1 --db "$P" health --service spread --since @1795240860 --until @1795241460 --exact -o json
+js "health --exact: reason latency_spread" '
+eq(doc["judge"], "exact", "judge"); eq(doc["min_requests"], 50, "min requests")
+eq([(e["verdict"], e["reasons"]) for e in doc["edges"]], [("regressed", ["latency_spread"])], "edges")'
+
+rc "diff --exact: the spread store's hour before against the ten minutes after (exit 1)" 1 --db "$P" diff --since @1795237200 --until @1795240800 --vs-since @1795240860 --vs-until @1795241460 --exact -o json
+js "diff --exact: changed by the spread check" '
+eq([(e["operation"], e["reasons"]) for e in doc["changed"]], [("GET /p", ["latency_spread_up"])], "changed")'
+
 # ---- no traffic -------------------------------------------------------------
 rc "no traffic after: inconclusive (exit 3)" 3 --db "$work/quiet.db" verify --service quiet -o json
 js "no traffic after: nodata no_traffic, the prediction unverifiable" '
