@@ -388,7 +388,7 @@ int gate_learned_edge(struct gate_ctx *ctx, const char *client,
 	int err, rc;
 
 	memset(l, 0, sizeof(*l));
-	l->weight = 1;
+	l->weight = l->confidence = 1;
 	if (gate_schema_version(ctx) < 6)
 		return 0;
 	err = prep(ctx, "SELECT weight, misses FROM edge_risk WHERE client = ?1 AND "
@@ -401,6 +401,8 @@ int gate_learned_edge(struct gate_ctx *ctx, const char *client,
 	if (rc == SQLITE_ROW) {
 		l->weight = sqlite3_column_double(st, 0);
 		l->misses = (uint64_t)sqlite3_column_int64(st, 1);
+		if (l->weight > 0)
+			l->confidence = 1 / l->weight;
 	} else if (rc != SQLITE_DONE) {
 		return step_fail(ctx, st);
 	}

@@ -109,6 +109,8 @@ int gate_footprint_covers(struct gate_ctx *ctx, const char *client,
 /* What selection should learn from the misses, per edge by name. */
 struct gate_learned {
 	double weight;		/* multiplies the edge's risk, 1 when nothing learned */
+	double confidence;	/* multiplies the confidence of predictions and paths
+				   through the edge: 1 / weight */
 	uint64_t misses;
 	bool blind;		/* an uncovered blind spot (no footprint covers it) */
 	char status[24];	/* the failing status of the blind spot */
