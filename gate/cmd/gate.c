@@ -35,6 +35,8 @@ static void gate_usage(FILE *f)
 		"  --stack FILE        the stack file (required)\n"
 		"  --change S=CMD      a changed service and its new command (repeatable)\n"
 		"  --budget D          test time to fill (default 60s)\n"
+		"  --tests T1,T2,...   run exactly these tests instead of the selection\n"
+		"                      (a comparison, or CI that names its tests)\n"
 		"  --name, --state-dir the sandbox (see 'gatectl sandbox --help')\n"
 		"  --db FILE           the store (default " GATE_DEFAULT_DB ")\n"
 		"  -o, --output FMT    table, json, junit (JUnit XML) or markdown (a PR comment)\n"
@@ -276,6 +278,7 @@ static int gate_run(struct gate_ctx *ctx, int argc, char **argv)
 		GATE_STACK_LONGOPTS,
 		{ "change", required_argument, NULL, 'c' },
 		{ "budget", required_argument, NULL, 'b' },
+		{ "tests", required_argument, NULL, 't' },
 		{ 0 }
 	};
 	struct gate_stack_opts so = { 0 };
@@ -287,7 +290,7 @@ static int gate_run(struct gate_ctx *ctx, int argc, char **argv)
 	struct gate_tres *res = NULL;
 	struct change *ch = NULL;
 	char **specs = calloc((size_t)argc + 1, sizeof(*specs)), *versions = NULL;
-	const char **names = NULL, **cmds = NULL;
+	const char **names = NULL, **cmds = NULL, *force = NULL;
 	size_t nspecs = 0, nres = 0, swapped = 0;
 	double budget = GATE_BUDGET_S, t0 = mono();
 	int64_t run_id = 0, gate_id = 0;
@@ -305,6 +308,8 @@ static int gate_run(struct gate_ctx *ctx, int argc, char **argv)
 			continue;
 		if (c == 'c')
 			specs[nspecs++] = optarg;
+		else if (c == 't')
+			force = optarg;
 		else if (c == 'b') {
 			if ((err = gate_parse_duration(ctx, "--budget", optarg, &budget)))
 				goto out;
@@ -335,7 +340,8 @@ static int gate_run(struct gate_ctx *ctx, int argc, char **argv)
 		cmds[i] = ch[i].cmd;
 	}
 	if ((err = gate_open_writable(ctx)) || (err = learned_load(ctx, stack.name, &l)) ||
-	    (err = gate_select(ctx, &stack, &l, names, nspecs, budget, &sel)))
+	    (err = gate_select(ctx, &stack, &l, names, nspecs, budget, &sel)) ||
+	    (force && (err = gate_select_force(ctx, &sel, force))))
 		goto out;
 	sb_signals_install();
 	if ((err = gate_sandbox_open(ctx, &so, &stack, &sb)) ||
@@ -373,6 +379,11 @@ static int gate_run(struct gate_ctx *ctx, int argc, char **argv)
 	if (err == -EINTR || sb_interrupted) {
 		err = gate_interrupted(ctx, &sb);
 		goto out;
+	}
+	if (err == -EIO) {
+		/* the agent or the store went away under the run: infra */
+		fprintf(stderr, "gatectl: %s\n", ctx->err);
+		err = GATE_EXIT_INCONCLUSIVE;
 	}
 	if (err)
 		goto out_restore;

@@ -230,7 +230,18 @@ int gate_run_test(struct gate_ctx *ctx, struct sandbox *sb, int64_t run_id,
 	snprintf(what, sizeof(what), "test-%lld-%s", (long long)run_id, t->name);
 	sb_log_path(sb, what, log, sizeof(log));
 	snprintf(line, sizeof(line), "begin %lld %s", (long long)run_id, t->name);
-	if ((err = sb_control(sb, line, reply, sizeof(reply))))
+	err = sb_control(sb, line, reply, sizeof(reply));
+	if (err == -EPROTO && !strncmp(reply, "err busy: ", 10)) {
+		/* a test a killed gatectl left open: end it, then begin ours */
+		char stale[200], open_test[128];
+		long long open_run;
+		if (sscanf(reply + 10, "%lld %127s", &open_run, open_test) == 2) {
+			snprintf(stale, sizeof(stale), "end %lld %s", open_run, open_test);
+			sb_control(sb, stale, reply, sizeof(reply));
+		}
+		err = sb_control(sb, line, reply, sizeof(reply));
+	}
+	if (err)
 		return gate_fail(ctx, -EIO, "%s", sb->err);
 	err = sb_run(sb, &t->cmd, env, log, t->timeout_s, &out->res);
 	snprintf(line, sizeof(line), "end %lld %s", (long long)run_id, t->name);

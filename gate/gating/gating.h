@@ -211,6 +211,8 @@ enum sel_why {
 	SEL_OUT_BUDGET,		/* left out: does not fit the budget */
 	SEL_OUT_COVERED,	/* left out: its edges are covered by selected tests */
 	SEL_OUT_UNAFFECTED,	/* left out: touches no edge of a changed service */
+	SEL_FORCED,		/* named by --tests */
+	SEL_OUT_FORCED,		/* left out: not named by --tests */
 };
 
 struct sel_test {
@@ -250,6 +252,14 @@ int gate_select(struct gate_ctx *ctx, const struct fl_stack *stack,
 		double budget_s, struct selection *sel);
 
 void gate_selection_release(struct selection *sel);
+
+/*
+ * gate_select_force() - replace the choice of @sel by the tests named in
+ * @names (comma-separated), in that order: what a comparison (run-all,
+ * naive, random) or a CI job that names its tests runs. Returns 0 or
+ * -EINVAL (an unknown test, message in ctx->err).
+ */
+int gate_select_force(struct gate_ctx *ctx, struct selection *sel, const char *names);
 
 /* gate_sel_why_str() - the reason as output shows it (static). */
 const char *gate_sel_why_str(enum sel_why w);

@@ -35,6 +35,7 @@ const char *gate_sel_why_str(enum sel_why w)
 		"risk", "must-run tag", "never learned", "over budget",
 		"edges already covered by selected tests",
 		"touches no edge of a changed service",
+		"named by --tests", "not named by --tests",
 	};
 	return s[w];
 }
@@ -361,6 +362,38 @@ int gate_select(struct gate_ctx *ctx, const struct fl_stack *stack,
 	if ((err = tests_prepare(sel, stack, l)) || (err = tests_choose(sel)))
 		return gate_fail(ctx, -ENOMEM, "out of memory");
 	return 0;
+}
+
+int gate_select_force(struct gate_ctx *ctx, struct selection *sel, const char *names)
+{
+	char *copy = strdup(names), *save = NULL;
+	int rank = 0, err = 0;
+
+	if (!copy)
+		return gate_fail(ctx, -ENOMEM, "out of memory");
+	sel->selected_s = 0;
+	for (size_t i = 0; i < sel->ntests; i++) {
+		sel->tests[i].selected = false;
+		sel->tests[i].rank = 0;
+		sel->tests[i].why = SEL_OUT_FORCED;
+	}
+	for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		size_t i = 0;
+		while (i < sel->ntests && strcmp(sel->tests[i].t->name, w))
+			i++;
+		if (i == sel->ntests) {
+			err = gate_fail(ctx, -EINVAL, "unknown test '%s' in '--tests'", w);
+			break;
+		}
+		if (sel->tests[i].selected)
+			continue;
+		sel->tests[i].selected = true;
+		sel->tests[i].why = SEL_FORCED;
+		sel->tests[i].rank = ++rank;
+		sel->selected_s += sel->tests[i].est_s;
+	}
+	free(copy);
+	return err;
 }
 
 void gate_selection_release(struct selection *sel)
