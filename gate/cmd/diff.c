@@ -20,6 +20,7 @@
  * --max-latency-ratio or <= its inverse (quantiles carry <= 1.6 % error,
  * lib/hist.h, far below any sensible ratio).
  */
+#include "grow.h"
 #include "cmd/cmd.h"
 #include "judge/judge.h"
 #include "output/output.h"
@@ -144,14 +145,11 @@ static int list_push(struct diff *d, int l, struct diff_item it)
 {
 	struct diff_list *dl = &d->lists[l];
 
-	if (dl->n == dl->cap) {
-		size_t cap = dl->cap ? dl->cap * 2 : 16;
-		struct diff_item *v = realloc(dl->v, cap * sizeof(*v));
-		if (!v)
-			return gate_fail(d->ctx, -ENOMEM, "out of memory");
-		dl->v = v;
-		dl->cap = cap;
-	}
+	struct diff_item *v = fl_grow(dl->v, &dl->cap, dl->n, sizeof(*v), 16);
+
+	if (!v)
+		return gate_fail(d->ctx, -ENOMEM, "out of memory");
+	dl->v = v;
 	dl->v[dl->n++] = it;
 	return 0;
 }

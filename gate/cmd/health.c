@@ -110,39 +110,22 @@ static int health_verdict(const struct health *h, const struct gate_edge *e)
 }
 
 /*
- * Judge h->edges.v[@i]: read its two sides; keep it at v[*@kept] unless it
- * has no window in either, or was seen already (a self-call is both the
- * service's outbound and inbound edge).
+ * Judge edge @e of h (@arg): read its two sides; keep it unless it has no
+ * window in either.
  */
-static int health_edge(struct health *h, struct gate_idmap *seen, size_t i,
-		       size_t *kept)
+static int health_edge(void *arg, struct gate_edge *e)
 {
-	struct gate_edge *e = &h->edges.v[i];
-	size_t dummy;
-	int err = 0;
+	struct health *h = arg;
+	int err;
 
-	if (gate_idmap_get(seen, e->id, &dummy))
-		goto out_drop;
-	if (gate_idmap_put(seen, e->id, 0)) {
-		err = gate_fail(h->ctx, -ENOMEM, "out of memory");
-		goto out_drop;
-	}
 	err = gate_edge_stats(h->ctx, e->id, h->before, true, &e->before);
 	if (!err)
 		err = gate_edge_stats(h->ctx, e->id, h->after, true, &e->stats);
 	if (err || (!e->before.windows && !e->stats.windows))
-		goto out_drop;
+		return err;
 	e->tag = health_verdict(h, e);
 	h->count[e->tag & 3]++;
-	if (i != *kept) {
-		h->edges.v[*kept] = *e;
-		memset(e, 0, sizeof(*e));
-	}
-	(*kept)++;
-	return 0;
-out_drop:
-	gate_edge_release(e);
-	return err;
+	return 1;
 }
 
 static int health_collect(struct health *h)
@@ -150,20 +133,9 @@ static int health_collect(struct health *h)
 	struct gate_idmap seen = { 0 };
 	int err = 0;
 
-	for (int inbound = 0; inbound < 2 && !err; inbound++) {
-		size_t first = h->edges.n, kept = first, n;
-		err = gate_edges_of(h->ctx, h->svc.id, inbound, &h->edges);
-		if (err)
-			break;
-		n = h->edges.n;
-		for (size_t i = first; i < n; i++) {
-			if (!err)
-				err = health_edge(h, &seen, i, &kept);
-			else
-				gate_edge_release(&h->edges.v[i]);
-		}
-		h->edges.n = kept;
-	}
+	for (int inbound = 0; inbound < 2 && !err; inbound++)
+		err = gate_edges_of_kept(h->ctx, h->svc.id, inbound, &seen,
+					 health_edge, h, &h->edges);
 	gate_idmap_release(&seen);
 	return err;
 }
