@@ -2,7 +2,7 @@
 /*
  * gatectl blindspots: what the collector could not see (DESIGN §3:
  * "everything the collector could not see is counted, per reason"), joined
- * with the graph. Three parts:
+ * with the graph. Six parts:
  *   - counters: the agent's non-zero counters of what it lost, saw only in
  *     part, did not understand or could not name, by severity, with the
  *     totals (events, bytes seen, ...) that give them a scale;
@@ -16,8 +16,8 @@
  *     or API descriptions, which the agent has not seen.
  * Informational: exits 0 whatever it finds.
  */
-#include "grow.h"
 #include "chars.h"
+#include "grow.h"
 #include "cmd/cmd.h"
 #include "cmd/blindspots.h"
 #include "output/output.h"

@@ -58,6 +58,8 @@ struct health {
 
 static void health_usage(FILE *f)
 {
+	static const struct judge_policy jp = JUDGE_POLICY_HEALTH;	/* the defaults */
+
 	fprintf(f,
 		"usage: gatectl health --service SERVICE --since T [--until T]\n"
 		"                      [--min-requests N] [--max-error-increase F]\n"
@@ -74,10 +76,10 @@ static void health_usage(FILE *f)
 		"  --service SERVICE          the service to judge (required)\n"
 		"  --since T                  start of the after window (required)\n"
 		"  --until T                  end of the after window (default: now)\n"
-		"  --min-requests N           requests needed on each side (default 10)\n"
+		"  --min-requests N           requests needed on each side (default %llu)\n"
 		"  --max-error-increase F     allowed error-rate rise, absolute\n"
-		"                             (default 0.01, one percentage point)\n"
-		"  --max-p99-ratio R          allowed p99 growth factor (default 1.5)\n"
+		"                             (default %g, one percentage point)\n"
+		"  --max-p99-ratio R          allowed p99 growth factor (default %g)\n"
 		"  --db FILE                  the store (default " GATE_DEFAULT_DB ")\n"
 		"  -o, --output FMT           table or json\n"
 		"\n"
@@ -87,7 +89,8 @@ static void health_usage(FILE *f)
 		"examples:\n"
 		"  gatectl health --service checkout --since 30m\n"
 		"  gatectl health --service checkout --since 2026-11-21T05:00:00Z \\\n"
-		"      --until 2026-11-21T06:00:00Z --max-p99-ratio 2 -o json\n");
+		"      --until 2026-11-21T06:00:00Z --max-p99-ratio 2 -o json\n",
+		(unsigned long long)jp.min_requests, jp.max_error_change, jp.latency_ratio);
 }
 
 /* The judge's verdict on @e as a tag: reason bits << 2 | verdict. */
