@@ -21,7 +21,7 @@
  */
 #include "grow.h"
 #include "chars.h"
-#include "import/import.h"
+#include "import/writer.h"
 #include "output/output.h"
 #include "opname.h"
 

@@ -12,7 +12,6 @@
 #include "grow.h"
 #include "chars.h"
 #include "query/sources.h"
-#include "output/output.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -183,42 +182,6 @@ enum gate_confidence gate_confidence(const struct gate_sources *s, int64_t ref_n
 	if (ebpf->have || s->s[GATE_SRC_TRACE].have)
 		return GATE_CONF_MEDIUM;
 	return GATE_CONF_LOW;
-}
-
-json_t *gate_sources_json(const struct gate_sources *s)
-{
-	json_t *arr = json_array();
-
-	for (int i = 0; arr && i < GATE_SRC_COUNT; i++) {
-		const struct gate_source *x = &s->s[i];
-		if (!x->have)
-			continue;
-		if (json_array_append_new(arr, json_pack("{s:s, s:I, s:o, s:o}",
-				"source", src_names[i], "samples", (json_int_t)x->samples,
-				"first_seen", gate_json_time(x->first_ns),
-				"last_seen", gate_json_time(x->last_ns)))) {
-			json_decref(arr);
-			return NULL;
-		}
-	}
-	return arr;
-}
-
-void gate_sources_str(const struct gate_sources *s, char *buf, size_t len)
-{
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; i < GATE_SRC_COUNT; i++) {
-		if (!s->s[i].have)
-			continue;
-		int w = snprintf(buf + n, len - n, "%s%s", n ? "+" : "", src_names[i]);
-		if (w < 0 || (size_t)w >= len - n)
-			break;
-		n += (size_t)w;
-	}
-	if (!n)
-		snprintf(buf, len, "-");
 }
 
 /* ---- operations known only from an API description ---- */
