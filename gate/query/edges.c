@@ -527,9 +527,8 @@ out_reset:
 	return err;
 }
 
-static int edge_cmp(const void *a, const void *b)
+int gate_edge_cmp(const struct gate_edge *x, const struct gate_edge *y)
 {
-	const struct gate_edge *x = a, *y = b;
 	int c;
 
 	if ((c = strcmp(x->client, y->client)) ||
@@ -538,6 +537,11 @@ static int edge_cmp(const void *a, const void *b)
 	    (c = strcmp(x->operation, y->operation)))
 		return c;
 	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int edge_cmp(const void *a, const void *b)
+{
+	return gate_edge_cmp(a, b);
 }
 
 void gate_edges_sort(struct gate_edges *es)

@@ -162,7 +162,13 @@ char *gate_col_text(sqlite3_stmt *st, int col);
 /* gate_edge_release() - free what @e owns (not @e itself). */
 void gate_edge_release(struct gate_edge *e);
 
-/* gate_edges_sort() - sort by client, server, protocol, operation. */
+/*
+ * gate_edge_cmp() - the order of edges in every listing: client, server,
+ * protocol, operation, then id. <0, 0 or >0.
+ */
+int gate_edge_cmp(const struct gate_edge *x, const struct gate_edge *y);
+
+/* gate_edges_sort() - sort by gate_edge_cmp(). */
 void gate_edges_sort(struct gate_edges *es);
 
 /* gate_edges_release() - free @es and every edge in it. */
