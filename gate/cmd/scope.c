@@ -9,6 +9,7 @@
  * inbound edges per caller, so the cost grows with the affected part of the
  * graph, not the whole store. Each service is expanded once: cycles end.
  */
+#include "grow.h"
 #include "cmd/cmd.h"
 #include "output/output.h"
 #include "query/edges.h"
@@ -116,14 +117,11 @@ static struct scope_svc *scope_svc_add(struct scope *s, int64_t id,
 
 static int scope_enqueue(struct scope *s, int64_t id)
 {
-	if (s->qlen == s->qcap) {
-		size_t cap = s->qcap ? s->qcap * 2 : 16;
-		int64_t *q = realloc(s->queue, cap * sizeof(*q));
-		if (!q)
-			return -ENOMEM;
-		s->queue = q;
-		s->qcap = cap;
-	}
+	int64_t *q = fl_grow(s->queue, &s->qcap, s->qlen, sizeof(*q), 16);
+
+	if (!q)
+		return -ENOMEM;
+	s->queue = q;
 	s->queue[s->qlen++] = id;
 	return 0;
 }
@@ -160,65 +158,41 @@ static int scope_callee(struct scope *s, const struct gate_edge *e)
 	return 0;
 }
 
-/*
- * Keep s->edges.v[@i] if it is new and has windows in the range: moved to
- * v[*@kept], which is then incremented. Otherwise it is released.
- */
-static int scope_keep(struct scope *s, size_t i, size_t *kept, bool *keep)
-{
-	struct gate_edge *e = &s->edges.v[i];
-	size_t dummy;
-	int err = 0;
+/* What scope_expand() passes scope_keep(). */
+struct scope_walk {
+	struct scope *s;
+	bool inbound;
+	int dist;
+};
 
-	*keep = false;
-	if (gate_idmap_get(&s->edge_seen, e->id, &dummy))
-		goto out_drop;	/* both ends in scope: seen from the other */
-	if (gate_idmap_put(&s->edge_seen, e->id, 0)) {
-		err = gate_fail(s->ctx, -ENOMEM, "out of memory");
-		goto out_drop;
-	}
-	err = gate_edge_stats(s->ctx, e->id, s->range, false, &e->stats);
+/*
+ * Keep edge @e if it has windows in the range: its client becomes a caller
+ * at dist + 1 (inbound), or its server a callee.
+ */
+static int scope_keep(void *arg, struct gate_edge *e)
+{
+	struct scope_walk *w = arg;
+	int err = gate_edge_stats(w->s->ctx, e->id, w->s->range, false, &e->stats);
+
 	if (err || !e->stats.windows)
-		goto out_drop;
-	*keep = true;
-	if (i != *kept) {
-		s->edges.v[*kept] = *e;
-		memset(e, 0, sizeof(*e));
-	}
-	(*kept)++;
-	return 0;
-out_drop:
-	gate_edge_release(e);
-	return err;
+		return err;
+	err = w->inbound ? scope_caller(w->s, e, w->dist + 1) : scope_callee(w->s, e);
+	return err ? err : 1;
 }
 
 /*
  * Walk the edges of service @id: its inbound edges (the clients become
  * callers at @dist + 1) and, if @outbound, its outbound edges (the servers
- * become callees). Edges already in scope, or idle in the range, are
- * dropped again.
+ * become callees). Edges already in scope (both ends in scope: seen from
+ * the other), or idle in the range, are dropped again.
  */
 static int scope_expand(struct scope *s, int64_t id, int dist, bool outbound)
 {
 	for (int pass = outbound ? 0 : 1; pass < 2; pass++) {
-		bool inbound = pass == 1, keep;
-		size_t first = s->edges.n, kept = first, n;
-		int err = gate_edges_of(s->ctx, id, inbound, &s->edges);
+		struct scope_walk w = { .s = s, .inbound = pass == 1, .dist = dist };
+		int err = gate_edges_of_kept(s->ctx, id, w.inbound, &s->edge_seen,
+					     scope_keep, &w, &s->edges);
 
-		if (err)
-			return err;
-		n = s->edges.n;
-		for (size_t i = first; i < n; i++) {
-			if (!err)
-				err = scope_keep(s, i, &kept, &keep);
-			else
-				gate_edge_release(&s->edges.v[i]);
-			if (err || !keep)
-				continue;
-			struct gate_edge *e = &s->edges.v[kept - 1];
-			err = inbound ? scope_caller(s, e, dist + 1) : scope_callee(s, e);
-		}
-		s->edges.n = kept;
 		if (err)
 			return err;
 	}

@@ -23,13 +23,7 @@ it_require prometheus curl redis-server redis-cli "$PY"
 work=$(mktemp -d /tmp/faultline-prom.XXXXXX)
 chmod 755 "$work"
 agent_pid=
-cleanup() {
-	set +e
-	[ -n "$agent_pid" ] && kill -INT "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
-	fl_stop_all
-	[ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+trap it_cleanup EXIT
 
 # --- servers and the agent ------------------------------------------------------
 fl_start_redis "$REDIS_PORT" "$work/redis"
