@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The store's write layer: every insert or upsert of services, edges,
- * edge_windows, edge_sources, path_links, agent_counters, imports and
- * operations goes through here (the agent's flush, gatectl import and
+ * edge_windows, edge_sources, path_links, agent_counters, imports,
+ * operations, edge_window_statuses and footprints goes through here (the agent's flush, gatectl import and
  * merge, lib/compact.c, the test fixture builder, the bench generators).
  * The schema and its migrations stay in lib/store.c.
  *
@@ -84,6 +84,7 @@ struct fl_sw_rules {
 enum fl_sw_stmt {
 	FL_SW_SERVICE, FL_SW_EDGE, FL_SW_WINDOW, FL_SW_SOURCE, FL_SW_LINK,
 	FL_SW_COUNTER, FL_SW_IMPORT, FL_SW_IMPORT_ITEMS, FL_SW_OPERATION,
+	FL_SW_STATUS, FL_SW_FOOTPRINT, FL_SW_DEPLOYMENT, FL_SW_AGENT_FLUSH,
 	FL_SW_COUNT
 };
 
@@ -180,5 +181,59 @@ int fl_sw_import_items(struct fl_sw *w, int64_t id, uint64_t items);
 int fl_sw_operation(struct fl_sw *w, int64_t service_id, const char *protocol,
 		    const char *operation, const char *source, int64_t import_id,
 		    int64_t first_ns, int64_t last_ns);
+
+/*
+ * Schema 5. The per-status cap: an edge-window keeps at most
+ * FL_SW_STATUS_MAX named statuses; a status it does not have yet, when it
+ * already has that many, is added to FL_SW_STATUS_OTHER instead.
+ */
+#define FL_SW_STATUS_MAX 16
+#define FL_SW_STATUS_OTHER "_other"
+
+/* A footprint row (docs/store.md "Footprints"): what it adds. */
+struct fl_sw_footprint {
+	int64_t run_id;		/* test_runs.id */
+	const char *test;
+	const char *client, *server, *protocol, *operation, *status;
+	uint64_t requests, errors, latency_sum_ns;
+	const void *hist;	/* latency histogram blob, or NULL (connects) */
+	size_t hist_len;
+};
+
+/*
+ * fl_sw_status() - add @requests (@errors of them) of @status to edge
+ * @edge_id's window (@source, @start_s, @width_s), under the cap above.
+ */
+int fl_sw_status(struct fl_sw *w, int64_t edge_id, const char *source,
+		 int64_t start_s, int64_t width_s, const char *status,
+		 uint64_t requests, uint64_t errors);
+
+/* fl_sw_footprint() - add @f to its footprints row (histograms merge). */
+int fl_sw_footprint(struct fl_sw *w, const struct fl_sw_footprint *f);
+
+/* A deployment (schema 6): what the agent saw restart, or what CI said. */
+struct fl_sw_deployment {
+	const char *service;	/* services.name */
+	const char *old_version;	/* NULL if unknown */
+	const char *new_version;
+	int64_t at_ns;		/* when the new version started */
+	const char *node;	/* the agent's hostname, or CI's --node */
+	const char *source;	/* agent|ci */
+	int64_t gate_run_id;	/* the gate run whose predictions it judges; 0: none */
+	bool has_pids;		/* agent: pid and old_pid below are known */
+	int64_t pid, old_pid;	/* the new process, the one it replaced */
+	const char *detail;	/* JSON (exe, script, cmdline, version), or NULL */
+};
+
+/* fl_sw_deployment() - append @d to deployments. OUT: *@id (may be NULL). */
+int fl_sw_deployment(struct fl_sw *w, const struct fl_sw_deployment *d, int64_t *id);
+
+/*
+ * fl_sw_agent_flush() - the flush record of agent @node (@source) at
+ * @at_ns (schema 6 agent_flushes), replacing the one of the same key.
+ */
+int fl_sw_agent_flush(struct fl_sw *w, const char *node, const char *source,
+		      int64_t at_ns, int64_t agent_start_ns, int64_t flush_s,
+		      int64_t window_s, int64_t lost);
 
 #endif /* FAULTLINE_STORE_WRITE_H */

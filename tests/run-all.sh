@@ -33,6 +33,7 @@ suite fuzz-smoke make --no-print-directory fuzz-smoke
 suite gatectl tests/gate/run.sh
 suite gatectl-store tests/gate/store.sh
 suite gatectl-sync /usr/bin/python3 tests/gate/sync.py
+suite gatectl-verify tests/gate/verify.sh
 suite integration tests/integration/run.sh
 suite identity tests/integration/identity.sh
 suite tls tests/integration/tls.sh
@@ -45,6 +46,8 @@ suite secrets tests/integration/secrets.sh
 suite hostile tests/reliability/hostile.sh
 suite deep-faults tests/deep/faults.sh
 suite prom tests/integration/prom.sh
+suite gateagent tests/integration/gateagent.sh
+suite gate-sandbox tests/gate-sandbox/run.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"

@@ -31,6 +31,9 @@ PKGS=(
   python3-yaml systemd
   # gatectl deep: per-edge faults through nftables (libnftables)
   nftables libnftables-dev
+  # the gate: JUnit XML written with libxml2, checked by xmllint and
+  # python3-junitparser (a real JUnit consumer)
+  libxml2-dev libxml2-utils python3-junitparser
   # make bench: load generators, timing, the L4-only peer tracer, profiling
   wrk hyperfine libbpf-tools linux-perf
 )

@@ -6,7 +6,7 @@ bpftool's test_bpftool_synctypes.py keeps bpftool's). Reads, per command:
     and the long options of the command's `struct option` table in
     gate/cmd/NAME.c (plus GATE_COMMON_LONGOPTS of gate/query/ctx.h);
   - the help: `gatectl NAME --help`, its usage and options blocks;
-  - the docs: the `## NAME` section of docs/gatectl.md.
+  - the docs: the `## NAME` section of docs/gatectl.md or docs/gate.md.
 Checks that every command has a docs section, that every option of a
 command's table is in its help and in its docs section, that help and docs
 name no option the table lacks, that each numeric "(default X)" of the help
@@ -53,9 +53,43 @@ def blocks(text, heads):
     return "\n".join(out)
 
 
-def table_opts(name):
-    src = open(os.path.join(ROOT, "gate", "cmd", name + ".c")).read()
-    return set("--" + o for o in re.findall(r'\{ "([a-z0-9-]+)", (?:required|no|optional)_argument', src))
+OPTION = r'\{ "([a-z0-9-]+)", (?:required|no|optional)_argument'
+
+
+def option_macros():
+    """{MACRO: options} of the #defines of gate/ that list long options
+    (GATE_COMMON_LONGOPTS and the like, spread into commands' tables)."""
+    out = {}
+    for d, _, files in os.walk(os.path.join(ROOT, "gate")):
+        for f in files:
+            if f.endswith(".h"):
+                text = open(os.path.join(d, f)).read()
+                for m in re.finditer(r"#define (\w+)[ \t]*((?:[^\n]*\\\n)+[^\n]*)", text):
+                    opts = set("--" + o for o in re.findall(OPTION, m.group(2)))
+                    if opts:
+                        out[m.group(1)] = opts
+    return out
+
+
+def cmd_file(name):
+    """The file of gate/cmd/ that defines gate_cmd_NAME."""
+    cmd = os.path.join(ROOT, "gate", "cmd")
+    for f in sorted(os.listdir(cmd)):
+        if f.endswith(".c") and re.search(r"const struct gate_cmd gate_cmd_%s\b" % name,
+                                          open(os.path.join(cmd, f)).read()):
+            return os.path.join(cmd, f)
+    return None
+
+
+def table_opts(name, macros):
+    """The long options of the file defining command @name: its own
+    entries and those of the option macros it spreads in."""
+    src = open(cmd_file(name)).read()
+    opts = set("--" + o for o in re.findall(OPTION, src))
+    for mac, mopts in macros.items():
+        if re.search(r"\b%s\b" % mac, src) and mac != "GATE_COMMON_LONGOPTS":
+            opts |= mopts
+    return opts
 
 
 def common_opts():
@@ -64,10 +98,24 @@ def common_opts():
     return set("--" + o for o in re.findall(r'\{ "([a-z0-9-]+)"', m.group(1)))
 
 
+DOCS = ("gatectl.md", "gate.md")	# the commands' pages
+
+
 def docs_sections():
-    text = open(os.path.join(ROOT, "docs", "gatectl.md")).read()
-    parts = re.split(r"^## ", text, flags=re.M)
-    return parts[0], {p.split("\n", 1)[0].strip(): p for p in parts[1:]}
+    """The intro of docs/gatectl.md and {command: its section} of the
+    pages: a heading "## NAME" or "## NAME, NAME", any case."""
+    intro, secs = "", {}
+    for page in DOCS:
+        text = open(os.path.join(ROOT, "docs", page)).read()
+        parts = re.split(r"^## ", text, flags=re.M)
+        if page == DOCS[0]:
+            intro = parts[0]
+        for p in parts[1:]:
+            head = p.split("\n", 1)[0].strip()
+            secs.setdefault(head, p)
+            for name in head.split(","):
+                secs.setdefault(name.strip().lower(), p)
+    return intro, secs
 
 
 def defaults(text):
@@ -90,9 +138,14 @@ def main():
     check("gatectl --help lists commands", len(cmds) >= 9, top)
     intro, docs = docs_sections()
     common = common_opts()
+    macros = option_macros()
+    shared = {}	# files that define more than one command
+    for c in cmds:
+        f = cmd_file(c)
+        shared.setdefault(f, []).append(c)
     for c in cmds:
         sec = docs.get(c)
-        check(f"{c}: a '## {c}' section in docs/gatectl.md", sec is not None)
+        check(f"{c}: a '## {c}' section in docs/{' or '.join(DOCS)}", sec is not None)
         if sec is None:
             continue
         rc, h = run(c, "--help")
@@ -100,9 +153,10 @@ def main():
         help_opts = set(OPT.findall(blocks(h, ["usage:", "       gatectl", "options:"])))
         docs_opts = set(OPT.findall(sec.split("\n```", 2)[1] if "```" in sec else sec))
         docs_opts |= set(re.findall(r"^\| `(--[a-z0-9-]+)", sec, re.M))
-        own = table_opts(c) - common
-        check(f"{c}: every option of its table is in --help", own <= help_opts,
-              f"missing: {sorted(own - help_opts)}")
+        own = table_opts(c, macros) - common
+        if len(shared[cmd_file(c)]) == 1:
+            check(f"{c}: every option of its table is in --help", own <= help_opts,
+                  f"missing: {sorted(own - help_opts)}")
         check(f"{c}: every option of its table is in the docs", own <= docs_opts,
               f"missing: {sorted(own - docs_opts)}")
         check(f"{c}: --help names no option its table lacks",
