@@ -5,7 +5,12 @@
  * deployments (seen by the agent or told by CI).
  */
 #include "store_write.h"
+#include "cmd/cmd.h"
+#include "judge/judge.h"
+#include "output/output.h"
 #include "query/after.h"
+#include "query/open.h"
+#include "query/time.h"
 
 #include <errno.h>
 #include <stdlib.h>
