@@ -32,6 +32,7 @@ suite unit-asan make --no-print-directory unit-asan
 suite fuzz-smoke make --no-print-directory fuzz-smoke
 suite gatectl tests/gate/run.sh
 suite gatectl-store tests/gate/store.sh
+suite gate-select tests/gate/select.sh
 suite gatectl-verify tests/gate/verify.sh
 suite integration tests/integration/run.sh
 suite identity tests/integration/identity.sh
