@@ -642,3 +642,10 @@ const struct gate_cmd gate_cmd_blindspots = {
 	.summary = "what the collector could not see, joined with the graph",
 	.run = bs_run,
 };
+
+const char *bs_reason(const char *name)
+{
+	const struct bs_def *d = def_find(name);
+
+	return d && d->group != BS_TOTAL ? d->reason : NULL;
+}

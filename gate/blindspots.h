@@ -56,6 +56,13 @@ int bs_extra_json(const struct bs_extra *x, json_t *root);
 /* bs_extra_table() - print the three sections. Returns 0 or -ENOMEM. */
 int bs_extra_table(const struct bs_extra *x);
 
+/*
+ * bs_reason() - what agent counter @name not being 0 means ("events lost:
+ * ring buffer full"), static; NULL for a total (events, records, ...) or a
+ * name this build does not know.
+ */
+const char *bs_reason(const char *name);
+
 /* bs_extra_release() - free what @x owns. */
 void bs_extra_release(struct bs_extra *x);
 

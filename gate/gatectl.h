@@ -38,6 +38,8 @@ enum gate_format {
 	GATE_FMT_TABLE = 0,
 	GATE_FMT_JSON,
 	GATE_FMT_DOT,		/* graph only */
+	GATE_FMT_SVG,		/* graph only: drawn by libgvc (render.c) */
+	GATE_FMT_HTML,		/* graph only: one page, the SVG inline */
 };
 
 /* id -> index map, open addressing; ids are SQLite rowids (any int64). */
@@ -83,6 +85,7 @@ struct gate_service {
 /* One invocation: global options, the open store, the last error. */
 struct gate_ctx {
 	const char *db_path;	/* --db */
+	const char *prom_url;	/* --prometheus: production windows from there */
 	enum gate_format fmt;	/* -o */
 	sqlite3 *db;		/* read-only; opened by gate_open() */
 	sqlite3_stmt *stmts[GATE_SQL_COUNT]; /* lazily prepared; owned */
@@ -127,6 +130,7 @@ int gate_fail(struct gate_ctx *ctx, int err, const char *fmt, ...)
 #define GATE_COMMON_LONGOPTS                                  \
 	{ "db", required_argument, NULL, 'D' },               \
 	{ "output", required_argument, NULL, 'o' },           \
+	{ "prometheus", required_argument, NULL, 'P' },       \
 	{ "help", no_argument, NULL, 'h' }
 #define GATE_COMMON_SHORTOPTS ":o:h"
 

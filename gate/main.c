@@ -45,7 +45,9 @@ static void usage(FILE *f)
 		"options (before or after COMMAND):\n"
 		"  --db FILE           the store, opened read-only but by import and\n"
 		"                      compact (default " GATE_DEFAULT_DB ")\n"
-		"  -o, --output FMT    table (default) or json; dot for graph\n"
+		"  --prometheus URL    read production windows from Prometheus' HTTP API\n"
+		"                      (graph, scope; docs/gatectl.md \"--prometheus\")\n"
+		"  -o, --output FMT    table (default) or json; dot, svg, html for graph\n"
 		"  -h, --help          this help; 'gatectl COMMAND --help' for a command\n"
 		"\n"
 		"times (--since, --until): RFC 3339 (2026-11-21T05:00:00Z,\n"
@@ -83,9 +85,13 @@ static int parse_format(struct gate_ctx *ctx, const char *s)
 		ctx->fmt = GATE_FMT_JSON;
 	else if (!strcmp(s, "dot"))
 		ctx->fmt = GATE_FMT_DOT;
+	else if (!strcmp(s, "svg"))
+		ctx->fmt = GATE_FMT_SVG;
+	else if (!strcmp(s, "html"))
+		ctx->fmt = GATE_FMT_HTML;
 	else
 		return gate_fail(ctx, -EINVAL,
-				 "unknown output format '%s' (want table, json or dot)", s);
+				 "unknown output format '%s' (want table, json, dot, svg or html)", s);
 	return 0;
 }
 
@@ -97,6 +103,9 @@ int gate_common_opt(struct gate_ctx *ctx, int c, char **argv,
 	switch (c) {
 	case 'D':
 		ctx->db_path = optarg;
+		return 1;
+	case 'P':
+		ctx->prom_url = optarg;
 		return 1;
 	case 'o':
 		return parse_format(ctx, optarg) ?: 1;

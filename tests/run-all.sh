@@ -32,6 +32,7 @@ suite unit-asan make --no-print-directory unit-asan
 suite fuzz-smoke make --no-print-directory fuzz-smoke
 suite gatectl tests/gate/run.sh
 suite gatectl-store tests/gate/store.sh
+suite render tests/gate/render.sh
 suite integration tests/integration/run.sh
 suite identity tests/integration/identity.sh
 suite tls tests/integration/tls.sh
@@ -44,6 +45,7 @@ suite secrets tests/integration/secrets.sh
 suite hostile tests/reliability/hostile.sh
 suite deep-faults tests/deep/faults.sh
 suite prom tests/integration/prom.sh
+suite deploy tests/deploy/run.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"

@@ -4,7 +4,8 @@
 # Prometheus' HTTP API must return exactly the counts sent, and
 # `gatectl --prometheus` must read the same graph as the agent's store.
 #
-# Ports (27100-27199): 27101 HTTP upstream, 27102 Redis, 27190 agent 1
+# Ports (27100-27199): 27101 HTTP upstream, 27102 Redis, 27103 closed,
+# 27190 agent 1
 # metrics, 27191 Prometheus, 27192 agent 2 metrics.
 #
 # Needs root (BPF). Under CI=true nothing is skipped. Prints
@@ -15,7 +16,7 @@ SUITE=prom
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-HTTP_PORT=27101 REDIS_PORT=27102 M1_PORT=27190 PROM_PORT=27191 M2_PORT=27192
+HTTP_PORT=27101 REDIS_PORT=27102 CLOSED_PORT=27103 M1_PORT=27190 PROM_PORT=27191 M2_PORT=27192
 PROM=http://127.0.0.1:$PROM_PORT
 
 it_require prometheus curl redis-server redis-cli "$PY"
@@ -98,6 +99,7 @@ for i in $(seq 10); do env OTEL_SERVICE_NAME=web curl -sf -o /dev/null "http://1
 for _ in $(seq 3); do env OTEL_SERVICE_NAME=web curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT/api/fail"; done
 for i in $(seq 4); do env OTEL_SERVICE_NAME=web redis-cli -p "$REDIS_PORT" SET "secretkey$i" "secretval$i" >/dev/null; done
 for _ in $(seq 2); do env OTEL_SERVICE_NAME=web redis-cli -p "$REDIS_PORT" INCR secretkey1 >/dev/null; done
+for _ in $(seq 2); do env OTEL_SERVICE_NAME=web curl -s -o /dev/null "http://127.0.0.1:$CLOSED_PORT/" || true; done  # refused
 
 if fresh_scrape "$M1_PORT"; then ok "prometheus scraped the agent after the traffic"; else bad "no fresh scrape of the agent"; fi
 
@@ -151,5 +153,68 @@ sys.exit(1 if fails else 0)
 EOF
 echo "series of agent 1 (this test's traffic): $("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["result"][0]["value"][1])' "$work/q_series.json")"
 
+# --- gatectl --prometheus: the same graph as the store, exact counts ----------
+"$gatectl" --prometheus "$PROM" graph --since "@$((t0 - 5))" -o json >"$work/pgraph.json" 2>"$work/pgraph.err" ||
+	bad "gatectl --prometheus graph failed: $(cat "$work/pgraph.err")"
+"$gatectl" --prometheus "$PROM" graph --since "@$((t0 - 5))" >"$work/pgraph.txt" 2>&1 || true
+echo "--- gatectl --prometheus $PROM graph"; grep -E "^web|^CLIENT" "$work/pgraph.txt"; echo "---"
 it_agent_stop "$work/agent.log"
+"$gatectl" graph --db "$work/a1.db" --buckets -o json >"$work/sgraph.json"
+
+# compare_graphs PROM.json STORE.json: the edges of client "web" must agree
+# on every count and latency bucket; the JSON must say what it cannot know
+compare_graphs() {
+	"$PY" - "$1" "$2" <<'EOF'
+import json, sys
+p, s = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+def edges(g):
+    return {(e["client"], e["server"], e["protocol"], e["operation"]): e
+            for e in g["edges"] if e["client"] == "web"}
+pe, se = edges(p), edges(s)
+fails = 0
+def fail(m):
+    global fails
+    fails += 1
+    print("    " + m)
+want = {("web", "inventory", "http", "GET /api/items/{id}"): (10, 0),
+        ("web", "inventory", "http", "GET /api/fail"): (3, 3),
+        ("web", "redis-server", "redis", "SET"): (4, 0),
+        ("web", "redis-server", "redis", "INCR"): (2, 2)}
+for k, (req, err) in want.items():
+    e = pe.get(k)
+    if not e or (e["requests"], e["errors"]) != (req, err):
+        fail("prometheus %s: %s, expected %d/%d" % (k, e and (e["requests"], e["errors"]), req, err))
+refused = [e for k, e in pe.items() if k[2:] == ("tcp", "connect")]
+if len(refused) != 1 or refused[0]["conn_errors"] != 2:
+    fail("prometheus refused connects: %s, expected one edge with conn_errors=2" % refused)
+if set(pe) != set(se):
+    fail("edges differ: prometheus only %s, store only %s" % (set(pe) - set(se), set(se) - set(pe)))
+for k in set(pe) & set(se):
+    for f in ("requests", "errors", "client_errors", "conn_errors", "latency_buckets", "tls"):
+        if pe[k][f] != se[k][f]:
+            fail("%s %s: prometheus %s, store %s" % (k, f, pe[k][f], se[k][f]))
+kinds = lambda g: {x["name"]: x["kind"] for x in g["services"]}
+for n in ("web", "inventory", "redis-server"):
+    if kinds(p).get(n) != kinds(s).get(n):
+        fail("kind of %s: prometheus %s, store %s" % (n, kinds(p).get(n), kinds(s).get(n)))
+if p.get("source") != "prometheus" or not any("call-path" in l for l in p.get("limits", [])):
+    fail("no source/limits in the prometheus answer: %s" % {k: p.get(k) for k in ("source", "limits")})
+sys.exit(1 if fails else 0)
+EOF
+}
+if compare_graphs "$work/pgraph.json" "$work/sgraph.json"; then
+	ok "gatectl --prometheus graph: exact counts and latency buckets, equal to the store"
+else
+	bad "gatectl --prometheus graph differs from the store (see above)"
+fi
+"$PY" -c 'import json,sys; g=json.load(open(sys.argv[1])); print("prometheus answer: agents=%d series_read=%d samples_read=%d" % (g["agents"], g["series_read"], g["samples_read"]))' "$work/pgraph.json" || true
+
+set +e
+msg=$("$gatectl" --prometheus http://127.0.0.1:27199 graph 2>&1); rc=$?
+set -e
+if [ $rc -eq 2 ] && grep -q "cannot query prometheus 'http://127.0.0.1:27199'" <<<"$msg"; then
+	ok "unreachable prometheus: exit 2 with one message"
+else
+	bad "unreachable prometheus: rc=$rc $msg"
+fi
 finish
