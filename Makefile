@@ -116,6 +116,8 @@ $(OUTPUT)/tests/it/%: tests/integration/%.c
 UNIT_EXTRA_test_routes := agent/aggregate.c agent/metrics.c
 UNIT_LIBS_test_routes := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h
+UNIT_EXTRA_test_k8s := agent/k8s.c
+$(OUTPUT)/tests/test_k8s $(OUTPUT)/asan/test_k8s: agent/k8s.c agent/k8s.h
 UNIT_EXTRA_test_metrics := agent/metrics.c agent/aggregate.c
 UNIT_LIBS_test_metrics := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_metrics $(OUTPUT)/asan/test_metrics: agent/metrics.c agent/metrics.h agent/agent.h agent/aggregate.c agent/aggregate.h
