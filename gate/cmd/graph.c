@@ -535,4 +535,5 @@ const struct gate_cmd gate_cmd_graph = {
 	.store = GATE_CMD_READS,
 	.formats = GATE_FMTS_TABLE_JSON | GATE_FMT_BIT(GATE_FMT_DOT) |
 		   GATE_FMT_BIT(GATE_FMT_SVG) | GATE_FMT_BIT(GATE_FMT_HTML),
+	.prometheus = true,
 };

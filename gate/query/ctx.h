@@ -91,6 +91,9 @@ struct gate_ctx {
 	 * side store (an input of merge or diff): read-only */
 	enum gate_cmd_store store;	/* how gate_open() opens db_path */
 	unsigned formats;	/* -o formats accepted; 0: table and json */
+	const char *cmd_name;	/* the running command */
+	bool prometheus;	/* it reads --prometheus */
+	const char *no_prometheus; /* else why not, or NULL */
 	char err[512];		/* message for the last negative return */
 };
 
