@@ -87,6 +87,10 @@ struct gate_ctx {
 	bool edges_tls;		/* the store has edges.tls (schema >= 2) */
 	int schema_version;	/* PRAGMA user_version, once schema_read */
 	int64_t now_ns;		/* wall clock at start, ns since the epoch */
+	/* --prometheus: the edges read from there (ids 1..n, stats over the
+	 * command's range) answer gate_service_find(), gate_edges_of() and
+	 * gate_edge_stats() instead of the store (query/prom.h); borrowed */
+	const struct gate_edges *mem;
 	/* from the running command's table entry (cmd/cmd.h); zero for a
 	 * side store (an input of merge or diff): read-only */
 	enum gate_cmd_store store;	/* how gate_open() opens db_path */

@@ -574,6 +574,8 @@ int gate_prom_graph_read(struct gate_ctx *ctx, const char *url, int64_t since_ns
 		};
 	}
 	gate_edges_sort(&g->edges);
+	for (size_t i = 0; i < g->edges.n; i++)
+		g->edges.v[i].id = (int64_t)i + 1;	/* for ctx->mem */
 	return 0;
 }
 

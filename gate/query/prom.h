@@ -38,7 +38,7 @@ struct gate_prom_graph {
  * errors (status_class 5xx or error), client_errors (4xx), conn_errors,
  * latency (the exported buckets, placed at each bucket's geometric middle),
  * first/last seen (the samples' times), summed over every agent. Edge ids
- * are 0; service ids index @g->names from 1. OUT: @g, released with
+ * number the sorted edges from 1; service ids index @g->names from 1. OUT: @g, released with
  * gate_prom_graph_release(). Returns 0, -EIO (Prometheus unreachable or
  * answering an error: message in ctx->err), -EPROTO (not a Prometheus
  * answer) or -ENOMEM.
