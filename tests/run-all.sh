@@ -45,6 +45,7 @@ suite secrets tests/integration/secrets.sh
 suite hostile tests/reliability/hostile.sh
 suite deep-faults tests/deep/faults.sh
 suite prom tests/integration/prom.sh
+suite gateagent tests/integration/gateagent.sh
 suite deploy tests/deploy/run.sh
 
 echo

@@ -400,6 +400,59 @@ static uint64_t count_of(double v)
 	return v > 0 ? (uint64_t)llround(v) : 0;
 }
 
+static int add_status(struct gate_prom_graph *g, const struct gate_edge *e,
+		      const char *status, uint64_t c)
+{
+	struct gate_prom_status *s;
+
+	for (size_t i = 0; i < g->nst; i++) {
+		s = &g->st[i];
+		if (s->client_id == e->client_id && s->server_id == e->server_id &&
+		    !strcmp(s->protocol, e->protocol) && !strcmp(s->operation, e->operation) &&
+		    !strcmp(s->status, status)) {
+			s->requests += c;
+			return 0;
+		}
+	}
+	if (g->nst == g->capst) {
+		size_t cap = g->capst ? 2 * g->capst : 32;
+		struct gate_prom_status *v = realloc(g->st, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		g->st = v;
+		g->capst = cap;
+	}
+	s = &g->st[g->nst];
+	*s = (struct gate_prom_status){ e->client_id, e->server_id, strdup(e->protocol),
+					strdup(e->operation), strdup(status), c };
+	if (!s->protocol || !s->operation || !s->status) {
+		free(s->protocol);
+		free(s->operation);
+		free(s->status);
+		return -ENOMEM;
+	}
+	g->nst++;
+	return 0;
+}
+
+json_t *gate_prom_statuses_json(const struct gate_prom_graph *g,
+				const struct gate_edge *e)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; o && i < g->nst; i++) {
+		const struct gate_prom_status *s = &g->st[i];
+		if (s->client_id != e->client_id || s->server_id != e->server_id ||
+		    strcmp(s->protocol, e->protocol) || strcmp(s->operation, e->operation))
+			continue;
+		if (json_object_set_new(o, s->status, json_integer((json_int_t)s->requests))) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
 static int add_requests(struct gate_prom_graph *g, const struct inc *in, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -421,6 +474,8 @@ static int add_requests(struct gate_prom_graph *g, const struct inc *in, size_t 
 			e->stats.client_errors += c;
 		e->tls |= !strcmp(label(m, "tls"), "true");
 		seen(e, &in[i]);
+		if (add_status(g, e, label(m, "status"), c))
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -588,6 +643,12 @@ void gate_prom_graph_release(struct gate_prom_graph *g)
 	}
 	free(g->names);
 	free(g->kinds);
+	for (size_t i = 0; i < g->nst; i++) {
+		free(g->st[i].protocol);
+		free(g->st[i].operation);
+		free(g->st[i].status);
+	}
+	free(g->st);
 	memset(g, 0, sizeof(*g));
 }
 

@@ -30,6 +30,15 @@ struct gate_prom_graph {
 	uint64_t series;		/* series read */
 	uint64_t instances;		/* distinct scrape targets (agents) seen */
 	uint64_t samples;		/* raw samples read */
+	struct gate_prom_status *st;	/* requests per status, per edge; owned */
+	size_t nst, capst;
+};
+
+/* Requests of one status of one edge (the agents' "status" label). */
+struct gate_prom_status {
+	int64_t client_id, server_id;
+	char *protocol, *operation, *status;	/* owned */
+	uint64_t requests;
 };
 
 /*
@@ -45,6 +54,13 @@ struct gate_prom_graph {
  */
 int gate_prom_graph_read(struct gate_ctx *ctx, const char *url, int64_t since_ns,
 			 int64_t until_ns, struct gate_prom_graph *g);
+
+/*
+ * gate_prom_statuses_json() - {status: requests} of edge @e of @g, as the
+ * store's "statuses" of graph -o json. NULL on ENOMEM.
+ */
+json_t *gate_prom_statuses_json(const struct gate_prom_graph *g,
+				const struct gate_edge *e);
 
 /* gate_prom_graph_release() - free @g and everything in it. */
 void gate_prom_graph_release(struct gate_prom_graph *g);

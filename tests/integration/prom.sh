@@ -255,6 +255,8 @@ for k in set(pe) & set(se):
     for f in ("requests", "errors", "client_errors", "conn_errors", "latency_buckets", "tls"):
         if pe[k][f] != se[k][f]:
             fail("%s %s: prometheus %s, store %s" % (k, f, pe[k][f], se[k][f]))
+    if k[2] != "tcp" and pe[k].get("statuses") != se[k].get("statuses"):
+        fail("%s statuses: prometheus %s, store %s" % (k, pe[k].get("statuses"), se[k].get("statuses")))
 kinds = lambda g: {x["name"]: x["kind"] for x in g["services"]}
 for n in ("web", "inventory", "redis-server"):
     if kinds(p).get(n) != kinds(s).get(n):
