@@ -255,6 +255,8 @@ for k in set(pe) & set(se):
     for f in ("requests", "errors", "client_errors", "conn_errors", "latency_buckets", "tls"):
         if pe[k][f] != se[k][f]:
             fail("%s %s: prometheus %s, store %s" % (k, f, pe[k][f], se[k][f]))
+    if k[2] != "tcp" and pe[k].get("statuses") != se[k].get("statuses"):
+        fail("%s statuses: prometheus %s, store %s" % (k, pe[k].get("statuses"), se[k].get("statuses")))
 kinds = lambda g: {x["name"]: x["kind"] for x in g["services"]}
 for n in ("web", "inventory", "redis-server"):
     if kinds(p).get(n) != kinds(s).get(n):
@@ -272,6 +274,29 @@ else
 	bad "gatectl --prometheus graph differs from the store (see above)"
 fi
 "$PY" -c 'import json,sys; g=json.load(open(sys.argv[1])); print("prometheus answer: agents=%d series_read=%d samples_read=%d" % (g["agents"], g["series_read"], g["samples_read"]))' "$work/pgraph.json" || true
+
+# scope: the same walk over the cluster's edges as over the stores
+scope_db=$work/a1.db
+[ $two = 1 ] && scope_db=$work/merged.db
+"$gatectl" --prometheus "$PROM" scope --changed inventory --since "@$((t0 - 5))" -o json >"$work/pscope.json" 2>&1 ||
+	bad "gatectl --prometheus scope: $(cat "$work/pscope.json")"
+"$gatectl" --db "$scope_db" scope --changed inventory -o json >"$work/sscope.json"
+if "$PY" - "$work/pscope.json" "$work/sscope.json" <<'EOF'; then ok "gatectl --prometheus scope --changed inventory: the store's edges and counts"; else bad "scope over prometheus differs (see above)"; fi
+import json, sys
+p, s = (json.load(open(f)) for f in sys.argv[1:3])
+key = lambda g: {(e["client"], e["server"], e["protocol"], e["operation"]): (e["requests"], e["errors"])
+                 for e in g["edges"] if e["client"] == "web"}
+print("    prometheus %s" % sorted(key(p).items()))
+sys.exit(0 if key(p) == key(s) and key(p) else 1)
+EOF
+set +e
+msg=$("$gatectl" --prometheus "$PROM" paths 2>&1); rc=$?
+set -e
+if [ $rc -eq 2 ] && grep -q "call-path links" <<<"$msg"; then
+	ok "paths over prometheus refused, saying why (call-path links are in the stores only)"
+else
+	bad "paths over prometheus: rc=$rc $msg"
+fi
 
 set +e
 msg=$("$gatectl" --prometheus http://127.0.0.1:27199 graph 2>&1); rc=$?
