@@ -20,7 +20,7 @@ ok() { passed=$((passed + 1)); echo "  ok   $*"; }
 bad() { failed=$((failed + 1)); echo "  FAIL $*"; }
 finish() { echo "deploy: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
 
-for c in systemd-analyze "$PY" setpriv man curl; do
+for c in systemd-analyze "$PY" setpriv man col curl; do
 	command -v "$c" >/dev/null || { bad "missing $c (run: tools/install-deps.sh)"; finish; exit 1; }
 done
 "$PY" -c 'import yaml' 2>/dev/null || { bad "missing python3-yaml (run: tools/install-deps.sh)"; finish; exit 1; }
