@@ -205,6 +205,15 @@ sys.exit(1 if fails else 0)
 EOF
 echo "series of agent 1 (this test's traffic): $("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["result"][0]["value"][1])' "$work/q_series.json")"
 
+# --- a restart of agent 1: its counters start again from 0 ------------------------
+# (Prometheus sees the series fall: a reset; the store adds to its windows)
+it_agent_stop "$work/agent.log"
+it_agent_start "$work/agent.log" "$work/agent.log" --db "$work/a1.db" \
+	--flush-interval 1 --metrics-addr "127.0.0.1:$M1_PORT" \
+	$([ $two = 1 ] && echo --exclude-netns "$NS2")
+for i in $(seq 5); do env OTEL_SERVICE_NAME=web curl -sf -o /dev/null "http://127.0.0.1:$HTTP_PORT/api/items/$i"; done
+if fresh_scrape "$M1_PORT"; then ok "prometheus scraped agent 1 after its restart"; else bad "no fresh scrape of agent 1 after its restart"; fi
+
 # --- gatectl --prometheus: the same graph as the store, exact counts ----------
 "$gatectl" --prometheus "$PROM" graph --since "@$((t0 - 5))" -o json >"$work/pgraph.json" 2>"$work/pgraph.err" ||
 	bad "gatectl --prometheus graph failed: $(cat "$work/pgraph.err")"
@@ -238,7 +247,7 @@ def fail(m):
     global fails
     fails += 1
     print("    " + m)
-want = {("web", "inventory", "http", "GET /api/items/{id}"): (10 + (n2 if two else 0), 0),
+want = {("web", "inventory", "http", "GET /api/items/{id}"): (10 + 5 + (n2 if two else 0), 0),
         ("web", "inventory", "http", "GET /api/fail"): (3, 3),
         ("web", "redis-server", "redis", "SET"): (4, 0),
         ("web", "redis-server", "redis", "INCR"): (2, 2)}
