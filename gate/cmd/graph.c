@@ -415,10 +415,27 @@ static int graph_picture(struct gate_ctx *ctx, const struct gate_edges *es,
 	snprintf(range, sizeof(range), "%s .. %s", lo, hi);
 	page.range = range;
 	if (ctx->prom_url) {
+		struct gate_prom_counter *pc = NULL;
+		size_t npc = 0;
+
 		snprintf(source, sizeof(source), "prometheus %s", ctx->prom_url);
-		page.blind_note = "not exported to Prometheus as a list: see the "
-				  "faultline_agent_*_total counters, or draw from a "
-				  "store (gatectl --db FILE graph -o html)";
+		/* the agents' counters of what they did not see, summed */
+		err = gate_prom_counters_read(ctx, ctx->prom_url, until, &pc, &npc);
+		blind = err ? NULL : calloc(npc + 1, sizeof(*blind));
+		if (!err && !blind)
+			err = gate_fail(ctx, -ENOMEM, "out of memory");
+		for (size_t i = 0; !err && i < npc; i++) {
+			const char *what = bs_reason(pc[i].name);
+			if (!what || !pc[i].value)
+				continue;
+			snprintf(blind[nblind].name, sizeof(blind[nblind].name), "%s", pc[i].name);
+			blind[nblind].value = pc[i].value;
+			blind[nblind++].what = what;
+		}
+		free(pc);
+		page.blind_known = !err;
+		page.blind = blind;
+		page.nblind = nblind;
 	} else {
 		snprintf(source, sizeof(source), "store %s", ctx->db_path);
 		err = bs_not_seen(ctx, &blind, &nblind);

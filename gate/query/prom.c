@@ -634,6 +634,40 @@ int gate_prom_graph_read(struct gate_ctx *ctx, const char *url, int64_t since_ns
 	return 0;
 }
 
+int gate_prom_counters_read(struct gate_ctx *ctx, const char *url, int64_t at_ns,
+			    struct gate_prom_counter **out, size_t *n)
+{
+	json_t *res = NULL, *e;
+	size_t i, cnt = 0;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	err = prom_query(ctx, url, "sum by (__name__) ({__name__=~\"faultline_agent_.+_total\"})",
+			 (double)at_ns / 1e9, &res);
+	if (err)
+		return err;
+	*out = calloc(json_array_size(res) + 1, sizeof(**out));
+	if (!*out) {
+		json_decref(res);
+		return gate_fail(ctx, -ENOMEM, "out of memory");
+	}
+	json_array_foreach(res, i, e) {
+		const char *name = label(json_object_get(e, "metric"), "__name__");
+		size_t len = strlen(name), pl = strlen("faultline_agent_"), sl = strlen("_total");
+		double t, v = sample_value(json_object_get(e, "value"), &t);
+
+		if (len <= pl + sl || isnan(v))
+			continue;
+		snprintf((*out)[cnt].name, sizeof((*out)[cnt].name), "%.*s",
+			 (int)(len - pl - sl), name + pl);
+		(*out)[cnt++].value = count_of(v);
+	}
+	*n = cnt;
+	json_decref(res);
+	return 0;
+}
+
 void gate_prom_graph_release(struct gate_prom_graph *g)
 {
 	gate_edges_release(&g->edges);

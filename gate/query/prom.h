@@ -62,6 +62,20 @@ int gate_prom_graph_read(struct gate_ctx *ctx, const char *url, int64_t since_ns
 json_t *gate_prom_statuses_json(const struct gate_prom_graph *g,
 				const struct gate_edge *e);
 
+/* An agent counter summed over every agent (faultline_agent_NAME_total). */
+struct gate_prom_counter {
+	char name[64];		/* NAME, as in the store's agent_counters */
+	uint64_t value;
+};
+
+/*
+ * gate_prom_counters_read() - every faultline_agent_*_total at @at_ns,
+ * summed over the agents (since each started). OUT: *@out (caller frees),
+ * *@n. Returns 0 or what a query returns (message in ctx->err).
+ */
+int gate_prom_counters_read(struct gate_ctx *ctx, const char *url, int64_t at_ns,
+			    struct gate_prom_counter **out, size_t *n);
+
 /* gate_prom_graph_release() - free @g and everything in it. */
 void gate_prom_graph_release(struct gate_prom_graph *g);
 

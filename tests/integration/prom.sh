@@ -284,6 +284,16 @@ else
 fi
 "$PY" -c 'import json,sys; g=json.load(open(sys.argv[1])); print("prometheus answer: agents=%d series_read=%d samples_read=%d" % (g["agents"], g["series_read"], g["samples_read"]))' "$work/pgraph.json" || true
 
+# the cluster's picture from Prometheus (FL_PROM_HTML=FILE keeps a copy)
+if "$gatectl" --prometheus "$PROM" graph --since "@$((t0 - 5))" -o html >"$work/pgraph.html" 2>"$work/phtml.err" &&
+	grep -q '<svg' "$work/pgraph.html" && grep -q '>web</text>' "$work/pgraph.html" &&
+	grep -q '>inventory</text>' "$work/pgraph.html" && grep -q '<h2>Blind spots</h2>' "$work/pgraph.html"; then
+	ok "gatectl --prometheus graph -o html: the cluster drawn, blind spots from the agents' counters"
+else
+	bad "gatectl --prometheus graph -o html: $(cat "$work/phtml.err")"
+fi
+[ -n "${FL_PROM_HTML:-}" ] && cp "$work/pgraph.html" "$FL_PROM_HTML"
+
 # scope: the same walk over the cluster's edges as over the stores
 scope_db=$work/a1.db
 [ $two = 1 ] && scope_db=$work/merged.db
