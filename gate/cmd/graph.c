@@ -24,7 +24,8 @@ struct graph_svc {
 static void graph_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: gatectl graph [--since T] [--until T] [--db FILE] [-o table|json|dot]\n"
+		"usage: gatectl graph [--since T] [--until T] [--buckets] [--db FILE]\n"
+		"                     [--prometheus URL] [-o table|json|dot|svg|html]\n"
 		"\n"
 		"The services and edges (client -> server, protocol, operation) seen in\n"
 		"the per-minute windows of a time range, with requests, errors, error\n"
