@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How many series one agent exports on the estate (tools/estate/shop.json):
 # the agent with --metrics-addr, the estate up, its tests run once (every
-# test's traffic), then /metrics counted per family. Holds the host lock.
+# test's traffic), then /metrics counted per family. `estate.py up` takes
+# the host lock and keeps it until `down`: the agent runs in between.
 # A measurement for docs/metrics.md "Cardinality", not a test.
 #
 # usage: tools/deploy/estate-series.sh        Ports: 27130 the agent's metrics.
@@ -11,7 +12,6 @@ cd "$root"
 MPORT=27130
 # shellcheck source=../lib/servers.sh
 . tools/lib/servers.sh
-fl_lock_host
 work=$(mktemp -d /tmp/faultline-estate-series.XXXXXX)
 agent_pid=
 cleanup() {
@@ -20,10 +20,10 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+python3 tools/estate/estate.py up --state "$work/st" >"$work/up.log" 2>&1 || { tail "$work/up.log"; exit 1; }
 ./build/faultline-agent --db "$work/e.db" --metrics-addr "127.0.0.1:$MPORT" >"$work/agent.log" 2>&1 &
 agent_pid=$!
 for _ in $(seq 100); do grep -q ready "$work/agent.log" && break; sleep 0.1; done
-python3 tools/estate/estate.py up --state "$work/st" >"$work/up.log" 2>&1 || { tail "$work/up.log"; exit 1; }
 python3 tools/estate/estate.py test --state "$work/st" >"$work/test.log" 2>&1 || true
 sleep 2
 curl -s "http://127.0.0.1:$MPORT/metrics" >"$work/metrics.txt"
