@@ -32,6 +32,7 @@ suite unit-asan make --no-print-directory unit-asan
 suite fuzz-smoke make --no-print-directory fuzz-smoke
 suite gatectl tests/gate/run.sh
 suite gatectl-store tests/gate/store.sh
+suite gatectl-verify tests/gate/verify.sh
 suite render tests/gate/render.sh
 suite integration tests/integration/run.sh
 suite identity tests/integration/identity.sh
@@ -42,10 +43,12 @@ suite mysql tests/integration/mysql.sh
 suite http2 tests/integration/http2.sh
 suite sockpaths tests/integration/sockpaths.sh
 suite secrets tests/integration/secrets.sh
+suite estate tests/integration/estate.sh
 suite hostile tests/reliability/hostile.sh
 suite deep-faults tests/deep/faults.sh
 suite prom tests/integration/prom.sh
 suite gateagent tests/integration/gateagent.sh
+suite gate-sandbox tests/gate-sandbox/run.sh
 suite deploy tests/deploy/run.sh
 
 echo

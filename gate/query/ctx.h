@@ -37,6 +37,8 @@ enum gate_format {
 	GATE_FMT_DOT,		/* graph only */
 	GATE_FMT_SVG,		/* graph only: drawn by libgvc (output/render.c) */
 	GATE_FMT_HTML,		/* graph only: one page, the SVG inline */
+	GATE_FMT_JUNIT,		/* gate only: JUnit XML */
+	GATE_FMT_MARKDOWN,	/* gate only: a PR comment */
 	GATE_FMT_COUNT
 };
 
@@ -77,6 +79,7 @@ struct gate_service {
 struct gate_ctx {
 	const char *db_path;	/* --db */
 	const char *prom_url;	/* --prometheus: production windows from there */
+	bool db_given;		/* --db was given (else a hook driver's store is the default) */
 	enum gate_format fmt;	/* -o */
 	sqlite3 *db;		/* read-only; opened by gate_open() */
 	sqlite3_stmt *stmts[GATE_SQL_COUNT]; /* lazily prepared; owned */

@@ -29,7 +29,7 @@ chmod 755 "$work"
 cleanup() { [ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"; }
 trap cleanup EXIT
 
-cc -O1 -std=gnu11 -D_GNU_SOURCE -Ilib tests/gate/mkfixture.c lib/*.c -lsqlite3 -lm \
+cc -O1 -std=gnu11 -D_GNU_SOURCE -Ilib tests/gate/mkfixture.c lib/*.c -lsqlite3 -ljansson -lm \
 	-o "$work/mkfixture" 2>"$work/cc.err" || { bad "build mkfixture: $(cat "$work/cc.err")"; finish; exit 1; }
 "$work/mkfixture" "$work/graph.db" <tests/gate/graph.spec || { bad "fixture"; finish; exit 1; }
 "$work/mkfixture" "$work/blind.db" <tests/gate/blindspots.spec || { bad "fixture blind"; finish; exit 1; }
