@@ -371,3 +371,37 @@ int gate_render_html(struct gate_ctx *ctx, const struct gate_edges *es,
 	free(svg);
 	return 0;
 }
+
+static void base64(FILE *f, const unsigned char *p, size_t n)
+{
+	static const char t[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+			     (i + 2 < n ? p[i + 2] : 0);
+		fputc(t[v >> 18 & 63], f);
+		fputc(t[v >> 12 & 63], f);
+		fputc(i + 1 < n ? t[v >> 6 & 63] : '=', f);
+		fputc(i + 2 < n ? t[v & 63] : '=', f);
+	}
+}
+
+int gate_render_img(struct gate_ctx *ctx, const struct gate_edges *es,
+		    const struct gate_render_svc *svcs, size_t nsvcs,
+		    const struct gate_render_page *page, const char *alt, FILE *f)
+{
+	char *svg = NULL;
+	size_t len;
+	int err = gate_render_svg(ctx, es, svcs, nsvcs, page, &svg, &len);
+
+	if (err)
+		return err;
+	fputs("<img alt=\"", f);
+	html_text(f, alt);
+	fputs("\" src=\"data:image/svg+xml;base64,", f);
+	base64(f, (const unsigned char *)svg, len);
+	fputs("\">\n", f);
+	free(svg);
+	return 0;
+}

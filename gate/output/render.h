@@ -57,4 +57,13 @@ int gate_render_html(struct gate_ctx *ctx, const struct gate_edges *es,
 		     const struct gate_render_svc *svcs, size_t nsvcs,
 		     const struct gate_render_page *page, FILE *f);
 
+/*
+ * gate_render_img() - the SVG of @es as a Markdown/HTML image to @f:
+ * <img alt="@alt" src="data:image/svg+xml;base64,...">, self-contained (no
+ * file beside the report). Returns 0 or what gate_render_svg() returns.
+ */
+int gate_render_img(struct gate_ctx *ctx, const struct gate_edges *es,
+		    const struct gate_render_svc *svcs, size_t nsvcs,
+		    const struct gate_render_page *page, const char *alt, FILE *f);
+
 #endif /* FAULTLINE_GATE_RENDER_H */
