@@ -65,7 +65,7 @@ def edge(c, s, op):
 exec(sys.argv[2])
 PY
 
-if ! $CC -std=gnu11 -D_GNU_SOURCE -Ilib tests/gate/mkfixture.c lib/*.c -lsqlite3 -lm \
+if ! $CC -std=gnu11 -D_GNU_SOURCE -Ilib tests/gate/mkfixture.c lib/*.c -lsqlite3 -ljansson -lm \
 	-o "$work/mkfixture" 2>"$work/cc.err"; then
 	fail "build mkfixture" "$(cat "$work/cc.err")"; echo "gatectl-verify: $passed passed, $failed failed"; exit 1
 fi
