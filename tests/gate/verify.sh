@@ -74,7 +74,7 @@ store() { # NAME: a fresh store of that scenario at $work/NAME.db
 	"$work/mkfixture" "$work/$1.db" </dev/null && "$PY" tests/gate/verify_fixture.py "$work/$1.db" "$1" ||
 		fail "fixture $1"
 }
-for s in zero sparse spread quiet gap ok noagent; do store $s; done
+for s in zero sparse spread quiet gap ok noagent drops; do store $s; done
 
 # ---- the fixture's histogram blobs decode through lib/hist.c -------------
 rc "fixture blobs: graph reads them" 0 --db "$work/spread.db" graph --until @1795240800 -o json
@@ -172,6 +172,12 @@ eq(doc["verdict"], "pass", "limit 9 of 9")'
 gc --db "$N" verify --service gone -o json
 js "agent gone: default limits: inconclusive at the first unseen interval" '
 eq(doc["verdict"], "inconclusive", "verdict"); eq(len(doc["intervals"]), 2, "intervals")'
+
+rc "agent drops: inconclusive at the limit 0 (exit 3)" 3 --db "$work/drops.db" verify --service dropsvc -o json
+js "agent drops: the interval where the lost counter grew is nodata agent_drops, with the count" '
+eq([i["verdict"] for i in doc["intervals"]], ["pass", "pass", "inconclusive"], "intervals")
+eq((doc["intervals"][2]["agent"], doc["intervals"][2]["detail"]), ("drops", "web -> dropsvc GET /d: agent dropped 120 events in the window"), "interval 3")
+eq(edge("web", "dropsvc", "GET /d")["nodata"], "agent_drops", "edge")'
 
 # ---- a healthy deploy, a thin edge, a wrong alarm --------------------------
 O=$work/ok.db

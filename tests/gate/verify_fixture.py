@@ -204,6 +204,12 @@ def scenario(st, name):
                        ("ok", "redis", "GET", "errors", "redis")], verdict="fail")
         st.deploy("ok")
         st.flushes()
+    elif name == "drops":    # healthy traffic; the agent loses 120 events at 06:03:30
+        e = st.edge("web", "dropsvc", "GET /d")
+        steady(st, e)
+        st.gate("dropsvc", [("web", "dropsvc", "GET /d", "healthy")])
+        st.deploy("dropsvc")
+        st.flushes(lost=lambda t: 120 if t >= W0 + 3810 else 0)
     elif name == "noagent":  # no flush records after 06:02: the agent is gone
         e = st.edge("web", "gone", "GET /x")
         steady(st, e)
