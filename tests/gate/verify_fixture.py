@@ -130,6 +130,9 @@ class Store:
             "VALUES (1, 'learn', 'shop', '{}', ?, ?) ON CONFLICT DO NOTHING",
             (W0 * 10**9, W0 * 10**9 + 10))
         self.db.execute(
+            "INSERT INTO test_results(run_id, test, result, duration_ns, exit_code) "
+            "VALUES (1, 't1', 'pass', 2000000000, 0) ON CONFLICT DO NOTHING")
+        self.db.execute(
             "INSERT INTO footprints(run_id, test, client, server, protocol, "
             "operation, status, requests, errors) VALUES (1, 't1', ?, ?, 'http', ?, ?, 4, 0)",
             (client, server, op, status))
