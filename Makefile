@@ -17,9 +17,9 @@ CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 # gatectl, lib/ and the tools see include/ and lib/
 INCLUDES := -Iinclude -Ilib -I$(OUTPUT)
 AGENT_INCLUDES := $(INCLUDES) -Iagent
-GATE_INCLUDES := $(INCLUDES) -Igate	# gate/ files include "query/edges.h" etc.
+GATE_INCLUDES := $(INCLUDES) -Igate -I/usr/include/libxml2	# gate/ files include "query/edges.h" etc.
 LDLIBS_AGENT := -lbpf -lelf -lz -lsqlite3 -ljansson -lnghttp2 -lmicrohttpd -lpthread -lm
-LDLIBS_GATE := -lsqlite3 -ljansson -lnftables -lm
+LDLIBS_GATE := -lxml2 -lsqlite3 -ljansson -lnftables -lm
 
 ifeq ($(V),1)
 Q =
@@ -133,12 +133,12 @@ $(OUTPUT)/tests/test_judge $(OUTPUT)/asan/test_judge: gate/judge/stats.c gate/ju
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(AGENT_INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm $(UNIT_LIBS_$*) -o $@
+	$(Q)$(CC) $(CFLAGS) $(AGENT_INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -ljansson -lnghttp2 -lm $(UNIT_LIBS_$*) -o $@
 
 $(OUTPUT)/asan/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,ASAN-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(AGENT_INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm $(UNIT_LIBS_$*) -o $@
+	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(AGENT_INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -ljansson -lnghttp2 -lm $(UNIT_LIBS_$*) -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)./tests/run-unit.sh $(UNIT_BINS)
@@ -188,7 +188,7 @@ BENCH_TOOLS := $(OUTPUT)/tools/bench/connhold $(OUTPUT)/tools/bench/gengraph \
 $(OUTPUT)/tools/bench/%: tools/bench/%.c $(LIB_OBJS) $(wildcard lib/*.h)
 	$(call msg,BINARY,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lsqlite3 -lm -o $@
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lsqlite3 -ljansson -lm -o $@
 
 bench-tools: $(BENCH_TOOLS)
 

@@ -42,10 +42,12 @@ suite mysql tests/integration/mysql.sh
 suite http2 tests/integration/http2.sh
 suite sockpaths tests/integration/sockpaths.sh
 suite secrets tests/integration/secrets.sh
+suite estate tests/integration/estate.sh
 suite hostile tests/reliability/hostile.sh
 suite deep-faults tests/deep/faults.sh
 suite prom tests/integration/prom.sh
 suite gateagent tests/integration/gateagent.sh
+suite gate-sandbox tests/gate-sandbox/run.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"
