@@ -65,7 +65,7 @@ def edge(c, s, op):
 exec(sys.argv[2])
 PY
 
-if ! $CC -std=gnu11 -D_GNU_SOURCE -Ilib tests/gate/mkfixture.c lib/*.c -lsqlite3 -lm \
+if ! $CC -std=gnu11 -D_GNU_SOURCE -Ilib tests/gate/mkfixture.c lib/*.c -lsqlite3 -ljansson -lm \
 	-o "$work/mkfixture" 2>"$work/cc.err"; then
 	fail "build mkfixture" "$(cat "$work/cc.err")"; echo "gatectl-verify: $passed passed, $failed failed"; exit 1
 fi
@@ -283,6 +283,26 @@ rc "tests release cart: exit 0" 0 --db "$F" tests release cart
 rc "tests release cart again: exit 2" 2 --db "$F" tests release cart
 err_is "tests release: message" "gatectl: test 'cart' is not quarantined"
 rc "tests frobnicate: exit 2" 2 --db "$F" tests frobnicate x
+
+# ---- what the misses teach select (the gate's selection reads edge_risk, blind_spots) ----
+store sparse; store zero
+ST=tests/gate/verify_stack.json
+gc --db "$work/sparse.db" select --stack "$ST" --changed sparse -o json
+js "select before a miss: t1 covers web -> sparse" '
+eq([(t["name"], t["reason"]) for t in doc["selected"]], [("t2", "never learned"), ("t1", "risk")], "selected")'
+risk0=$(printf '%s' "$OUT" | "$PY" -c 'import json,sys; print([t["risk"] for t in json.load(sys.stdin)["selected"] if t["name"] == "t1"][0])')
+gc --db "$work/sparse.db" verify --service sparse
+gc --db "$work/sparse.db" select --stack "$ST" --changed sparse -o json
+js "select after the miss: t1's risk doubled (edge risk weight 2)" "
+t = [t for t in doc['selected'] if t['name'] == 't1'][0]
+near(t['risk'], 2 * $risk0, 'risk', 1e-5)"
+gc --db "$work/zero.db" select --stack "$ST" --changed zero -o json
+js "select before the miss: web -> zero uncovered, not yet a blind spot" '
+eq([(u["client"], u["server"], u["operation"], u["blind_spot"]) for u in doc["uncovered"]], [("web", "zero", "GET /a", False)], "uncovered")'
+gc --db "$work/zero.db" verify --service zero
+gc --db "$work/zero.db" select --stack "$ST" --changed zero -o json
+js "select after the miss: web -> zero a gate blind spot" '
+eq([(u["client"], u["server"], u["operation"], u["blind_spot"]) for u in doc["uncovered"]], [("web", "zero", "GET /a", True)], "uncovered")'
 
 echo "gatectl-verify: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
