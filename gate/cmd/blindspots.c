@@ -21,6 +21,7 @@
 #include "cmd/cmd.h"
 #include "cmd/blindspots.h"
 #include "output/output.h"
+#include "output/render.h"
 #include "query/open.h"
 #include "query/time.h"
 
@@ -619,3 +620,57 @@ const struct gate_cmd gate_cmd_blindspots = {
 	.store = GATE_CMD_READS,
 	.formats = GATE_FMTS_TABLE_JSON,
 };
+
+const char *bs_reason(const char *name)
+{
+	const struct bs_def *d = def_find(name);
+
+	return d && d->group != BS_TOTAL ? d->reason : NULL;
+}
+
+int bs_not_seen(struct gate_ctx *ctx, struct gate_render_blind **out, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	struct gate_render_blind *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc, err = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(ctx->db, "SELECT name, value FROM agent_counters "
+			       "WHERE value > 0 ORDER BY name", -1, &st, NULL))
+		return gate_fail(ctx, -EIO, "cannot read agent counters in '%s': %s",
+				 ctx->db_path, sqlite3_errmsg(ctx->db));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *what = name ? bs_reason(name) : NULL;
+
+		if (!what)
+			continue;
+		if (cnt == cap) {
+			struct gate_render_blind *nv;
+			cap = cap ? 2 * cap : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				err = gate_fail(ctx, -ENOMEM, "out of memory");
+				goto out;
+			}
+			v = nv;
+		}
+		snprintf(v[cnt].name, sizeof(v[cnt].name), "%s", name);
+		v[cnt].value = (uint64_t)sqlite3_column_int64(st, 1);
+		v[cnt++].what = what;
+	}
+	if (rc != SQLITE_DONE)
+		err = gate_fail(ctx, -EIO, "cannot read agent counters in '%s': %s",
+				ctx->db_path, sqlite3_errmsg(ctx->db));
+out:
+	sqlite3_finalize(st);
+	if (err) {
+		free(v);
+		return err;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}

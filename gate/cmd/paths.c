@@ -884,4 +884,6 @@ const struct gate_cmd gate_cmd_paths = {
 	.run = paths_run,
 	.store = GATE_CMD_READS,
 	.formats = GATE_FMTS_TABLE_JSON,
+	.no_prometheus = "call-path links (which request caused which) are in "
+			 "the agents' stores only, never exported to Prometheus",
 };

@@ -236,6 +236,71 @@ static int svc_by_id(struct gate_ctx *ctx, int64_t id, struct gate_service *out)
 	return err;
 }
 
+static struct gate_edge *edges_push(struct gate_edges *es);
+
+/* ---- the in-memory source (ctx->mem: edges read from Prometheus) ---- */
+
+static int mem_service_find(struct gate_ctx *ctx, const char *name,
+			    struct gate_service *svc)
+{
+	for (size_t i = 0; i < ctx->mem->n; i++) {
+		const struct gate_edge *e = &ctx->mem->v[i];
+		if (!strcmp(e->client, name)) {
+			*svc = (struct gate_service){ e->client_id, e->client, e->client_kind };
+			return 0;
+		}
+		if (!strcmp(e->server, name)) {
+			*svc = (struct gate_service){ e->server_id, e->server, e->server_kind };
+			return 0;
+		}
+	}
+	return gate_fail(ctx, -ENOENT, "unknown service '%s'", name);
+}
+
+static int mem_edges_of(struct gate_ctx *ctx, int64_t service_id, bool as_server,
+			struct gate_edges *out)
+{
+	for (size_t i = 0; i < ctx->mem->n; i++) {
+		const struct gate_edge *m = &ctx->mem->v[i];
+		struct gate_edge *e;
+
+		if ((as_server ? m->server_id : m->client_id) != service_id)
+			continue;
+		if (!(e = edges_push(out)))
+			return oom(ctx);
+		*e = *m;
+		memset(&e->stats, 0, sizeof(e->stats));
+		memset(&e->before, 0, sizeof(e->before));
+		e->protocol = strdup(m->protocol);
+		e->operation = strdup(m->operation);
+		if (!e->protocol || !e->operation) {
+			gate_edge_release(e);
+			out->n--;
+			return oom(ctx);
+		}
+	}
+	return 0;
+}
+
+/* The stats of in-memory edge @id: already over the command's range. */
+static int mem_edge_stats(struct gate_ctx *ctx, int64_t id, bool with_latency,
+			  struct gate_stats *s)
+{
+	for (size_t i = 0; i < ctx->mem->n; i++) {
+		const struct gate_stats *m = &ctx->mem->v[i].stats;
+		if (ctx->mem->v[i].id != id)
+			continue;
+		s->windows += m->windows;
+		s->requests += m->requests;
+		s->errors += m->errors;
+		s->client_errors += m->client_errors;
+		s->conn_errors += m->conn_errors;
+		if (with_latency && fl_hist_merge(&s->hist, &m->hist))
+			return oom(ctx);
+	}
+	return 0;
+}
+
 int gate_service_find(struct gate_ctx *ctx, const char *name,
 		      struct gate_service *svc)
 {
@@ -244,6 +309,8 @@ int gate_service_find(struct gate_ctx *ctx, const char *name,
 	size_t at;
 	int err, rc;
 
+	if (ctx->mem)
+		return mem_service_find(ctx, name, svc);
 	err = stmt(ctx, GATE_SQL_SERVICE, &st);
 	if (err)
 		return err;
@@ -374,6 +441,8 @@ int gate_edges_of(struct gate_ctx *ctx, int64_t service_id, bool as_server,
 	sqlite3_stmt *st;
 	int err, rc;
 
+	if (ctx->mem)
+		return mem_edges_of(ctx, service_id, as_server, out);
 	err = stmt(ctx, as_server ? GATE_SQL_EDGES_IN : GATE_SQL_EDGES_OUT, &st);
 	if (err)
 		return err;
@@ -461,6 +530,8 @@ int gate_edge_stats(struct gate_ctx *ctx, int64_t id, struct gate_range r,
 	sqlite3_stmt *st;
 	int err, rc;
 
+	if (ctx->mem)
+		return mem_edge_stats(ctx, id, with_latency, s);
 	err = stmt(ctx, with_latency ? GATE_SQL_WINDOWS : GATE_SQL_WINDOW_SUMS, &st);
 	if (err)
 		return err;

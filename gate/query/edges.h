@@ -124,6 +124,9 @@ int gate_edges_in_range(struct gate_ctx *ctx, struct gate_range r,
 int gate_edge_load(struct gate_ctx *ctx, int64_t id, struct gate_edges *out);
 
 /*
+ * (gate_service_find(), gate_edges_of() and gate_edge_stats() answer from
+ * ctx->mem instead of the store when it is set: --prometheus.)
+ *
  * gate_edges_of() - append to @out, with zeroed stats, every edge where
  * @service_id is the server (@as_server) or the client.
  * Returns 0, -EIO or -ENOMEM (@out as it was).
