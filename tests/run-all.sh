@@ -32,7 +32,10 @@ suite unit-asan make --no-print-directory unit-asan
 suite fuzz-smoke make --no-print-directory fuzz-smoke
 suite gatectl tests/gate/run.sh
 suite gatectl-store tests/gate/store.sh
+suite gatectl-sync /usr/bin/python3 tests/gate/sync.py
+suite gate-select tests/gate/select.sh
 suite gatectl-verify tests/gate/verify.sh
+suite render tests/gate/render.sh
 suite integration tests/integration/run.sh
 suite identity tests/integration/identity.sh
 suite tls tests/integration/tls.sh
@@ -48,6 +51,7 @@ suite deep-faults tests/deep/faults.sh
 suite prom tests/integration/prom.sh
 suite gateagent tests/integration/gateagent.sh
 suite gate-sandbox tests/gate-sandbox/run.sh
+suite deploy tests/deploy/run.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"
