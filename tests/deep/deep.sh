@@ -72,6 +72,15 @@ expect "fault_results rows" "$(sqlite3 "$db" 'SELECT count(*) FROM fault_results
 expect "fault_detections of cart_item" \
 	"$(sqlite3 "$db" "SELECT count(*) FROM fault_detections WHERE test = 'cart_item'")" "4"
 
+# feedback: select names the tests that catch the edge's faults, and ranks them higher
+G select --stack "$stack" --changed cart -o json >"$work/r.json" 2>"$work/sel.err"
+expect "select: exit 0" "$?" "0"
+expect "select: faults of cart -> kv-redis caught by" \
+	"$(py "sorted(set(t for e in r['affected'] if e['client']=='cart' and e['server']=='kv-redis' for t in e.get('faults_caught_by', [])))")" \
+	"['both_items', 'cart_item']"
+expect "select: cart_item carries the faults it caught" \
+	"$(py "[t.get('faults_caught') for t in r['selected'] if t['name']=='cart_item']")" "[4]"
+
 # table output: the matrix
 G deep --stack "$stack" --state-dir "$sd" --edges 'cart->kv-redis' --faults refuse,latency:100ms >"$work/t.out" 2>>"$work/deep.err"
 grep -q "^cart -> kv-redis  *D2  *A" "$work/t.out" && ok "table: cart -> kv-redis D2 A" ||
