@@ -348,9 +348,9 @@ static int tests_choose(struct selection *sel)
 }
 
 /*
- * What the latest deep run of the stack says about the affected edges:
- * per edge the tests that detected a fault on its client → server, per
- * test how many such faults it detected (effectiveness, docs/deep.md).
+ * What the latest deep run of the stack that faulted an affected edge's
+ * client → server says about it: the tests that detected a fault there,
+ * and per test how many such faults (effectiveness, docs/deep.md).
  * A store without deep runs (schema < 7, or none yet) changes nothing.
  */
 static int deep_feedback(struct gate_ctx *ctx, struct selection *sel,
@@ -358,7 +358,8 @@ static int deep_feedback(struct gate_ctx *ctx, struct selection *sel,
 {
 	static const char sql[] =
 		"SELECT test, count(*) FROM fault_detections WHERE deep_run_id ="
-		" (SELECT max(id) FROM deep_runs WHERE stack = ?1)"
+		" (SELECT max(r.deep_run_id) FROM fault_results r JOIN deep_runs d"
+		"  ON d.id = r.deep_run_id WHERE d.stack = ?1 AND r.client = ?2 AND r.server = ?3)"
 		" AND client = ?2 AND server = ?3 GROUP BY test ORDER BY test";
 	sqlite3_stmt *st = NULL;
 
