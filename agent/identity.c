@@ -544,6 +544,10 @@ uint32_t identity_listener(struct identity *id, const uint8_t addr[16],
 	uint32_t tgid = find_listener(id, addr, port);
 	uint64_t age = now_ns() - id->listen_read_ns;
 
+	/* an owner that exited was replaced (a deploy) or is gone: read again */
+	if (tgid && !alive(tgid))
+		tgid = 0;
+
 	/* a connection to this node proves a listener we have not read yet;
 	 * a remote peer is found here only behind NAT: rarely worth a read */
 	if (tgid || age < LISTEN_REFRESH_LOCAL_NS ||
