@@ -43,7 +43,6 @@ suite mysql tests/integration/mysql.sh
 suite http2 tests/integration/http2.sh
 suite sockpaths tests/integration/sockpaths.sh
 suite secrets tests/integration/secrets.sh
-suite deploy tests/integration/deploy.sh
 suite estate tests/integration/estate.sh
 suite hostile tests/reliability/hostile.sh
 suite deep-faults tests/deep/faults.sh
