@@ -20,6 +20,7 @@
 
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 
 #include "agent.h"
 #include "aggregate.h"
@@ -49,6 +50,7 @@ static struct env {
 	bool no_tls;		/* no SSL_* uprobes */
 	bool no_paths;		/* no call-path links */
 	bool verbose;
+	const char *collector;	/* auto|socket|syscall */
 	int64_t rollup_after_s;	/* roll minute windows up into hours after this */
 	int64_t retention_s;	/* delete what is older than this */
 } env = {
@@ -56,6 +58,7 @@ static struct env {
 	.retention_s = FL_COMPACT_RETENTION_DEFAULT_S,
 	.db = "faultline.db",
 	.source = "ebpf",
+	.collector = "auto",
 	.capture = FL_CAPTURE_DEFAULT,
 	.flush_s = 5,
 	.ringbuf_mb = FL_RINGBUF_DEFAULT >> 20,
@@ -82,6 +85,7 @@ static const char doc[] =
 	"mounting tracefs).";
 
 #define OPT_MAX_ROUTES 0x200	/* long-only options: keys past any char */
+#define OPT_COLLECTOR 0x201
 
 static const struct argp_option opts[] = {
 	{ "db", 'd', "FILE", 0, "Store to write (default ./faultline.db)", 0 },
@@ -119,6 +123,10 @@ static const struct argp_option opts[] = {
 	{ "retention", 0x102, "AGE", 0,
 	  "Delete windows older than AGE, and edges left without any "
 	  "(default 7d; never)", 0 },
+	{ "collector", OPT_COLLECTOR, "PATH", 0,
+	  "Where the collector hooks: socket (sock tracepoints, no syscall "
+	  "tracepoint: the default where the kernel has them), syscall (the "
+	  "fallback), or auto (default: socket, else syscall)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf output (verifier log)", 0 },
 	{},
 };
@@ -159,6 +167,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		return parse_uint(arg, 1024, 1u << 24, &env.max_conns, state);
 	case OPT_MAX_ROUTES:
 		return parse_uint(arg, 0, 1000000, &env.max_routes, state);
+	case OPT_COLLECTOR:
+		if (strcmp(arg, "auto") && strcmp(arg, "socket") &&
+		    strcmp(arg, "syscall"))
+			argp_error(state, "invalid collector '%s' (expected socket, "
+				   "syscall or auto)", arg);
+		env.collector = arg;
+		break;
 	case 's':
 		env.services = arg;
 		break;
@@ -286,6 +301,7 @@ struct agent {
 	FILE *record;		/* --record stream, or NULL */
 	struct tls *tls;	/* SSL_* uprobes, or NULL (replay, --no-tls) */
 	struct agent_stats stats;
+	bool sock_path;		/* the socket path is loaded (else syscalls) */
 	bool usage_error;	/* exit 2: the operator's input was wrong */
 };
 
@@ -431,10 +447,58 @@ static void print_stats(const struct agent_stats *st)
 		(unsigned long long)st->bpf[FL_CNT_TLS_UNMAPPED]);
 }
 
-static int load_collector(struct agent *a)
+/*
+ * Programs by path: sk_* are the socket path's, tp_* the syscall path's,
+ * the others (exec, the SSL uprobes) both paths'.
+ */
+static void select_path(struct collector_bpf *skel, bool sock)
 {
-	int err;
+	struct bpf_program *prog;
 
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *name = bpf_program__name(prog);
+		if (!strncmp(name, "sk_", 3))
+			bpf_program__set_autoload(prog, sock);
+		else if (!strncmp(name, "tp_", 3))
+			bpf_program__set_autoload(prog, !sock);
+	}
+	/* what the other path alone uses: not created, or minimal */
+	bpf_map__set_autocreate(skel->maps.sk_states, sock);
+	bpf_map__set_autocreate(skel->maps.task_states, sock);
+	bpf_map__set_max_entries(skel->maps.clients, sock ? env.max_conns : 1);
+	bpf_map__set_max_entries(skel->maps.conns, sock ? 1 : env.max_conns);
+	bpf_map__set_max_entries(skel->maps.mirrors, sock ? 1 : env.max_conns);
+	bpf_map__set_max_entries(skel->maps.procs, sock ? 1 : env.max_conns);
+	bpf_map__set_max_entries(skel->maps.inflight, sock ? 1 : 16384);
+	bpf_map__set_max_entries(skel->maps.evloop_tids, sock ? 1 : 65536);
+	skel->rodata->sock_path = sock;
+}
+
+/*
+ * The socket path needs tp_btf on the sock tracepoints (Linux 6.3+ for
+ * sock_send_length/sock_recv_length) and socket/task storage: the BTF of
+ * the running kernel says whether the tracepoints exist; loading says the
+ * rest.
+ */
+static bool sock_path_available(void)
+{
+	static const char *const tps[] = {
+		"btf_trace_sock_send_length", "btf_trace_sock_recv_length",
+		"btf_trace_inet_sock_set_state",
+	};
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool ok = btf != NULL;
+
+	for (size_t i = 0; ok && i < sizeof(tps) / sizeof(tps[0]); i++)
+		ok = btf__find_by_name_kind(btf, tps[i], BTF_KIND_TYPEDEF) > 0;
+	btf__free(btf);
+	return ok && libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, NULL) > 0 &&
+	       libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) > 0;
+}
+
+/* Open, configure for path @sock and load; the skeleton stays in @a. */
+static int load_path(struct agent *a, bool sock)
+{
 	a->skel = collector_bpf__open();
 	if (!a->skel) {
 		fprintf(stderr, "faultline-agent: cannot open BPF object: %s\n",
@@ -443,13 +507,38 @@ static int load_collector(struct agent *a)
 	}
 	a->skel->rodata->capture_len = env.capture;
 	a->skel->rodata->self_tgid = (uint32_t)getpid();
+	a->skel->rodata->no_paths = env.no_paths;
 	bpf_map__set_max_entries(a->skel->maps.events, env.ringbuf_mb << 20);
-	bpf_map__set_max_entries(a->skel->maps.conns, env.max_conns);
 	bpf_map__set_max_entries(a->skel->maps.ssl_conns, env.max_conns);
-	bpf_map__set_max_entries(a->skel->maps.mirrors, env.max_conns);
-	bpf_map__set_max_entries(a->skel->maps.procs, env.max_conns);
+	select_path(a->skel, sock);
 	caps_prepare(a->skel->obj);
-	err = collector_bpf__load(a->skel);
+	return collector_bpf__load(a->skel);
+}
+
+static int load_collector(struct agent *a)
+{
+	bool want_sock = strcmp(env.collector, "syscall") != 0;
+	bool avail = want_sock && sock_path_available();
+	int err;
+
+	if (want_sock && !avail && !strcmp(env.collector, "socket")) {
+		fprintf(stderr, "faultline-agent: the socket collector needs tp_btf "
+				"on sock:sock_send_length, sock:sock_recv_length and "
+				"sock:inet_sock_set_state, and socket/task storage: "
+				"not in this kernel (use --collector syscall)\n");
+		return -EOPNOTSUPP;
+	}
+	a->sock_path = avail;
+	err = load_path(a, a->sock_path);
+	if (err && a->sock_path && !strcmp(env.collector, "auto") &&
+	    err != -EPERM) {
+		fprintf(stderr, "faultline-agent: cannot load the socket collector: "
+				"%s (falling back to the syscall collector)\n",
+			strerror(-err));
+		collector_bpf__destroy(a->skel);
+		a->sock_path = false;
+		err = load_path(a, false);
+	}
 	if (err == -EPERM) {
 		fprintf(stderr, "faultline-agent: BPF is not permitted here (%s): "
 				"run as root, or with CAP_BPF and CAP_PERFMON\n",
@@ -468,6 +557,9 @@ static int load_collector(struct agent *a)
 			strerror(-err));
 		return err;
 	}
+	fprintf(stderr, "faultline-agent: collector: %s\n",
+		a->sock_path ? "socket (sock tracepoints, no syscall tracepoint)"
+			     : "syscall (syscall tracepoints: the fallback)");
 	caps_report(a->skel->obj);
 	return 0;
 }
@@ -581,13 +673,14 @@ static int agent_open(struct agent *a)
 static int agent_table(struct agent *a, int64_t wall_off)
 {
 	a->ct = conn_table_new(a->id, a->agg, &a->stats, wall_off,
-			       a->skel ? bpf_map__fd(a->skel->maps.conns) : -1,
+			       a->skel && !a->sock_path ?
+			       bpf_map__fd(a->skel->maps.conns) : -1,
 			       !env.no_paths);
 	if (!a->ct) {
 		fprintf(stderr, "faultline-agent: out of memory\n");
 		return -ENOMEM;
 	}
-	if (a->skel)
+	if (a->skel && !a->sock_path)
 		conn_table_set_mirrors(a->ct, bpf_map__fd(a->skel->maps.mirrors),
 				       &a->skel->bss->mirrors_on);
 	return 0;
@@ -641,21 +734,29 @@ static int agent_live(struct agent *a)
 			strerror(errno));
 		return -EIO;
 	}
-	/* attached first: a socket opened meanwhile is the collector's own */
-	if (adopt_existing(handle_event, a, bpf_map__fd(a->skel->maps.conns),
-			   bpf_map__fd(a->skel->maps.procs), (uint32_t)getpid(),
-			   &adopted,
-			   &a->stats.conns_join_map_full) ||
+	/* attached first: a socket opened meanwhile is the collector's own.
+	 * The socket path joins older sockets at their first bytes instead */
+	if ((!a->sock_path &&
+	     adopt_existing(handle_event, a, bpf_map__fd(a->skel->maps.conns),
+			    bpf_map__fd(a->skel->maps.procs), (uint32_t)getpid(),
+			    &adopted, &a->stats.conns_join_map_full)) ||
 	    (!env.no_tls && !(a->tls = tls_new(a->skel, &a->stats)))) {
 		fprintf(stderr, "faultline-agent: out of memory\n");
 		return -ENOMEM;
 	}
 	if (a->tls)
 		tls_scan_all(a->tls, clock_ns(CLOCK_MONOTONIC));
-	fprintf(stderr, "faultline-agent: ready: capture %u bytes/syscall, "
-			"ring buffer %u MiB, store '%s', %llu existing "
-			"connections adopted\n",
-		env.capture, env.ringbuf_mb, env.db, (unsigned long long)adopted);
+	if (a->sock_path)
+		fprintf(stderr, "faultline-agent: ready: collector socket, capture "
+				"%u bytes/call, ring buffer %u MiB, store '%s', "
+				"existing connections joined at their first bytes\n",
+			env.capture, env.ringbuf_mb, env.db);
+	else
+		fprintf(stderr, "faultline-agent: ready: collector syscall, capture "
+				"%u bytes/syscall, ring buffer %u MiB, store '%s', "
+				"%llu existing connections adopted\n",
+			env.capture, env.ringbuf_mb, env.db,
+			(unsigned long long)adopted);
 	err = run(a);
 	/* the last events and windows are kept: flush before exit */
 	collector_bpf__detach(a->skel);
