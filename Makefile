@@ -168,13 +168,19 @@ demo: deps
 
 # Benchmarks (bench/README.md): not tests, and never run by `make test`.
 BENCH_TOOLS := $(OUTPUT)/tools/bench/connhold $(OUTPUT)/tools/bench/gengraph \
-	$(OUTPUT)/tools/bench/genweek
+	$(OUTPUT)/tools/bench/genweek $(OUTPUT)/tools/bench/floor
 .PHONY: bench bench-tools
 
 $(OUTPUT)/tools/bench/%: tools/bench/%.c $(LIB_OBJS) $(wildcard lib/*.h)
 	$(call msg,BINARY,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lsqlite3 -lm -o $@
+
+# the floor section's loader: BPF, not the store
+$(OUTPUT)/tools/bench/floor: tools/bench/floor.c $(OUTPUT)/floor.skel.h
+	$(call msg,BINARY,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< -lbpf -lelf -lz -o $@
 
 bench-tools: $(BENCH_TOOLS)
 

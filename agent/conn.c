@@ -909,6 +909,13 @@ int conn_table_event(struct conn_table *ct, const void *data, size_t len)
 					      h->type == FL_EV_THREAD_EVLOOP))
 			ct->err = -ENOMEM;
 		break;
+	case FL_EV_PROC_ENV: {
+		const struct fl_data_event *e = data;
+		if (len >= sizeof(*e) && e->cap_len <= len - sizeof(*e))
+			identity_exec_env(ct->id, h->cid.tgid,
+					  (const char *)(e + 1), e->cap_len);
+		break;
+	}
 	case FL_EV_PROC_EXEC:
 		if (len >= sizeof(struct fl_conn_event))
 			identity_exec(ct->id, h->cid.tgid,
@@ -930,8 +937,10 @@ int conn_table_event(struct conn_table *ct, const void *data, size_t len)
 			on_close(ct, data);
 		else if (h->type == FL_EV_CONN_FAIL)
 			on_fail(ct, data);
-		else
+		else {
 			on_exit_proc(ct, data);
+			identity_exit(ct->id, h->cid.tgid);
+		}
 		break;
 	default:
 		break;

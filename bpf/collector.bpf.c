@@ -539,7 +539,14 @@ int tp_sched_process_exit(void *ctx)
 	return 0;
 }
 
-/* A new program image: the agent looks for TLS libraries to attach to. */
+__noinline int fl_exec_env(__u32 tgid);
+
+/*
+ * A new program image: the agent looks for TLS libraries to attach to, and
+ * takes the service name from its environment now, before the program can
+ * overwrite it with a process title (redis-server, nginx, PostgreSQL):
+ * FL_EV_PROC_ENV first, so the agent has it when it handles the exec.
+ */
 SEC("tracepoint/sched/sched_process_exec")
 int ev_process_exec(void *ctx)
 {
@@ -549,6 +556,7 @@ int ev_process_exec(void *ctx)
 		return 0;
 	if (!sock_path)
 		exec_drop_closed(tgid);
+	fl_exec_env(tgid);
 	emit_conn(FL_EV_PROC_EXEC, bpf_ktime_get_ns(), tgid, -1, 0, 0,
 		  NULL, 0, NULL);
 	return 0;
@@ -817,6 +825,39 @@ static __always_inline struct stage_buf *stage_get(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&stage, &zero);
+}
+
+/*
+ * The environment block of the current task, just exec'd (@tgid), as an
+ * FL_EV_PROC_ENV event: its first FL_CAPTURE_MAX bytes. Returns 0.
+ */
+__noinline int fl_exec_env(__u32 tgid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct stage_buf *s = stage_get();
+	__u64 start, end, cap;
+
+	if (!s)
+		return 0;
+	start = BPF_CORE_READ(task, mm, env_start);
+	end = BPF_CORE_READ(task, mm, env_end);
+	if (!start || end <= start)
+		return 0;
+	cap = bound(end - start, FL_CAPTURE_MAX);
+	if (bpf_probe_read_user(s->payload, cap, (void *)start))
+		cap = 0;
+	__builtin_memset(&s->ev.hdr, 0, sizeof(s->ev.hdr));
+	s->ev.hdr.ts_ns = bpf_ktime_get_ns();
+	s->ev.hdr.cid.tgid = tgid;
+	s->ev.hdr.cid.fd = -1;
+	s->ev.hdr.tid = (__u32)bpf_get_current_pid_tgid();
+	s->ev.hdr.type = FL_EV_PROC_ENV;
+	s->ev.offset = 0;
+	s->ev.orig_len = end - start > 0x7fffffff ? 0x7fffffff : end - start;
+	s->ev.cap_len = cap;
+	if (bpf_ringbuf_output(&events, s, sizeof(s->ev) + cap, 0))
+		count(FL_CNT_RINGBUF_DROPS);
+	return 0;
 }
 
 /*

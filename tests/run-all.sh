@@ -31,6 +31,8 @@ suite unit-asan make --no-print-directory unit-asan
 suite fuzz-smoke make --no-print-directory fuzz-smoke
 suite gatectl tests/gate/run.sh
 suite gatectl-store tests/gate/store.sh
+# the BPF suites on the default collector (socket, on a kernel with the sock
+# tracepoints), then the key ones again on the syscall fallback
 suite integration tests/integration/run.sh
 suite identity tests/integration/identity.sh
 suite tls tests/integration/tls.sh
@@ -40,6 +42,9 @@ suite mysql tests/integration/mysql.sh
 suite http2 tests/integration/http2.sh
 suite sockpaths tests/integration/sockpaths.sh
 suite secrets tests/integration/secrets.sh
+for s in run identity tls paths mysql http2 sockpaths secrets; do
+	FL_COLLECTOR=syscall suite "${s/#run/integration}-syscall" tests/integration/$s.sh
+done
 
 echo
 echo "all: $total_p passed, $total_f failed"

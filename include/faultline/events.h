@@ -54,6 +54,11 @@ enum fl_event_type {
 				   = the stream offsets it continues from).
 				   Syscall path only: the socket path follows the
 				   socket itself */
+	FL_EV_PROC_ENV = 10,	/* execve(): the environment of the new image,
+				   read before it runs (fl_data_event layout:
+				   orig_len its size, its first cap_len bytes
+				   follow; hdr.cid.tgid the process). Sent just
+				   before its FL_EV_PROC_EXEC */
 };
 
 enum fl_role {

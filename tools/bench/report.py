@@ -205,6 +205,26 @@ def overhead(work, machine):
     return rows, loss
 
 
+def floor(work, machine):
+    """The floor section: nginx-small with no BPF, empty socket hooks, empty
+    syscall hooks (bench/run.sh floor())."""
+    d = os.path.join(work, "floor")
+    if not os.path.isdir(d) or not os.path.exists(os.path.join(d, "nginx-small-1-none.out")):
+        return None
+    pairs = int(machine["pairs"])
+    per = []
+    for r in range(1, pairs + 1):
+        runs = {c: parse_wrk(os.path.join(d, "nginx-small-%d-%s.out" % (r, c)))[""]
+                for c in ("none", "socket", "syscall")}
+        per.append({"round": r, **{c: runs[c]["rps"] for c in runs},
+                    "socket_ratio": runs["socket"]["rps"] / runs["none"]["rps"],
+                    "syscall_ratio": runs["syscall"]["rps"] / runs["none"]["rps"]})
+    return {"workload": "nginx-small", "rounds": per,
+            "rps": {c: mmm([p[c] for p in per]) for c in ("none", "socket", "syscall")},
+            "socket_ratio": mmm([p["socket_ratio"] for p in per]),
+            "syscall_ratio": mmm([p["syscall_ratio"] for p in per])}
+
+
 def pipeline(work):
     out = []
     for tag, rec, what in (
@@ -468,6 +488,25 @@ def markdown(res):
         L.append("| %s | %s | %s | %s |" % (t["what"], t["target"], meas, "yes" if t["met"] else "**no**"))
     L.append("")
 
+    fl = res.get("floor")
+    if fl:
+        L.append("## 0. Floor: the hook points alone (%s rounds, nginx-small)" % m["pairs"])
+        L.append("")
+        L.append("Programs that only bump a per-CPU counter, on the hooks of each collector "
+                 "path (tools/bench/floor): the socket path's tp_btf on sock_send_length, "
+                 "sock_recv_length, inet_sock_set_state; the syscall path's 20 syscall "
+                 "tracepoints. Any attached syscall tracepoint puts every task on the syscall "
+                 "slow path.")
+        L.append("")
+        L.append("| hooks | req/s | / none per round | / none |")
+        L.append("|---|---|---|---|")
+        L.append("| none | %s | - | - |" % f_mmm(fl["rps"]["none"]))
+        for c in ("socket", "syscall"):
+            L.append("| empty %s hooks | %s | %s | %s |" % (
+                c, f_mmm(fl["rps"][c]), ", ".join("%.3f" % p[c + "_ratio"] for p in fl["rounds"]),
+                f_mmm(fl[c + "_ratio"], 3)))
+        L.append("")
+
     L.append("## 1. Overhead at saturation (%s pairs, alternating none, agent, tcplife; %s s wrk runs)" % (
         m["pairs"], m["duration_s"]))
     L.append("")
@@ -644,6 +683,7 @@ def main():
                                        machine["redis_n_p1"], machine["redis_n_p16"]),
                           "demo_load_s": int(machine["demo_load_s"])}}
         res["overhead"], res["loss"] = overhead(work, machine)
+        res["floor"] = floor(work, machine)
         res["overhead_profile"] = [p for p in (live_profile(work, wl, int(machine["nproc"]))
                                                for wl in WORKLOADS) if p]
         res["pipeline"] = pipeline(work)
