@@ -2,7 +2,8 @@
 # Every test of faultline, in order: unit (plain), unit under ASan+UBSan,
 # gatectl against fixture stores, then the BPF integration tests against real
 # servers (plaintext, identity, TLS, socket paths, MySQL, HTTP/2 and gRPC,
-# secrets). Prints each suite's summary and a
+# secrets), then the reliability suites (tests/reliability/: hostile
+# traffic, crash and restart, disk full, bad stores). Prints each suite's summary and a
 # total "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -42,7 +43,11 @@ suite mysql tests/integration/mysql.sh
 suite http2 tests/integration/http2.sh
 suite sockpaths tests/integration/sockpaths.sh
 suite secrets tests/integration/secrets.sh
-for s in run identity tls paths mysql http2 sockpaths secrets; do
+suite execenv tests/integration/execenv.sh
+suite hostile tests/reliability/hostile.sh
+suite deep-faults tests/deep/faults.sh
+suite prom tests/integration/prom.sh
+for s in run identity tls paths mysql http2 sockpaths secrets execenv; do
 	FL_COLLECTOR=syscall suite "${s/#run/integration}-syscall" tests/integration/$s.sh
 done
 
