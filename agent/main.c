@@ -494,7 +494,6 @@ static void select_path(struct collector_bpf *skel, bool sock)
 	}
 	/* what the other path alone uses: not created, or minimal */
 	bpf_map__set_autocreate(skel->maps.sk_states, sock);
-	bpf_map__set_autocreate(skel->maps.task_states, sock);
 	bpf_map__set_max_entries(skel->maps.clients, sock ? env.max_conns : 1);
 	bpf_map__set_max_entries(skel->maps.conns, sock ? 1 : env.max_conns);
 	bpf_map__set_max_entries(skel->maps.mirrors, sock ? 1 : env.max_conns);

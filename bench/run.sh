@@ -333,13 +333,16 @@ for p in json.load(sys.stdin):
 # profile_live WL: one more agent run of WL, not counted in the overhead
 # table, with kernel.bpf_stats_enabled=1 (the time spent in each BPF
 # program) and a system-wide perf record (where both CPUs' time goes).
+# With COLLECTOR (socket|syscall) the agent runs that path, tagged
+# WL-profile-COLLECTOR: the per-program ns of both paths side by side.
 profile_live() {
-	local wl=$1 tag=$1-profile d=$WORK/overhead
+	local wl=$1 path=${2:-} tag=$1-profile d=$WORK/overhead
 	command -v perf >/dev/null && command -v bpftool >/dev/null || return 0
-	say "overhead: $wl: one profiled agent run (BPF run-time stats, perf record -a)"
+	[ -n "$path" ] && tag=$tag-$path
+	say "overhead: $wl: one profiled agent run${path:+ ($path collector)} (BPF run-time stats, perf record -a)"
 	BPF_STATS_WAS=$(cat /proc/sys/kernel/bpf_stats_enabled)
 	echo 1 >/proc/sys/kernel/bpf_stats_enabled
-	agent_start "$tag"
+	agent_start "$tag" ${path:+--collector "$path"}
 	LOAD_WRAP=(perf record -q -a -g -F 499 -o "$d/$tag.perf.data" --)
 	run_one "$wl" "$tag"
 	LOAD_WRAP=()
@@ -385,7 +388,7 @@ overhead() {
 				esac
 			done
 		done
-		case $wl in nginx-small | redis-p1) profile_live "$wl" ;; esac
+		case $wl in nginx-small | redis-p1) profile_live "$wl"; profile_live "$wl" syscall ;; esac
 	done
 }
 

@@ -72,6 +72,8 @@ struct ssl_call {
 	__u64 outlen;		/* size_t * of the _ex variants, else 0 */
 	__u64 ts;		/* entry timestamp, ns */
 	__u8 dir;		/* enum fl_direction, or SSL_DIR_NONE */
+	__u8 nested;		/* socket path: a socket was read or written
+				   inside it (else the SSL uses memory BIOs) */
 };
 
 struct ssl_key {
@@ -1231,6 +1233,15 @@ struct task_state {
 	__u32 mmsg_idx;		/* ... the message the next event is */
 	__u32 mmsg_vlen;	/* ... the messages of that call */
 	__u8 evloop;		/* FL_EV_THREAD_EVLOOP sent */
+	__u8 rd_role;		/* last_rd's role */
+	__u8 rd_mflags;		/* last_rd's SSL_M_MIRROR|SSL_M_ALL */
+	__u8 pad;
+	__u64 last_rd;		/* memory BIOs: the connection this thread last
+				   read outside an SSL call (its ciphertext feeds
+				   the next SSL_read), 0 once an SSL call took it */
+	__u64 pending_ssl;	/* memory BIOs: an SSL object whose last call
+				   wrote no socket: its output goes out with the
+				   thread's next socket write */
 };
 
 struct {
@@ -1482,31 +1493,37 @@ static __always_inline void sk_open(struct sock *sk, struct sk_state *st,
 }
 
 /*
- * Inside an SSL call of this thread, a socket's bytes are ciphertext and
- * name the SSL object's socket: map it (ssl_conns). Outside one, a socket
- * an SSL object used before carries alerts or a renegotiation. True: the
- * bytes are not emitted.
+ * TLS on the socket path. An SSL object is mapped to its socket by the
+ * socket I/O of its calls: the read or write nested in SSL_read/SSL_write
+ * (OpenSSL on a socket BIO), or, for memory BIOs (node, and any runtime
+ * that moves the ciphertext itself), the thread's socket read just before
+ * an SSL call that did no socket I/O (its input) and the thread's next
+ * socket write after one (its output). Each such pairing confirms or moves
+ * the mapping, so a wrong guess lasts one call at most.
  */
-static __always_inline bool sk_tls_ciphertext(struct sock *sk,
-					      struct sk_state *st, __u64 id)
+
+/*
+ * Threads that may be using memory BIOs: set once an SSL call did no socket
+ * I/O. While 0 a socket read costs no task-storage lookup for them.
+ */
+__u32 bio_seen = 0;
+/* Threads with a pending_ssl (see task_state): while 0, no lookup. */
+__s64 bio_pending = 0;
+
+/* Map SSL object @skey to socket @sk (@st): its syscall bytes are ciphertext. */
+static __always_inline void ssl_map_sk(struct sock *sk, struct sk_state *st,
+				       const struct ssl_key *skey)
 {
-	struct ssl_call *sc;
-	struct ssl_key skey = {};
 	struct ssl_conn *m, v = {};
 	struct client_key k = {};
 	struct client_val cv = { .tls = 1 }, *peer;
 
-	if (!ssl_inflight)
-		return st->flags & SK_F_TLS;
-	sc = bpf_map_lookup_elem(&ssl_calls, &id);
-	if (!sc)
-		return st->flags & SK_F_TLS;
-	skey.tgid = id >> 32;
-	skey.ssl = sc->ssl;
-	m = bpf_map_lookup_elem(&ssl_conns, &skey);
-	if (m && m->gen == st->id)
-		return true;
+	m = bpf_map_lookup_elem(&ssl_conns, skey);
+	if (m && m->gen == st->id && (st->flags & SK_F_TLS))
+		return;
 	st->flags |= SK_F_TLS;
+	if (m && m->gen == st->id)
+		return;
 	v.gen = st->id;
 	v.fd = FL_CID_SOCK;
 	v.role = st->role;
@@ -1521,8 +1538,95 @@ static __always_inline bool sk_tls_ciphertext(struct sock *sk,
 			v.mflags = SSL_M_MIRROR |
 				   (st->flags & SK_F_MIRROR_ALL ? SSL_M_ALL : 0);
 	}
-	bpf_map_update_elem(&ssl_conns, &skey, &v, BPF_ANY);
-	return true;
+	bpf_map_update_elem(&ssl_conns, skey, &v, BPF_ANY);
+}
+
+/*
+ * Inside an SSL call of this thread, a socket's bytes are ciphertext and
+ * name the SSL object's socket. Outside one, a socket an SSL object used
+ * before carries alerts or a renegotiation; a write after a memory-BIO SSL
+ * call carries that call's output. True: the bytes are not emitted.
+ */
+static __always_inline bool sk_tls_ciphertext(struct sock *sk,
+					      struct sk_state *st, __u64 id,
+					      __u8 dir)
+{
+	struct ssl_call *sc;
+	struct ssl_key skey = { .tgid = id >> 32 };
+	struct task_state *ts;
+
+	if (ssl_inflight && (sc = bpf_map_lookup_elem(&ssl_calls, &id))) {
+		sc->nested = 1;
+		skey.ssl = sc->ssl;
+		ssl_map_sk(sk, st, &skey);
+		return true;
+	}
+	if (!bio_seen)
+		return st->flags & SK_F_TLS;
+	ts = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts)
+		return st->flags & SK_F_TLS;
+	if (dir == FL_DIR_INGRESS) {
+		/* what the next SSL call of this thread may decrypt */
+		ts->last_rd = st->id;
+		ts->rd_role = st->role;
+		ts->rd_mflags = 0;
+		if ((st->flags & SK_F_MIRROR) && !(st->flags & SK_F_TLS)) {
+			struct client_key k = {};
+			struct client_val *peer;
+
+			sk_client_key(sk, &k, true);
+			peer = bpf_map_lookup_elem(&clients, &k);
+			if (peer && peer->tls)
+				ts->rd_mflags = SSL_M_MIRROR |
+					(st->flags & SK_F_MIRROR_ALL ? SSL_M_ALL : 0);
+		}
+	} else if (ts->pending_ssl &&
+		   ((st->flags & SK_F_TLS) || !st->bytes[FL_DIR_EGRESS])) {
+		/* a socket that has carried plaintext is not taken */
+		skey.ssl = ts->pending_ssl;
+		ts->pending_ssl = 0;
+		__sync_fetch_and_add(&bio_pending, -1);
+		ssl_map_sk(sk, st, &skey);
+		return true;
+	}
+	return st->flags & SK_F_TLS;
+}
+
+/*
+ * The end of SSL call @sc that did no socket I/O (memory BIOs): its input
+ * came from the thread's last socket read, its output goes with the next
+ * socket write. Before any plaintext is emitted for it.
+ */
+static __always_inline void ssl_bio_call(__u64 id, const struct ssl_call *sc)
+{
+	struct ssl_key skey = { .tgid = id >> 32, .ssl = sc->ssl };
+	struct task_state *ts;
+	struct ssl_conn *m, v = {};
+
+	if (!bio_seen)
+		bio_seen = 1;
+	ts = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts)
+		return;
+	if (ts->last_rd && sc->dir != FL_DIR_EGRESS) {
+		m = bpf_map_lookup_elem(&ssl_conns, &skey);
+		if (!m || m->gen != ts->last_rd) {
+			v.gen = ts->last_rd;
+			v.fd = FL_CID_SOCK;
+			v.role = ts->rd_role;
+			v.mflags = ts->rd_mflags;
+			bpf_map_update_elem(&ssl_conns, &skey, &v, BPF_ANY);
+		}
+	}
+	ts->last_rd = 0;
+	if (sc->dir == FL_DIR_INGRESS)
+		return; /* SSL_read: its output, if any, is rare */
+	if (!ts->pending_ssl)
+		__sync_fetch_and_add(&bio_pending, 1);
+	ts->pending_ssl = sc->ssl;
 }
 
 /*
@@ -1714,7 +1818,7 @@ static __always_inline int sk_data(struct sock *sk, long ret, __u8 dir,
 	}
 	if (!(st->flags & SK_F_OPENED))
 		sk_open(sk, st, id >> 32);
-	if (sk_tls_ciphertext(sk, st, id))
+	if (sk_tls_ciphertext(sk, st, id, dir))
 		return 0;
 	if (dir == FL_DIR_INGRESS) {
 		__u32 cs = sk_copied_seq(sk);
@@ -1900,6 +2004,8 @@ static __always_inline int ssl_exit(long ret)
 
 	if (!sc)
 		return 0;
+	if (sock_path && !sc->nested)
+		ssl_bio_call(id, sc);
 	if (sc->dir != SSL_DIR_NONE && (int)ret > 0) {
 		if (!sc->outlen)
 			n = (int)ret;

@@ -252,9 +252,9 @@ def pipeline(work):
     return out
 
 
-def live_profile(work, wl, ncpu):
+def live_profile(work, wl, ncpu, path=""):
     d = os.path.join(work, "overhead")
-    tag = wl + "-profile"
+    tag = wl + "-profile" + ("-" + path if path else "")
     if not os.path.exists(os.path.join(d, tag + ".bpfstats")):
         return None
     parse = parse_wrk if wl.startswith("nginx") else parse_redis
@@ -282,7 +282,9 @@ def live_profile(work, wl, ncpu):
     actx = read(os.path.join(work, "logs", "agent-%s.ctx" % tag)).split()
     sctx = read(os.path.join(d, tag + ".ctx")).split()
     mctx = int(sctx[2]) / wall if wall else None
-    return {"workload": wl, "load": load, "wall_s": wall,
+    m = re.search(r"faultline-agent: collector: (\w+)",
+                  read(os.path.join(work, "logs", "agent-%s.log" % tag)))
+    return {"workload": wl, "collector": m.group(1) if m else "?", "load": load, "wall_s": wall,
             "bpf_cpu_s": bpf_s, "bpf_share_of_machine": bpf_s / (wall * ncpu) if wall else None,
             "agent_cpu_cores": agent_cpu_cores(work, tag),
             "agent_wakeups_per_s": int(actx[0]) / wall if wall else None,
@@ -464,7 +466,9 @@ def markdown(res):
                  " (+%s modified files)" % m["dirty_files"] if m["dirty_files"] != "0" else "",
                  m["agent_sha256"], m["nginx"], m["redis"], m["wrk"], m["libbpf_tools"],
                  m["loadavg_start"], m.get("loadavg_end", "?"), m.get("wall_s", "?")))
-    L.append("CPUs busy with other work in the 2 s before the start: %s %%." % m.get("busy_pct_start", "?"))
+    L.append("CPUs busy with other work in the 2 s before the start: %s %%. "
+             "Collector of the agent runs: %s." % (m.get("busy_pct_start", "?"),
+                                                   m.get("collector", "?")))
     if int(m.get("busy_pct_start", "0")) >= 10:
         L.append("")
         L.append("**Warning:** the CPUs were %s %% busy with other work in the 2 s before the "
@@ -542,7 +546,8 @@ def markdown(res):
     for pr in res.get("overhead_profile") or []:
         tests = sorted(pr["load"].items())
         rate = ", ".join(("%s " % t if t else "") + "%s req/s" % f_num(v["rps"]) for t, v in tests)
-        L.append("### Where the overhead goes: %s (one extra agent run, not in the table above)" % pr["workload"])
+        L.append("### Where the overhead goes: %s, %s collector (one extra agent run, not in the table above)" % (
+            pr["workload"], pr.get("collector", "?")))
         L.append("")
         L.append("%s with the agent, BPF run-time statistics on and `perf record -a` (both add "
                  "a little cost). Time in the agent's BPF programs: %.2f CPU s of %.1f s × %s CPUs "
@@ -683,9 +688,13 @@ def main():
                                        machine["redis_n_p1"], machine["redis_n_p16"]),
                           "demo_load_s": int(machine["demo_load_s"])}}
         res["overhead"], res["loss"] = overhead(work, machine)
+        m = re.search(r"faultline-agent: collector: (\w+)",
+                      read(os.path.join(work, "logs", "agent-nginx-small-1-agent.log")))
+        machine["collector"] = m.group(1) if m else "?"
         res["floor"] = floor(work, machine)
-        res["overhead_profile"] = [p for p in (live_profile(work, wl, int(machine["nproc"]))
-                                               for wl in WORKLOADS) if p]
+        res["overhead_profile"] = [p for p in (live_profile(work, wl, int(machine["nproc"]), path)
+                                               for wl in WORKLOADS for path in ("", "syscall"))
+                                   if p]
         res["pipeline"] = pipeline(work)
         res["profile"] = [p for p in (profile(work, t) for t in ("demo", "demo-gone")) if p]
         res["memory"] = memory(work)
