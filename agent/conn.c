@@ -504,6 +504,15 @@ static void on_close(struct conn_table *ct, const struct fl_conn_event *e)
 	if (!c || c->cid.gen != e->hdr.cid.gen)
 		return;
 	ct->stats->conn_closes++;
+	if (cid_sock(&c->cid) && (e->flags & FL_CONN_F_MIRROR)) {
+		/* a quiet mirror's bytes came in its close only */
+		for (int d = 0; d < 2; d++) {
+			uint64_t seen = c->next_off[d] == UINT64_MAX ? 0 : c->next_off[d];
+			uint64_t unseen = e->bytes[d] > seen ? e->bytes[d] - seen : 0;
+			ct->stats->bytes_seen += unseen;
+			ct->stats->bytes_mirrored += unseen;
+		}
+	}
 	if (c->parser && !c->ignored)
 		fl_parser_close(c->parser, e->hdr.ts_ns, on_record, c);
 	conn_unlink(ct, c);

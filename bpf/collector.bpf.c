@@ -1202,6 +1202,10 @@ enum sk_flag {
 	SK_F_JOINED = 64,	/* existed before the agent: first seen mid-life */
 	SK_F_SEQ = 128,		/* rcv_seq is known */
 	SK_F_FIN = 256,		/* rcv_seq is past the peer's FIN */
+	SK_F_QUIET = 512,	/* a mirror of a process with no client socket:
+				   only its byte totals (at its close) */
+	SK_F_NB_CHECKED = 1024,	/* SK_F_NB is known */
+	SK_F_NB = 2048,		/* its file is O_NONBLOCK */
 };
 
 /* Socket storage of a TCP socket the collector has seen. */
@@ -1216,7 +1220,7 @@ struct sk_state {
 				   bytes[FL_DIR_INGRESS]: what a read that the
 				   hooks do not see (splice from the socket)
 				   skipped shows as a jump of copied_seq */
-	__u32 pad2;
+	__u32 quiet_gen;	/* outbound_gen when SK_F_QUIET was decided */
 	char comm[16];		/* the owner's, for events outside its context */
 };
 
@@ -1270,6 +1274,28 @@ struct {
 	__type(key, struct client_key);
 	__type(value, struct client_val);
 } clients SEC(".maps");
+
+/*
+ * Processes with a client socket (they make outbound calls): a mirror of
+ * any other process feeds no call path, so it sends nothing but its byte
+ * totals. `outbound_gen` moves when one is added: mirrors decide again.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);		/* tgid */
+	__type(value, __u8);
+} procs_out SEC(".maps");
+
+__u32 outbound_gen = 1;
+
+static __always_inline void note_outbound(__u32 tgid)
+{
+	__u8 one = 1;
+
+	if (!bpf_map_update_elem(&procs_out, &tgid, &one, BPF_NOEXIST))
+		__sync_fetch_and_add(&outbound_gen, 1);
+}
 
 /* Connection ids of the socket path: a counter, never reused. */
 __u64 next_conn_id = 0;
@@ -1335,7 +1361,8 @@ static __always_inline void sk_emit_conn(__u8 type, struct sock *sk,
 	e->hdr.role = st->role;
 	sk_fill_tuple(sk, &e->tuple);
 	e->err = err;
-	e->flags = st->flags & SK_F_JOINED ? FL_CONN_F_JOINED : 0;
+	e->flags = (st->flags & SK_F_JOINED ? FL_CONN_F_JOINED : 0) |
+		   (st->flags & SK_F_MIRROR ? FL_CONN_F_MIRROR : 0);
 	__builtin_memcpy(e->comm, st->comm, sizeof(e->comm));
 	e->bytes[0] = st->bytes[0];
 	e->bytes[1] = st->bytes[1];
@@ -1421,6 +1448,7 @@ int BPF_PROG(sk_set_state, struct sock *sk, int oldstate, int newstate)
 			return 0;
 		}
 		sk_state_init(st, FL_ROLE_CLIENT, tgid, 0);
+		note_outbound(tgid);
 		return 0;
 	}
 	if (newstate == TCP_SYN_RECV) {
@@ -1635,12 +1663,21 @@ static __always_inline void ssl_bio_call(__u64 id, const struct ssl_call *sc)
  * tie the requests it makes to the request it read last. Told once per
  * thread. Replaces the epoll_wait hooks of the syscall path.
  */
-static __always_inline void sk_evloop_mark(struct sock *sk, __u64 id)
+static __always_inline void sk_evloop_mark(struct sock *sk, struct sk_state *st,
+					   __u64 id)
 {
 	struct task_state *ts;
-	struct file *f = BPF_CORE_READ(sk, sk_socket, file);
 
-	if (!f || !(BPF_CORE_READ(f, f_flags) & O_NONBLOCK))
+	if (!(st->flags & SK_F_NB_CHECKED)) {
+		/* looked at once: set at accept (accept4's SOCK_NONBLOCK) or
+		 * before the first read */
+		struct file *f = BPF_CORE_READ(sk, sk_socket, file);
+
+		st->flags |= SK_F_NB_CHECKED;
+		if (f && (BPF_CORE_READ(f, f_flags) & O_NONBLOCK))
+			st->flags |= SK_F_NB;
+	}
+	if (!(st->flags & SK_F_NB))
 		return;
 	ts = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -1815,18 +1852,36 @@ static __always_inline int sk_data(struct sock *sk, long ret, __u8 dir,
 			return 0;
 		}
 		sk_state_init(st, FL_ROLE_UNKNOWN, 0, SK_F_JOINED);
+		/* it may be a client (a pool from before the agent) */
+		note_outbound(id >> 32);
 	}
+	if (st->role == FL_ROLE_CLIENT && st->owner != (__u32)(id >> 32))
+		note_outbound(id >> 32); /* a fork or a passed socket */
 	if (!(st->flags & SK_F_OPENED))
 		sk_open(sk, st, id >> 32);
 	if (sk_tls_ciphertext(sk, st, id, dir))
 		return 0;
+	if (st->flags & SK_F_MIRROR) {
+		if (st->quiet_gen != outbound_gen) {
+			st->quiet_gen = outbound_gen;
+			if (no_paths || !bpf_map_lookup_elem(&procs_out,
+							    &(__u32){ id >> 32 }))
+				st->flags |= SK_F_QUIET;
+			else
+				st->flags &= ~SK_F_QUIET;
+		}
+		if (st->flags & SK_F_QUIET) {
+			__sync_fetch_and_add(&st->bytes[dir], ret);
+			return 0;
+		}
+	}
 	if (dir == FL_DIR_INGRESS) {
 		__u32 cs = sk_copied_seq(sk);
 
 		sk_ingress_gap(sk, st, cs - (__u32)ret);
 		st->rcv_seq = cs;
 		if (st->role == FL_ROLE_SERVER)
-			sk_evloop_mark(sk, id);
+			sk_evloop_mark(sk, st, id);
 	}
 	off = __sync_fetch_and_add(&st->bytes[dir], ret);
 	meta = dir | (__u32)st->role << 16;
@@ -1890,6 +1945,7 @@ int sk_process_exit(void *ctx)
 			  NULL, 0, NULL);
 	if ((__u32)id != tgid || tgid == self_tgid)
 		return 0;
+	bpf_map_delete_elem(&procs_out, &tgid);
 	emit_conn(FL_EV_PROC_EXIT, bpf_ktime_get_ns(), tgid, -1, 0, 0, NULL, 0,
 		  NULL);
 	return 0;

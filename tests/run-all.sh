@@ -44,10 +44,11 @@ suite http2 tests/integration/http2.sh
 suite sockpaths tests/integration/sockpaths.sh
 suite secrets tests/integration/secrets.sh
 suite execenv tests/integration/execenv.sh
+suite tlsbio tests/integration/tlsbio.sh
 suite hostile tests/reliability/hostile.sh
 suite deep-faults tests/deep/faults.sh
 suite prom tests/integration/prom.sh
-for s in run identity tls paths mysql http2 sockpaths secrets execenv; do
+for s in run identity tls paths mysql http2 sockpaths secrets execenv tlsbio; do
 	FL_COLLECTOR=syscall suite "${s/#run/integration}-syscall" tests/integration/$s.sh
 done
 

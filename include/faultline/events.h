@@ -134,6 +134,10 @@ struct fl_conn_info {
 };
 
 #define FL_CONN_F_JOINED 1	/* fl_conn_event.flags: existed before the agent */
+#define FL_CONN_F_MIRROR 2	/* ... socket path: a mirrored server end (open,
+				   close); one of a process that has no client
+				   socket sends no data event at all, only its
+				   byte totals in the close (fl_conn_event.bytes) */
 
 /*
  * Value of the collector's `mirrors` map, keyed by fl_conn_key: the agent
