@@ -247,6 +247,23 @@ void identity_exec_env(struct identity *id, uint32_t tgid, const char *env,
 	}
 }
 
+size_t identity_env_filter(const char *env, size_t len, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (size_t off = 0; off < len;) {
+		const char *v = env + off;
+		size_t l = strnlen(v, len - off);
+		if (l >= 5 && !strncmp(v, "OTEL_", 5) && n + l + 1 <= outlen) {
+			memcpy(out + n, v, l);
+			out[n + l] = 0;
+			n += l + 1;
+		}
+		off += l + 1;
+	}
+	return n;
+}
+
 void identity_exit(struct identity *id, uint32_t tgid)
 {
 	struct exec_name *x = &id->execs[tgid % PROC_CACHE_SIZE];

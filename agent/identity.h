@@ -86,6 +86,14 @@ void identity_exec(struct identity *id, uint32_t tgid, const char *comm);
 void identity_exec_env(struct identity *id, uint32_t tgid, const char *env,
 		       size_t len);
 
+/*
+ * identity_env_filter() - the OTEL_* entries of environment block @env
+ * (@len bytes) into @out (@outlen bytes), NUL-terminated each; returns the
+ * bytes written. What a recording keeps of an environment: the rest may
+ * hold credentials.
+ */
+size_t identity_env_filter(const char *env, size_t len, char *out, size_t outlen);
+
 /* identity_exit() - @tgid exited: forget its exec-time name. */
 void identity_exit(struct identity *id, uint32_t tgid);
 

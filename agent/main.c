@@ -316,11 +316,39 @@ struct agent {
 	bool usage_error;	/* exit 2: the operator's input was wrong */
 };
 
+/*
+ * What a recording keeps of an event: an exec's environment only as its
+ * OTEL_* entries (the rest may hold credentials, and names nothing). Points
+ * at @data, or at @buf holding the filtered copy. OUT: *@out_len.
+ */
+static const void *record_view(const void *data, size_t len, void *buf,
+			       size_t buflen, size_t *out_len)
+{
+	const struct fl_data_event *e = data;
+	struct fl_data_event *f = buf;
+
+	*out_len = len;
+	if (len < sizeof(*e) || e->hdr.type != FL_EV_PROC_ENV ||
+	    e->cap_len > len - sizeof(*e) || buflen < sizeof(*e))
+		return data;
+	*f = *e;
+	f->cap_len = (uint32_t)identity_env_filter((const char *)(e + 1),
+						   e->cap_len, (char *)(f + 1),
+						   buflen - sizeof(*f));
+	f->orig_len = f->cap_len;
+	*out_len = sizeof(*f) + f->cap_len;
+	return f;
+}
+
 static int handle_event(void *ctx, void *data, size_t len)
 {
 	struct agent *a = ctx;
+	static uint64_t envbuf[(sizeof(struct fl_data_event) + FL_CAPTURE_MAX) / 8 + 1];
+	size_t rlen;
+	const void *rec = a->record ? record_view(data, len, envbuf, sizeof(envbuf),
+						  &rlen) : NULL;
 
-	if (a->record && record_write(a->record, data, len)) {
+	if (a->record && record_write(a->record, rec, rlen)) {
 		fprintf(stderr, "faultline-agent: cannot write '%s': %s "
 				"(recording stopped)\n", env.record, strerror(errno));
 		fclose(a->record);
@@ -477,6 +505,16 @@ static void print_stats(const struct agent_stats *st)
 		(unsigned long long)st->bpf[FL_CNT_TLS_UNMAPPED]);
 }
 
+/* Whether the running kernel has kfunc @name (its BTF names it). */
+static bool kfunc_exists(const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool ok = btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0;
+
+	btf__free(btf);
+	return ok;
+}
+
 /*
  * Programs by path: sk_* are the socket path's, tp_* the syscall path's,
  * the others (exec, the SSL uprobes) both paths'.
@@ -501,6 +539,7 @@ static void select_path(struct collector_bpf *skel, bool sock)
 	bpf_map__set_max_entries(skel->maps.inflight, sock ? 1 : 16384);
 	bpf_map__set_max_entries(skel->maps.evloop_tids, sock ? 1 : 65536);
 	skel->rodata->sock_path = sock;
+	skel->rodata->use_dynptr = sock && kfunc_exists("bpf_probe_read_user_dynptr");
 }
 
 /*

@@ -1749,6 +1749,54 @@ static __always_inline __u32 mmsg_index(__u64 vec, __u64 vlen, __u64 uflags,
 	return idx;
 }
 
+/* Linux 6.16+: user memory read straight into a ring buffer record. */
+extern int bpf_probe_read_user_dynptr(struct bpf_dynptr *dptr, __u64 off,
+				      __u64 size, const void *unsafe_ptr__ign) __ksym __weak;
+const volatile __u8 use_dynptr = 0;	/* the agent found that kfunc */
+
+/*
+ * The data event of a plain buffer (read/write/send/recv): reserved in the
+ * ring buffer at its size and the payload read into it, no staging copy.
+ */
+static __always_inline void sk_emit_buf(struct stage_buf *s, __u64 cid,
+					__u64 offset, __u64 len, __u32 meta,
+					__u64 ptr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fl_data_event *e;
+	struct bpf_dynptr dp;
+	__u64 cap = len < capture_len ? len : capture_len;
+
+	cap = bound(cap, FL_CAPTURE_MAX);
+	if (bpf_ringbuf_reserve_dynptr(&events, sizeof(*e) + cap, 0, &dp)) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		count(FL_CNT_RINGBUF_DROPS);
+		return;
+	}
+	e = bpf_dynptr_data(&dp, 0, sizeof(*e));
+	if (!e) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		return;
+	}
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->hdr.cid.tgid = id >> 32;
+	e->hdr.cid.fd = FL_CID_SOCK;
+	e->hdr.cid.gen = cid;
+	e->hdr.tid = (__u32)id;
+	e->hdr.type = FL_EV_DATA;
+	e->hdr.role = (meta >> 16) & 0xff;
+	e->hdr.dir = meta & (FL_DIR_MASK | FL_DIR_F_MIRROR);
+	e->hdr.source = FL_SRC_SYSCALL;
+	e->offset = offset;
+	e->orig_len = len;
+	e->cap_len = cap;
+	if (cap && bpf_probe_read_user_dynptr(&dp, sizeof(*e), cap, (void *)ptr)) {
+		count(FL_CNT_READ_FAILED);
+		e->cap_len = 0;	/* the record keeps its size; cap_len says */
+	}
+	bpf_ringbuf_submit_dynptr(&dp, rb_flags(s));
+}
+
 /*
  * Emit the data event of @len bytes at stream @offset of connection @cid
  * in direction (@meta & FL_DIR_MASK, plus FL_DIR_F_MIRROR), of role
@@ -1778,6 +1826,12 @@ __noinline int sk_emit_data(__u64 cid, __u64 offset, __u64 len, __u32 meta,
 		/* no user buffer (sendfile, splice, io_uring): counted */
 		source = FL_SRC_SPLICE;
 		meta |= SKE_NOCOPY;
+	}
+	if (use_dynptr && !(meta & (SKE_NOCOPY | SKE_CHECK)) &&
+	    (nr == NR_read || nr == NR_write || nr == NR_sendto ||
+	     nr == NR_recvfrom)) {
+		sk_emit_buf(s, cid, offset, len, meta, PT_REGS_PARM2_CORE_SYSCALL(regs));
+		return 0;
 	}
 	s->ev.hdr.ts_ns = bpf_ktime_get_ns();
 	s->ev.hdr.cid.tgid = id >> 32;
