@@ -117,10 +117,13 @@ $(OUTPUT)/tests/it/%: tests/integration/%.c
 
 # unit tests: parsers and lib, plain and under ASan+UBSan
 # a unit test of an agent module beyond the parsers names its sources here
-UNIT_EXTRA_test_routes := agent/aggregate.c agent/metrics.c
+UNIT_EXTRA_test_routes := agent/aggregate.c agent/metrics.c agent/footprint.c
 UNIT_LIBS_test_routes := -lmicrohttpd -lpthread
-$(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h
-UNIT_EXTRA_test_metrics := agent/metrics.c agent/aggregate.c
+$(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h agent/footprint.c agent/footprint.h
+UNIT_EXTRA_test_footprint := agent/aggregate.c agent/metrics.c agent/footprint.c
+UNIT_LIBS_test_footprint := -lmicrohttpd -lpthread
+$(OUTPUT)/tests/test_footprint $(OUTPUT)/asan/test_footprint: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h agent/footprint.c agent/footprint.h
+UNIT_EXTRA_test_metrics := agent/metrics.c agent/aggregate.c agent/footprint.c
 UNIT_LIBS_test_metrics := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_metrics $(OUTPUT)/asan/test_metrics: agent/metrics.c agent/metrics.h agent/agent.h agent/aggregate.c agent/aggregate.h
 # the judge's statistics are pure C beside gatectl (gate/judge/stats.c)

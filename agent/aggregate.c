@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "aggregate.h"
+#include "footprint.h"
 #include "hist.h"
 #include "metrics.h"
 #include "store.h"
@@ -16,12 +17,22 @@
 #define ROUTE_SET_BUCKETS 1024	/* hash buckets of route sets */
 #define ROUTE_SLOTS_MIN 8	/* first size of a route set's table */
 
+/* Requests of one status in one window (edge_window_statuses). */
+struct win_status {
+	char status[AGG_STATUS_LEN];
+	uint32_t requests, errors;
+};
+
 /* Deltas of one minute of one edge since the last flush. */
 struct window {
 	int64_t start_s;	/* Unix s, multiple of FL_STORE_WINDOW_S */
 	uint64_t requests, errors, client_errors, conn_errors;
 	uint64_t req_bytes, resp_bytes, latency_sum_ns;
 	struct fl_hist hist;	/* latency, ns */
+	struct win_status *st;	/* nst statuses, "_other" last once the cap is
+				   reached (kept allocated across flushes) */
+	uint8_t nst, stcap;
+	bool st_other;		/* st[nst] is "_other" */
 };
 
 struct agg_edge {
@@ -77,6 +88,7 @@ struct aggregator {
 	uint64_t routes_overflowed; /* records counted under an overflow op */
 	struct route_set *routes[ROUTE_SET_BUCKETS];
 	struct metrics *mx;	/* --metrics-addr: also counted there; borrowed */
+	struct footprint *fp;	/* the control socket's test marks, or NULL */
 };
 
 static const char *const kind_names[] = {
@@ -111,8 +123,10 @@ struct aggregator *agg_new(const char *source)
 
 static void edge_free(struct agg_edge *e)
 {
-	for (int i = 0; i < WINDOWS_MAX; i++)
+	for (int i = 0; i < WINDOWS_MAX; i++) {
 		fl_hist_release(&e->win[i].hist);
+		free(e->win[i].st);
+	}
 	free(e->client);
 	free(e);
 }
@@ -213,8 +227,12 @@ static struct window *window_get(struct agg_edge *e, uint64_t wall_ns)
 		return NULL;
 	struct window *w = &e->win[e->nwin++];
 	struct fl_hist keep = w->hist;	/* reuse the bins' memory */
+	struct win_status *st = w->st;
+	uint8_t stcap = w->stcap;
 	memset(w, 0, sizeof(*w));
 	w->hist = keep;
+	w->st = st;
+	w->stcap = stcap;
 	fl_hist_reset(&w->hist);
 	w->start_s = start;
 	return w;
@@ -467,10 +485,92 @@ const char *agg_edge_server(const struct agg_edge *e)
 	return e->server;
 }
 
+/* ---- statuses ------------------------------------------------------------ */
+
+_Static_assert(AGG_STATUS_MAX == FL_SW_STATUS_MAX, "one cap, memory and store");
+
+void agg_status(const struct fl_record *rec, char out[AGG_STATUS_LEN])
+{
+	const char *t = rec->status_text;
+
+	switch (rec->proto) {
+	case FL_PROTO_HTTP:
+		snprintf(out, AGG_STATUS_LEN, "%d", rec->status);
+		return;
+	case FL_PROTO_GRPC:
+		snprintf(out, AGG_STATUS_LEN, "grpc:%d", rec->status);
+		return;
+	case FL_PROTO_POSTGRES:
+	case FL_PROTO_MYSQL:
+		/* an error response without a SQLSTATE (MySQL before 4.1) */
+		snprintf(out, AGG_STATUS_LEN, "%s",
+			 t[0] ? t : rec->error ? "error" : "ok");
+		return;
+	case FL_PROTO_REDIS:
+		/* a blob error whose first word was not seen: ERR */
+		snprintf(out, AGG_STATUS_LEN, "%s",
+			 t[0] ? t : rec->error ? "ERR" : "ok");
+		return;
+	default:
+		snprintf(out, AGG_STATUS_LEN, "%s", rec->error ? "error" : "ok");
+	}
+}
+
+const char *agg_conn_status(int err)
+{
+	return err == -111 ? "conn_refused" :	/* ECONNREFUSED */
+	       err == -104 ? "conn_reset" :	/* ECONNRESET */
+	       "conn_failed";
+}
+
+/*
+ * Count one request of @status (@error) in @w: its own slot, a new one,
+ * or "_other" once AGG_STATUS_MAX are taken. Returns 0 or -ENOMEM.
+ */
+static int window_status(struct window *w, const char *status, bool error)
+{
+	struct win_status *s = NULL;
+
+	for (int i = 0; i < w->nst && !s; i++)
+		if (!strcmp(w->st[i].status, status))
+			s = &w->st[i];
+	if (!s && w->nst >= w->stcap) {
+		uint8_t cap = w->stcap ? (uint8_t)(w->stcap * 2) : 2;
+		if (cap > AGG_STATUS_MAX + 1)
+			cap = AGG_STATUS_MAX + 1;
+		struct win_status *n = realloc(w->st, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		w->st = n;
+		w->stcap = cap;
+	}
+	if (!s && w->nst < AGG_STATUS_MAX && !w->st_other) {
+		s = &w->st[w->nst++];
+		snprintf(s->status, sizeof(s->status), "%s", status);
+		s->requests = s->errors = 0;
+	} else if (!s) {
+		s = &w->st[w->nst];
+		if (!w->st_other) {
+			w->st_other = true;
+			snprintf(s->status, sizeof(s->status), AGG_STATUS_OTHER);
+			s->requests = s->errors = 0;
+		}
+	}
+	s->requests++;
+	s->errors += error;
+	return 0;
+}
+
+void agg_set_footprint(struct aggregator *a, struct footprint *fp)
+{
+	a->fp = fp;
+}
+
 int agg_record(struct aggregator *a, const char *client, const char *server,
 	       enum svc_kind server_kind, const struct fl_record *rec,
 	       bool tls, uint64_t wall_start_ns, struct agg_edge **edge)
 {
+	char status[AGG_STATUS_LEN];
 	bool overflowed = false;
 	struct window *w;
 	struct agg_edge *e;
@@ -496,6 +596,12 @@ int agg_record(struct aggregator *a, const char *client, const char *server,
 	edge_seen(e, wall_start_ns);
 	if (a->mx)
 		metrics_observe(a->mx, edge_mx(a, e), rec, lat);
+	agg_status(rec, status);
+	if (window_status(w, status, rec->error) ||
+	    (a->fp && footprint_add(a->fp, e->client, e->server, e->protocol,
+				    e->operation, status, rec->error, true, lat,
+				    wall_start_ns) < 0))
+		return -ENOMEM;
 	return fl_hist_add(&w->hist, lat, 1);
 }
 
@@ -532,8 +638,9 @@ int agg_link(struct aggregator *a, struct agg_edge *parent,
 }
 
 int agg_conn_error(struct aggregator *a, const char *client, const char *server,
-		   enum svc_kind server_kind, uint64_t wall_ns)
+		   enum svc_kind server_kind, int err, uint64_t wall_ns)
 {
+	const char *status = agg_conn_status(err);
 	struct agg_edge *e = edge_get(a, client, server, "tcp", "connect", false,
 				  server_kind);
 	struct window *w;
@@ -547,6 +654,11 @@ int agg_conn_error(struct aggregator *a, const char *client, const char *server,
 	edge_seen(e, wall_ns);
 	if (a->mx)
 		metrics_conn_error(a->mx, edge_mx(a, e));
+	if (window_status(w, status, true) ||
+	    (a->fp && footprint_add(a->fp, e->client, e->server, e->protocol,
+				    e->operation, status, true, false, 0,
+				    wall_ns) < 0))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -582,6 +694,10 @@ static int put_window(struct fl_sw *sw, int64_t edge_id,
 	row.hist_len = len;
 	err = fl_sw_window(sw, edge_id, &row);
 	free(blob);
+	for (int i = 0; !err && i < w->nst + w->st_other; i++)
+		err = fl_sw_status(sw, edge_id, source, w->start_s,
+				   FL_STORE_WINDOW_S, w->st[i].status,
+				   w->st[i].requests, w->st[i].errors);
 	return err;
 }
 

@@ -48,7 +48,8 @@ suite tlsbio tests/integration/tlsbio.sh
 suite hostile tests/reliability/hostile.sh
 suite deep-faults tests/deep/faults.sh
 suite prom tests/integration/prom.sh
-for s in run identity tls paths mysql http2 sockpaths secrets execenv tlsbio; do
+suite gateagent tests/integration/gateagent.sh
+for s in run identity tls paths mysql http2 sockpaths secrets execenv tlsbio gateagent; do
 	FL_COLLECTOR=syscall suite "${s/#run/integration}-syscall" tests/integration/$s.sh
 done
 
