@@ -98,6 +98,8 @@ struct ssl_conn {
 				   is read too: not copied (see the socket path) */
 #define SSL_M_ALL 2		/* ... and its requests are not needed either */
 #define SSL_M_CHECKED 4		/* its first request bytes were looked at */
+#define SSL_M_NESTED 8		/* mapped by socket I/O nested in its calls (a
+				   socket BIO): what memory-BIO guesses never move */
 
 struct stage_buf {
 	struct fl_data_event ev;
@@ -1584,19 +1586,23 @@ __s64 bio_pending = 0;
 
 /* Map SSL object @skey to socket @sk (@st): its syscall bytes are ciphertext. */
 static __always_inline void ssl_map_sk(struct sock *sk, struct sk_state *st,
-				       const struct ssl_key *skey)
+				       const struct ssl_key *skey, __u8 nested)
 {
 	struct ssl_conn *m, v = {};
 	struct client_key k = {};
 	struct client_val cv = { .tls = 1 }, *peer;
 
 	m = bpf_map_lookup_elem(&ssl_conns, skey);
-	if (m && m->gen == st->id && (st->flags & SK_F_TLS))
+	if (m && m->gen == st->id) {
+		st->flags |= SK_F_TLS;
+		m->mflags |= nested;
 		return;
+	}
+	if (m && (m->mflags & SSL_M_NESTED) && !nested)
+		return;	/* a guess never moves what a nested call showed */
 	st->flags |= SK_F_TLS;
-	if (m && m->gen == st->id)
-		return;
 	v.gen = st->id;
+	v.mflags = nested;
 	v.fd = FL_CID_SOCK;
 	v.role = st->role;
 	if (st->flags & SK_F_CLIENT_KEY) {
@@ -1607,8 +1613,8 @@ static __always_inline void ssl_map_sk(struct sock *sk, struct sk_state *st,
 		sk_client_key(sk, &k, true);
 		peer = bpf_map_lookup_elem(&clients, &k);
 		if (peer && peer->tls)
-			v.mflags = SSL_M_MIRROR |
-				   (st->flags & SK_F_MIRROR_ALL ? SSL_M_ALL : 0);
+			v.mflags |= SSL_M_MIRROR |
+				    (st->flags & SK_F_MIRROR_ALL ? SSL_M_ALL : 0);
 	}
 	bpf_map_update_elem(&ssl_conns, skey, &v, BPF_ANY);
 }
@@ -1630,7 +1636,7 @@ static __always_inline bool sk_tls_ciphertext(struct sock *sk,
 	if (ssl_inflight && (sc = bpf_map_lookup_elem(&ssl_calls, &id))) {
 		sc->nested = 1;
 		skey.ssl = sc->ssl;
-		ssl_map_sk(sk, st, &skey);
+		ssl_map_sk(sk, st, &skey, SSL_M_NESTED);
 		return true;
 	}
 	if (!bio_seen)
@@ -1660,8 +1666,8 @@ static __always_inline bool sk_tls_ciphertext(struct sock *sk,
 		skey.ssl = ts->pending_ssl;
 		ts->pending_ssl = 0;
 		__sync_fetch_and_add(&bio_pending, -1);
-		ssl_map_sk(sk, st, &skey);
-		return true;
+		ssl_map_sk(sk, st, &skey, 0);
+		return st->flags & SK_F_TLS;
 	}
 	return st->flags & SK_F_TLS;
 }
@@ -1683,8 +1689,13 @@ static __always_inline void ssl_bio_call(__u64 id, const struct ssl_call *sc)
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!ts)
 		return;
+	m = bpf_map_lookup_elem(&ssl_conns, &skey);
+	if (m && (m->mflags & SSL_M_NESTED)) {
+		/* a socket BIO served this call from its buffer */
+		ts->last_rd = 0;
+		return;
+	}
 	if (ts->last_rd && sc->dir != FL_DIR_EGRESS) {
-		m = bpf_map_lookup_elem(&ssl_conns, &skey);
 		if (!m || m->gen != ts->last_rd) {
 			v.gen = ts->last_rd;
 			v.fd = FL_CID_SOCK;
