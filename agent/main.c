@@ -37,12 +37,14 @@
 #include "record.h"
 #include "store.h"
 #include "compact.h"
+#include "deploy.h"
 #include "tls.h"
 
 static struct env {
 	const char *db;
 	unsigned capture;	/* bytes of payload per syscall */
 	unsigned flush_s;	/* seconds between store flushes */
+	unsigned window_s;	/* width of the windows written, s (divides 60) */
 	unsigned ringbuf_mb;	/* ring buffer size, MiB (power of two) */
 	unsigned max_conns;	/* entries of the BPF connection map */
 	unsigned duration_s;	/* stop after this many seconds; 0: never */
@@ -73,6 +75,7 @@ static struct env {
 	.collector = "auto",
 	.capture = FL_CAPTURE_DEFAULT,
 	.flush_s = 5,
+	.window_s = FL_STORE_WINDOW_S,
 	.ringbuf_mb = FL_RINGBUF_DEFAULT >> 20,
 	.max_conns = 131072,	/* ~16 MiB of kernel memory; loopback uses 2 per connection */
 	.max_routes = AGG_MAX_ROUTES_DEFAULT,
@@ -110,6 +113,9 @@ static const struct argp_option opts[] = {
 	{ "db", 'd', "FILE", 0, "Store to write (default ./faultline.db)", 0 },
 	{ "capture", 'c', "BYTES", 0,
 	  "Payload bytes captured per syscall (default 1024, max 8192)", 0 },
+	{ "window", 'W', "SECONDS", 0,
+	  "Width of the windows written: 5 to 60 s, a divisor of 60 (default 60); "
+	  "short windows let `gatectl verify` judge a canary in minutes", 0 },
 	{ "flush-interval", 'f', "SECONDS", 0,
 	  "Seconds between writes to the store (default 5)", 0 },
 	{ "ringbuf-mb", 'r', "MIB", 0,
@@ -189,6 +195,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'c':
 		return parse_uint(arg, 0, FL_CAPTURE_MAX, &env.capture, state);
+	case 'W':
+		parse_uint(arg, 5, 60, &env.window_s, state);
+		if (60 % env.window_s)
+			argp_error(state, "--window must divide 60 (5, 6, 10, 12, 15, 20, 30, 60)");
+		return 0;
 	case 'f':
 		return parse_uint(arg, 1, 3600, &env.flush_s, state);
 	case 'r':
@@ -364,6 +375,7 @@ struct agent {
 	sqlite3 *db;
 	FILE *record;		/* --record stream, or NULL */
 	struct tls *tls;	/* SSL_* uprobes, or NULL (replay, --no-tls) */
+	struct deploy_tracker *deploys;	/* deploys seen, flush records */
 	struct agent_stats stats;
 	bool sock_path;		/* the socket path is loaded (else syscalls) */
 	struct metrics *mx;	/* --metrics-addr, or NULL */
@@ -502,6 +514,13 @@ static void compact_start(struct agent *a)
 	c->running = true;
 }
 
+/* Events the agent lost: ring buffer, full maps, framing lost. */
+static uint64_t agent_lost(const struct agent_stats *st)
+{
+	return st->bpf[FL_CNT_RINGBUF_DROPS] + st->bpf[FL_CNT_CONN_MAP_FULL] +
+	       st->bpf[FL_CNT_ARGS_MAP_FULL] + st->requests_lost;
+}
+
 static int flush(struct agent *a)
 {
 	char err[512];
@@ -522,6 +541,11 @@ static int flush(struct agent *a)
 		return -EIO;
 	}
 	a->health.last_flush_ok = true;
+	if (!env.replay && deploy_flush(a->deploys, a->db, agent_lost(&a->stats),
+					err, sizeof(err))) {
+		a->stats.store_errors++;
+		fprintf(stderr, "faultline-agent: %s (retrying)\n", err);
+	}
 	compact_start(a);
 	return 0;
 }
@@ -906,11 +930,15 @@ static int agent_open(struct agent *a)
 	a->id = identity_new();
 	a->agg = agg_new(env.source);
 	a->fp = footprint_new();
-	if (!a->id || !a->agg || !a->fp) {
+	a->deploys = deploy_new(env.source, env.flush_s, env.window_s);
+	agg_set_window(env.window_s);
+	if (!a->id || !a->agg || !a->fp || !a->deploys) {
 		fprintf(stderr, "faultline-agent: out of memory\n");
 		return -ENOMEM;
 	}
 	agg_set_footprint(a->agg, a->fp);
+	if (!env.replay)	/* a recording's processes are not this node's */
+		identity_set_observer(a->id, deploy_process, a->deploys);
 	if (env.nnetns &&
 	    !(a->netns = netns_filter_new(env.netns_mode, env.netns, env.nnetns))) {
 		fprintf(stderr, "faultline-agent: out of memory\n");
@@ -1070,6 +1098,7 @@ static void agent_close(struct agent *a)
 	collector_bpf__destroy(a->skel);
 	conn_table_free(a->ct);
 	agg_free(a->agg);
+	deploy_free(a->deploys);
 	footprint_free(a->fp);
 	netns_filter_free(a->netns);
 	metrics_free(a->mx);

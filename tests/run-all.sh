@@ -32,6 +32,7 @@ suite unit-asan make --no-print-directory unit-asan
 suite fuzz-smoke make --no-print-directory fuzz-smoke
 suite gatectl tests/gate/run.sh
 suite gatectl-store tests/gate/store.sh
+suite gatectl-verify tests/gate/verify.sh
 # the BPF suites on the default collector (socket, on a kernel with the sock
 # tracepoints), then the key ones again on the syscall fallback
 suite integration tests/integration/run.sh
