@@ -128,6 +128,9 @@ UNIT_LIBS_test_metrics := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_metrics $(OUTPUT)/asan/test_metrics: agent/metrics.c agent/metrics.h agent/agent.h agent/aggregate.c agent/aggregate.h
 # the judge's statistics are pure C beside gatectl (gate/judge/stats.c)
 UNIT_EXTRA_test_judge := -Igate gate/judge/stats.c
+# identity.c: names from an exec's environment
+UNIT_EXTRA_test_execenv := agent/identity.c
+UNIT_LIBS_test_execenv := -ljansson
 $(OUTPUT)/tests/test_judge $(OUTPUT)/asan/test_judge: gate/judge/stats.c gate/judge/stats.h
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
