@@ -640,6 +640,7 @@ static void select_path(struct collector_bpf *skel, bool sock)
 	/* what the other path alone uses: not created, or minimal */
 	bpf_map__set_autocreate(skel->maps.sk_states, sock);
 	bpf_map__set_max_entries(skel->maps.clients, sock ? env.max_conns : 1);
+	bpf_map__set_max_entries(skel->maps.procs_out, sock ? 65536 : 1);
 	bpf_map__set_max_entries(skel->maps.conns, sock ? 1 : env.max_conns);
 	bpf_map__set_max_entries(skel->maps.mirrors, sock ? 1 : env.max_conns);
 	bpf_map__set_max_entries(skel->maps.procs, sock ? 1 : env.max_conns);
