@@ -1683,18 +1683,15 @@ static __always_inline void ssl_bio_call(__u64 id, const struct ssl_call *sc)
 	struct task_state *ts;
 	struct ssl_conn *m, v = {};
 
+	m = bpf_map_lookup_elem(&ssl_conns, &skey);
+	if (m && (m->mflags & SSL_M_NESTED))
+		return;	/* a socket BIO served this call from its buffer */
 	if (!bio_seen)
 		bio_seen = 1;
 	ts = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!ts)
 		return;
-	m = bpf_map_lookup_elem(&ssl_conns, &skey);
-	if (m && (m->mflags & SSL_M_NESTED)) {
-		/* a socket BIO served this call from its buffer */
-		ts->last_rd = 0;
-		return;
-	}
 	if (ts->last_rd && sc->dir != FL_DIR_EGRESS) {
 		if (!m || m->gen != ts->last_rd) {
 			v.gen = ts->last_rd;
