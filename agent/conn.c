@@ -30,6 +30,8 @@ struct conn {
 	bool named;		/* client/server below are resolved */
 	bool joined;		/* existed before the agent: joined mid-life */
 	bool mirrored;		/* a server end whose client end records */
+	bool kmirror;		/* socket path: the collector found it a mirror
+				   at its open: what it did not send is mirrored */
 	bool tls;		/* TLS plaintext seen: from now on only that */
 	bool tls_opaque;	/* TLS records seen through the syscalls */
 	uint8_t detect_tries;	/* detections failed on a joined connection */
@@ -480,6 +482,7 @@ static void on_open(struct conn_table *ct, const struct fl_conn_event *e)
 	c->tuple = e->tuple;
 	c->has_tuple = true;
 	c->joined = e->flags & FL_CONN_F_JOINED;
+	c->kmirror = e->flags & FL_CONN_F_MIRROR;
 	ct->stats->conns_joined += c->joined;
 	if (c->role == FL_ROLE_UNKNOWN)	/* joined on the socket path */
 		c->role = identity_listener(ct->id, c->tuple.saddr,
@@ -823,7 +826,14 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 	}
 	uint64_t gap = e->offset - c->next_off[dir];
 	c->next_off[dir] = e->offset + e->orig_len;
-	ct->stats->gap_bytes += gap;
+	if (c->kmirror) {
+		/* a quiet mirror sends only what it must (splices): the rest
+		 * of its bytes the client end has */
+		ct->stats->bytes_seen += gap;
+		ct->stats->bytes_mirrored += gap;
+	} else {
+		ct->stats->gap_bytes += gap;
+	}
 	if (c->mirror_want) {
 		if (c->mirror_events < UINT8_MAX)
 			c->mirror_events++;

@@ -1525,6 +1525,10 @@ int BPF_PROG(sk_set_state, struct sock *sk, int oldstate, int newstate)
 		sk_client_key(sk, &k, false);
 		if (!bpf_map_update_elem(&clients, &k, &cv, BPF_ANY))
 			st->flags |= SK_F_CLIENT_KEY;
+		/* a client is opened when it connects (its owner is known),
+		 * as on the syscall path; a server end at its first bytes */
+		st->flags |= SK_F_OPENED;
+		sk_emit_conn(FL_EV_CONN_OPEN, sk, st, 0);
 		return 0;
 	}
 	if (newstate != TCP_CLOSE)
@@ -1593,23 +1597,23 @@ static __always_inline void ssl_map_sk(struct sock *sk, struct sk_state *st,
 	struct client_val cv = { .tls = 1 }, *peer;
 
 	m = bpf_map_lookup_elem(&ssl_conns, skey);
+	if (m && m->gen != st->id && (m->mflags & SSL_M_NESTED) && !nested)
+		return;	/* a guess never moves what a nested call showed */
+	if (!(st->flags & SK_F_TLS) && (st->flags & SK_F_CLIENT_KEY)) {
+		/* its server end, a mirror, need not copy the plaintext */
+		sk_client_key(sk, &k, false);
+		bpf_map_update_elem(&clients, &k, &cv, BPF_ANY);
+	}
+	st->flags |= SK_F_TLS;
 	if (m && m->gen == st->id) {
-		st->flags |= SK_F_TLS;
 		m->mflags |= nested;
 		return;
 	}
-	if (m && (m->mflags & SSL_M_NESTED) && !nested)
-		return;	/* a guess never moves what a nested call showed */
-	st->flags |= SK_F_TLS;
 	v.gen = st->id;
 	v.mflags = nested;
 	v.fd = FL_CID_SOCK;
 	v.role = st->role;
-	if (st->flags & SK_F_CLIENT_KEY) {
-		/* its server end, a mirror, need not copy the plaintext */
-		sk_client_key(sk, &k, false);
-		bpf_map_update_elem(&clients, &k, &cv, BPF_ANY);
-	} else if (st->flags & SK_F_MIRROR) {
+	if (st->flags & SK_F_MIRROR) {
 		sk_client_key(sk, &k, true);
 		peer = bpf_map_lookup_elem(&clients, &k);
 		if (peer && peer->tls)
@@ -1650,7 +1654,7 @@ static __always_inline bool sk_tls_ciphertext(struct sock *sk,
 		ts->last_rd = st->id;
 		ts->rd_role = st->role;
 		ts->rd_mflags = 0;
-		if ((st->flags & SK_F_MIRROR) && !(st->flags & SK_F_TLS)) {
+		if (st->flags & SK_F_MIRROR) {
 			struct client_key k = {};
 			struct client_val *peer;
 
@@ -1693,7 +1697,10 @@ static __always_inline void ssl_bio_call(__u64 id, const struct ssl_call *sc)
 	if (!ts)
 		return;
 	if (ts->last_rd && sc->dir != FL_DIR_EGRESS) {
-		if (!m || m->gen != ts->last_rd) {
+		if (m && m->gen == ts->last_rd) {
+			/* its client's plaintext may be known only now */
+			m->mflags |= ts->rd_mflags;
+		} else {
 			v.gen = ts->last_rd;
 			v.fd = FL_CID_SOCK;
 			v.role = ts->rd_role;
@@ -1932,6 +1939,18 @@ __noinline int sk_emit_data(__u64 cid, __u64 offset, __u64 len, __u32 meta,
 	return http;
 }
 
+/* The current syscall moves bytes without a user buffer (sendfile, splice):
+ * counted in bytes_spliced by the agent, so sent even by a quiet mirror. */
+static __always_inline bool sk_spliced(void)
+{
+	struct pt_regs *regs;
+	__u64 nr;
+
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	nr = BPF_CORE_READ(regs, orig_ax);
+	return nr == NR_sendfile || nr == NR_splice;
+}
+
 /* A send or receive of @ret bytes on @sk by the current task. */
 static __always_inline int sk_data(struct sock *sk, long ret, __u8 dir,
 				   __u32 kflags)
@@ -1982,7 +2001,7 @@ static __always_inline int sk_data(struct sock *sk, long ret, __u8 dir,
 			else
 				st->flags &= ~SK_F_QUIET;
 		}
-		if (st->flags & SK_F_QUIET) {
+		if ((st->flags & SK_F_QUIET) && !sk_spliced()) {
 			__sync_fetch_and_add(&st->bytes[dir], ret);
 			return 0;
 		}

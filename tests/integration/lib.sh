@@ -47,6 +47,8 @@ it_agent_start() {
 	local out=$1 err=$2
 	shift 2
 	[ -n "${FL_COLLECTOR:-}" ] && set -- --collector "$FL_COLLECTOR" "$@"
+	# FL_AGENT_RECORD=FILE: also record the raw events (debugging a suite)
+	[ -n "${FL_AGENT_RECORD:-}" ] && set -- --record "$FL_AGENT_RECORD" "$@"
 	if [ "$out" = "$err" ]; then
 		"$agent" "$@" >"$out" 2>&1 &
 	else
