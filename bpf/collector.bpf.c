@@ -1876,7 +1876,7 @@ __noinline int sk_emit_data(__u64 cid, __u64 offset, __u64 len, __u32 meta,
 	if (!s)
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	nr = BPF_CORE_READ(regs, orig_ax);
+	nr = regs->orig_ax; /* a trusted pointer: a direct load */
 	if (nr == NR_sendfile || nr == NR_splice ||
 	    (nr != NR_read && nr != NR_write && nr != NR_readv &&
 	     nr != NR_writev && nr != NR_sendto && nr != NR_recvfrom &&
@@ -1889,7 +1889,7 @@ __noinline int sk_emit_data(__u64 cid, __u64 offset, __u64 len, __u32 meta,
 	if (use_dynptr && !(meta & (SKE_NOCOPY | SKE_CHECK)) &&
 	    (nr == NR_read || nr == NR_write || nr == NR_sendto ||
 	     nr == NR_recvfrom)) {
-		sk_emit_buf(s, cid, offset, len, meta, PT_REGS_PARM2_CORE_SYSCALL(regs));
+		sk_emit_buf(s, cid, offset, len, meta, PT_REGS_PARM2_SYSCALL(regs));
 		return 0;
 	}
 	s->ev.hdr.ts_ns = bpf_ktime_get_ns();
@@ -1904,7 +1904,7 @@ __noinline int sk_emit_data(__u64 cid, __u64 offset, __u64 len, __u32 meta,
 	s->ev.offset = offset;
 	s->ev.orig_len = len;
 	if (!(meta & SKE_NOCOPY)) {
-		ptr = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		ptr = PT_REGS_PARM2_SYSCALL(regs);
 		cap = capture_len;
 		if (len < cap)
 			cap = len;
@@ -1913,7 +1913,7 @@ __noinline int sk_emit_data(__u64 cid, __u64 offset, __u64 len, __u32 meta,
 		    nr == NR_recvfrom) {
 			cap = copy_buf(s, ptr, len);
 		} else if (nr == NR_readv || nr == NR_writev) {
-			cap = copy_iov(s, ptr, (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs),
+			cap = copy_iov(s, ptr, (__u32)PT_REGS_PARM3_SYSCALL(regs),
 				       cap, FL_MAX_IOV);
 		} else if (nr == NR_sendmsg || nr == NR_recvmsg) {
 			struct user_msghdr mh = {};
@@ -1926,9 +1926,9 @@ __noinline int sk_emit_data(__u64 cid, __u64 offset, __u64 len, __u32 meta,
 					       FL_MAX_IOV);
 			}
 		} else {
-			__u32 idx = mmsg_index(ptr, PT_REGS_PARM3_CORE_SYSCALL(regs),
+			__u32 idx = mmsg_index(ptr, PT_REGS_PARM3_SYSCALL(regs),
 					       nr == NR_recvmmsg ?
-					       PT_REGS_PARM4_CORE_SYSCALL(regs) : 0,
+					       PT_REGS_PARM4_SYSCALL(regs) : 0,
 					       kflags);
 			cap = copy_mmsg(s, ptr, idx, len);
 		}
@@ -1947,7 +1947,7 @@ static __always_inline bool sk_spliced(void)
 	__u64 nr;
 
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	nr = BPF_CORE_READ(regs, orig_ax);
+	nr = regs->orig_ax; /* a trusted pointer: a direct load */
 	return nr == NR_sendfile || nr == NR_splice;
 }
 
