@@ -465,6 +465,28 @@ static void conn_callpath(struct conn_table *ct, struct conn *c,
 	c->serving_tid = tid;
 }
 
+/*
+ * What an opened or inherited connection takes from its event: the
+ * 4-tuple, the command, and its owner's name now (short-lived clients may
+ * be gone by their first record); a client end is indexed by its local
+ * address, where a late connect failure finds it.
+ */
+static void conn_setup(struct conn_table *ct, struct conn *c,
+		       const struct fl_conn_event *e)
+{
+	c->tuple = e->tuple;
+	c->has_tuple = true;
+	memcpy(c->comm, e->comm, sizeof(c->comm));
+	c->comm[sizeof(c->comm) - 1] = 0;
+	conn_name_owner(ct, c);
+	if (c->role == FL_ROLE_CLIENT) {
+		uint32_t b = local_hash(c->tuple.saddr, c->tuple.sport);
+		c->tnext = ct->by_local[b];
+		ct->by_local[b] = c;
+		c->in_tindex = true;
+	}
+}
+
 static void on_open(struct conn_table *ct, const struct fl_conn_event *e)
 {
 	struct conn *c = conn_find(ct, &e->hdr.cid);
@@ -479,25 +501,14 @@ static void on_open(struct conn_table *ct, const struct fl_conn_event *e)
 	c = conn_add(ct, &e->hdr);
 	if (!c)
 		return;
-	c->tuple = e->tuple;
-	c->has_tuple = true;
 	c->joined = e->flags & FL_CONN_F_JOINED;
 	c->kmirror = e->flags & FL_CONN_F_MIRROR;
 	ct->stats->conns_joined += c->joined;
 	if (c->role == FL_ROLE_UNKNOWN)	/* joined on the socket path */
-		c->role = identity_listener(ct->id, c->tuple.saddr,
-					    c->tuple.sport) ? FL_ROLE_SERVER
+		c->role = identity_listener(ct->id, e->tuple.saddr,
+					    e->tuple.sport) ? FL_ROLE_SERVER
 							    : FL_ROLE_CLIENT;
-	memcpy(c->comm, e->comm, sizeof(c->comm));
-	c->comm[sizeof(c->comm) - 1] = 0;
-	/* short-lived clients may be gone by their first record */
-	conn_name_owner(ct, c);
-	if (c->role == FL_ROLE_CLIENT) {
-		uint32_t b = local_hash(c->tuple.saddr, c->tuple.sport);
-		c->tnext = ct->by_local[b];
-		ct->by_local[b] = c;
-		c->in_tindex = true;
-	}
+	conn_setup(ct, c, e);
 }
 
 static void on_close(struct conn_table *ct, const struct fl_conn_event *e)
@@ -567,20 +578,10 @@ static void on_inherit(struct conn_table *ct, const struct fl_conn_event *e)
 	}
 	if (!(c = conn_add(ct, &e->hdr)))
 		return;
-	c->tuple = e->tuple;
-	c->has_tuple = true;
 	c->joined = e->bytes[0] || e->bytes[1];
 	c->next_off[0] = e->bytes[0];
 	c->next_off[1] = e->bytes[1];
-	memcpy(c->comm, e->comm, sizeof(c->comm));
-	c->comm[sizeof(c->comm) - 1] = 0;
-	conn_name_owner(ct, c);
-	if (c->role == FL_ROLE_CLIENT) {
-		uint32_t b = local_hash(c->tuple.saddr, c->tuple.sport);
-		c->tnext = ct->by_local[b];
-		ct->by_local[b] = c;
-		c->in_tindex = true;
-	}
+	conn_setup(ct, c, e);
 }
 
 /* The process exited: the kernel closed its sockets without close(). */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "identity.h"
+#include "k8s.h"
 #include "procnet.h"
 
 #include <arpa/inet.h>
@@ -316,7 +317,15 @@ static bool name_from_cgroup(uint32_t tgid, char *out)
 			const char *comp = c + 1, *cid = container_id(comp);
 			size_t len = strlen(comp);
 			if (cid) {
-				copy_name(out, cid, 12);
+				/* a Kubernetes pod: its workload (agent/k8s.h) */
+				char pod[FL_NAME_MAX];
+				char id64[65];
+				memcpy(id64, cid, 64);
+				id64[64] = 0;
+				if (k8s_pod_of(NULL, id64, pod, NULL, NULL, sizeof(pod)))
+					k8s_workload(pod, out, FL_NAME_MAX);
+				else
+					copy_name(out, cid, 12);
 				return true;
 			}
 			if (len > 8 && !strcmp(comp + len - 8, ".service") &&
