@@ -668,6 +668,11 @@ void fl_parser_trim(struct fl_parser *p)
 		p->ops->trim(p);
 }
 
+size_t fl_parser_pending(const struct fl_parser *p)
+{
+	return p ? p->q.count : 0;
+}
+
 bool fl_parser_last_request(const struct fl_parser *p, uint64_t *seen,
 			    struct fl_request_info *out)
 {
