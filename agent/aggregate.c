@@ -214,12 +214,20 @@ static struct agg_edge *edge_get(struct aggregator *a, const char *client,
 	return e;
 }
 
+/* Width of the windows written, s: a divisor of 60 (agg_set_window). */
+static unsigned agg_window_s = FL_STORE_WINDOW_S;
+
+void agg_set_window(unsigned width_s)
+{
+	agg_window_s = width_s;
+}
+
 /* The pending window of @e for @wall_ns, or NULL if WINDOWS_MAX are busy. */
 static struct window *window_get(struct agg_edge *e, uint64_t wall_ns)
 {
 	int64_t start = (int64_t)(wall_ns / 1000000000ull);
 
-	start -= start % FL_STORE_WINDOW_S;
+	start -= start % (int64_t)agg_window_s;
 	for (int i = 0; i < e->nwin; i++)
 		if (e->win[i].start_s == start)
 			return &e->win[i];
@@ -271,17 +279,10 @@ static bool route_capped(const char *protocol)
 /* An overflow operation: "{overflow}" after a standard method, or _OTHER. */
 static void route_overflow_op(const char *op, char *out, size_t len)
 {
-	static const char *const methods[] = {
-		"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
-		"TRACE", "PATCH",
-	};
-	size_t mlen = strcspn(op, " ");
-	const char *m = "_OTHER";
+	const struct fl_http_method *m = fl_http_method_find(op, strcspn(op, " "));
 
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (strlen(methods[i]) == mlen && !strncmp(op, methods[i], mlen))
-			m = methods[i];
-	snprintf(out, len, "%s " AGG_ROUTE_OVERFLOW, m);
+	snprintf(out, len, "%s " AGG_ROUTE_OVERFLOW,
+		 m && m->standard ? m->name : "_OTHER");
 }
 
 bool agg_route_is_overflow(const char *op)
@@ -613,7 +614,7 @@ int agg_link(struct aggregator *a, struct agg_edge *parent,
 	struct link **head = &a->links[(h >> 4) % LINK_BUCKETS], *l;
 	int64_t start = (int64_t)(wall_ns / 1000000000ull);
 
-	start -= start % FL_STORE_WINDOW_S;
+	start -= start % (int64_t)agg_window_s;
 	for (l = *head; l; l = l->next)
 		if (l->parent == parent && l->child == child && l->method == method)
 			break;
@@ -678,7 +679,7 @@ static int put_window(struct fl_sw *sw, int64_t edge_id,
 		      const struct window *w, const char *source)
 {
 	struct fl_sw_window row = {
-		.source = source, .start_s = w->start_s, .width_s = FL_STORE_WINDOW_S,
+		.source = source, .start_s = w->start_s, .width_s = agg_window_s,
 		.requests = w->requests, .errors = w->errors,
 		.client_errors = w->client_errors, .conn_errors = w->conn_errors,
 		.req_bytes = w->req_bytes, .resp_bytes = w->resp_bytes,
@@ -696,7 +697,7 @@ static int put_window(struct fl_sw *sw, int64_t edge_id,
 	free(blob);
 	for (int i = 0; !err && i < w->nst + w->st_other; i++)
 		err = fl_sw_status(sw, edge_id, source, w->start_s,
-				   FL_STORE_WINDOW_S, w->st[i].status,
+				   agg_window_s, w->st[i].status,
 				   w->st[i].requests, w->st[i].errors);
 	return err;
 }
@@ -778,7 +779,7 @@ static int put_link(struct fl_sw *w, const struct link *l, uint64_t flush_no)
 		return -EIO;
 	for (int i = 0; i < l->nwin; i++) {
 		int err = fl_sw_link(w, pid, cid, link_methods[l->method],
-				     l->win[i].start_s, FL_STORE_WINDOW_S,
+				     l->win[i].start_s, agg_window_s,
 				     l->win[i].count);
 		if (err)
 			return err;

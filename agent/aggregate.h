@@ -166,4 +166,11 @@ void agg_set_footprint(struct aggregator *a, struct footprint *fp);
 int agg_flush(struct aggregator *a, sqlite3 *db, const struct agent_stats *stats,
 	      char *errbuf, size_t errlen);
 
+/*
+ * agg_set_window() - write windows @width_s seconds wide from now on (a
+ * divisor of 60: 5, 6, 10, 12, 15, 20, 30 or 60; the agent's --window).
+ * Process-wide: one agent writes one width.
+ */
+void agg_set_window(unsigned width_s);
+
 #endif /* FAULTLINE_AGGREGATE_H */

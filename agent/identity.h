@@ -55,6 +55,18 @@ int identity_load_rules(struct identity *id, const char *path, char *err,
 bool identity_match(struct identity *id, uint32_t tgid, uint16_t port,
 		    char *out, const char **kind);
 
+/* Called with a live process's tgid and the name it was just given. */
+typedef void (*identity_observer_fn)(void *ctx, uint32_t tgid, const char *name);
+
+/*
+ * identity_set_observer() - call @fn(@ctx, tgid, name) whenever
+ * identity_process() names a live process from /proc (at most once per
+ * cache period per tgid, and at once after identity_exec()). deploy.c
+ * fingerprints the program there.
+ */
+void identity_set_observer(struct identity *id, identity_observer_fn fn,
+			   void *ctx);
+
 /* identity_free() - release @id; NULL is fine. */
 void identity_free(struct identity *id);
 
@@ -74,6 +86,28 @@ int identity_process(struct identity *id, uint32_t tgid, const char *comm,
  * then named before they connect, exit and leave only their comm.
  */
 void identity_exec(struct identity *id, uint32_t tgid, const char *comm);
+
+/*
+ * identity_exec_env() - the environment block of @tgid's new image at its
+ * exec (@len bytes of "K=V\0" strings, from FL_EV_PROC_ENV): its
+ * OTEL_SERVICE_NAME (or service.name in OTEL_RESOURCE_ATTRIBUTES) names
+ * the process, and its forks that run the same image, ahead of
+ * /proc/PID/environ, which servers overwrite with their process title.
+ * Kept until identity_exit() or the next exec of @tgid.
+ */
+void identity_exec_env(struct identity *id, uint32_t tgid, const char *env,
+		       size_t len);
+
+/*
+ * identity_env_filter() - the OTEL_* entries of environment block @env
+ * (@len bytes) into @out (@outlen bytes), NUL-terminated each; returns the
+ * bytes written. What a recording keeps of an environment: the rest may
+ * hold credentials.
+ */
+size_t identity_env_filter(const char *env, size_t len, char *out, size_t outlen);
+
+/* identity_exit() - @tgid exited: forget its exec-time name. */
+void identity_exit(struct identity *id, uint32_t tgid);
 
 /*
  * identity_listener() - the tgid of the process listening on TCP @port on

@@ -81,9 +81,9 @@ static const char *const rollup_sql[] = {
 	"fl_hist_sum(latency_hist) AS latency_hist "
 	/* by time: the rows before the cutoff, not the whole table */
 	"FROM edge_windows INDEXED BY edge_windows_time "
-	"WHERE width_s = 60 AND window_start < ?1 GROUP BY edge_id, source, hour",
+	"WHERE width_s < 3600 AND window_start < ?1 GROUP BY edge_id, source, hour",
 	"DELETE FROM edge_windows INDEXED BY edge_windows_time "
-	"WHERE width_s = 60 AND window_start < ?1",
+	"WHERE width_s < 3600 AND window_start < ?1",
 	/* the only possible conflict: an hourly row of an earlier roll-up */
 	"INSERT INTO edge_windows(edge_id, source, window_start, width_s, " WSUMS
 	", latency_hist) SELECT edge_id, source, hour, 3600, " WSUMS
@@ -92,9 +92,9 @@ static const char *const rollup_sql[] = {
 	"DROP TABLE temp.fl_rollup_w",
 	"CREATE TEMP TABLE fl_rollup_l AS SELECT parent_edge_id, child_edge_id, "
 	"method, window_start - window_start % 3600 AS hour, sum(count) AS count "
-	"FROM path_links WHERE width_s = 60 AND window_start < ?1 "
+	"FROM path_links WHERE width_s < 3600 AND window_start < ?1 "
 	"GROUP BY parent_edge_id, child_edge_id, method, hour",
-	"DELETE FROM path_links WHERE width_s = 60 AND window_start < ?1",
+	"DELETE FROM path_links WHERE width_s < 3600 AND window_start < ?1",
 	"INSERT INTO path_links(parent_edge_id, child_edge_id, method, "
 	"window_start, width_s, count) SELECT parent_edge_id, child_edge_id, "
 	"method, hour, 3600, count FROM temp.fl_rollup_l WHERE true "
@@ -112,11 +112,11 @@ static const char *const rollup_sql[] = {
 	"SELECT edge_id, source, window_start - window_start % 3600 AS hour, "
 	"status, sum(requests) AS requests, sum(errors) AS errors "
 	"FROM edge_window_statuses INDEXED BY edge_window_statuses_time "
-	"WHERE width_s = 60 AND window_start < ?1 "
+	"WHERE width_s < 3600 AND window_start < ?1 "
 	"GROUP BY edge_id, source, hour, status)) "
 	"GROUP BY edge_id, source, hour, 4",
 	"DELETE FROM edge_window_statuses INDEXED BY edge_window_statuses_time "
-	"WHERE width_s = 60 AND window_start < ?1",
+	"WHERE width_s < 3600 AND window_start < ?1",
 	"INSERT INTO edge_window_statuses(edge_id, source, window_start, width_s, "
 	"status, requests, errors) SELECT edge_id, source, hour, 3600, status, "
 	"requests, errors FROM temp.fl_rollup_s WHERE true "

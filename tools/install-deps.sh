@@ -19,6 +19,8 @@ PKGS=(
   mariadb-server mariadb-client python3-pymysql libmariadb-dev
   # gRPC test peers (server and client, no code generation)
   python3-grpcio
+  # the estate's integration suite (tools/estate/tests)
+  python3-pytest
   # TLS test peers: certificates (openssl), node (OpenSSL built in)
   openssl nodejs
   # gatectl -o dot is checked with Graphviz; setpriv (util-linux) drops privilege
@@ -28,9 +30,12 @@ PKGS=(
   # headless Chromium that checks the HTML graph draws; YAML and systemd
   # checks of tools/deploy
   libmicrohttpd-dev libcurl4-openssl-dev graphviz-dev prometheus chromium
-  python3-yaml systemd
+  python3-yaml systemd man-db bsdextrautils
   # gatectl deep: per-edge faults through nftables (libnftables)
   nftables libnftables-dev
+  # the gate: JUnit XML written with libxml2, checked by xmllint and
+  # python3-junitparser (a real JUnit consumer)
+  libxml2-dev libxml2-utils python3-junitparser
   # make bench: load generators, timing, the L4-only peer tracer, profiling
   wrk hyperfine libbpf-tools linux-perf
 )

@@ -21,6 +21,8 @@ struct gate_cmd {
 	int (*run)(struct gate_ctx *ctx, int argc, char **argv);
 	enum gate_cmd_store store;	/* how gate_open() opens --db */
 	unsigned formats;	/* GATE_FMT_BIT()s accepted; 0: table and json */
+	bool prometheus;	/* reads production windows from --prometheus */
+	const char *no_prometheus; /* else why not (for the message), or NULL */
 };
 
 /*
@@ -60,7 +62,9 @@ int gate_no_args(struct gate_ctx *ctx, int argc, char **argv);
 
 /*
  * gate_format_check() - -EINVAL ("output format 'dot' is only for graph")
- * unless the running command's table entry accepts ctx->fmt. Commands call
+ * unless the running command's table entry accepts ctx->fmt, or when
+ * --prometheus was given to a command that cannot read it (the message says
+ * why: what Prometheus does not have). Commands call
  * it through gate_no_args(); one that takes operands calls it after its
  * options.
  */
@@ -76,5 +80,14 @@ extern const struct gate_cmd gate_cmd_compact;
 extern const struct gate_cmd gate_cmd_diff;
 extern const struct gate_cmd gate_cmd_merge;
 extern const struct gate_cmd gate_cmd_fault;
+extern const struct gate_cmd gate_cmd_sandbox;
+extern const struct gate_cmd gate_cmd_learn;
+extern const struct gate_cmd gate_cmd_select;
+extern const struct gate_cmd gate_cmd_gate;
+extern const struct gate_cmd gate_cmd_deploy;
+extern const struct gate_cmd gate_cmd_deploys;
+extern const struct gate_cmd gate_cmd_verify;
+extern const struct gate_cmd gate_cmd_accuracy;
+extern const struct gate_cmd gate_cmd_tests;
 
 #endif /* FAULTLINE_GATE_CMD_H */

@@ -20,6 +20,7 @@
  * --max-latency-ratio or <= its inverse (quantiles carry <= 1.6 % error,
  * lib/hist.h, far below any sensible ratio).
  */
+#include "grow.h"
 #include "cmd/cmd.h"
 #include "judge/judge.h"
 #include "output/output.h"
@@ -36,9 +37,10 @@
 /* reasons of a changed edge, a bit each, in the order listed */
 static const char *const reason_names[] = {
 	"error_rate_up", "error_rate_down", "p50_up", "p50_down", "p99_up",
-	"p99_down",
+	"p99_down", "few_before", "few_after",
+	"latency_shift_up", "latency_shift_down", "latency_spread_up", /* --exact */
 };
-#define N_REASONS 6
+#define N_REASONS 11
 
 /* the lists, in output order */
 enum { L_NEW_EDGE, L_MISSING_EDGE, L_NEW_OP, L_MISSING_OP, L_CHANGED, L_COUNT };
@@ -65,6 +67,7 @@ struct diff_opts {
 	bool have_vs_since, have_vs_until;
 	struct judge_policy jp;	/* --min-requests, --min-z, --min-error-change,
 				 * --min-samples, --max-latency-ratio */
+	bool exact;		/* --exact: the judge's statistical tests */
 };
 
 /* One listed edge: its A and/or B sides and what was found. */
@@ -93,11 +96,14 @@ struct diff {
 
 static void diff_usage(FILE *f)
 {
+	static const struct judge_policy jp = JUDGE_POLICY_DIFF;	/* the defaults */
+
 	fprintf(f,
 		"usage: gatectl diff [--since T] [--until T] [--vs-db FILE]\n"
 		"                    [--vs-since T] [--vs-until T] [--min-requests N]\n"
 		"                    [--min-z Z] [--min-error-change F] [--min-samples N]\n"
-		"                    [--max-latency-ratio R] [--db FILE] [-o table|json]\n"
+		"                    [--max-latency-ratio R] [--exact] [--db FILE]\n"
+		"                    [-o table|json]\n"
 		"\n"
 		"Compare side A, the store --db over [--since, --until), with side B:\n"
 		"the store --vs-db (default: the same store) over [--vs-since,\n"
@@ -119,14 +125,17 @@ static void diff_usage(FILE *f)
 		"  --vs-since T, --vs-until T    side B's range (default: A's with\n"
 		"                                --vs-db; else --vs-until is unbounded)\n"
 		"  --min-requests N              requests per side to judge the error\n"
-		"                                rate (default 30)\n"
+		"                                rate (default %llu)\n"
 		"  --min-z Z                     |z| for a significant error-rate change\n"
-		"                                (default 3, two-sided p ~ 0.003)\n"
+		"                                (default %g, two-sided p ~ 0.003)\n"
 		"  --min-error-change F          smallest absolute error-rate change\n"
-		"                                reported (default 0.01)\n"
-		"  --min-samples N               latency samples per side (default 100)\n"
+		"                                reported (default %g)\n"
+		"  --min-samples N               latency samples per side (default %llu)\n"
 		"  --max-latency-ratio R         p50/p99 growth or shrink factor\n"
-		"                                (default 1.5)\n"
+		"                                (default %g)\n"
+		"  --exact                       judge by the statistical tests instead\n"
+		"                                of the thresholds (docs/gatectl.md \"The\n"
+		"                                judge\"); --min-requests default 50\n"
 		"  --db FILE                     side A's store (default " GATE_DEFAULT_DB ")\n"
 		"  -o, --output FMT              table or json\n"
 		"\n"
@@ -137,21 +146,20 @@ static void diff_usage(FILE *f)
 		"  gatectl diff --since 2h --until 1h --vs-since 1h\n"
 		"  gatectl diff --db before.db --vs-db after.db -o json\n"
 		"  gatectl diff --since 2026-11-21T05:00:00Z --until 2026-11-21T06:00:00Z \\\n"
-		"      --vs-since 2026-11-21T06:00:00Z --vs-until 2026-11-21T07:00:00Z\n");
+		"      --vs-since 2026-11-21T06:00:00Z --vs-until 2026-11-21T07:00:00Z\n",
+		(unsigned long long)jp.min_requests, jp.min_z, jp.max_error_change,
+		(unsigned long long)jp.min_samples, jp.latency_ratio);
 }
 
 static int list_push(struct diff *d, int l, struct diff_item it)
 {
 	struct diff_list *dl = &d->lists[l];
 
-	if (dl->n == dl->cap) {
-		size_t cap = dl->cap ? dl->cap * 2 : 16;
-		struct diff_item *v = realloc(dl->v, cap * sizeof(*v));
-		if (!v)
-			return gate_fail(d->ctx, -ENOMEM, "out of memory");
-		dl->v = v;
-		dl->cap = cap;
-	}
+	struct diff_item *v = fl_grow(dl->v, &dl->cap, dl->n, sizeof(*v), 16);
+
+	if (!v)
+		return gate_fail(d->ctx, -ENOMEM, "out of memory");
+	dl->v = v;
 	dl->v[dl->n++] = it;
 	return 0;
 }
@@ -476,6 +484,9 @@ static int diff_opt(struct gate_ctx *ctx, int c, struct diff_opts *o)
 	case 'r':
 		return gate_parse_double(ctx, "--max-latency-ratio", optarg, 1,
 					 &o->jp.latency_ratio);
+	case 'x':
+		o->exact = true;
+		return 0;
 	}
 	return gate_fail(ctx, -EINVAL, "unknown option");
 }
@@ -495,8 +506,10 @@ static int diff_parse(struct gate_ctx *ctx, int argc, char **argv,
 		{ "min-error-change", required_argument, NULL, 'e' },
 		{ "min-samples", required_argument, NULL, 'n' },
 		{ "max-latency-ratio", required_argument, NULL, 'r' },
+		{ "exact", no_argument, NULL, 'x' },
 		{ 0 }
 	};
+	uint64_t min0 = o->jp.min_requests;
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, GATE_COMMON_SHORTOPTS, opts, NULL)) != -1) {
@@ -508,6 +521,16 @@ static int diff_parse(struct gate_ctx *ctx, int argc, char **argv,
 	}
 	if ((err = gate_no_args(ctx, argc, argv)))
 		return err;
+	if (o->exact) {	/* both ways: a change, as diff reports them */
+		uint64_t min = o->jp.min_requests;
+
+		o->jp = (struct judge_policy)JUDGE_POLICY_EXACT;
+		o->jp.both_ways = true;
+		o->jp.nodata = JUDGE_ND_RULE_NONE_JUDGED;
+		if (min != min0)
+			o->jp.stat.min_requests = min;
+		o->jp.min_requests = o->jp.stat.min_requests;
+	}
 	if (!o->vs_db && !o->have_vs_since && !o->have_vs_until)
 		return gate_fail(ctx, -EINVAL,
 				 "diff needs a second store ('--vs-db FILE') or a second range ('--vs-since T')");

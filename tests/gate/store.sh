@@ -86,9 +86,9 @@ exec(sys.argv[2])
 PY
 
 if ! $CC -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
-	-Ilib tests/gate/mkfixture.c lib/*.c -lsqlite3 -lm -o "$work/mkfixture" 2>"$work/cc.err" ||
+	-Ilib tests/gate/mkfixture.c lib/*.c -lsqlite3 -ljansson -lm -o "$work/mkfixture" 2>"$work/cc.err" ||
    ! $CC -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wno-unused-parameter \
-	-Ilib tools/bench/genweek.c lib/*.c -lsqlite3 -lm -o "$work/genweek" 2>>"$work/cc.err"; then
+	-Ilib tools/bench/genweek.c lib/*.c -lsqlite3 -ljansson -lm -o "$work/genweek" 2>>"$work/cc.err"; then
 	fail "build mkfixture and genweek" "$(cat "$work/cc.err")"
 	echo "gatectl-store: $passed passed, $failed failed"
 	exit 1
