@@ -113,7 +113,7 @@ store zero
 gc --db "$Z" verify --service zero --watch
 is "zero baseline --watch: the deployment first, then a line per interval as judged" "$(printf '%s\n' "$OUT" | head -2 | cut -c1-80)" \
 "verify zero: deployment 1 (v1 -> v2 at 2026-11-21T06:00:30.000Z, ci), gate run 1
-interval 1/10 06:01:00.000Z .. 06:02:00.000Z  fail         high 1, pass 0, low 0, n"
+interval 1/10 06:01:00.000Z .. 06:02:00.000Z  fail         high 1, pass 0, low 0"
 
 # ---- sparse errors ---------------------------------------------------------
 S=$work/sparse.db
