@@ -57,9 +57,14 @@ it_cleanup() {
 # stdout to OUT and stderr to ERR (the same file is fine); sets agent_pid
 # and waits (10 s at most) for its "ready" line: one ok, or one FAIL and
 # exit. it_cleanup stops it if the suite ends early.
+# FL_COLLECTOR=socket|syscall picks the collector path (run-all.sh runs the
+# suites on both); unset: the agent's default for this kernel.
 it_agent_start() {
 	local out=$1 err=$2
 	shift 2
+	[ -n "${FL_COLLECTOR:-}" ] && set -- --collector "$FL_COLLECTOR" "$@"
+	# FL_AGENT_RECORD=FILE: also record the raw events (debugging a suite)
+	[ -n "${FL_AGENT_RECORD:-}" ] && set -- --record "$FL_AGENT_RECORD" "$@"
 	if [ "$out" = "$err" ]; then
 		"$agent" "$@" >"$out" 2>&1 &
 	else
