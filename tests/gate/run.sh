@@ -1220,7 +1220,7 @@ rc "import openapi, bad method into a missing store: exit 2" 2 --db "$work/never
 [ ! -e "$work/never.db" ] && ok "import, malformed files: checked before the store is opened (not created)" ||
 	fail "import, malformed files: checked before the store is opened (not created)"
 "$work/mkfixture" "$work/v3.db" <tests/gate/observed.spec || fail "fixture v3.db"
-sqlite3 "$work/v3.db" "DROP TABLE test_quarantine; DROP TABLE blind_spots; DROP TABLE edge_risk; DROP TABLE prediction_outcomes; DROP TABLE verifications; DROP TABLE agent_flushes; DROP TABLE deployments; DROP TABLE predictions; DROP TABLE gate_runs; DROP TABLE footprints; DROP TABLE test_results; DROP TABLE test_runs; DROP TABLE edge_window_statuses; DROP TABLE operations; PRAGMA user_version = 3;"
+sqlite3 "$work/v3.db" "DROP TABLE fault_detections; DROP TABLE fault_results; DROP TABLE deep_runs; DROP TABLE test_quarantine; DROP TABLE blind_spots; DROP TABLE edge_risk; DROP TABLE prediction_outcomes; DROP TABLE verifications; DROP TABLE agent_flushes; DROP TABLE deployments; DROP TABLE predictions; DROP TABLE gate_runs; DROP TABLE footprints; DROP TABLE test_results; DROP TABLE test_runs; DROP TABLE edge_window_statuses; DROP TABLE operations; PRAGMA user_version = 3;"
 rc "import otlp, unknown span kind into a schema 3 store: exit 2" 2 --db "$work/v3.db" import otlp tests/gate/otlp/badkind.jsonl
 [ "$(sqlite3 "$work/v3.db" "PRAGMA user_version")" = 3 ] && ok "import, malformed file: a schema 3 store is not even migrated" ||
 	fail "import, malformed file: a schema 3 store is not even migrated"

@@ -455,7 +455,7 @@ M=$work/merged.db
 rc "merge two nodes: exit 0" 0 merge "$M" "$NA" "$NB" -o json
 js "merge: rows read per input" '
 eq([(i["schema"], i["services"], i["edges"], i["windows"], i["edge_sources"], i["path_links"], i["agent_counters"])
-    for i in doc["inputs"]], [(6, 4, 4, 5, 2, 1, 2), (6, 4, 4, 4, 2, 1, 2)], "rows")'
+    for i in doc["inputs"]], [(7, 4, 4, 5, 2, 1, 2), (7, 4, 4, 4, 2, 1, 2)], "rows")'
 [ "$(stat -c %a "$M")" = 600 ] && ok "merge: OUT mode 0600" || fail "merge: OUT mode 0600"
 # the same traffic written into one store directly: windows with one start add up
 UNION=$work/union.db
