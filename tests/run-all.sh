@@ -42,6 +42,7 @@ suite http2 tests/integration/http2.sh
 suite sockpaths tests/integration/sockpaths.sh
 suite secrets tests/integration/secrets.sh
 suite hostile tests/reliability/hostile.sh
+suite crash tests/reliability/crash.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"
