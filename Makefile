@@ -115,6 +115,8 @@ $(OUTPUT)/tests/it/%: tests/integration/%.c
 # a unit test of an agent module beyond the parsers names its sources here
 UNIT_EXTRA_test_routes := agent/aggregate.c
 $(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/aggregate.h agent/agent.h
+UNIT_EXTRA_test_backlog := agent/aggregate.c
+$(OUTPUT)/tests/test_backlog $(OUTPUT)/asan/test_backlog: agent/aggregate.c agent/aggregate.h agent/agent.h
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,TEST-CC,$@)
