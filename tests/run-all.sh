@@ -43,6 +43,7 @@ suite sockpaths tests/integration/sockpaths.sh
 suite secrets tests/integration/secrets.sh
 suite hostile tests/reliability/hostile.sh
 suite crash tests/reliability/crash.sh
+suite diskfull tests/reliability/diskfull.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"
