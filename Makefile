@@ -14,8 +14,8 @@ CC ?= cc
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 INCLUDES := -Iinclude -Ilib -Iagent -I$(OUTPUT)
-LDLIBS_AGENT := -lbpf -lelf -lz -lsqlite3 -ljansson -lnghttp2 -lm
-LDLIBS_GATE := -lsqlite3 -ljansson -lnghttp2 -lm
+LDLIBS_AGENT := -lbpf -lelf -lz -lsqlite3 -ljansson -lnghttp2 -lmicrohttpd -lpthread -lm
+LDLIBS_GATE := -lsqlite3 -ljansson -lnghttp2 -lnftables -lm
 
 ifeq ($(V),1)
 Q =
@@ -113,20 +113,28 @@ $(OUTPUT)/tests/it/%: tests/integration/%.c
 
 # unit tests: parsers and lib, plain and under ASan+UBSan
 # a unit test of an agent module beyond the parsers names its sources here
-UNIT_EXTRA_test_routes := agent/aggregate.c
-$(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/aggregate.h agent/agent.h
-UNIT_EXTRA_test_backlog := agent/aggregate.c
-$(OUTPUT)/tests/test_backlog $(OUTPUT)/asan/test_backlog: agent/aggregate.c agent/aggregate.h agent/agent.h
+UNIT_EXTRA_test_routes := agent/aggregate.c agent/metrics.c
+UNIT_LIBS_test_routes := -lmicrohttpd -lpthread
+$(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h
+UNIT_EXTRA_test_metrics := agent/metrics.c agent/aggregate.c
+UNIT_LIBS_test_metrics := -lmicrohttpd -lpthread
+$(OUTPUT)/tests/test_metrics $(OUTPUT)/asan/test_metrics: agent/metrics.c agent/metrics.h agent/agent.h agent/aggregate.c agent/aggregate.h
+# the judge's statistics are pure C beside gatectl (gate/judge_stats.c)
+UNIT_EXTRA_test_judge := -Igate gate/judge_stats.c
+$(OUTPUT)/tests/test_judge $(OUTPUT)/asan/test_judge: gate/judge_stats.c gate/judge_stats.h
+UNIT_EXTRA_test_backlog := agent/aggregate.c agent/metrics.c
+UNIT_LIBS_test_backlog := -lmicrohttpd -lpthread
+$(OUTPUT)/tests/test_backlog $(OUTPUT)/asan/test_backlog: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm -o $@
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm $(UNIT_LIBS_$*) -o $@
 
 $(OUTPUT)/asan/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,ASAN-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm -o $@
+	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm $(UNIT_LIBS_$*) -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)./tests/run-unit.sh $(UNIT_BINS)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "aggregate.h"
 #include "hist.h"
+#include "metrics.h"
 #include "store.h"
 
 #include <errno.h>
@@ -36,6 +37,7 @@ struct agg_edge {
 	int64_t dropped_s;	/* minute whose window was last refused, or 0 */
 	int64_t db_id;		/* edges.id, valid when db_flush == the flush's */
 	uint64_t db_flush;
+	struct mx_series *mx;	/* its cumulative Prometheus series, or NULL */
 };
 
 /* Pending link counts of one minute. */
@@ -77,6 +79,7 @@ struct aggregator {
 	uint64_t routes_overflowed; /* records counted under an overflow op */
 	struct route_set *routes[ROUTE_SET_BUCKETS];
 	struct agg_backlog backlog; /* pending windows: cap, peak, drops */
+	struct metrics *mx;	/* --metrics-addr: also counted there; borrowed */
 };
 
 static const char *const kind_names[] = {
@@ -412,6 +415,21 @@ static int route_admit(struct aggregator *a, const char *server,
 	return 1;
 }
 
+void agg_set_metrics(struct aggregator *a, struct metrics *mx)
+{
+	a->mx = mx;
+}
+
+/* The Prometheus series of @e, looked up once and then cached on it. */
+static struct mx_series *edge_mx(struct aggregator *a, struct agg_edge *e)
+{
+	if (!e->mx)
+		e->mx = metrics_series(a->mx, e->client, e->server,
+				       kind_names[e->server_kind], e->protocol,
+				       e->operation, e->tls);
+	return e->mx;
+}
+
 void agg_set_max_routes(struct aggregator *a, unsigned max_routes)
 {
 	a->max_routes = max_routes;
@@ -519,10 +537,13 @@ int agg_record(struct aggregator *a, const char *client, const char *server,
 		*edge = e;
 	if (!e)
 		return -ENOMEM;
+	lat = rec->end_ns > rec->start_ns ? rec->end_ns - rec->start_ns : 0;
+	/* /metrics counts it even when the store's backlog cannot */
+	if (a->mx)
+		metrics_observe(a->mx, edge_mx(a, e), rec, lat);
 	w = window_get(a, e, wall_start_ns, &enomem);
 	if (!w)	/* the backlog is full: dropped and counted */
 		return enomem ? -ENOMEM : 0;
-	lat = rec->end_ns > rec->start_ns ? rec->end_ns - rec->start_ns : 0;
 	w->requests++;
 	w->errors += rec->error;
 	w->client_errors += rec->client_error;
@@ -575,6 +596,8 @@ int agg_conn_error(struct aggregator *a, const char *client, const char *server,
 
 	if (!e)
 		return -ENOMEM;
+	if (a->mx)
+		metrics_conn_error(a->mx, edge_mx(a, e));
 	w = window_get(a, e, wall_ns, &enomem);
 	if (!w)
 		return enomem ? -ENOMEM : 0;

@@ -53,6 +53,15 @@ void agg_free(struct aggregator *a);
 #define AGG_MAX_ROUTES_DEFAULT 500
 #define AGG_ROUTE_OVERFLOW "{overflow}"
 
+struct metrics;
+
+/*
+ * agg_set_metrics() - also count every record and failed connect, from
+ * now on, on the cumulative Prometheus series of @mx (agent/metrics.h),
+ * cached per edge; NULL: not. @mx must outlive @a.
+ */
+void agg_set_metrics(struct aggregator *a, struct metrics *mx);
+
 /* agg_set_max_routes() - cap routes per server at @max_routes; 0: no cap. */
 void agg_set_max_routes(struct aggregator *a, unsigned max_routes);
 

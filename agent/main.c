@@ -28,6 +28,7 @@
 #include "adopt.h"
 #include "caps.h"
 #include "identity.h"
+#include "metrics.h"
 #include "record.h"
 #include "store.h"
 #include "compact.h"
@@ -46,6 +47,7 @@ static struct env {
 	const char *replay;	/* replay this recording instead of the kernel */
 	const char *services;	/* the operator's mapping file */
 	const char *source;	/* provenance of what is recorded: ebpf|test */
+	const char *metrics_addr; /* --metrics-addr: serve /metrics there */
 	bool stats;		/* print the counters at every flush */
 	bool no_tls;		/* no SSL_* uprobes */
 	bool no_paths;		/* no call-path links */
@@ -84,7 +86,8 @@ static const char doc[] =
 	"mounting tracefs).";
 
 #define OPT_MAX_ROUTES 0x200	/* long-only options: keys past any char */
-#define OPT_BACKLOG 0x201
+#define OPT_METRICS_ADDR 0x201
+#define OPT_BACKLOG 0x202
 
 static const struct argp_option opts[] = {
 	{ "db", 'd', "FILE", 0, "Store to write (default ./faultline.db)", 0 },
@@ -106,6 +109,9 @@ static const struct argp_option opts[] = {
 	{ "max-routes", OPT_MAX_ROUTES, "N", 0,
 	  "Distinct HTTP operations kept per server service (default 500, 0: "
 	  "no cap); later ones are counted as \"METHOD {overflow}\"", 0 },
+	{ "metrics-addr", OPT_METRICS_ADDR, "ADDR:PORT", 0,
+	  "Serve Prometheus metrics at http://ADDR:PORT/metrics (off by "
+	  "default; bind to 127.0.0.1 or the pod IP, docs/metrics.md)", 0 },
 	{ "record", 'R', "FILE", 0,
 	  "Also write the raw event stream to FILE (0600; holds plaintext payloads)", 0 },
 	{ "replay", 'P', "FILE", 0,
@@ -168,6 +174,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		return parse_uint(arg, 0, 1000000, &env.max_routes, state);
 	case OPT_BACKLOG:
 		return parse_uint(arg, 0, 1u << 30, &env.backlog, state);
+	case OPT_METRICS_ADDR:
+		env.metrics_addr = arg;
+		break;
 	case 's':
 		env.services = arg;
 		break;
@@ -295,6 +304,8 @@ struct agent {
 	FILE *record;		/* --record stream, or NULL */
 	struct tls *tls;	/* SSL_* uprobes, or NULL (replay, --no-tls) */
 	struct agent_stats stats;
+	struct metrics *mx;	/* --metrics-addr, or NULL */
+	struct mx_health health; /* published with the metrics */
 	bool usage_error;	/* exit 2: the operator's input was wrong */
 };
 
@@ -424,8 +435,10 @@ static int flush(struct agent *a)
 	conn_table_parser_stats(a->ct, &a->stats);
 	a->stats.routes_overflowed = agg_routes_overflowed(a->agg);
 	backlog_stats(a);
+	a->health.last_flush_ns = clock_ns(CLOCK_REALTIME);
 	if (agg_flush(a->agg, a->db, &a->stats, err, sizeof(err))) {
 		a->stats.store_errors++;
+		a->health.last_flush_ok = false;
 		if (!store_state.failures++ || strcmp(err, store_state.last))
 			fprintf(stderr, "faultline-agent: %s (kept in memory, "
 				"retrying every flush; %llu windows pending, "
@@ -435,6 +448,7 @@ static int flush(struct agent *a)
 		snprintf(store_state.last, sizeof(store_state.last), "%s", err);
 		return -EIO;
 	}
+	a->health.last_flush_ok = true;
 	if (store_state.failures) {
 		fprintf(stderr, "faultline-agent: store written again after %llu "
 			"failed flushes: %llu windows of backlog written, %llu "
@@ -449,6 +463,22 @@ static int flush(struct agent *a)
 	backlog_stats(a);
 	compact_start(a);
 	return 0;
+}
+
+/*
+ * The Prometheus snapshot (agent/metrics.h), once a second from the
+ * consumer's loop: the BPF counters read fresh, the parsers' as of the
+ * last flush.
+ */
+static void metrics_tick(struct agent *a, uint64_t now, uint64_t *next)
+{
+	if (!a->mx || now < *next)
+		return;
+	*next = now + 1000000000ull;
+	if (a->skel)
+		read_bpf_counters(a->skel, &a->stats);
+	a->stats.routes_overflowed = agg_routes_overflowed(a->agg);
+	metrics_publish(a->mx, &a->stats, &a->health);
 }
 
 /* The last flush: after any compaction, and the one it may start, ended. */
@@ -516,6 +546,11 @@ static int load_collector(struct agent *a)
 		return err;
 	}
 	caps_report(a->skel->obj);
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, a->skel->obj) {	/* as caps_report() */
+		a->health.hooks_total++;
+		a->health.hooks_loaded += bpf_program__autoload(prog);
+	}
 	return 0;
 }
 
@@ -524,6 +559,7 @@ static int run(struct agent *a)
 	uint64_t next_flush = clock_ns(CLOCK_MONOTONIC) + env.flush_s * 1000000000ull;
 	uint64_t end = env.duration_s ?
 		clock_ns(CLOCK_MONOTONIC) + env.duration_s * 1000000000ull : 0;
+	uint64_t next_publish = 0;
 	int err = 0;
 
 	while (!stop) {
@@ -551,7 +587,9 @@ static int run(struct agent *a)
 			if (env.stats)
 				print_stats(&a->stats);
 			next_flush = now + env.flush_s * 1000000000ull;
+			next_publish = 0;	/* the parsers' counters are fresh */
 		}
+		metrics_tick(a, now, &next_publish);
 		if (end && now >= end)
 			break;
 	}
@@ -613,6 +651,20 @@ static int agent_open(struct agent *a)
 	if (fl_store_open(env.db, true, &a->db, errbuf, sizeof(errbuf))) {
 		fprintf(stderr, "faultline-agent: %s\n", errbuf);
 		return -EIO;
+	}
+	if (env.metrics_addr) {
+		a->mx = metrics_new(argp_program_version + strlen("faultline-agent "));
+		if (!a->mx) {
+			fprintf(stderr, "faultline-agent: out of memory\n");
+			return -ENOMEM;
+		}
+		err = metrics_listen(a->mx, env.metrics_addr, errbuf, sizeof(errbuf));
+		if (err) {
+			fprintf(stderr, "faultline-agent: %s\n", errbuf);
+			a->usage_error = err == -EINVAL;
+			return err;
+		}
+		agg_set_metrics(a->agg, a->mx);
 	}
 	/* a restart names the routes the store already has, up to the cap */
 	agg_set_max_routes(a->agg, env.max_routes);
@@ -726,6 +778,7 @@ static void agent_close(struct agent *a)
 	collector_bpf__destroy(a->skel);
 	conn_table_free(a->ct);
 	agg_free(a->agg);
+	metrics_free(a->mx);
 	identity_free(a->id);
 	sqlite3_close(a->db);
 }

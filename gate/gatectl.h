@@ -112,6 +112,7 @@ extern const struct gate_cmd gate_cmd_import;
 extern const struct gate_cmd gate_cmd_compact;
 extern const struct gate_cmd gate_cmd_diff;
 extern const struct gate_cmd gate_cmd_merge;
+extern const struct gate_cmd gate_cmd_fault;
 
 /* ---- context, options, errors (main.c) ---- */
 

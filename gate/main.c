@@ -26,6 +26,7 @@ static const struct gate_cmd *const cmds[] = {
 	&gate_cmd_diff,
 	&gate_cmd_merge,
 	&gate_cmd_compact,
+	&gate_cmd_fault,
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 

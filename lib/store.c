@@ -189,6 +189,79 @@ static const char *const migrations[] = {
 	"  evidence TEXT,"			/* JSON {tests:[..], requests:N, errors:N} */
 	"  confidence REAL NOT NULL);"
 	"CREATE INDEX predictions_gate_run ON predictions(gate_run_id);",
+	/*
+	 * 5 -> 6: after the deploy (docs/store.md "Schema 6"): deployments
+	 * (seen by the agent or told by CI), what the agent saw of each flush
+	 * (so a quiet edge and an agent that was not running are told apart),
+	 * verifications and the outcome of every prediction, and what the
+	 * misses teach selection: edge risk weights, gate blind spots, and
+	 * quarantined tests.
+	 */
+	"CREATE TABLE deployments ("
+	"  id INTEGER PRIMARY KEY,"
+	"  service TEXT NOT NULL,"		/* services.name */
+	"  old_version TEXT,"			/* version id before; NULL if unknown */
+	"  new_version TEXT NOT NULL,"		/* version id after */
+	"  at_ns INTEGER NOT NULL,"		/* when the new version started */
+	"  node TEXT NOT NULL,"			/* hostname of the agent or CI's --node */
+	"  source TEXT NOT NULL,"		/* agent|ci */
+	"  gate_run_id INTEGER REFERENCES gate_runs(id)," /* predictions to judge */
+	"  pid INTEGER,"			/* agent: the new process */
+	"  old_pid INTEGER,"			/* agent: the process it replaced */
+	"  detail TEXT);"			/* JSON: exe, script, cmdline, service.version */
+	"CREATE INDEX deployments_service ON deployments(service, at_ns);"
+	"CREATE TABLE agent_flushes ("
+	"  node TEXT NOT NULL,"
+	"  source TEXT NOT NULL DEFAULT 'ebpf',"	/* as edge_windows.source */
+	"  at_ns INTEGER NOT NULL,"		/* the flush's commit time */
+	"  agent_start_ns INTEGER NOT NULL,"	/* the agent's start: a restart is a gap */
+	"  flush_s INTEGER NOT NULL,"		/* configured interval between flushes */
+	"  window_s INTEGER NOT NULL,"		/* the width of the windows it writes */
+	"  lost INTEGER NOT NULL DEFAULT 0,"	/* events lost since the agent started */
+	"  PRIMARY KEY (node, source, at_ns)) WITHOUT ROWID;"
+	"CREATE INDEX agent_flushes_time ON agent_flushes(at_ns);"
+	"CREATE TABLE verifications ("
+	"  id INTEGER PRIMARY KEY,"
+	"  deployment_id INTEGER NOT NULL REFERENCES deployments(id),"
+	"  gate_run_id INTEGER REFERENCES gate_runs(id)," /* the one judged */
+	"  started_ns INTEGER NOT NULL,"
+	"  ended_ns INTEGER,"
+	"  window_s INTEGER NOT NULL,"
+	"  baseline_s INTEGER NOT NULL,"
+	"  interval_s INTEGER NOT NULL,"
+	"  verdict TEXT NOT NULL,"		/* pass|fail|inconclusive */
+	"  intervals TEXT NOT NULL,"		/* JSON [{start, end, verdict, high, nodata}] */
+	"  report TEXT);"			/* verify -o json */
+	"CREATE INDEX verifications_deployment ON verifications(deployment_id);"
+	"CREATE TABLE prediction_outcomes ("
+	"  prediction_id INTEGER NOT NULL REFERENCES predictions(id),"
+	"  verification_id INTEGER NOT NULL REFERENCES verifications(id),"
+	"  outcome TEXT NOT NULL,"		/* hit|miss|unverifiable */
+	"  reason TEXT NOT NULL,"
+	"  predicted TEXT,"			/* JSON: the gate's evidence */
+	"  observed TEXT,"			/* JSON: production before/after */
+	"  scored_ns INTEGER NOT NULL,"
+	"  PRIMARY KEY (prediction_id, verification_id)) WITHOUT ROWID;"
+	"CREATE TABLE edge_risk ("		/* what misses taught select */
+	"  client TEXT NOT NULL, server TEXT NOT NULL,"
+	"  protocol TEXT NOT NULL, operation TEXT NOT NULL,"
+	"  weight REAL NOT NULL DEFAULT 1,"	/* multiplies the edge's risk in select */
+	"  misses INTEGER NOT NULL DEFAULT 0,"
+	"  last_miss_ns INTEGER,"
+	"  PRIMARY KEY (client, server, protocol, operation)) WITHOUT ROWID;"
+	"CREATE TABLE blind_spots ("		/* failed in production, no footprint covers it */
+	"  client TEXT NOT NULL, server TEXT NOT NULL,"
+	"  protocol TEXT NOT NULL, operation TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"		/* the failing status ('' when not known) */
+	"  prediction_id INTEGER REFERENCES predictions(id),"
+	"  verification_id INTEGER REFERENCES verifications(id),"
+	"  found_ns INTEGER NOT NULL,"
+	"  covered_ns INTEGER,"		/* when a footprint first covered it */
+	"  PRIMARY KEY (client, server, protocol, operation, status)) WITHOUT ROWID;"
+	"CREATE TABLE test_quarantine ("
+	"  test TEXT PRIMARY KEY,"
+	"  since_ns INTEGER NOT NULL,"
+	"  reason TEXT);",
 };
 
 #define N_MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))

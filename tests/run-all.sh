@@ -44,6 +44,8 @@ suite secrets tests/integration/secrets.sh
 suite hostile tests/reliability/hostile.sh
 suite crash tests/reliability/crash.sh
 suite diskfull tests/reliability/diskfull.sh
+suite deep-faults tests/deep/faults.sh
+suite prom tests/integration/prom.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"

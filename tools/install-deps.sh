@@ -23,6 +23,14 @@ PKGS=(
   openssl nodejs
   # gatectl -o dot is checked with Graphviz; setpriv (util-linux) drops privilege
   graphviz util-linux
+  # the agent's /metrics (libmicrohttpd); gatectl --prometheus (libcurl);
+  # gatectl graph -o svg|html (libgvc); the Prometheus the tests scrape with;
+  # headless Chromium that checks the HTML graph draws; YAML and systemd
+  # checks of tools/deploy
+  libmicrohttpd-dev libcurl4-openssl-dev graphviz-dev prometheus chromium
+  python3-yaml systemd
+  # gatectl deep: per-edge faults through nftables (libnftables)
+  nftables libnftables-dev
   # make bench: load generators, timing, the L4-only peer tracer, profiling
   wrk hyperfine libbpf-tools linux-perf
 )
