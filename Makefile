@@ -13,9 +13,13 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 CC ?= cc
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
-INCLUDES := -Iinclude -Ilib -Iagent -I$(OUTPUT)
+# -Iagent is for the agent's own objects and the tests of its parsers only:
+# gatectl, lib/ and the tools see include/ and lib/
+INCLUDES := -Iinclude -Ilib -I$(OUTPUT)
+AGENT_INCLUDES := $(INCLUDES) -Iagent
+GATE_INCLUDES := $(INCLUDES) -Igate	# gate/ files include "query/edges.h" etc.
 LDLIBS_AGENT := -lbpf -lelf -lz -lsqlite3 -ljansson -lnghttp2 -lmicrohttpd -lpthread -lm
-LDLIBS_GATE := -lsqlite3 -ljansson -lnghttp2 -lnftables -lm
+LDLIBS_GATE := -lsqlite3 -ljansson -lnftables -lm
 
 ifeq ($(V),1)
 Q =
@@ -26,9 +30,11 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 LIB_SRCS := $(wildcard lib/*.c)
+# operation naming and character classes: what the parsers take from lib/
+NAMING_SRCS := lib/chars.c lib/opname_http.c lib/opname_sql.c
 PARSER_SRCS := $(wildcard agent/proto_*.c)
 AGENT_SRCS := $(filter-out $(PARSER_SRCS),$(wildcard agent/*.c))
-GATE_SRCS := $(wildcard gate/*.c)
+GATE_SRCS := $(wildcard gate/*.c gate/*/*.c)
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
@@ -70,9 +76,14 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 $(OUTPUT)/agent/%.o: agent/%.c $(BPF_SKELS) $(wildcard agent/*.h lib/*.h include/faultline/*.h)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(AGENT_INCLUDES) -c $< -o $@
 
-$(OUTPUT)/%.o: %.c $(wildcard lib/*.h gate/*.h agent/proto.h)
+$(OUTPUT)/gate/%.o: gate/%.c $(wildcard lib/*.h gate/*.h gate/*/*.h)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(GATE_INCLUDES) -c $< -o $@
+
+$(OUTPUT)/%.o: %.c $(wildcard lib/*.h)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
@@ -85,16 +96,9 @@ $(OUTPUT)/faultline-agent: $(AGENT_OBJS) $(PARSER_OBJS) $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS_AGENT) -o $@
 
-# gatectl names imported operations as the agent does: the parsers'
-# normalisers (fl_http_route, fl_sql_normalize), built without the BPF
-# skeletons the agent's objects wait for
-GATE_PARSER_OBJS := $(patsubst agent/%.c,$(OUTPUT)/gate/parsers/%.o,$(PARSER_SRCS))
-$(OUTPUT)/gate/parsers/%.o: agent/%.c $(wildcard agent/proto*.h lib/*.h)
-	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
-
-$(OUTPUT)/gatectl: $(GATE_OBJS) $(GATE_PARSER_OBJS) $(LIB_OBJS)
+# gatectl: its own objects and lib/ (operation naming included); no parser,
+# no libnghttp2, no agent header
+$(OUTPUT)/gatectl: $(GATE_OBJS) $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS_GATE) -o $@
 
@@ -119,9 +123,9 @@ $(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/
 UNIT_EXTRA_test_metrics := agent/metrics.c agent/aggregate.c
 UNIT_LIBS_test_metrics := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_metrics $(OUTPUT)/asan/test_metrics: agent/metrics.c agent/metrics.h agent/agent.h agent/aggregate.c agent/aggregate.h
-# the judge's statistics are pure C beside gatectl (gate/judge_stats.c)
-UNIT_EXTRA_test_judge := -Igate gate/judge_stats.c
-$(OUTPUT)/tests/test_judge $(OUTPUT)/asan/test_judge: gate/judge_stats.c gate/judge_stats.h
+# the judge's statistics are pure C beside gatectl (gate/judge/stats.c)
+UNIT_EXTRA_test_judge := -Igate gate/judge/stats.c
+$(OUTPUT)/tests/test_judge $(OUTPUT)/asan/test_judge: gate/judge/stats.c gate/judge/stats.h
 UNIT_EXTRA_test_backlog := agent/aggregate.c agent/metrics.c
 UNIT_LIBS_test_backlog := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_backlog $(OUTPUT)/asan/test_backlog: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h
@@ -129,12 +133,12 @@ $(OUTPUT)/tests/test_backlog $(OUTPUT)/asan/test_backlog: agent/aggregate.c agen
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm $(UNIT_LIBS_$*) -o $@
+	$(Q)$(CC) $(CFLAGS) $(AGENT_INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm $(UNIT_LIBS_$*) -o $@
 
 $(OUTPUT)/asan/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,ASAN-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm $(UNIT_LIBS_$*) -o $@
+	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(AGENT_INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm $(UNIT_LIBS_$*) -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)./tests/run-unit.sh $(UNIT_BINS)
@@ -155,10 +159,10 @@ FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	$(if $(filter 1,$(FUZZ_STRICT)),-DFZ_STRICT)
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(PARSER_SRCS) $(wildcard agent/proto*.h)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(PARSER_SRCS) $(NAMING_SRCS) $(wildcard agent/proto*.h lib/chars.h lib/opname.h)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) $(filter-out -O% -g,$(CFLAGS)) $(INCLUDES) -Itests/fuzz $< $(PARSER_SRCS) -lnghttp2 -o $@
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(filter-out -O% -g,$(CFLAGS)) $(AGENT_INCLUDES) -Itests/fuzz $< $(PARSER_SRCS) $(NAMING_SRCS) -lnghttp2 -o $@
 
 .PHONY: fuzz fuzz-smoke
 fuzz: $(FUZZ_BINS)

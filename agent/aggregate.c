@@ -3,6 +3,7 @@
 #include "hist.h"
 #include "metrics.h"
 #include "store.h"
+#include "store_write.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -606,175 +607,99 @@ int agg_conn_error(struct aggregator *a, const char *client, const char *server,
 	return 0;
 }
 
-/* Prepared statements of one flush. */
-enum { ST_SERVICE, ST_EDGE, ST_WINDOW, ST_SOURCE, ST_LINK, ST_COUNTER, ST_COUNT };
-
-struct flush_stmts {
-	sqlite3_stmt *st[ST_COUNT];
-};
-
-static const char *const flush_sql[] = {
-	/* a kind learned from a protocol (database, cache) is never lost */
-	"INSERT INTO services(name, kind, first_seen_ns, last_seen_ns) "
-	"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET "
-	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns), "
-	"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-	"kind = CASE WHEN kind IN ('database', 'cache', 'queue') THEN kind "
-	"WHEN excluded.kind IN ('database', 'cache', 'queue') THEN excluded.kind "
-	"WHEN kind = 'external' THEN excluded.kind ELSE kind END "
-	"RETURNING id",
-	/* tls: once seen over TLS, an edge stays marked */
-	"INSERT INTO edges(client_id, server_id, protocol, operation, "
-	"first_seen_ns, last_seen_ns, tls) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
-	"ON CONFLICT(client_id, server_id, protocol, operation) DO UPDATE SET "
-	"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns), "
-	"tls = max(tls, excluded.tls) RETURNING id",
-	"INSERT INTO edge_windows(edge_id, window_start, requests, errors, "
-	"client_errors, conn_errors, req_bytes, resp_bytes, latency_sum_ns, "
-	"latency_hist, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-	"?11) ON CONFLICT(edge_id, source, window_start) DO UPDATE SET "
-	"requests = requests + excluded.requests, "
-	"errors = errors + excluded.errors, "
-	"client_errors = client_errors + excluded.client_errors, "
-	"conn_errors = conn_errors + excluded.conn_errors, "
-	"req_bytes = req_bytes + excluded.req_bytes, "
-	"resp_bytes = resp_bytes + excluded.resp_bytes, "
-	"latency_sum_ns = latency_sum_ns + excluded.latency_sum_ns, "
-	"latency_hist = fl_hist_merge(latency_hist, excluded.latency_hist)",
-	"INSERT INTO edge_sources(edge_id, source, samples, first_seen_ns, "
-	"last_seen_ns) VALUES (?1, ?2, ?3, ?4, ?5) "
-	"ON CONFLICT(edge_id, source) DO UPDATE SET "
-	"samples = samples + excluded.samples, "
-	"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
-	"INSERT INTO path_links(parent_edge_id, child_edge_id, method, "
-	"window_start, count) VALUES (?1, ?2, ?3, ?4, ?5) "
-	"ON CONFLICT(parent_edge_id, child_edge_id, method, window_start) "
-	"DO UPDATE SET count = count + excluded.count",
-	"INSERT INTO agent_counters(name, value, updated_ns) VALUES (?1, ?2, ?3) "
-	"ON CONFLICT(name) DO UPDATE SET value = excluded.value, "
-	"updated_ns = excluded.updated_ns",
-};
-
-/* Run a RETURNING id statement; the id, or -1 on error. */
-static int64_t step_id(sqlite3_stmt *st)
+/* Upsert service @name: services.id, or -1 on error. */
+static int64_t put_service(struct fl_sw *w, const char *name,
+			   enum svc_kind kind, uint64_t first_ns, uint64_t last_ns)
 {
 	int64_t id = -1;
 
-	if (sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		;
-	sqlite3_reset(st);
+	if (fl_sw_service(w, name, kind_names[kind], (int64_t)first_ns,
+			  (int64_t)last_ns, &id))
+		return -1;
 	return id;
 }
 
-static int64_t put_service(struct flush_stmts *s, const char *name,
-			   enum svc_kind kind, uint64_t first_ns, uint64_t last_ns)
-{
-	sqlite3_bind_text(s->st[ST_SERVICE], 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->st[ST_SERVICE], 2, kind_names[kind], -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s->st[ST_SERVICE], 3, (int64_t)first_ns);
-	sqlite3_bind_int64(s->st[ST_SERVICE], 4, (int64_t)last_ns);
-	return step_id(s->st[ST_SERVICE]);
-}
-
-static int put_window(struct flush_stmts *s, int64_t edge_id,
+static int put_window(struct fl_sw *sw, int64_t edge_id,
 		      const struct window *w, const char *source)
 {
+	struct fl_sw_window row = {
+		.source = source, .start_s = w->start_s, .width_s = FL_STORE_WINDOW_S,
+		.requests = w->requests, .errors = w->errors,
+		.client_errors = w->client_errors, .conn_errors = w->conn_errors,
+		.req_bytes = w->req_bytes, .resp_bytes = w->resp_bytes,
+		.latency_sum_ns = w->latency_sum_ns,
+	};
 	uint8_t *blob = NULL;
 	size_t len = 0;
-	int rc;
+	int err;
 
 	if (w->hist.count && fl_hist_encode(&w->hist, &blob, &len))
 		return -ENOMEM;
-	sqlite3_bind_int64(s->st[ST_WINDOW], 1, edge_id);
-	sqlite3_bind_int64(s->st[ST_WINDOW], 2, w->start_s);
-	sqlite3_bind_int64(s->st[ST_WINDOW], 3, (int64_t)w->requests);
-	sqlite3_bind_int64(s->st[ST_WINDOW], 4, (int64_t)w->errors);
-	sqlite3_bind_int64(s->st[ST_WINDOW], 5, (int64_t)w->client_errors);
-	sqlite3_bind_int64(s->st[ST_WINDOW], 6, (int64_t)w->conn_errors);
-	sqlite3_bind_int64(s->st[ST_WINDOW], 7, (int64_t)w->req_bytes);
-	sqlite3_bind_int64(s->st[ST_WINDOW], 8, (int64_t)w->resp_bytes);
-	sqlite3_bind_int64(s->st[ST_WINDOW], 9, (int64_t)w->latency_sum_ns);
-	if (blob)
-		sqlite3_bind_blob(s->st[ST_WINDOW], 10, blob, (int)len, free);
-	else
-		sqlite3_bind_null(s->st[ST_WINDOW], 10);
-	sqlite3_bind_text(s->st[ST_WINDOW], 11, source, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s->st[ST_WINDOW]);
-	sqlite3_reset(s->st[ST_WINDOW]);
-	return rc == SQLITE_DONE ? 0 : -EIO;
+	row.hist = blob;
+	row.hist_len = len;
+	err = fl_sw_window(sw, edge_id, &row);
+	free(blob);
+	return err;
 }
 
 /* Add this flush's samples of @e to its edge_sources row. */
-static int put_source(struct flush_stmts *s, int64_t edge_id,
+static int put_source(struct fl_sw *w, int64_t edge_id,
 		      const struct agg_edge *e, const char *source)
 {
 	uint64_t samples = 0;
-	int rc;
 
 	for (int i = 0; i < e->nwin; i++)
 		samples += e->win[i].requests + e->win[i].conn_errors;
-	sqlite3_bind_int64(s->st[ST_SOURCE], 1, edge_id);
-	sqlite3_bind_text(s->st[ST_SOURCE], 2, source, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s->st[ST_SOURCE], 3, (int64_t)samples);
-	sqlite3_bind_int64(s->st[ST_SOURCE], 4, (int64_t)e->first_ns);
-	sqlite3_bind_int64(s->st[ST_SOURCE], 5, (int64_t)e->last_ns);
-	rc = sqlite3_step(s->st[ST_SOURCE]);
-	sqlite3_reset(s->st[ST_SOURCE]);
-	return rc == SQLITE_DONE ? 0 : -EIO;
+	return fl_sw_source(w, edge_id, source, samples, (int64_t)e->first_ns,
+			    (int64_t)e->last_ns);
 }
 
 /* Upsert @e's services and edge row, seen in [first, last]: edges.id or -1. */
-static int64_t put_edge_row(struct flush_stmts *s, const struct agg_edge *e,
+static int64_t put_edge_row(struct fl_sw *w, const struct agg_edge *e,
 			    uint64_t first_ns, uint64_t last_ns)
 {
 	enum svc_kind ckind = SVC_SERVICE;
-	int64_t cid, sid;
+	struct fl_sw_edge row = {
+		.protocol = e->protocol, .operation = e->operation,
+		.first_ns = (int64_t)first_ns, .last_ns = (int64_t)last_ns,
+		.tls = e->tls,
+	};
+	int64_t id = -1;
 
 	/* a client named by its address was not resolved to a process */
 	if (strchr(e->client, ':') || strspn(e->client, "0123456789.") ==
 					      strlen(e->client))
 		ckind = SVC_EXTERNAL;
-	cid = put_service(s, e->client, ckind, first_ns, last_ns);
-	sid = put_service(s, e->server, e->server_kind, first_ns, last_ns);
-	if (cid < 0 || sid < 0)
+	row.client_id = put_service(w, e->client, ckind, first_ns, last_ns);
+	row.server_id = put_service(w, e->server, e->server_kind, first_ns, last_ns);
+	if (row.client_id < 0 || row.server_id < 0 || fl_sw_edge(w, &row, &id))
 		return -1;
-	sqlite3_bind_int64(s->st[ST_EDGE], 1, cid);
-	sqlite3_bind_int64(s->st[ST_EDGE], 2, sid);
-	sqlite3_bind_text(s->st[ST_EDGE], 3, e->protocol, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->st[ST_EDGE], 4, e->operation, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s->st[ST_EDGE], 5, (int64_t)first_ns);
-	sqlite3_bind_int64(s->st[ST_EDGE], 6, (int64_t)last_ns);
-	sqlite3_bind_int(s->st[ST_EDGE], 7, e->tls);
-	return step_id(s->st[ST_EDGE]);
+	return id;
 }
 
-static int put_edge(struct flush_stmts *s, struct agg_edge *e,
+static int put_edge(struct fl_sw *w, struct agg_edge *e,
 		    const char *source, uint64_t flush_no)
 {
-	int64_t eid = put_edge_row(s, e, e->first_ns, e->last_ns);
+	int64_t eid = put_edge_row(w, e, e->first_ns, e->last_ns);
 
 	if (eid < 0)
 		return -EIO;
 	e->db_id = eid;
 	e->db_flush = flush_no;
 	for (int i = 0; i < e->nwin; i++) {
-		int err = put_window(s, eid, &e->win[i], source);
+		int err = put_window(w, eid, &e->win[i], source);
 		if (err)
 			return err;
 	}
-	return put_source(s, eid, e, source);
+	return put_source(w, eid, e, source);
 }
 
 /* edges.id of @e, written in this flush if its records were not. */
-static int64_t link_edge_id(struct flush_stmts *s, struct agg_edge *e,
+static int64_t link_edge_id(struct fl_sw *w, struct agg_edge *e,
 			    uint64_t flush_no, uint64_t seen_ns)
 {
 	if (e->db_flush != flush_no) {
-		e->db_id = put_edge_row(s, e, seen_ns, seen_ns);
+		e->db_id = put_edge_row(w, e, seen_ns, seen_ns);
 		e->db_flush = flush_no;
 	}
 	return e->db_id;
@@ -784,33 +709,25 @@ static const char *const link_methods[] = {
 	[AGG_LINK_THREAD] = "thread", [AGG_LINK_TRACEPARENT] = "traceparent",
 };
 
-static int put_link(struct flush_stmts *s, const struct link *l,
-		    uint64_t flush_no)
+static int put_link(struct fl_sw *w, const struct link *l, uint64_t flush_no)
 {
 	uint64_t seen = (uint64_t)l->win[0].start_s * 1000000000ull;
-	int64_t pid = link_edge_id(s, l->parent, flush_no, seen);
-	int64_t cid = link_edge_id(s, l->child, flush_no, seen);
+	int64_t pid = link_edge_id(w, l->parent, flush_no, seen);
+	int64_t cid = link_edge_id(w, l->child, flush_no, seen);
 
 	if (pid < 0 || cid < 0)
 		return -EIO;
 	for (int i = 0; i < l->nwin; i++) {
-		sqlite3_stmt *st = s->st[ST_LINK];
-		int rc;
-
-		sqlite3_bind_int64(st, 1, pid);
-		sqlite3_bind_int64(st, 2, cid);
-		sqlite3_bind_text(st, 3, link_methods[l->method], -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, l->win[i].start_s);
-		sqlite3_bind_int64(st, 5, (int64_t)l->win[i].count);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return -EIO;
+		int err = fl_sw_link(w, pid, cid, link_methods[l->method],
+				     l->win[i].start_s, FL_STORE_WINDOW_S,
+				     l->win[i].count);
+		if (err)
+			return err;
 	}
 	return 0;
 }
 
-static int put_counters(struct flush_stmts *s, const struct agent_stats *st)
+static int put_counters(struct fl_sw *w, const struct agent_stats *st)
 {
 	static const char *const bpf_names[FL_CNT_MAX] = {
 		[FL_CNT_RINGBUF_DROPS] = "ringbuf_drops",
@@ -834,13 +751,8 @@ static int put_counters(struct flush_stmts *s, const struct agent_stats *st)
 		const char *name = i < n ? rows[i].name : bpf_names[i - n];
 		if (!name)
 			continue;
-		sqlite3_bind_text(s->st[ST_COUNTER], 1, name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s->st[ST_COUNTER], 2,
-				   (int64_t)(i < n ? rows[i].v : st->bpf[i - n]));
-		sqlite3_bind_int64(s->st[ST_COUNTER], 3, now_ns);
-		int rc = sqlite3_step(s->st[ST_COUNTER]);
-		sqlite3_reset(s->st[ST_COUNTER]);
-		if (rc != SQLITE_DONE)
+		if (fl_sw_counter(w, name, (int64_t)(i < n ? rows[i].v : st->bpf[i - n]),
+				  now_ns))
 			return -EIO;
 	}
 	return 0;
@@ -849,13 +761,11 @@ static int put_counters(struct flush_stmts *s, const struct agent_stats *st)
 int agg_flush(struct aggregator *a, sqlite3 *db, const struct agent_stats *stats,
 	      char *errbuf, size_t errlen)
 {
-	struct flush_stmts s = { 0 };
+	struct fl_sw s;
 	int err = -EIO;
 
 	errbuf[0] = 0;
-	for (int i = 0; i < ST_COUNT; i++)
-		if (sqlite3_prepare_v2(db, flush_sql[i], -1, &s.st[i], NULL))
-			goto out_finalize;
+	fl_sw_init(&s, db, NULL);	/* the agent's rules: promote, merge, set */
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
 		goto out_finalize;
 	a->flush_no++;
@@ -892,7 +802,6 @@ out_finalize:
 	if (err && !errbuf[0])
 		snprintf(errbuf, errlen, "cannot write store: %s",
 			 sqlite3_errmsg(db));
-	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(s.st[i]);
+	fl_sw_release(&s);
 	return err;
 }

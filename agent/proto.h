@@ -21,7 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FL_OP_MAX 256		/* operation string, including NUL */
+#include "opname.h"	/* FL_OP_MAX, the operation naming the parsers use */
+
 #define FL_PENDING_MAX 1024	/* in-flight requests kept per connection */
 
 enum fl_proto {
@@ -201,31 +202,5 @@ void fl_parser_free(struct fl_parser *p);
  * or "unknown" (static). Records never carry "http2" (see struct fl_record).
  */
 const char *fl_proto_name(enum fl_proto proto);
-
-/*
- * fl_sql_normalize() - write the normalised form of SQL statement @sql
- * (@len bytes, not NUL-terminated) into @out (@out_size bytes, always
- * NUL-terminated, truncated to fit): string and numeric literals become '?',
- * runs of whitespace one space, comments dropped, leading/trailing space and
- * a trailing ';' removed. Returns the length written. Never copies a literal.
- */
-size_t fl_sql_normalize(const char *sql, size_t len, char *out, size_t out_size);
-
-/*
- * fl_sql_normalize_mysql() - fl_sql_normalize() with MySQL's lexical rules:
- * '..' and ".." are string literals with backslash escapes (both become
- * '?'), `..` is a kept identifier, '#' starts a line comment.
- */
-size_t fl_sql_normalize_mysql(const char *sql, size_t len, char *out,
-			      size_t out_size);
-
-/*
- * fl_http_route() - write "METHOD /route" for @method and @target into @out:
- * the query string and fragment are dropped (their values are secrets), and
- * path segments that are numbers, UUIDs or hex strings of 16+ digits become
- * "{id}". Returns the length written (NUL-terminated, truncated to fit).
- */
-size_t fl_http_route(const char *method, size_t mlen, const char *target,
-		     size_t tlen, char *out, size_t out_size);
 
 #endif /* FAULTLINE_PROTO_H */

@@ -123,20 +123,6 @@ void fl_line_reset(struct fl_line *l)
 	l->last_cr = false;
 }
 
-/* fl_utf8_cut() - @len, less an incomplete UTF-8 sequence at the end of @s. */
-size_t fl_utf8_cut(const char *s, size_t len)
-{
-	const uint8_t *u = (const uint8_t *)s;
-	size_t k = len, need;
-
-	while (k > 0 && (u[k - 1] & 0xc0) == 0x80 && len - k < 3)
-		k--;
-	if (k == 0 || u[k - 1] < 0xc0)
-		return len;	/* ASCII end, or stray continuation bytes */
-	need = u[k - 1] >= 0xf0 ? 4 : u[k - 1] >= 0xe0 ? 3 : 2;
-	return k - 1 + need > len ? k - 1 : len;
-}
-
 /* fl_copy_op() - copy @src into @dst, truncated to FL_OP_MAX - 1 bytes. */
 void fl_copy_op(char dst[FL_OP_MAX], const char *src)
 {

@@ -36,6 +36,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "chars.h"
 #include "proto.h"
 
 #define FL_BUF_CAP (64 * 1024)		/* most bytes buffered per side */
@@ -246,33 +247,7 @@ void fl_parser_unparsed(struct fl_parser *p, uint64_t n, bool parse_error);
 /* fl_parser_give_up() - ignore the rest of the connection; drops pending. */
 void fl_parser_give_up(struct fl_parser *p);
 
-/*
- * fl_utf8_cut() - the length <= @len at which @s ends on a whole UTF-8
- * sequence, for strings truncated to fit a buffer.
- */
-size_t fl_utf8_cut(const char *s, size_t len);
-
 /* fl_copy_op() - copy NUL-terminated @src into a pending entry's operation. */
 void fl_copy_op(char dst[FL_OP_MAX], const char *src);
-
-static inline bool fl_is_digit(uint8_t c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static inline bool fl_is_alpha(uint8_t c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static inline bool fl_is_xdigit(uint8_t c)
-{
-	return fl_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static inline uint8_t fl_upper(uint8_t c)
-{
-	return c >= 'a' && c <= 'z' ? (uint8_t)(c - 'a' + 'A') : c;
-}
 
 #endif /* FAULTLINE_PROTO_INT_H */

@@ -7,6 +7,7 @@
  */
 #include "compact.h"
 #include "hist.h"
+#include "store_write.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -87,17 +88,7 @@ static const char *const rollup_sql[] = {
 	"INSERT INTO edge_windows(edge_id, source, window_start, width_s, " WSUMS
 	", latency_hist) SELECT edge_id, source, hour, 3600, " WSUMS
 	", latency_hist FROM temp.fl_rollup_w WHERE true "
-	"ON CONFLICT(edge_id, source, window_start) DO UPDATE SET width_s = 3600, "
-	"requests = requests + excluded.requests, "
-	"errors = errors + excluded.errors, "
-	"client_errors = client_errors + excluded.client_errors, "
-	"conn_errors = conn_errors + excluded.conn_errors, "
-	"req_bytes = req_bytes + excluded.req_bytes, "
-	"resp_bytes = resp_bytes + excluded.resp_bytes, "
-	"latency_sum_ns = latency_sum_ns + excluded.latency_sum_ns, "
-	"latency_hist = CASE WHEN excluded.latency_hist IS NULL THEN latency_hist "
-	"WHEN latency_hist IS NULL THEN excluded.latency_hist "
-	"ELSE fl_hist_merge(latency_hist, excluded.latency_hist) END",
+	FL_SW_WINDOW_CONFLICT(FL_SW_HIST_SQL_KEEP_NULL),
 	"DROP TABLE temp.fl_rollup_w",
 	"CREATE TEMP TABLE fl_rollup_l AS SELECT parent_edge_id, child_edge_id, "
 	"method, window_start - window_start % 3600 AS hour, sum(count) AS count "
@@ -107,8 +98,7 @@ static const char *const rollup_sql[] = {
 	"INSERT INTO path_links(parent_edge_id, child_edge_id, method, "
 	"window_start, width_s, count) SELECT parent_edge_id, child_edge_id, "
 	"method, hour, 3600, count FROM temp.fl_rollup_l WHERE true "
-	"ON CONFLICT(parent_edge_id, child_edge_id, method, window_start) "
-	"DO UPDATE SET width_s = 3600, count = count + excluded.count",
+	FL_SW_LINK_CONFLICT,
 	"DROP TABLE temp.fl_rollup_l",
 };
 enum { RU_W_AGG, RU_W_DEL, RU_W_INS, RU_W_DROP, RU_L_AGG, RU_L_DEL, RU_L_INS,

@@ -40,7 +40,8 @@ struct fl_compact_stats {
 
 /*
  * fl_store_compact() - roll up and expire, in one BEGIN IMMEDIATE
- * transaction, the schema 3 store open writable in @db (fl_store_open()).
+ * transaction, the store open writable in @db (fl_store_open(), schema
+ * FL_STORE_SCHEMA_VERSION).
  * @now_s: the present, Unix seconds. Minute windows starting before the
  * hour that holds @now_s - @rollup_after_s are rolled up into hourly ones;
  * windows ending at or before @now_s - @retention_s are deleted, and with

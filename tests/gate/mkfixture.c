@@ -21,11 +21,13 @@
  *         or anything else, START as for window, WIDTH_S default 60)
  *   source EDGE NAME SAMPLES FIRST_NS LAST_NS   (a row of edge_sources;
  *        FIRST_NS/LAST_NS may be now-SECONDS)
- * A window at the start of one already there adds into it, as the agent's
- * upsert does (histograms merged): late rows after a roll-up.
+ * Rows go through lib/store_write.c with the agent's rules: a window at
+ * the start of one already there adds into it, as the agent's upsert does
+ * (histograms merged): late rows after a roll-up.
  */
 #include "hist.h"
 #include "store.h"
+#include "store_write.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -59,12 +61,13 @@ static int64_t parse_ns(const char *s)
 	return strtoll(s, NULL, 10);
 }
 
-static void exec_ok(sqlite3 *db, sqlite3_stmt *st)
+static struct fl_sw sw;
+
+/* A write of lib/store_write.c succeeded, or the fixture is refused. */
+static void sw_ok(int err)
 {
-	if (sqlite3_step(st) != SQLITE_DONE)
-		die(sqlite3_errmsg(db));
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	if (err)
+		die(sw.err);
 }
 
 static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
@@ -76,12 +79,14 @@ static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
 	return st;
 }
 
-static void do_window(sqlite3 *db, sqlite3_stmt *ins, char *rest)
+static void do_window(char *rest)
 {
 	struct fl_hist h = FL_HIST_INIT;
 	long long edge, req, err, cerr, connerr, reqb = 0, respb = 0;
 	uint64_t sum = 0;
 	char start[64], src[32] = "ebpf", *tok, *save;
+	uint8_t *blob = NULL;
+	size_t len = 0;
 	int n;
 
 	if (sscanf(rest, "%lld@%31s", &edge, src) == 2)
@@ -104,28 +109,21 @@ static void do_window(sqlite3 *db, sqlite3_stmt *ins, char *rest)
 			die("out of memory");
 		sum += ns * cnt;
 	}
-	sqlite3_bind_int64(ins, 1, edge);
-	sqlite3_bind_int64(ins, 2, parse_start(start));
-	sqlite3_bind_int64(ins, 3, req);
-	sqlite3_bind_int64(ins, 4, err);
-	sqlite3_bind_int64(ins, 5, cerr);
-	sqlite3_bind_int64(ins, 6, connerr);
-	sqlite3_bind_int64(ins, 7, (int64_t)sum);
-	if (h.count) {
-		uint8_t *blob;
-		size_t len;
-		if (fl_hist_encode(&h, &blob, &len))
-			die("out of memory");
-		sqlite3_bind_blob(ins, 8, blob, (int)len, free);
-	}
-	sqlite3_bind_text(ins, 9, src, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(ins, 10, reqb);
-	sqlite3_bind_int64(ins, 11, respb);
-	exec_ok(db, ins);
+	if (h.count && fl_hist_encode(&h, &blob, &len))
+		die("out of memory");
+	struct fl_sw_window w = {
+		.source = src, .start_s = parse_start(start), .width_s = FL_STORE_WINDOW_S,
+		.requests = (uint64_t)req, .errors = (uint64_t)err,
+		.client_errors = (uint64_t)cerr, .conn_errors = (uint64_t)connerr,
+		.req_bytes = (uint64_t)reqb, .resp_bytes = (uint64_t)respb,
+		.latency_sum_ns = sum, .hist = blob, .hist_len = len,
+	};
+	sw_ok(fl_sw_window(&sw, edge, &w));
+	free(blob);
 	fl_hist_release(&h);
 }
 
-static void do_link(sqlite3 *db, sqlite3_stmt *ins, char *rest)
+static void do_link(char *rest)
 {
 	long long parent, child, count, width = 60;
 	char method[64], start[64];
@@ -133,16 +131,11 @@ static void do_link(sqlite3 *db, sqlite3_stmt *ins, char *rest)
 	if (sscanf(rest, "%lld %lld %63s %63s %lld %lld", &parent, &child, method,
 		   start, &count, &width) < 5)
 		die("link PARENT CHILD METHOD START COUNT [WIDTH_S]");
-	sqlite3_bind_int64(ins, 1, parent);
-	sqlite3_bind_int64(ins, 2, child);
-	sqlite3_bind_text(ins, 3, method, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(ins, 4, parse_start(start));
-	sqlite3_bind_int64(ins, 5, width);
-	sqlite3_bind_int64(ins, 6, count);
-	exec_ok(db, ins);
+	sw_ok(fl_sw_link(&sw, parent, child, method, parse_start(start), width,
+			 (uint64_t)count));
 }
 
-static void do_blob(sqlite3 *db, sqlite3_stmt *ins, char *rest)
+static void do_blob(char *rest)
 {
 	long long edge;
 	char start[64], hex[1024];
@@ -157,24 +150,30 @@ static void do_blob(sqlite3 *db, sqlite3_stmt *ins, char *rest)
 			die("bad hex");
 		raw[len++] = (uint8_t)v;
 	}
-	sqlite3_bind_int64(ins, 1, edge);
-	sqlite3_bind_int64(ins, 2, parse_start(start));
-	sqlite3_bind_int64(ins, 3, 1);
-	sqlite3_bind_int64(ins, 4, 0);
-	sqlite3_bind_int64(ins, 5, 0);
-	sqlite3_bind_int64(ins, 6, 0);
-	sqlite3_bind_int64(ins, 7, 0);
-	sqlite3_bind_blob(ins, 8, raw, (int)len, SQLITE_TRANSIENT);
-	sqlite3_bind_text(ins, 9, "ebpf", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(ins, 10, 0);
-	sqlite3_bind_int64(ins, 11, 0);
-	exec_ok(db, ins);
+	struct fl_sw_window w = {
+		.source = "ebpf", .start_s = parse_start(start),
+		.width_s = FL_STORE_WINDOW_S, .requests = 1, .hist = raw, .hist_len = len,
+	};
+	sw_ok(fl_sw_window(&sw, edge, &w));
+}
+
+/* services.id of @name, declared before. */
+static int64_t service_id(sqlite3_stmt *find, const char *name)
+{
+	int64_t id = 0;
+
+	sqlite3_bind_text(find, 1, name, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(find) != SQLITE_ROW)
+		die("edge of an undeclared service");
+	id = sqlite3_column_int64(find, 0);
+	sqlite3_reset(find);
+	return id;
 }
 
 int main(int argc, char **argv)
 {
 	char line[4096], errbuf[256];
-	sqlite3_stmt *svc, *edge, *win, *cnt, *lnk, *src;
+	sqlite3_stmt *find;
 	sqlite3 *db;
 
 	if (argc != 2) {
@@ -185,31 +184,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mkfixture: %s\n", errbuf);
 		return 2;
 	}
-	svc = prep(db, "INSERT INTO services(name, kind, first_seen_ns, last_seen_ns) "
-		       "VALUES (?1, ?2, 0, 0)");
-	edge = prep(db, "INSERT INTO edges(client_id, server_id, protocol, operation, "
-			"first_seen_ns, last_seen_ns) VALUES ("
-			"(SELECT id FROM services WHERE name = ?1), "
-			"(SELECT id FROM services WHERE name = ?2), ?3, ?4, ?5, ?6)");
-	win = prep(db, "INSERT INTO edge_windows(edge_id, window_start, requests, "
-		       "errors, client_errors, conn_errors, latency_sum_ns, latency_hist, "
-		       "source, req_bytes, resp_bytes) "
-		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-		       "ON CONFLICT(edge_id, source, window_start) DO UPDATE SET "
-		       "requests = requests + excluded.requests, "
-		       "errors = errors + excluded.errors, "
-		       "client_errors = client_errors + excluded.client_errors, "
-		       "conn_errors = conn_errors + excluded.conn_errors, "
-		       "latency_sum_ns = latency_sum_ns + excluded.latency_sum_ns, "
-		       "req_bytes = req_bytes + excluded.req_bytes, "
-		       "resp_bytes = resp_bytes + excluded.resp_bytes, "
-		       "latency_hist = fl_hist_merge(latency_hist, excluded.latency_hist)");
-	src = prep(db, "INSERT INTO edge_sources(edge_id, source, samples, "
-		       "first_seen_ns, last_seen_ns) VALUES (?1, ?2, ?3, ?4, ?5)");
-	cnt = prep(db, "INSERT INTO agent_counters(name, value, updated_ns) "
-		       "VALUES (?1, ?2, ?3)");
-	lnk = prep(db, "INSERT INTO path_links(parent_edge_id, child_edge_id, method, "
-		       "window_start, width_s, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+	fl_sw_init(&sw, db, NULL);	/* the agent's rules */
+	find = prep(db, "SELECT id FROM services WHERE name = ?1");
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	while (fgets(line, sizeof(line), stdin)) {
 		char kw[16], a[256], b[256], c[64];
@@ -223,58 +199,45 @@ int main(int argc, char **argv)
 		if (!strcmp(kw, "service")) {
 			if (sscanf(line + n, "%255s %63s", a, c) != 2)
 				die("service NAME KIND");
-			sqlite3_bind_text(svc, 1, a, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_text(svc, 2, c, -1, SQLITE_TRANSIENT);
-			exec_ok(db, svc);
+			sw_ok(fl_sw_service(&sw, a, c, 0, 0, NULL));
 		} else if (!strcmp(kw, "edge")) {
 			int m = 0;
 			if (sscanf(line + n, "%255s %255s %63s %lld %lld %n", a, b, c,
 				   &first, &last, &m) != 5 || !m)
 				die("edge CLIENT SERVER PROTO FIRST_NS LAST_NS OPERATION");
-			sqlite3_bind_text(edge, 1, a, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_text(edge, 2, b, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_text(edge, 3, c, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_text(edge, 4, line + n + m, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(edge, 5, first);
-			sqlite3_bind_int64(edge, 6, last);
-			exec_ok(db, edge);
+			struct fl_sw_edge e = {
+				.client_id = service_id(find, a),
+				.server_id = service_id(find, b),
+				.protocol = c, .operation = line + n + m,
+				.first_ns = first, .last_ns = last,
+			};
+			sw_ok(fl_sw_edge(&sw, &e, NULL));
 		} else if (!strcmp(kw, "window")) {
-			do_window(db, win, line + n);
+			do_window(line + n);
 		} else if (!strcmp(kw, "blob")) {
-			do_blob(db, win, line + n);
+			do_blob(line + n);
 		} else if (!strcmp(kw, "link")) {
-			do_link(db, lnk, line + n);
+			do_link(line + n);
 		} else if (!strcmp(kw, "source")) {
 			char f[64], l[64];
 			long long e, samples;
 			if (sscanf(line + n, "%lld %63s %lld %63s %63s", &e, c, &samples,
 				   f, l) != 5)
 				die("source EDGE NAME SAMPLES FIRST_NS LAST_NS");
-			sqlite3_bind_int64(src, 1, e);
-			sqlite3_bind_text(src, 2, c, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(src, 3, samples);
-			sqlite3_bind_int64(src, 4, parse_ns(f));
-			sqlite3_bind_int64(src, 5, parse_ns(l));
-			exec_ok(db, src);
+			sw_ok(fl_sw_source(&sw, e, c, (uint64_t)samples, parse_ns(f),
+					   parse_ns(l)));
 		} else if (!strcmp(kw, "counter")) {
 			if (sscanf(line + n, "%255s %lld %lld", a, &first, &last) != 3)
 				die("counter NAME VALUE UPDATED_NS");
-			sqlite3_bind_text(cnt, 1, a, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(cnt, 2, first);
-			sqlite3_bind_int64(cnt, 3, last);
-			exec_ok(db, cnt);
+			sw_ok(fl_sw_counter(&sw, a, first, last));
 		} else {
 			die("unknown statement");
 		}
 	}
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL))
 		die(sqlite3_errmsg(db));
-	sqlite3_finalize(svc);
-	sqlite3_finalize(edge);
-	sqlite3_finalize(win);
-	sqlite3_finalize(cnt);
-	sqlite3_finalize(lnk);
-	sqlite3_finalize(src);
+	sqlite3_finalize(find);
+	fl_sw_release(&sw);
 	sqlite3_close(db);
 	return 0;
 }

@@ -11,7 +11,7 @@
  */
 #include "harness.h"
 #include "hist.h"
-#include "judge_stats.h"
+#include "judge/stats.h"
 
 #include <errno.h>
 #include <math.h>

@@ -36,6 +36,7 @@
  */
 #include "hist.h"
 #include "store.h"
+#include "store_write.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -189,26 +190,9 @@ static void operation(char *buf, size_t len, enum proto p, uint32_t k)
 		snprintf(buf, len, "%s", redis_cmds[k]);
 }
 
-static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL))
-		die("cannot prepare", sqlite3_errmsg(db));
-	return st;
-}
-
-static void step_done(sqlite3 *db, sqlite3_stmt *st)
-{
-	if (sqlite3_step(st) != SQLITE_DONE)
-		die("cannot insert", sqlite3_errmsg(db));
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-}
-
 /* One window of @edge at @start: counts and a histogram around @base_ns. */
-static void window_insert(struct gen *g, sqlite3 *db, sqlite3_stmt *st,
-			  int64_t edge, int64_t start, uint64_t base_ns)
+static void window_insert(struct gen *g, struct fl_sw *sw, int64_t edge,
+			  int64_t start, uint64_t base_ns)
 {
 	struct fl_hist h = FL_HIST_INIT;
 	uint32_t req = 1 + rnd_below(g, 1000), left = req;
@@ -227,46 +211,39 @@ static void window_insert(struct gen *g, sqlite3 *db, sqlite3_stmt *st,
 	}
 	if (fl_hist_encode(&h, &blob, &len))
 		die("out of memory", NULL);
-	sqlite3_bind_int64(st, 1, edge);
-	sqlite3_bind_int64(st, 2, start);
-	sqlite3_bind_int64(st, 3, req);
-	sqlite3_bind_int64(st, 4, rnd_below(g, 20) ? 0 : rnd_below(g, 5));
-	sqlite3_bind_int64(st, 5, rnd_below(g, 10) ? 0 : rnd_below(g, 10));
-	sqlite3_bind_int64(st, 6, 0);
-	sqlite3_bind_int64(st, 7, (int64_t)req * 200);
-	sqlite3_bind_int64(st, 8, (int64_t)req * 1500);
-	sqlite3_bind_int64(st, 9, (int64_t)sum);
-	sqlite3_bind_blob(st, 10, blob, (int)len, free);
-	step_done(db, st);
+	struct fl_sw_window row = {
+		.source = "ebpf", .start_s = start, .width_s = FL_STORE_WINDOW_S,
+		.requests = req,
+		.errors = rnd_below(g, 20) ? 0 : rnd_below(g, 5),
+	};
+	row.client_errors = rnd_below(g, 10) ? 0 : rnd_below(g, 10);
+	row.req_bytes = (uint64_t)req * 200;
+	row.resp_bytes = (uint64_t)req * 1500;
+	row.latency_sum_ns = sum;
+	row.hist = blob;
+	row.hist_len = len;
+	if (fl_sw_window(sw, edge, &row))
+		die("cannot insert", sw->err);
+	free(blob);
 	fl_hist_release(&h);
 }
 
-static void services_insert(struct gen *g, sqlite3 *db, int64_t now_ns)
+/* Services 1..N: written to an empty store, so their ids are their order. */
+static void services_insert(struct gen *g, struct fl_sw *sw, int64_t now_ns)
 {
-	sqlite3_stmt *st = prep(db, "INSERT INTO services(id, name, kind, "
-				    "first_seen_ns, last_seen_ns) VALUES (?1, ?2, ?3, ?4, ?4)");
-
 	for (uint32_t i = 0; i < g->nsvcs; i++) {
-		sqlite3_bind_int64(st, 1, i + 1);
-		sqlite3_bind_text(st, 2, g->svcs[i].name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, g->svcs[i].kind, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, now_ns);
-		step_done(db, st);
+		int64_t id = 0;
+		if (fl_sw_service(sw, g->svcs[i].name, g->svcs[i].kind, now_ns, now_ns, &id))
+			die("cannot insert", sw->err);
+		if (id != (int64_t)i + 1)
+			die("the store is not empty", NULL);
 	}
-	sqlite3_finalize(st);
 }
 
 /* @nedges edges round-robin over the pairs, @nwin windows each. */
-static void edges_insert(struct gen *g, sqlite3 *db, uint32_t nedges,
+static void edges_insert(struct gen *g, struct fl_sw *sw, uint32_t nedges,
 			 uint32_t nwin, int64_t now_s)
 {
-	sqlite3_stmt *ed = prep(db, "INSERT INTO edges(id, client_id, server_id, "
-				    "protocol, operation, first_seen_ns, last_seen_ns) "
-				    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-	sqlite3_stmt *win = prep(db, "INSERT INTO edge_windows(edge_id, window_start, "
-				     "requests, errors, client_errors, conn_errors, "
-				     "req_bytes, resp_bytes, latency_sum_ns, latency_hist) "
-				     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
 	static const char *const proto_names[] = { "http", "postgresql", "redis" };
 	int64_t last_win = now_s / 60 * 60;
 	uint32_t made = 0;
@@ -281,34 +258,32 @@ static void edges_insert(struct gen *g, sqlite3 *db, uint32_t nedges,
 		operation(op, sizeof(op), p->proto, p->nops++);
 		g->edge_pair[made] = (uint32_t)(i % g->npairs);
 		made++;
-		sqlite3_bind_int64(ed, 1, made);
-		sqlite3_bind_int64(ed, 2, p->client + 1);
-		sqlite3_bind_int64(ed, 3, p->server + 1);
-		sqlite3_bind_text(ed, 4, proto_names[p->proto], -1, SQLITE_STATIC);
-		sqlite3_bind_text(ed, 5, op, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(ed, 6, (last_win - 60 * (int64_t)nwin) * 1000000000ll);
-		sqlite3_bind_int64(ed, 7, (last_win + 59) * 1000000000ll);
-		step_done(db, ed);
+		struct fl_sw_edge row = {
+			.client_id = p->client + 1, .server_id = p->server + 1,
+			.protocol = proto_names[p->proto], .operation = op,
+			.first_ns = (last_win - 60 * (int64_t)nwin) * 1000000000ll,
+			.last_ns = (last_win + 59) * 1000000000ll,
+		};
+		int64_t id = 0;
+		if (fl_sw_edge(sw, &row, &id))
+			die("cannot insert", sw->err);
+		if (id != (int64_t)made)	/* edges 1..N, in order */
+			die("the store is not empty", NULL);
 		uint64_t base_ns = p->proto == P_HTTP ? 500000 + rnd_below(g, 5000000) :
 						       50000 + rnd_below(g, 500000);
 		for (uint32_t w = 0; w < nwin; w++)
-			window_insert(g, db, win, made,
+			window_insert(g, sw, made,
 				      last_win - 60 * (int64_t)(nwin - 1 - w), base_ns);
 	}
-	sqlite3_finalize(ed);
-	sqlite3_finalize(win);
 }
 
 /*
  * Path links: each edge links to 1 or 2 outbound edges of its server, one
  * row per window. Returns the number of (parent, child) pairs.
  */
-static uint64_t links_insert(struct gen *g, sqlite3 *db, uint32_t nedges,
+static uint64_t links_insert(struct gen *g, struct fl_sw *sw, uint32_t nedges,
 			     uint32_t nwin, int64_t now_s)
 {
-	sqlite3_stmt *st = prep(db, "INSERT INTO path_links(parent_edge_id, "
-				    "child_edge_id, method, window_start, width_s, count) "
-				    "VALUES (?1, ?2, ?3, ?4, 60, ?5)");
 	uint32_t *first = calloc(g->nsvcs + 1, sizeof(*first));
 	uint32_t *out = malloc(((size_t)nedges + 1) * sizeof(*out));
 	int64_t last_win = now_s / 60 * 60;
@@ -341,16 +316,13 @@ static uint64_t links_insert(struct gen *g, sqlite3 *db, uint32_t nedges,
 			prev = child;
 			pairs++;
 			for (uint32_t w = 0; w < nwin; w++) {
-				sqlite3_bind_int64(st, 1, e + 1);
-				sqlite3_bind_int64(st, 2, child + 1);
-				sqlite3_bind_text(st, 3, method, -1, SQLITE_STATIC);
-				sqlite3_bind_int64(st, 4, last_win - 60 * (int64_t)(nwin - 1 - w));
-				sqlite3_bind_int64(st, 5, 1 + rnd_below(g, 200));
-				step_done(db, st);
+				if (fl_sw_link(sw, e + 1, child + 1, method,
+					       last_win - 60 * (int64_t)(nwin - 1 - w),
+					       FL_STORE_WINDOW_S, 1 + rnd_below(g, 200)))
+					die("cannot insert", sw->err);
 			}
 		}
 	}
-	sqlite3_finalize(st);
 	free(first);
 	free(out);
 	return pairs;
@@ -422,6 +394,7 @@ int main(int argc, char **argv)
 	struct gen g = { .rng = 0x9E3779B97F4A7C15ull };
 	long nsvc = 0, nedges = 0, nwin = 3;
 	char errbuf[256];
+	struct fl_sw sw;
 	sqlite3 *db;
 	int c;
 
@@ -451,10 +424,12 @@ int main(int argc, char **argv)
 		die("out of memory", NULL);
 	time_t now = time(NULL);
 	sqlite3_exec(db, "PRAGMA synchronous=OFF; BEGIN", NULL, NULL, NULL);
-	services_insert(&g, db, (int64_t)now * 1000000000ll);
-	edges_insert(&g, db, (uint32_t)nedges, (uint32_t)nwin, (int64_t)now);
-	uint64_t nlinks = links_insert(&g, db, (uint32_t)nedges, (uint32_t)nwin,
+	fl_sw_init(&sw, db, NULL);	/* the agent's rules */
+	services_insert(&g, &sw, (int64_t)now * 1000000000ll);
+	edges_insert(&g, &sw, (uint32_t)nedges, (uint32_t)nwin, (int64_t)now);
+	uint64_t nlinks = links_insert(&g, &sw, (uint32_t)nedges, (uint32_t)nwin,
 				       (int64_t)now);
+	fl_sw_release(&sw);
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL))
 		die("cannot commit", sqlite3_errmsg(db));
 	probes_print(&g);

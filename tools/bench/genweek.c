@@ -28,6 +28,7 @@
  */
 #include "compact.h"
 #include "hist.h"
+#include "store_write.h"
 #include "store.h"
 
 #include <errno.h>
@@ -140,40 +141,35 @@ static void pool_fill(struct edge *e)
 }
 
 /* Services and edges: client i % S calls a server a little further on. */
-static void graph_make(sqlite3 *db, int nsvc, struct edge *edges, int nedges)
+static void graph_make(sqlite3 *db, struct fl_sw *sw, int nsvc, struct edge *edges,
+		       int nedges)
 {
-	sqlite3_stmt *svc = prep(db, "INSERT INTO services(name, kind, "
-				 "first_seen_ns, last_seen_ns) VALUES (?1, ?2, ?3, ?3)");
-	sqlite3_stmt *edge = prep(db, "INSERT INTO edges(client_id, server_id, "
-				  "protocol, operation, first_seen_ns, last_seen_ns) "
-				  "VALUES (?1, ?2, 'http', ?3, ?4, ?4) RETURNING id");
+	int64_t *svc_id = calloc((size_t)nsvc, sizeof(*svc_id));
 	char name[64];
 
+	if (!svc_id)
+		die("out of memory", NULL);
 	exec(db, "BEGIN");
 	for (int i = 0; i < nsvc; i++) {
 		snprintf(name, sizeof(name), "svc-%03d", i);
-		sqlite3_bind_text(svc, 1, name, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(svc, 2, i % 10 == 9 ? "database" : "service", -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_int64(svc, 3, T0 * 1000000000LL);
-		done(db, svc);
+		if (fl_sw_service(sw, name, i % 10 == 9 ? "database" : "service",
+				  T0 * 1000000000LL, T0 * 1000000000LL, &svc_id[i]))
+			die("insert service", db);
 	}
 	for (int i = 0; i < nedges; i++) {
 		int c = i % nsvc, s = (c + 1 + (i / nsvc) % (nsvc - 1)) % nsvc;
+		struct fl_sw_edge e = {
+			.client_id = svc_id[c], .server_id = svc_id[s], .protocol = "http",
+			.operation = name, .first_ns = T0 * 1000000000LL,
+			.last_ns = T0 * 1000000000LL,
+		};
 		snprintf(name, sizeof(name), "GET /v1/r%d/{id}", i);
-		sqlite3_bind_int64(edge, 1, c + 1);
-		sqlite3_bind_int64(edge, 2, s + 1);
-		sqlite3_bind_text(edge, 3, name, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(edge, 4, T0 * 1000000000LL);
-		if (sqlite3_step(edge) != SQLITE_ROW)
+		if (fl_sw_edge(sw, &e, &edges[i].id))
 			die("insert edge", db);
-		edges[i].id = sqlite3_column_int64(edge, 0);
-		sqlite3_reset(edge);
 		pool_fill(&edges[i]);
 	}
 	exec(db, "COMMIT");
-	sqlite3_finalize(svc);
-	sqlite3_finalize(edge);
+	free(svc_id);
 }
 
 static int64_t one(sqlite3 *db, const char *sql)
@@ -212,21 +208,22 @@ static double now_ms(void)
 }
 
 /* One simulated minute @m: one window per edge, in one transaction. */
-static void write_minute(sqlite3 *db, sqlite3_stmt *win, struct edge *edges,
+static void write_minute(sqlite3 *db, struct fl_sw *sw, struct edge *edges,
 			 int nedges, int64_t m)
 {
 	exec(db, "BEGIN IMMEDIATE");
 	for (int i = 0; i < nedges; i++) {
 		const struct minute *p = &edges[i].pool[rng() % POOL];
-		sqlite3_bind_int64(win, 1, edges[i].id);
-		sqlite3_bind_int64(win, 2, T0 + 60 * m);
-		sqlite3_bind_int64(win, 3, (int64_t)p->requests);
-		sqlite3_bind_int64(win, 4, (int64_t)p->errors);
-		sqlite3_bind_int64(win, 5, (int64_t)p->requests * 300);
-		sqlite3_bind_int64(win, 6, (int64_t)p->requests * 2000);
-		sqlite3_bind_int64(win, 7, (int64_t)p->latency_sum_ns);
-		sqlite3_bind_blob(win, 8, p->blob, (int)p->len, SQLITE_STATIC);
-		done(db, win);
+		struct fl_sw_window w = {
+			.source = "ebpf", .start_s = T0 + 60 * m,
+			.width_s = FL_STORE_WINDOW_S, .requests = p->requests,
+			.errors = p->errors, .req_bytes = (uint64_t)p->requests * 300,
+			.resp_bytes = (uint64_t)p->requests * 2000,
+			.latency_sum_ns = p->latency_sum_ns, .hist = p->blob,
+			.hist_len = p->len,
+		};
+		if (fl_sw_window(sw, edges[i].id, &w))
+			die("insert window", db);
 	}
 	exec(db, "COMMIT");
 }
@@ -255,6 +252,7 @@ int main(int argc, char **argv)
 	int64_t retention = FL_COMPACT_RETENTION_DEFAULT_S;
 	bool compact = true, vacuum = false;
 	char errbuf[256], what[32];
+	struct fl_sw sw;
 	double cmax = 0;
 	sqlite3 *db;
 
@@ -291,33 +289,30 @@ int main(int argc, char **argv)
 	if (!edges)
 		die("out of memory", NULL);
 	exec(db, "PRAGMA cache_size = -65536");	/* speed only: sizes are the same */
-	graph_make(db, nsvc, edges, nedges);
-	sqlite3_stmt *win = prep(db,
-		"INSERT INTO edge_windows(edge_id, window_start, requests, errors, "
-		"req_bytes, resp_bytes, latency_sum_ns, latency_hist, source) VALUES "
-		"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'ebpf') ON CONFLICT(edge_id, source, "
-		"window_start) DO UPDATE SET requests = requests + excluded.requests, "
-		"errors = errors + excluded.errors, req_bytes = req_bytes + excluded.req_bytes, "
-		"resp_bytes = resp_bytes + excluded.resp_bytes, "
-		"latency_sum_ns = latency_sum_ns + excluded.latency_sum_ns, "
-		"latency_hist = fl_hist_merge(latency_hist, excluded.latency_hist)");
+	fl_sw_init(&sw, db, NULL);	/* the agent's rules */
+	graph_make(db, &sw, nsvc, edges, nedges);
+	/* the clock of what is seen moves on every hour: a bulk update of
+	 * last_seen, not a write of new rows */
 	sqlite3_stmt *seen = prep(db, "UPDATE edges SET last_seen_ns = ?1");
 	sqlite3_stmt *sseen = prep(db, "UPDATE services SET last_seen_ns = ?1");
-	sqlite3_stmt *src = prep(db,
-		"INSERT INTO edge_sources(edge_id, source, samples, first_seen_ns, "
-		"last_seen_ns) SELECT id, 'ebpf', 0, first_seen_ns, ?1 FROM edges WHERE true "
-		"ON CONFLICT(edge_id, source) DO UPDATE SET last_seen_ns = excluded.last_seen_ns");
+	/* the edges compaction left */
+	sqlite3_stmt *alive = prep(db, "SELECT id, first_seen_ns FROM edges");
 	for (int64_t m = 0; m < (int64_t)days * 1440; m++) {
 		int64_t now = T0 + 60 * (m + 1);
-		write_minute(db, win, edges, nedges, m);
+		write_minute(db, &sw, edges, nedges, m);
 		if (now % 3600)
 			continue;
 		sqlite3_bind_int64(seen, 1, now * 1000000000LL);
 		sqlite3_bind_int64(sseen, 1, now * 1000000000LL);
-		sqlite3_bind_int64(src, 1, now * 1000000000LL);
+		exec(db, "BEGIN IMMEDIATE");
 		done(db, seen);
 		done(db, sseen);
-		done(db, src);
+		while (sqlite3_step(alive) == SQLITE_ROW)
+			if (fl_sw_source(&sw, sqlite3_column_int64(alive, 0), "ebpf", 0,
+					 sqlite3_column_int64(alive, 1), now * 1000000000LL))
+				die("insert edge source", db);
+		sqlite3_reset(alive);
+		exec(db, "COMMIT");
 		if (compact) {
 			struct fl_compact_stats st;
 			double t = now_ms();
@@ -336,10 +331,10 @@ int main(int argc, char **argv)
 		exec(db, "VACUUM");
 		report(db, argv[optind], "vacuumed", cmax);
 	}
-	sqlite3_finalize(win);
+	fl_sw_release(&sw);
 	sqlite3_finalize(seen);
 	sqlite3_finalize(sseen);
-	sqlite3_finalize(src);
+	sqlite3_finalize(alive);
 	sqlite3_close(db);
 	for (int i = 0; i < nedges; i++)
 		for (int k = 0; k < POOL; k++)
