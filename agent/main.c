@@ -649,7 +649,12 @@ static int agent_open(struct agent *a)
 		return -EINVAL;
 	}
 	if (fl_store_open(env.db, true, &a->db, errbuf, sizeof(errbuf))) {
-		fprintf(stderr, "faultline-agent: %s\n", errbuf);
+		/* one line that names the file, whatever SQLite said */
+		if (!strncmp(errbuf, "cannot open '", 13))
+			fprintf(stderr, "faultline-agent: %s\n", errbuf);
+		else
+			fprintf(stderr, "faultline-agent: cannot open '%s': %s\n",
+				env.db, errbuf);
 		return -EIO;
 	}
 	if (env.metrics_addr) {
