@@ -44,6 +44,7 @@ suite secrets tests/integration/secrets.sh
 suite hostile tests/reliability/hostile.sh
 suite crash tests/reliability/crash.sh
 suite diskfull tests/reliability/diskfull.sh
+suite badstore tests/reliability/badstore.sh
 suite deep-faults tests/deep/faults.sh
 suite prom tests/integration/prom.sh
 
