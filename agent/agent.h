@@ -51,7 +51,8 @@
 	X(backlog_windows)	/* windows pending in memory (at the last flush) */\
 	X(backlog_windows_peak)	/* most windows pending at once */              \
 	X(backlog_windows_dropped) /* windows refused at --backlog-windows */   \
-	X(backlog_records_dropped) /* records not counted: backlog full */
+	X(backlog_records_dropped) /* records not counted: backlog full */\
+	X(alloc_failures)	/* events whose handling lost an allocation (ENOMEM) */
 
 struct agent_stats {
 #define X(name) uint64_t name;

@@ -30,6 +30,7 @@ suite() {
 suite unit make --no-print-directory unit
 suite unit-asan make --no-print-directory unit-asan
 suite fuzz-smoke make --no-print-directory fuzz-smoke
+suite alloc-failures tests/alloc/run.sh
 suite gatectl tests/gate/run.sh
 suite gatectl-store tests/gate/store.sh
 suite integration tests/integration/run.sh

@@ -74,6 +74,9 @@ static const struct bs_def bs_defs[] = {
 	{ "backlog_windows_dropped", BS_LOSS, NULL,
 	  "minute windows not kept while the store could not be written: "
 	  "the agent's --backlog-windows cap was reached" },
+	{ "alloc_failures", BS_LOSS, "events",
+	  "events whose handling failed to allocate memory: what they carried "
+	  "was not counted" },
 	{ "backlog_records_dropped", BS_LOSS, "records",
 	  "records not counted while the store could not be written "
 	  "(backlog cap reached)" },
