@@ -17,9 +17,9 @@ CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 # gatectl, lib/ and the tools see include/ and lib/
 INCLUDES := -Iinclude -Ilib -I$(OUTPUT)
 AGENT_INCLUDES := $(INCLUDES) -Iagent
-GATE_INCLUDES := $(INCLUDES) -Igate	# gate/ files include "query/edges.h" etc.
+GATE_INCLUDES := $(INCLUDES) -Igate -I/usr/include/libxml2	# gate/ files include "query/edges.h" etc.
 LDLIBS_AGENT := -lbpf -lelf -lz -lsqlite3 -ljansson -lnghttp2 -lmicrohttpd -lpthread -lm
-LDLIBS_GATE := -lsqlite3 -ljansson -lnftables -lm
+LDLIBS_GATE := -lxml2 -lsqlite3 -ljansson -lnftables -lm
 
 ifeq ($(V),1)
 Q =
@@ -117,28 +117,31 @@ $(OUTPUT)/tests/it/%: tests/integration/%.c
 
 # unit tests: parsers and lib, plain and under ASan+UBSan
 # a unit test of an agent module beyond the parsers names its sources here
-UNIT_EXTRA_test_routes := agent/aggregate.c agent/metrics.c
+UNIT_EXTRA_test_routes := agent/aggregate.c agent/metrics.c agent/footprint.c
 UNIT_LIBS_test_routes := -lmicrohttpd -lpthread
-$(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h
-UNIT_EXTRA_test_metrics := agent/metrics.c agent/aggregate.c
+$(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h agent/footprint.c agent/footprint.h
+UNIT_EXTRA_test_footprint := agent/aggregate.c agent/metrics.c agent/footprint.c
+UNIT_LIBS_test_footprint := -lmicrohttpd -lpthread
+$(OUTPUT)/tests/test_footprint $(OUTPUT)/asan/test_footprint: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h agent/footprint.c agent/footprint.h
+UNIT_EXTRA_test_metrics := agent/metrics.c agent/aggregate.c agent/footprint.c
 UNIT_LIBS_test_metrics := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_metrics $(OUTPUT)/asan/test_metrics: agent/metrics.c agent/metrics.h agent/agent.h agent/aggregate.c agent/aggregate.h
 # the judge's statistics are pure C beside gatectl (gate/judge/stats.c)
 UNIT_EXTRA_test_judge := -Igate gate/judge/stats.c
 $(OUTPUT)/tests/test_judge $(OUTPUT)/asan/test_judge: gate/judge/stats.c gate/judge/stats.h
-UNIT_EXTRA_test_backlog := agent/aggregate.c agent/metrics.c
+UNIT_EXTRA_test_backlog := agent/aggregate.c agent/metrics.c agent/footprint.c
 UNIT_LIBS_test_backlog := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_backlog $(OUTPUT)/asan/test_backlog: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(AGENT_INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm $(UNIT_LIBS_$*) -o $@
+	$(Q)$(CC) $(CFLAGS) $(AGENT_INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -ljansson -lnghttp2 -lm $(UNIT_LIBS_$*) -o $@
 
 $(OUTPUT)/asan/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,ASAN-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(AGENT_INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -lnghttp2 -lm $(UNIT_LIBS_$*) -o $@
+	$(Q)$(CC) -g -O1 $(SAN_FLAGS) $(filter-out -O2,$(CFLAGS)) $(AGENT_INCLUDES) -Itests/unit $< $(UNIT_EXTRA_$*) $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) -lsqlite3 -ljansson -lnghttp2 -lm $(UNIT_LIBS_$*) -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)./tests/run-unit.sh $(UNIT_BINS)
@@ -188,7 +191,7 @@ BENCH_TOOLS := $(OUTPUT)/tools/bench/connhold $(OUTPUT)/tools/bench/gengraph \
 $(OUTPUT)/tools/bench/%: tools/bench/%.c $(LIB_OBJS) $(wildcard lib/*.h)
 	$(call msg,BINARY,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lsqlite3 -lm -o $@
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lsqlite3 -ljansson -lm -o $@
 
 bench-tools: $(BENCH_TOOLS)
 

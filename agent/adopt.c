@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "adopt.h"
+#include "netns.h"
 #include "procnet.h"
 #include <faultline/events.h>
 
@@ -26,7 +27,16 @@ struct adopt_ctx {
 	uint32_t self_tgid;
 	uint64_t adopted, map_full;
 	int err;
+	uint32_t last_tgid;		/* the netns filter's last answer, */
+	bool last_tracked;		/* cached per process */
 };
+
+static const struct netns_filter *adopt_netns;
+
+void adopt_set_netns(const struct netns_filter *f)
+{
+	adopt_netns = f;
+}
 
 static int collect(const struct procnet_sock *s, void *arg)
 {
@@ -121,6 +131,12 @@ static int adopt_fd(uint32_t tgid, int fd, uint64_t inode, void *arg)
 	static const uint8_t v4[12] = { [10] = 0xff, [11] = 0xff };
 
 	if (tgid == a->self_tgid)
+		return 0;
+	if (adopt_netns && tgid != a->last_tgid) {
+		a->last_tgid = tgid;
+		a->last_tracked = netns_pid_tracked(adopt_netns, tgid);
+	}
+	if (adopt_netns && !a->last_tracked)
 		return 0;
 	s = bsearch(&key, a->est, a->nest, sizeof(*s), by_inode);
 	if (!s)

@@ -29,4 +29,13 @@ int adopt_existing(int (*emit)(void *ctx, void *data, size_t len), void *ctx,
 		   int conns_map_fd, int procs_map_fd, uint32_t self_tgid,
 		   uint64_t *adopted, uint64_t *map_full);
 
+struct netns_filter;
+
+/*
+ * adopt_set_netns() - from now on adopt_existing() adopts only the sockets
+ * of processes whose network namespace @f traces (agent/netns.h); NULL:
+ * every process. @f stays the caller's.
+ */
+void adopt_set_netns(const struct netns_filter *f);
+
 #endif /* FAULTLINE_ADOPT_H */

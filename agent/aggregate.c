@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "aggregate.h"
+#include "footprint.h"
 #include "hist.h"
 #include "metrics.h"
 #include "store.h"
@@ -17,12 +18,22 @@
 #define ROUTE_SET_BUCKETS 1024	/* hash buckets of route sets */
 #define ROUTE_SLOTS_MIN 8	/* first size of a route set's table */
 
+/* Requests of one status in one window (edge_window_statuses). */
+struct win_status {
+	char status[AGG_STATUS_LEN];
+	uint32_t requests, errors;
+};
+
 /* Deltas of one minute of one edge since the last flush. */
 struct window {
 	int64_t start_s;	/* Unix s, multiple of FL_STORE_WINDOW_S */
 	uint64_t requests, errors, client_errors, conn_errors;
 	uint64_t req_bytes, resp_bytes, latency_sum_ns;
 	struct fl_hist hist;	/* latency, ns */
+	struct win_status *st;	/* nst statuses, "_other" last once the cap is
+				   reached (kept allocated across flushes) */
+	uint8_t nst, stcap;
+	bool st_other;		/* st[nst] is "_other" */
 };
 
 struct agg_edge {
@@ -81,6 +92,7 @@ struct aggregator {
 	struct route_set *routes[ROUTE_SET_BUCKETS];
 	struct agg_backlog backlog; /* pending windows: cap, peak, drops */
 	struct metrics *mx;	/* --metrics-addr: also counted there; borrowed */
+	struct footprint *fp;	/* the control socket's test marks, or NULL */
 };
 
 static const char *const kind_names[] = {
@@ -116,8 +128,10 @@ struct aggregator *agg_new(const char *source)
 
 static void edge_free(struct agg_edge *e)
 {
-	for (int i = 0; i < e->capwin; i++)
+	for (int i = 0; i < e->capwin; i++) {
 		fl_hist_release(&e->win[i].hist);
+		free(e->win[i].st);
+	}
 	free(e->win);
 	free(e->client);
 	free(e);
@@ -206,6 +220,14 @@ static struct agg_edge *edge_get(struct aggregator *a, const char *client,
 	return e;
 }
 
+/* Width of the windows written, s: a divisor of 60 (agg_set_window). */
+static unsigned agg_window_s = FL_STORE_WINDOW_S;
+
+void agg_set_window(unsigned width_s)
+{
+	agg_window_s = width_s;
+}
+
 /*
  * The pending window of @e for @wall_ns. A new one counts against the
  * backlog cap: NULL when the cap is reached (the record is dropped and
@@ -218,7 +240,7 @@ static struct window *window_get(struct aggregator *a, struct agg_edge *e,
 	int64_t start = (int64_t)(wall_ns / 1000000000ull);
 	struct agg_backlog *b = &a->backlog;
 
-	start -= start % FL_STORE_WINDOW_S;
+	start -= start % (int64_t)agg_window_s;
 	for (int i = 0; i < e->nwin; i++)
 		if (e->win[i].start_s == start)
 			return &e->win[i];
@@ -240,14 +262,18 @@ static struct window *window_get(struct aggregator *a, struct agg_edge *e,
 		e->win = nw;
 		e->capwin = cap;
 	}
-	struct window *w = &e->win[e->nwin++];
-	struct fl_hist keep = w->hist;	/* reuse the bins' memory */
-	memset(w, 0, sizeof(*w));
-	w->hist = keep;
-	fl_hist_reset(&w->hist);
-	w->start_s = start;
 	if (++b->windows > b->peak)
 		b->peak = b->windows;
+	struct window *w = &e->win[e->nwin++];
+	struct fl_hist keep = w->hist;	/* reuse the bins' memory */
+	struct win_status *st = w->st;
+	uint8_t stcap = w->stcap;
+	memset(w, 0, sizeof(*w));
+	w->hist = keep;
+	w->st = st;
+	w->stcap = stcap;
+	fl_hist_reset(&w->hist);
+	w->start_s = start;
 	return w;
 }
 
@@ -256,8 +282,10 @@ static void windows_trim(struct agg_edge *e)
 {
 	if (e->capwin <= WINDOWS_KEEP)
 		return;
-	for (int i = WINDOWS_KEEP; i < e->capwin; i++)
+	for (int i = WINDOWS_KEEP; i < e->capwin; i++) {
 		fl_hist_release(&e->win[i].hist);
+		free(e->win[i].st);
+	}
 	struct window *nw = realloc(e->win, WINDOWS_KEEP * sizeof(*nw));
 	if (nw)
 		e->win = nw;
@@ -521,12 +549,93 @@ const char *agg_edge_server(const struct agg_edge *e)
 	return e->server;
 }
 
+/* ---- statuses ------------------------------------------------------------ */
+
+_Static_assert(AGG_STATUS_MAX == FL_SW_STATUS_MAX, "one cap, memory and store");
+
+void agg_status(const struct fl_record *rec, char out[AGG_STATUS_LEN])
+{
+	const char *t = rec->status_text;
+
+	switch (rec->proto) {
+	case FL_PROTO_HTTP:
+		snprintf(out, AGG_STATUS_LEN, "%d", rec->status);
+		return;
+	case FL_PROTO_GRPC:
+		snprintf(out, AGG_STATUS_LEN, "grpc:%d", rec->status);
+		return;
+	case FL_PROTO_POSTGRES:
+	case FL_PROTO_MYSQL:
+		/* an error response without a SQLSTATE (MySQL before 4.1) */
+		snprintf(out, AGG_STATUS_LEN, "%s",
+			 t[0] ? t : rec->error ? "error" : "ok");
+		return;
+	case FL_PROTO_REDIS:
+		/* a blob error whose first word was not seen: ERR */
+		snprintf(out, AGG_STATUS_LEN, "%s",
+			 t[0] ? t : rec->error ? "ERR" : "ok");
+		return;
+	default:
+		snprintf(out, AGG_STATUS_LEN, "%s", rec->error ? "error" : "ok");
+	}
+}
+
+const char *agg_conn_status(int err)
+{
+	return err == -111 ? "conn_refused" :	/* ECONNREFUSED */
+	       err == -104 ? "conn_reset" :	/* ECONNRESET */
+	       "conn_failed";
+}
+
+/*
+ * Count one request of @status (@error) in @w: its own slot, a new one,
+ * or "_other" once AGG_STATUS_MAX are taken. Returns 0 or -ENOMEM.
+ */
+static int window_status(struct window *w, const char *status, bool error)
+{
+	struct win_status *s = NULL;
+
+	for (int i = 0; i < w->nst && !s; i++)
+		if (!strcmp(w->st[i].status, status))
+			s = &w->st[i];
+	if (!s && w->nst >= w->stcap) {
+		uint8_t cap = w->stcap ? (uint8_t)(w->stcap * 2) : 2;
+		if (cap > AGG_STATUS_MAX + 1)
+			cap = AGG_STATUS_MAX + 1;
+		struct win_status *n = realloc(w->st, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		w->st = n;
+		w->stcap = cap;
+	}
+	if (!s && w->nst < AGG_STATUS_MAX && !w->st_other) {
+		s = &w->st[w->nst++];
+		snprintf(s->status, sizeof(s->status), "%s", status);
+		s->requests = s->errors = 0;
+	} else if (!s) {
+		s = &w->st[w->nst];
+		if (!w->st_other) {
+			w->st_other = true;
+			snprintf(s->status, sizeof(s->status), AGG_STATUS_OTHER);
+			s->requests = s->errors = 0;
+		}
+	}
+	s->requests++;
+	s->errors += error;
+	return 0;
+}
+
+void agg_set_footprint(struct aggregator *a, struct footprint *fp)
+{
+	a->fp = fp;
+}
+
 int agg_record(struct aggregator *a, const char *client, const char *server,
 	       enum svc_kind server_kind, const struct fl_record *rec,
 	       bool tls, uint64_t wall_start_ns, struct agg_edge **edge)
 {
-	bool overflowed = false;
-	bool enomem = false;
+	char status[AGG_STATUS_LEN];
+	bool overflowed = false, enomem = false;
 	struct window *w;
 	struct agg_edge *e;
 	uint64_t lat;
@@ -539,9 +648,15 @@ int agg_record(struct aggregator *a, const char *client, const char *server,
 	if (!e)
 		return -ENOMEM;
 	lat = rec->end_ns > rec->start_ns ? rec->end_ns - rec->start_ns : 0;
-	/* /metrics counts it even when the store's backlog cannot */
+	/* /metrics and a test's footprint count it even when the store's
+	 * backlog cannot */
 	if (a->mx)
 		metrics_observe(a->mx, edge_mx(a, e), rec, lat);
+	agg_status(rec, status);
+	if (a->fp && footprint_add(a->fp, e->client, e->server, e->protocol,
+				   e->operation, status, rec->error, true, lat,
+				   wall_start_ns) < 0)
+		return -ENOMEM;
 	w = window_get(a, e, wall_start_ns, &enomem);
 	if (!w)	/* the backlog is full: dropped and counted */
 		return enomem ? -ENOMEM : 0;
@@ -552,6 +667,8 @@ int agg_record(struct aggregator *a, const char *client, const char *server,
 	w->resp_bytes += rec->resp_bytes;
 	w->latency_sum_ns += lat;
 	edge_seen(e, wall_start_ns);
+	if (window_status(w, status, rec->error))
+		return -ENOMEM;
 	return fl_hist_add(&w->hist, lat, 1);
 }
 
@@ -563,7 +680,7 @@ int agg_link(struct aggregator *a, struct agg_edge *parent,
 	struct link **head = &a->links[(h >> 4) % LINK_BUCKETS], *l;
 	int64_t start = (int64_t)(wall_ns / 1000000000ull);
 
-	start -= start % FL_STORE_WINDOW_S;
+	start -= start % (int64_t)agg_window_s;
 	for (l = *head; l; l = l->next)
 		if (l->parent == parent && l->child == child && l->method == method)
 			break;
@@ -588,8 +705,9 @@ int agg_link(struct aggregator *a, struct agg_edge *parent,
 }
 
 int agg_conn_error(struct aggregator *a, const char *client, const char *server,
-		   enum svc_kind server_kind, uint64_t wall_ns)
+		   enum svc_kind server_kind, int err, uint64_t wall_ns)
 {
+	const char *status = agg_conn_status(err);
 	struct agg_edge *e = edge_get(a, client, server, "tcp", "connect", false,
 				  server_kind);
 	bool enomem = false;
@@ -599,11 +717,16 @@ int agg_conn_error(struct aggregator *a, const char *client, const char *server,
 		return -ENOMEM;
 	if (a->mx)
 		metrics_conn_error(a->mx, edge_mx(a, e));
+	if (a->fp && footprint_add(a->fp, e->client, e->server, e->protocol,
+				   e->operation, status, true, false, 0, wall_ns) < 0)
+		return -ENOMEM;
 	w = window_get(a, e, wall_ns, &enomem);
 	if (!w)
 		return enomem ? -ENOMEM : 0;
 	w->conn_errors++;
 	edge_seen(e, wall_ns);
+	if (window_status(w, status, true))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -623,7 +746,7 @@ static int put_window(struct fl_sw *sw, int64_t edge_id,
 		      const struct window *w, const char *source)
 {
 	struct fl_sw_window row = {
-		.source = source, .start_s = w->start_s, .width_s = FL_STORE_WINDOW_S,
+		.source = source, .start_s = w->start_s, .width_s = agg_window_s,
 		.requests = w->requests, .errors = w->errors,
 		.client_errors = w->client_errors, .conn_errors = w->conn_errors,
 		.req_bytes = w->req_bytes, .resp_bytes = w->resp_bytes,
@@ -639,6 +762,10 @@ static int put_window(struct fl_sw *sw, int64_t edge_id,
 	row.hist_len = len;
 	err = fl_sw_window(sw, edge_id, &row);
 	free(blob);
+	for (int i = 0; !err && i < w->nst + w->st_other; i++)
+		err = fl_sw_status(sw, edge_id, source, w->start_s,
+				   agg_window_s, w->st[i].status,
+				   w->st[i].requests, w->st[i].errors);
 	return err;
 }
 
@@ -719,7 +846,7 @@ static int put_link(struct fl_sw *w, const struct link *l, uint64_t flush_no)
 		return -EIO;
 	for (int i = 0; i < l->nwin; i++) {
 		int err = fl_sw_link(w, pid, cid, link_methods[l->method],
-				     l->win[i].start_s, FL_STORE_WINDOW_S,
+				     l->win[i].start_s, agg_window_s,
 				     l->win[i].count);
 		if (err)
 			return err;

@@ -116,11 +116,46 @@ int agg_link(struct aggregator *a, struct agg_edge *parent,
 
 /*
  * agg_conn_error() - count a failed connection attempt from @client to
- * @server at @wall_ns on the edge (client, server, "tcp", "connect").
+ * @server at @wall_ns on the edge (client, server, "tcp", "connect"),
+ * its status from @err (a negative errno, agg_conn_status()).
  * Returns 0 or -ENOMEM.
  */
 int agg_conn_error(struct aggregator *a, const char *client, const char *server,
-		   enum svc_kind server_kind, uint64_t wall_ns);
+		   enum svc_kind server_kind, int err, uint64_t wall_ns);
+
+/*
+ * Statuses (docs/store.md "Status strings"): every request's status is
+ * counted per window (edge_window_statuses), at most AGG_STATUS_MAX
+ * distinct ones per edge-window, the requests of any further status under
+ * AGG_STATUS_OTHER; in the store as well (a flush adds a status an
+ * edge-window does not have to AGG_STATUS_OTHER once it has the maximum).
+ */
+#define AGG_STATUS_LEN 16	/* bytes, NUL included */
+#define AGG_STATUS_MAX 16
+#define AGG_STATUS_OTHER "_other"
+
+/*
+ * agg_status() - the status string of @rec into @out: HTTP the code
+ * ("404"), gRPC "grpc:N", PostgreSQL/MySQL the SQLSTATE or "ok" ("error"
+ * for an error response without one), Redis the error code or "ok".
+ */
+void agg_status(const struct fl_record *rec, char out[AGG_STATUS_LEN]);
+
+/*
+ * agg_conn_status() - the status of a failed connect with negative errno
+ * @err: "conn_refused", "conn_reset" or "conn_failed" (static).
+ */
+const char *agg_conn_status(int err);
+
+struct footprint;
+
+/*
+ * agg_set_footprint() - also count every record and failed connect in
+ * @fp (agent/footprint.h: it keeps those inside the open test's
+ * interval), by the edge's stored operation (after the route cap). NULL:
+ * stop. @fp stays the caller's.
+ */
+void agg_set_footprint(struct aggregator *a, struct footprint *fp);
 
 /*
  * The backlog: windows with pending deltas, kept in memory until a flush
@@ -155,5 +190,12 @@ const struct agg_backlog *agg_backlog(const struct aggregator *a);
  */
 int agg_flush(struct aggregator *a, sqlite3 *db, const struct agent_stats *stats,
 	      char *errbuf, size_t errlen);
+
+/*
+ * agg_set_window() - write windows @width_s seconds wide from now on (a
+ * divisor of 60: 5, 6, 10, 12, 15, 20, 30 or 60; the agent's --window).
+ * Process-wide: one agent writes one width.
+ */
+void agg_set_window(unsigned width_s);
 
 #endif /* FAULTLINE_AGGREGATE_H */

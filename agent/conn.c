@@ -510,7 +510,7 @@ static void on_fail(struct conn_table *ct, const struct fl_conn_event *e)
 	identity_process(ct->id, tgid, comm, client);
 	kind = name_peer_server(ct, e->tuple.daddr, e->tuple.dport, SVC_SERVICE,
 				server);
-	if (agg_conn_error(ct->agg, client, server, kind,
+	if (agg_conn_error(ct->agg, client, server, kind, e->err,
 			   e->hdr.ts_ns + (uint64_t)ct->wall_off))
 		ct->err = -ENOMEM;
 }

@@ -26,6 +26,7 @@ struct proc_entry {
 	uint32_t tgid;
 	uint64_t expires_ns;
 	char name[FL_NAME_MAX];
+	bool observed;		/* the observer was told (not by an exec) */
 };
 
 #define NETNS_MAX 64
@@ -77,6 +78,9 @@ struct identity {
 	int nnetns;
 	int cur_ns;			/* namespace being read */
 	uint64_t listen_read_ns;
+	identity_observer_fn observer;	/* told of each live process named */
+	void *observer_ctx;
+	bool in_exec;			/* naming at exec: not a service yet */
 };
 
 static uint64_t now_ns(void)
@@ -100,6 +104,13 @@ static void rules_free(struct rule *r, int n)
 		free(r[i].cgroup);
 	}
 	free(r);
+}
+
+void identity_set_observer(struct identity *id, identity_observer_fn fn,
+			   void *ctx)
+{
+	id->observer = fn;
+	id->observer_ctx = ctx;
 }
 
 void identity_free(struct identity *id)
@@ -285,9 +296,14 @@ int identity_process(struct identity *id, uint32_t tgid, const char *comm,
 {
 	struct proc_entry *pe = &id->procs[tgid % PROC_CACHE_SIZE];
 	uint64_t now = now_ns();
+	bool live = true;
 
 	if (pe->tgid == tgid && pe->expires_ns > now) {
 		memcpy(out, pe->name, FL_NAME_MAX);
+		if (!pe->observed && id->observer && !id->in_exec) {
+			pe->observed = true;
+			id->observer(id->observer_ctx, tgid, out);
+		}
 		return 0;
 	}
 	if (!identity_match(id, tgid, 0, out, NULL) &&
@@ -295,6 +311,7 @@ int identity_process(struct identity *id, uint32_t tgid, const char *comm,
 	    !name_from_program(tgid, out)) {
 		/* gone: its comm, cached too, so its next connections (a replay,
 		 * a burst of events behind an exit) cost no /proc walk */
+		live = false;
 		if (comm && comm[0])
 			copy_name(out, comm, 16);
 		else
@@ -302,6 +319,10 @@ int identity_process(struct identity *id, uint32_t tgid, const char *comm,
 		if (!comm || !comm[0])
 			return -ESRCH; /* no name at all: not cached */
 	}
+	/* a process named at its exec is not known to be a service yet */
+	pe->observed = live && !id->in_exec && id->observer;
+	if (pe->observed)
+		id->observer(id->observer_ctx, tgid, out);
 	pe->tgid = tgid;
 	pe->expires_ns = now + PROC_TTL_NS;
 	memcpy(pe->name, out, FL_NAME_MAX);
@@ -491,7 +512,9 @@ void identity_exec(struct identity *id, uint32_t tgid, const char *comm)
 
 	if (pe->tgid == tgid)
 		pe->tgid = 0;
+	id->in_exec = true;
 	identity_process(id, tgid, comm, name);
+	id->in_exec = false;
 }
 
 /* Is @a loopback or an address of one of the namespaces last read? */

@@ -55,6 +55,18 @@ int identity_load_rules(struct identity *id, const char *path, char *err,
 bool identity_match(struct identity *id, uint32_t tgid, uint16_t port,
 		    char *out, const char **kind);
 
+/* Called with a live process's tgid and the name it was just given. */
+typedef void (*identity_observer_fn)(void *ctx, uint32_t tgid, const char *name);
+
+/*
+ * identity_set_observer() - call @fn(@ctx, tgid, name) whenever
+ * identity_process() names a live process from /proc (at most once per
+ * cache period per tgid, and at once after identity_exec()). deploy.c
+ * fingerprints the program there.
+ */
+void identity_set_observer(struct identity *id, identity_observer_fn fn,
+			   void *ctx);
+
 /* identity_free() - release @id; NULL is fine. */
 void identity_free(struct identity *id);
 

@@ -6,6 +6,7 @@
 #include <argp.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,6 +26,9 @@
 #include "aggregate.h"
 #include "collector.skel.h"
 #include "conn.h"
+#include "control.h"
+#include "footprint.h"
+#include "netns.h"
 #include "adopt.h"
 #include "caps.h"
 #include "identity.h"
@@ -32,12 +36,14 @@
 #include "record.h"
 #include "store.h"
 #include "compact.h"
+#include "deploy.h"
 #include "tls.h"
 
 static struct env {
 	const char *db;
 	unsigned capture;	/* bytes of payload per syscall */
 	unsigned flush_s;	/* seconds between store flushes */
+	unsigned window_s;	/* width of the windows written, s (divides 60) */
 	unsigned ringbuf_mb;	/* ring buffer size, MiB (power of two) */
 	unsigned max_conns;	/* entries of the BPF connection map */
 	unsigned duration_s;	/* stop after this many seconds; 0: never */
@@ -54,13 +60,20 @@ static struct env {
 	bool verbose;
 	int64_t rollup_after_s;	/* roll minute windows up into hours after this */
 	int64_t retention_s;	/* delete what is older than this */
+	int64_t test_retention_s; /* delete test runs older than this */
+	const char *control;	/* the control socket's path, or NULL */
+	char *netns[NETNS_NAMES_MAX]; /* --netns or --exclude-netns names */
+	int nnetns;
+	enum fl_netns_mode netns_mode;
 } env = {
 	.rollup_after_s = FL_COMPACT_ROLLUP_DEFAULT_S,
 	.retention_s = FL_COMPACT_RETENTION_DEFAULT_S,
+	.test_retention_s = FL_COMPACT_TEST_RETENTION_DEFAULT_S,
 	.db = "faultline.db",
 	.source = "ebpf",
 	.capture = FL_CAPTURE_DEFAULT,
 	.flush_s = 5,
+	.window_s = FL_STORE_WINDOW_S,
 	.ringbuf_mb = FL_RINGBUF_DEFAULT >> 20,
 	.max_conns = 131072,	/* ~16 MiB of kernel memory; loopback uses 2 per connection */
 	.max_routes = AGG_MAX_ROUTES_DEFAULT,
@@ -80,6 +93,9 @@ static const char doc[] =
 	"    faultline-agent --duration 60        # record for one minute\n"
 	"    faultline-agent --record ev.rec      # also keep the raw event stream\n"
 	"    faultline-agent --replay ev.rec --db replay.db   # no kernel needed\n"
+	"    faultline-agent --netns sandbox --source test --control /run/fl.sock\n"
+	"                                         # the gate's sandbox agent\n"
+	"    faultline-agent --exclude-netns sandbox   # production, sandbox left out\n"
 	"\n"
 	"Runs until SIGINT or SIGTERM, flushing to the store every few seconds "
 	"and on exit. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN for "
@@ -87,12 +103,18 @@ static const char doc[] =
 
 #define OPT_MAX_ROUTES 0x200	/* long-only options: keys past any char */
 #define OPT_METRICS_ADDR 0x201
-#define OPT_BACKLOG 0x202
+#define OPT_CONTROL 0x202
+#define OPT_NETNS 0x203
+#define OPT_EXCLUDE_NETNS 0x204
+#define OPT_BACKLOG 0x205
 
 static const struct argp_option opts[] = {
 	{ "db", 'd', "FILE", 0, "Store to write (default ./faultline.db)", 0 },
 	{ "capture", 'c', "BYTES", 0,
 	  "Payload bytes captured per syscall (default 1024, max 8192)", 0 },
+	{ "window", 'W', "SECONDS", 0,
+	  "Width of the windows written: 5 to 60 s, a divisor of 60 (default 60); "
+	  "short windows let `gatectl verify` judge a canary in minutes", 0 },
 	{ "flush-interval", 'f', "SECONDS", 0,
 	  "Seconds between writes to the store (default 5)", 0 },
 	{ "ringbuf-mb", 'r', "MIB", 0,
@@ -132,6 +154,19 @@ static const struct argp_option opts[] = {
 	{ "retention", 0x102, "AGE", 0,
 	  "Delete windows older than AGE, and edges left without any "
 	  "(default 7d; never)", 0 },
+	{ "test-retention", 0x103, "AGE", 0,
+	  "Delete test runs (results, footprints) that started more than AGE "
+	  "ago, but the newest learn run of each stack (default 30d; never)", 0 },
+	{ "control", OPT_CONTROL, "PATH", 0,
+	  "Serve the control socket at PATH (unix, mode 0600): the gate's "
+	  "begin/end test marks, flush, status (docs/agent.md)", 0 },
+	{ "netns", OPT_NETNS, "NAME", 0,
+	  "Trace only network namespace NAME (/run/netns/NAME, or a path such "
+	  "as /proc/PID/ns/net); repeat for more. One that does not exist yet "
+	  "is traced once it appears", 0 },
+	{ "exclude-netns", OPT_EXCLUDE_NETNS, "NAME", 0,
+	  "Trace every network namespace but NAME (repeatable): keeps a "
+	  "sandbox out of a production agent's graph", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf output (verifier log)", 0 },
 	{},
 };
@@ -159,6 +194,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'c':
 		return parse_uint(arg, 0, FL_CAPTURE_MAX, &env.capture, state);
+	case 'W':
+		parse_uint(arg, 5, 60, &env.window_s, state);
+		if (60 % env.window_s)
+			argp_error(state, "--window must divide 60 (5, 6, 10, 12, 15, 20, 30, 60)");
+		return 0;
 	case 'f':
 		return parse_uint(arg, 1, 3600, &env.flush_s, state);
 	case 'r':
@@ -206,10 +246,36 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 0x101:
 	case 0x102:
-		if (fl_compact_duration_parse(arg, key == 0x101 ? &env.rollup_after_s
-								: &env.retention_s))
+	case 0x103:
+		if (fl_compact_duration_parse(arg, key == 0x101 ? &env.rollup_after_s :
+						   key == 0x102 ? &env.retention_s :
+						   &env.test_retention_s))
 			argp_error(state, "invalid age '%s' (expected e.g. 24h, 7d or never)",
 				   arg);
+		break;
+	case OPT_CONTROL:
+		env.control = arg;
+		break;
+	case OPT_NETNS:
+	case OPT_EXCLUDE_NETNS: {
+		enum fl_netns_mode m = key == OPT_NETNS ? FL_NETNS_ONLY
+							: FL_NETNS_EXCLUDE;
+		if (env.netns_mode && env.netns_mode != m)
+			argp_error(state, "--netns and --exclude-netns exclude each other");
+		if (env.nnetns == NETNS_NAMES_MAX)
+			argp_error(state, "at most %d network namespaces", NETNS_NAMES_MAX);
+		if (!*arg || !strcmp(arg, ".") || !strcmp(arg, "..") ||
+		    (arg[0] != '/' && strchr(arg, '/')))
+			argp_error(state, "invalid network namespace '%s' (a name "
+				   "under /run/netns or an absolute path)", arg);
+		env.netns_mode = m;
+		env.netns[env.nnetns++] = arg;
+		break;
+	}
+	case ARGP_KEY_END:
+		if (env.replay && (env.control || env.nnetns))
+			argp_error(state, "--control and --netns need live tracing, "
+				   "not --replay");
 		break;
 	case ARGP_KEY_ARG:
 		argp_usage(state);
@@ -303,10 +369,15 @@ struct agent {
 	sqlite3 *db;
 	FILE *record;		/* --record stream, or NULL */
 	struct tls *tls;	/* SSL_* uprobes, or NULL (replay, --no-tls) */
+	struct deploy_tracker *deploys;	/* deploys seen, flush records */
 	struct agent_stats stats;
 	struct metrics *mx;	/* --metrics-addr, or NULL */
 	struct mx_health health; /* published with the metrics */
 	bool usage_error;	/* exit 2: the operator's input was wrong */
+	int64_t wall_off;	/* wall - monotonic, ns (the aggregator's clock) */
+	struct footprint *fp;	/* test marks of the control socket */
+	struct control *control; /* --control, or NULL */
+	struct netns_filter *netns; /* --netns/--exclude-netns, or NULL */
 };
 
 static int handle_event(void *ctx, void *data, size_t len)
@@ -364,6 +435,9 @@ static void *compact_main(void *arg)
 		c->err = fl_store_compact(db, c->now_s, env.rollup_after_s,
 					  env.retention_s, &c->st, c->errbuf,
 					  sizeof(c->errbuf));
+	if (!c->err)
+		c->err = fl_store_expire_tests(db, c->now_s, env.test_retention_s,
+					       &c->st, c->errbuf, sizeof(c->errbuf));
 	sqlite3_close(db);
 	atomic_store(&c->done, true);
 	return NULL;
@@ -384,11 +458,13 @@ static void compact_reap(struct agent *a, bool wait)
 			c->errbuf);
 	} else if (env.stats) {
 		fprintf(stderr, "faultline-agent: compacted: %llu minute windows into "
-			"%llu hourly, %llu windows expired, %llu edges expired\n",
+			"%llu hourly, %llu windows expired, %llu edges expired, "
+			"%llu test runs expired\n",
 			(unsigned long long)c->st.windows_rolled,
 			(unsigned long long)c->st.hours_written,
 			(unsigned long long)c->st.windows_expired,
-			(unsigned long long)c->st.edges_expired);
+			(unsigned long long)c->st.edges_expired,
+			(unsigned long long)c->st.test_runs_expired);
 	}
 }
 
@@ -432,6 +508,13 @@ static void backlog_stats(struct agent *a)
 	a->stats.backlog_records_dropped = b->records_dropped;
 }
 
+/* Events the agent lost: ring buffer, full maps, framing lost. */
+static uint64_t agent_lost(const struct agent_stats *st)
+{
+	return st->bpf[FL_CNT_RINGBUF_DROPS] + st->bpf[FL_CNT_CONN_MAP_FULL] +
+	       st->bpf[FL_CNT_ARGS_MAP_FULL] + st->requests_lost;
+}
+
 static int flush(struct agent *a)
 {
 	char err[512];
@@ -470,6 +553,11 @@ static int flush(struct agent *a)
 		store_state.last[0] = 0;
 	}
 	backlog_stats(a);
+	if (!env.replay && deploy_flush(a->deploys, a->db, agent_lost(&a->stats),
+					err, sizeof(err))) {
+		a->stats.store_errors++;
+		fprintf(stderr, "faultline-agent: %s (retrying)\n", err);
+	}
 	compact_start(a);
 	return 0;
 }
@@ -517,6 +605,25 @@ static void print_stats(const struct agent_stats *st)
 		(unsigned long long)st->bpf[FL_CNT_TLS_UNMAPPED]);
 }
 
+/* The namespaces of --netns/--exclude-netns into the collector's map. */
+static int netns_attach(struct agent *a)
+{
+	int missing = 0, err;
+
+	err = netns_filter_attach(a->netns, bpf_map__fd(a->skel->maps.netns_inums),
+				  &missing);
+	if (err) {
+		fprintf(stderr, "faultline-agent: cannot set the network namespace "
+				"filter: %s\n", strerror(-err));
+		return err;
+	}
+	if (missing)
+		fprintf(stderr, "faultline-agent: %d of the network namespaces "
+				"named do not exist yet: traced once they appear\n",
+			missing);
+	return 0;
+}
+
 static int load_collector(struct agent *a)
 {
 	int err;
@@ -529,6 +636,7 @@ static int load_collector(struct agent *a)
 	}
 	a->skel->rodata->capture_len = env.capture;
 	a->skel->rodata->self_tgid = (uint32_t)getpid();
+	a->skel->rodata->netns_mode = env.netns_mode;
 	bpf_map__set_max_entries(a->skel->maps.events, env.ringbuf_mb << 20);
 	bpf_map__set_max_entries(a->skel->maps.conns, env.max_conns);
 	bpf_map__set_max_entries(a->skel->maps.ssl_conns, env.max_conns);
@@ -548,6 +656,8 @@ static int load_collector(struct agent *a)
 			strerror(-err));
 		return err;
 	}
+	if (a->netns && (err = netns_attach(a)))
+		return err;
 	err = collector_bpf__attach(a->skel);
 	if (err) {
 		fprintf(stderr, "faultline-agent: cannot attach tracepoints: %s\n",
@@ -563,6 +673,105 @@ static int load_collector(struct agent *a)
 	return 0;
 }
 
+/* ---- the control socket's view of the agent ---------------------------- */
+
+/*
+ * Drain the ring buffer; while a compaction holds the store, keep draining
+ * (every 10 ms) rather than block on SQLite's busy wait: a footprint or a
+ * flush written next then finds the store free, and no event is dropped
+ * meanwhile.
+ */
+static void ctl_drain(void *ctx)
+{
+	struct agent *a = ctx;
+
+	ring_buffer__consume(a->rb);
+	while (compactor.running && !atomic_load(&compactor.done)) {
+		poll(NULL, 0, 10);
+		ring_buffer__consume(a->rb);
+	}
+	compact_reap(a, false);
+}
+
+static int ctl_flush(void *ctx, char *errbuf, size_t errlen)
+{
+	struct agent *a = ctx;
+
+	if (flush(a)) {
+		snprintf(errbuf, errlen, "cannot write the store (kept in memory, "
+			 "retried at the next flush)");
+		return -EIO;
+	}
+	return 0;
+}
+
+static void ctl_status(void *ctx, char *buf, size_t len)
+{
+	struct agent *a = ctx;
+	size_t n = strlen(buf);
+
+	if (a->skel)
+		read_bpf_counters(a->skel, &a->stats);
+	snprintf(buf + n, len - n, " events=%llu records=%llu conn_failures=%llu "
+		 "ringbuf_drops=%llu conn_map_full=%llu store_errors=%llu",
+		 (unsigned long long)a->stats.events,
+		 (unsigned long long)a->stats.records,
+		 (unsigned long long)a->stats.conn_failures,
+		 (unsigned long long)a->stats.bpf[FL_CNT_RINGBUF_DROPS],
+		 (unsigned long long)a->stats.bpf[FL_CNT_CONN_MAP_FULL],
+		 (unsigned long long)a->stats.store_errors);
+	netns_describe(a->netns, buf, len);
+}
+
+static uint64_t ctl_now(void *ctx)
+{
+	struct agent *a = ctx;
+
+	return clock_ns(CLOCK_MONOTONIC) + (uint64_t)a->wall_off;
+}
+
+static int control_start(struct agent *a)
+{
+	const struct control_hooks h = { a, ctl_drain, ctl_flush, ctl_status,
+					 ctl_now };
+	char errbuf[512];
+
+	if (!env.control)
+		return 0;
+	a->control = control_open(env.control, a->fp, a->db, &h, errbuf,
+				  sizeof(errbuf));
+	if (!a->control) {
+		fprintf(stderr, "faultline-agent: %s\n", errbuf);
+		a->usage_error = errno == EADDRINUSE || errno == EEXIST ||
+				 errno == ENAMETOOLONG;
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Wait up to @timeout_ms for the ring buffer or the control socket; serve
+ * the control socket. Returns 0 or -errno of poll(2).
+ */
+static int wait_events(struct agent *a, int timeout_ms)
+{
+	struct pollfd pfd[CONTROL_CLIENTS_MAX + 2];
+	int n = 1, r;
+
+	pfd[0] = (struct pollfd){ .fd = ring_buffer__epoll_fd(a->rb), .events = POLLIN };
+	if (a->control)
+		n += control_pollfds(a->control, pfd + 1, CONTROL_CLIENTS_MAX + 1);
+	r = poll(pfd, (nfds_t)n, timeout_ms);
+	if (r < 0)
+		return -errno;
+	if (r > 0 && a->control) {
+		/* what is in the ring buffer now precedes the commands read now */
+		ring_buffer__consume(a->rb);
+		control_handle(a->control, pfd + 1, n - 1);
+	}
+	return 0;
+}
+
 static int run(struct agent *a)
 {
 	uint64_t next_flush = clock_ns(CLOCK_MONOTONIC) + env.flush_s * 1000000000ull;
@@ -572,15 +781,14 @@ static int run(struct agent *a)
 	int err = 0;
 
 	while (!stop) {
-		err = ring_buffer__poll(a->rb, tls_timeout_ms(a->tls,
-					clock_ns(CLOCK_MONOTONIC), 100));
+		err = wait_events(a, tls_timeout_ms(a->tls, clock_ns(CLOCK_MONOTONIC),
+						    100));
 		if (err == -EINTR) {
 			err = 0;
 			continue;
 		}
 		if (err < 0) {
-			fprintf(stderr, "faultline-agent: ring buffer: %s\n",
-				strerror(-err));
+			fprintf(stderr, "faultline-agent: poll: %s\n", strerror(-err));
 			break;
 		}
 		/* data events do not wake us one by one (rb_flags in the
@@ -591,6 +799,7 @@ static int run(struct agent *a)
 		err = 0;
 		uint64_t now = clock_ns(CLOCK_MONOTONIC);
 		tls_poll(a->tls, now);
+		netns_refresh(a->netns, now, 100000000ull);	/* 100 ms */
 		if (now >= next_flush) {
 			flush(a);
 			if (env.stats)
@@ -646,10 +855,22 @@ static int agent_open(struct agent *a)
 
 	a->id = identity_new();
 	a->agg = agg_new(env.source);
-	if (!a->id || !a->agg) {
+	a->fp = footprint_new();
+	a->deploys = deploy_new(env.source, env.flush_s, env.window_s);
+	agg_set_window(env.window_s);
+	if (!a->id || !a->agg || !a->fp || !a->deploys) {
 		fprintf(stderr, "faultline-agent: out of memory\n");
 		return -ENOMEM;
 	}
+	agg_set_footprint(a->agg, a->fp);
+	if (!env.replay)	/* a recording's processes are not this node's */
+		identity_set_observer(a->id, deploy_process, a->deploys);
+	if (env.nnetns &&
+	    !(a->netns = netns_filter_new(env.netns_mode, env.netns, env.nnetns))) {
+		fprintf(stderr, "faultline-agent: out of memory\n");
+		return -ENOMEM;
+	}
+	adopt_set_netns(a->netns);
 	if (env.services && identity_load_rules(a->id, env.services, errbuf,
 						sizeof(errbuf))) {
 		fprintf(stderr, "faultline-agent: invalid service mapping: %s\n",
@@ -680,6 +901,10 @@ static int agent_open(struct agent *a)
 		}
 		agg_set_metrics(a->agg, a->mx);
 	}
+	/* commands sent before the collector is attached wait for the main
+	 * loop: a `begin` takes effect when it is answered */
+	if ((err = control_start(a)))
+		return err;
 	/* a restart names the routes the store already has, up to the cap */
 	agg_set_max_routes(a->agg, env.max_routes);
 	agg_set_backlog(a->agg, env.backlog);
@@ -740,6 +965,7 @@ static int agent_live(struct agent *a)
 	uint64_t adopted = 0;
 	int err;
 
+	a->wall_off = wall_off;
 	if ((err = ensure_tracefs()) || (err = load_collector(a)) ||
 	    (err = agent_table(a, wall_off)))
 		return err;
@@ -770,6 +996,8 @@ static int agent_live(struct agent *a)
 			"ring buffer %u MiB, store '%s', %llu existing "
 			"connections adopted\n",
 		env.capture, env.ringbuf_mb, env.db, (unsigned long long)adopted);
+	if (a->control)
+		fprintf(stderr, "faultline-agent: control socket '%s'\n", env.control);
 	err = run(a);
 	/* the last events and windows are kept: flush before exit */
 	collector_bpf__detach(a->skel);
@@ -787,11 +1015,15 @@ static void agent_close(struct agent *a)
 	if (a->record && fclose(a->record))
 		fprintf(stderr, "faultline-agent: cannot write '%s': %s\n",
 			env.record, strerror(errno));
+	control_close(a->control);
 	ring_buffer__free(a->rb);
 	tls_free(a->tls);
 	collector_bpf__destroy(a->skel);
 	conn_table_free(a->ct);
 	agg_free(a->agg);
+	deploy_free(a->deploys);
+	footprint_free(a->fp);
+	netns_filter_free(a->netns);
 	metrics_free(a->mx);
 	identity_free(a->id);
 	sqlite3_close(a->db);
@@ -803,6 +1035,7 @@ int main(int argc, char **argv)
 	struct agent a = { 0 };
 	int err;
 
+	argp_err_exit_status = 2;	/* usage errors: exit 2, like gatectl */
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
 	libbpf_set_print(libbpf_print);

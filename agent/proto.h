@@ -49,7 +49,7 @@ struct fl_record {
 				   edges as HTTP/1.x) or FL_PROTO_GRPC */
 	char operation[FL_OP_MAX]; /* "GET /users/{id}", "SELECT * FROM t WHERE id = ?", "GET" */
 	int status;		/* HTTP status code, gRPC status code; 0 for other protocols */
-	char status_text[8];	/* SQLSTATE ("42P01") or Redis error prefix ("ERR"); "" if none */
+	char status_text[16];	/* SQLSTATE ("42P01") or Redis error prefix ("WRONGTYPE"); "" if none */
 	bool error;		/* HTTP 5xx, gRPC status != 0, PostgreSQL ErrorResponse, Redis error reply */
 	bool client_error;	/* HTTP 4xx */
 	uint64_t start_ns;	/* timestamp of the first request byte, ns */

@@ -133,7 +133,7 @@ struct fl_queue {
 /* What a finished response contributes to a record. */
 struct fl_resp {
 	int status;		/* HTTP status code, else 0 */
-	char status_text[8];	/* SQLSTATE or Redis error prefix, or "" */
+	char status_text[16];	/* SQLSTATE or Redis error prefix, or "" */
 	bool error;
 	bool client_error;
 	uint64_t start_ns;	/* ts of the feed holding the first byte */

@@ -14,7 +14,8 @@
  * popping a request. An attribute ('|') annotates the value after it and is
  * not a value of its own. Error values ('-', '!') outside pushes and
  * attributes make the reply an error; status_text is the error's first
- * word ("ERR", "WRONGTYPE" truncated to 7 bytes).
+ * word when it is an error code (upper-case letters, digits, "_", at
+ * most 15: "ERR", "WRONGTYPE"), "ERR" otherwise: never message text.
  *
  * Pub/sub and MONITOR turn the connection into a stream of server messages
  * that answer no request: the parser gives such connections up.
@@ -75,7 +76,7 @@ struct resp_side {
 	uint64_t start_ns;	/* ts of the feed holding its first byte */
 	uint64_t bytes;		/* wire bytes of the reply so far */
 	bool error;		/* an error value was seen in the reply */
-	char status_text[8];	/* its first word */
+	char status_text[16];	/* its first word (an error code), or "ERR" */
 	uint64_t remaining;	/* bulk payload + CRLF bytes left to skip */
 	uint64_t bulk_len;	/* declared length of the bulk being skipped */
 	char word[8];		/* first bytes of a '!' bulk error */
@@ -376,11 +377,21 @@ static void note_error(struct resp_side *s, const uint8_t *w, size_t n)
 		if (s->stack[k].kind == '|')
 			return;
 	s->error = true;
-	while (i < n && i < sizeof(s->status_text) - 1 && w[i] > 0x20 && w[i] < 0x7f) {
-		s->status_text[i] = (char)w[i];
+	/* an error code is upper-case ("ERR", "WRONGTYPE", "NOAUTH"); any
+	 * other first word may be message text: never kept */
+	while (i < n && ((w[i] >= 'A' && w[i] <= 'Z') || w[i] == '_' ||
+			 (i && w[i] >= '0' && w[i] <= '9')))
 		i++;
+	if (!n) {		/* not seen (a gap): unknown */
+		s->status_text[0] = '\0';
+		return;
 	}
-	s->status_text[i] = '\0';
+	if (!i || i != n || n > sizeof(s->status_text) - 1) {
+		memcpy(s->status_text, "ERR", 4);
+		return;
+	}
+	memcpy(s->status_text, w, n);
+	s->status_text[n] = '\0';
 }
 
 static int open_aggregate(struct fl_parser *p, struct resp_side *s,

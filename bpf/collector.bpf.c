@@ -46,6 +46,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by the agent between skeleton open and load. */
 const volatile __u32 capture_len = FL_CAPTURE_DEFAULT; /* bytes per syscall */
 const volatile __u32 self_tgid = 0;		       /* the agent: ignored */
+const volatile __u32 netns_mode = FL_NETNS_ALL;	       /* enum fl_netns_mode */
 
 enum inflight_op {
 	OP_CONNECT = 1,
@@ -167,6 +168,14 @@ struct {
 /* Set by the agent once `mirrors` has an entry: no lookup there before. */
 volatile __u32 mirrors_on = 0;
 
+/* Network namespaces of --netns / --exclude-netns, by ns.inum (value unused). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FL_NETNS_MAX);
+	__type(key, __u32);
+	__type(value, __u8);
+} netns_inums SEC(".maps");
+
 /* Processes with registered connections: what a fork walks (see below). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -199,6 +208,29 @@ static __always_inline struct socket *fd_socket(int fd)
 	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return NULL;
 	return BPF_CORE_READ(f, private_data);
+}
+
+/*
+ * netns_tracked() - whether sockets of @sk's network namespace are traced
+ * (--netns / --exclude-netns, enum fl_netns_mode): without a filter no
+ * lookup at all, with one a single hash lookup of the namespace's inode
+ * number. Self-contained on purpose: every point that registers a socket
+ * or reports a failed connect calls it (register_conn(), the connect
+ * failures below) and so must any new registration point (the socket-level
+ * tp_btf hooks: pass the struct sock).
+ */
+static __always_inline bool netns_tracked(const struct sock *sk)
+{
+	__u32 inum;
+	bool listed;
+
+	if (netns_mode == FL_NETNS_ALL)
+		return true;
+	if (!sk)
+		return false;
+	inum = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	listed = bpf_map_lookup_elem(&netns_inums, &inum) != NULL;
+	return netns_mode == FL_NETNS_ONLY ? listed : !listed;
 }
 
 /* Fill @t from a TCP socket; false if @sock is not AF_INET/6 stream. */
@@ -441,9 +473,10 @@ static __always_inline void register_conn(__u32 tgid, int fd, __u8 role,
 {
 	struct fl_conn_key key = { .tgid = tgid, .fd = fd };
 	struct fl_conn_info ci = { .gen = ts, .role = role };
+	struct socket *sock = fd_socket(fd);
 	struct fl_tuple t = {};
 
-	if (!sock_tuple(fd_socket(fd), &t))
+	if (!sock_tuple(sock, &t) || !netns_tracked(BPF_CORE_READ(sock, sk)))
 		return;
 	if (bpf_map_update_elem(&conns, &key, &ci, BPF_ANY)) {
 		count(FL_CNT_CONN_MAP_FULL);
@@ -470,8 +503,10 @@ int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
 			register_conn(id >> 32, in->fd, FL_ROLE_CLIENT, ts);
 		} else {
 			/* refused, unreachable, timed out: peer from the args */
+			struct socket *sock = fd_socket(in->fd);
 			sockaddr_peer(in->ptr, &t);
-			if (t.family == AF_INET || t.family == AF_INET6)
+			if ((t.family == AF_INET || t.family == AF_INET6) &&
+			    netns_tracked(BPF_CORE_READ(sock, sk)))
 				emit_conn(FL_EV_CONN_FAIL, ts, id >> 32, in->fd,
 					  ts, FL_ROLE_CLIENT, &t, (int)ret, NULL);
 		}
@@ -601,7 +636,8 @@ int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	int err, fd = -1;
 
 	if (ctx->protocol != IPPROTO_TCP || ctx->oldstate != TCP_SYN_SENT ||
-	    ctx->newstate != TCP_CLOSE)
+	    ctx->newstate != TCP_CLOSE ||
+	    !netns_tracked((const struct sock *)ctx->skaddr))
 		return 0;
 	in = bpf_map_lookup_elem(&inflight, &id);
 	if (in && in->op == OP_CONNECT) {

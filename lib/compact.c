@@ -81,9 +81,9 @@ static const char *const rollup_sql[] = {
 	"fl_hist_sum(latency_hist) AS latency_hist "
 	/* by time: the rows before the cutoff, not the whole table */
 	"FROM edge_windows INDEXED BY edge_windows_time "
-	"WHERE width_s = 60 AND window_start < ?1 GROUP BY edge_id, source, hour",
+	"WHERE width_s < 3600 AND window_start < ?1 GROUP BY edge_id, source, hour",
 	"DELETE FROM edge_windows INDEXED BY edge_windows_time "
-	"WHERE width_s = 60 AND window_start < ?1",
+	"WHERE width_s < 3600 AND window_start < ?1",
 	/* the only possible conflict: an hourly row of an earlier roll-up */
 	"INSERT INTO edge_windows(edge_id, source, window_start, width_s, " WSUMS
 	", latency_hist) SELECT edge_id, source, hour, 3600, " WSUMS
@@ -92,28 +92,53 @@ static const char *const rollup_sql[] = {
 	"DROP TABLE temp.fl_rollup_w",
 	"CREATE TEMP TABLE fl_rollup_l AS SELECT parent_edge_id, child_edge_id, "
 	"method, window_start - window_start % 3600 AS hour, sum(count) AS count "
-	"FROM path_links WHERE width_s = 60 AND window_start < ?1 "
+	"FROM path_links WHERE width_s < 3600 AND window_start < ?1 "
 	"GROUP BY parent_edge_id, child_edge_id, method, hour",
-	"DELETE FROM path_links WHERE width_s = 60 AND window_start < ?1",
+	"DELETE FROM path_links WHERE width_s < 3600 AND window_start < ?1",
 	"INSERT INTO path_links(parent_edge_id, child_edge_id, method, "
 	"window_start, width_s, count) SELECT parent_edge_id, child_edge_id, "
 	"method, hour, 3600, count FROM temp.fl_rollup_l WHERE true "
 	FL_SW_LINK_CONFLICT,
 	"DROP TABLE temp.fl_rollup_l",
+	/*
+	 * per-status rows (schema 5): the hour keeps the 16 statuses with the
+	 * most requests, the rest (and the minutes' _other) under _other
+	 */
+	"CREATE TEMP TABLE fl_rollup_s AS SELECT edge_id, source, hour, "
+	"CASE WHEN rk <= 16 AND status <> '_other' THEN status ELSE '_other' END "
+	"AS status, sum(requests) AS requests, sum(errors) AS errors FROM ("
+	"SELECT *, row_number() OVER (PARTITION BY edge_id, source, hour "
+	"ORDER BY status = '_other', requests DESC, status) AS rk FROM ("
+	"SELECT edge_id, source, window_start - window_start % 3600 AS hour, "
+	"status, sum(requests) AS requests, sum(errors) AS errors "
+	"FROM edge_window_statuses INDEXED BY edge_window_statuses_time "
+	"WHERE width_s < 3600 AND window_start < ?1 "
+	"GROUP BY edge_id, source, hour, status)) "
+	"GROUP BY edge_id, source, hour, 4",
+	"DELETE FROM edge_window_statuses INDEXED BY edge_window_statuses_time "
+	"WHERE width_s < 3600 AND window_start < ?1",
+	"INSERT INTO edge_window_statuses(edge_id, source, window_start, width_s, "
+	"status, requests, errors) SELECT edge_id, source, hour, 3600, status, "
+	"requests, errors FROM temp.fl_rollup_s WHERE true "
+	"ON CONFLICT(edge_id, source, window_start, status) DO UPDATE SET "
+	"width_s = 3600, requests = requests + excluded.requests, "
+	"errors = errors + excluded.errors",
+	"DROP TABLE temp.fl_rollup_s",
 };
 enum { RU_W_AGG, RU_W_DEL, RU_W_INS, RU_W_DROP, RU_L_AGG, RU_L_DEL, RU_L_INS,
-       RU_L_DROP, RU_COUNT };
+       RU_L_DROP, RU_S_AGG, RU_S_DEL, RU_S_INS, RU_S_DROP, RU_COUNT };
 
 /* ?1: retention cutoff, Unix s; ?2: the same in ns */
 static const char *const expire_sql[] = {
 	/* window_start < ?1 first: a range of edge_windows_time, not a scan */
 	"DELETE FROM edge_windows WHERE window_start < ?1 AND window_start + width_s <= ?1",
 	"DELETE FROM path_links WHERE window_start < ?1 AND window_start + width_s <= ?1",
+	"DELETE FROM edge_window_statuses WHERE window_start < ?1 AND window_start + width_s <= ?1",
 	"DELETE FROM edge_sources WHERE source <> 'schema' AND last_seen_ns < ?2 "
 	"AND NOT EXISTS (SELECT 1 FROM edge_windows w WHERE w.edge_id = "
 	"edge_sources.edge_id AND w.source = edge_sources.source)",
 };
-enum { EX_WINDOWS, EX_LINKS, EX_SOURCES, EX_COUNT };
+enum { EX_WINDOWS, EX_LINKS, EX_STATUSES, EX_SOURCES, EX_COUNT };
 
 static int compact_fail(sqlite3 *db, int err, char *errbuf, size_t errlen,
 			const char *what)
@@ -155,6 +180,7 @@ static int compact_rollup(sqlite3 *db, int64_t cutoff_s,
 	uint64_t *counts[RU_COUNT] = {
 		[RU_W_DEL] = &st->windows_rolled, [RU_W_INS] = &st->hours_written,
 		[RU_L_DEL] = &st->links_rolled, [RU_L_INS] = &st->link_hours_written,
+		[RU_S_DEL] = &st->statuses_rolled,
 	};
 
 	for (int i = 0; i < RU_COUNT; i++)
@@ -203,7 +229,7 @@ static int compact_expire(sqlite3 *db, int64_t cutoff_s,
 			  struct fl_compact_stats *st)
 {
 	uint64_t *counts[EX_COUNT] = { &st->windows_expired, &st->links_expired,
-				       &st->sources_expired };
+				       &st->statuses_expired, &st->sources_expired };
 	static const char *const tables[] = { "edges", "services" };
 	uint64_t *gone[] = { &st->edges_expired, &st->services_expired };
 	int64_t cutoff_ns = cutoff_s * 1000000000LL;
@@ -263,7 +289,59 @@ out_rollback:
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	/* a temp table of a failed roll-up must not break the next one */
 	sqlite3_exec(db, "DROP TABLE IF EXISTS temp.fl_rollup_w;"
-			 "DROP TABLE IF EXISTS temp.fl_rollup_l", NULL, NULL, NULL);
+			 "DROP TABLE IF EXISTS temp.fl_rollup_l;"
+			 "DROP TABLE IF EXISTS temp.fl_rollup_s", NULL, NULL, NULL);
+	return err;
+}
+
+/* ?1: cutoff, ns. The newest learn run of each stack is the baseline: kept. */
+static const char *const tests_sql[] = {
+	"CREATE TEMP TABLE fl_expire_runs AS SELECT id FROM test_runs r "
+	"WHERE started_ns < ?1 AND id NOT IN (SELECT max(id) FROM test_runs "
+	"WHERE kind = 'learn' GROUP BY stack)",
+	"UPDATE gate_runs SET test_run_id = NULL WHERE test_run_id IN "
+	"(SELECT id FROM temp.fl_expire_runs)",
+	"DELETE FROM footprints WHERE run_id IN (SELECT id FROM temp.fl_expire_runs)",
+	"DELETE FROM test_results WHERE run_id IN (SELECT id FROM temp.fl_expire_runs)",
+	"DELETE FROM test_runs WHERE id IN (SELECT id FROM temp.fl_expire_runs)",
+	"DROP TABLE temp.fl_expire_runs",
+};
+enum { TX_SELECT, TX_GATE, TX_FOOTPRINTS, TX_RESULTS, TX_RUNS, TX_DROP, TX_COUNT };
+
+int fl_store_expire_tests(sqlite3 *db, int64_t now_s, int64_t retention_s,
+			  struct fl_compact_stats *out, char *errbuf,
+			  size_t errlen)
+{
+	struct fl_compact_stats st = { 0 };
+	uint64_t *counts[TX_COUNT] = {
+		[TX_FOOTPRINTS] = &st.footprints_expired,
+		[TX_RUNS] = &st.test_runs_expired,
+	};
+	int err = -EIO;
+
+	if (retention_s < 0 && retention_s != FL_COMPACT_NEVER) {
+		snprintf(errbuf, errlen, "invalid compaction age");
+		return -EINVAL;
+	}
+	if (retention_s == FL_COMPACT_NEVER || now_s < retention_s)
+		return 0;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
+		return compact_fail(db, -EIO, errbuf, errlen, "begin test-run expiry");
+	for (int i = 0; i < TX_COUNT; i++)
+		if (run(db, tests_sql[i], (now_s - retention_s) * 1000000000LL, 0,
+			counts[i]))
+			goto out_rollback;
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL))
+		goto out_rollback;
+	if (out) {
+		out->test_runs_expired += st.test_runs_expired;
+		out->footprints_expired += st.footprints_expired;
+	}
+	return 0;
+out_rollback:
+	err = compact_fail(db, err, errbuf, errlen, "expire test runs");
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_exec(db, "DROP TABLE IF EXISTS temp.fl_expire_runs", NULL, NULL, NULL);
 	return err;
 }
 

@@ -23,6 +23,7 @@
 #define FL_COMPACT_NEVER (-1)	/* an age that never comes: keep as is */
 #define FL_COMPACT_ROLLUP_DEFAULT_S (24 * 3600)	/* roll minutes up after a day */
 #define FL_COMPACT_RETENTION_DEFAULT_S (7 * 86400)	/* keep a week */
+#define FL_COMPACT_TEST_RETENTION_DEFAULT_S (30 * 86400) /* test runs: a month */
 #define FL_COMPACT_HOUR_S 3600
 
 /* What one compaction did. */
@@ -36,6 +37,10 @@ struct fl_compact_stats {
 	uint64_t sources_expired;	/* edge_sources rows deleted */
 	uint64_t edges_expired;		/* edges deleted */
 	uint64_t services_expired;	/* services deleted */
+	uint64_t statuses_rolled;	/* minute status rows merged into hourly ones */
+	uint64_t statuses_expired;	/* status rows deleted: older than retention */
+	uint64_t test_runs_expired;	/* test runs deleted (fl_store_expire_tests) */
+	uint64_t footprints_expired;	/* their footprint rows deleted */
 };
 
 /*
@@ -56,6 +61,21 @@ struct fl_compact_stats {
 int fl_store_compact(sqlite3 *db, int64_t now_s, int64_t rollup_after_s,
 		     int64_t retention_s, struct fl_compact_stats *st,
 		     char *errbuf, size_t errlen);
+
+/*
+ * fl_store_expire_tests() - in one BEGIN IMMEDIATE transaction, delete the
+ * test runs (schema 5) that started before @now_s - @retention_s, with
+ * their test_results and footprints, except the newest `learn` run of each
+ * stack (the baseline the gate selects from); a gate run that referred to
+ * one keeps its row with test_run_id NULL. Footprints whose run_id has no
+ * test_runs row in this store (a sandbox agent's own store) are kept.
+ * @retention_s may be FL_COMPACT_NEVER. OUT: adds to *@st's
+ * test_runs_expired and footprints_expired (@st may be NULL). Returns 0,
+ * -EINVAL or -EIO (nothing changed) with a message in @errbuf.
+ */
+int fl_store_expire_tests(sqlite3 *db, int64_t now_s, int64_t retention_s,
+			  struct fl_compact_stats *st, char *errbuf,
+			  size_t errlen);
 
 /*
  * fl_compact_duration_parse() - an age option: "never" (FL_COMPACT_NEVER),

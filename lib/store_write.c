@@ -77,6 +77,29 @@ static const char *const fixed_sql[FL_SW_COUNT] = {
 	"SET import_id = coalesce(excluded.import_id, import_id), "
 	"first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
 	"last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
+	/* the cap holds in the store: ?8 = FL_SW_STATUS_MAX */
+	[FL_SW_STATUS] =
+	"INSERT INTO edge_window_statuses(edge_id, source, window_start, "
+	"width_s, status, requests, errors) SELECT ?1, ?2, ?3, ?4, "
+	"CASE WHEN ?5 = '" FL_SW_STATUS_OTHER "' OR EXISTS (SELECT 1 FROM "
+	"edge_window_statuses WHERE edge_id = ?1 AND source = ?2 AND "
+	"window_start = ?3 AND status = ?5) OR (SELECT count(*) FROM "
+	"edge_window_statuses WHERE edge_id = ?1 AND source = ?2 AND "
+	"window_start = ?3 AND status <> '" FL_SW_STATUS_OTHER "') < ?8 "
+	"THEN ?5 ELSE '" FL_SW_STATUS_OTHER "' END, ?6, ?7 WHERE true "
+	"ON CONFLICT(edge_id, source, window_start, status) DO UPDATE SET "
+	"width_s = max(width_s, excluded.width_s), "
+	"requests = requests + excluded.requests, "
+	"errors = errors + excluded.errors",
+	[FL_SW_FOOTPRINT] =
+	"INSERT INTO footprints(run_id, test, client, server, protocol, "
+	"operation, status, requests, errors, latency_sum_ns, latency_hist) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+	"ON CONFLICT(run_id, test, client, server, protocol, operation, status) "
+	"DO UPDATE SET requests = requests + excluded.requests, "
+	"errors = errors + excluded.errors, "
+	"latency_sum_ns = latency_sum_ns + excluded.latency_sum_ns, "
+	FL_SW_HIST_SQL_KEEP_NULL,
 };
 
 void fl_sw_init(struct fl_sw *w, sqlite3 *db, const struct fl_sw_rules *rules)
@@ -285,5 +308,47 @@ int fl_sw_operation(struct fl_sw *w, int64_t service_id, const char *protocol,
 		sqlite3_bind_null(st, 5);
 	sqlite3_bind_int64(st, 6, first_ns);
 	sqlite3_bind_int64(st, 7, last_ns);
+	return sw_step(w, st, NULL);
+}
+
+int fl_sw_status(struct fl_sw *w, int64_t edge_id, const char *source,
+		 int64_t start_s, int64_t width_s, const char *status,
+		 uint64_t requests, uint64_t errors)
+{
+	sqlite3_stmt *st = sw_stmt(w, FL_SW_STATUS);
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, edge_id);
+	sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, start_s);
+	sqlite3_bind_int64(st, 4, width_s);
+	sqlite3_bind_text(st, 5, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (int64_t)requests);
+	sqlite3_bind_int64(st, 7, (int64_t)errors);
+	sqlite3_bind_int(st, 8, FL_SW_STATUS_MAX);
+	return sw_step(w, st, NULL);
+}
+
+int fl_sw_footprint(struct fl_sw *w, const struct fl_sw_footprint *f)
+{
+	sqlite3_stmt *st = sw_stmt(w, FL_SW_FOOTPRINT);
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, f->run_id);
+	sqlite3_bind_text(st, 2, f->test, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, f->client, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, f->server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, f->protocol, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, f->operation, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, f->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, (int64_t)f->requests);
+	sqlite3_bind_int64(st, 9, (int64_t)f->errors);
+	sqlite3_bind_int64(st, 10, (int64_t)f->latency_sum_ns);
+	if (f->hist)
+		sqlite3_bind_blob(st, 11, f->hist, (int)f->hist_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 11);
 	return sw_step(w, st, NULL);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The store's write layer: every insert or upsert of services, edges,
- * edge_windows, edge_sources, path_links, agent_counters, imports and
- * operations goes through here (the agent's flush, gatectl import and
+ * edge_windows, edge_sources, path_links, agent_counters, imports,
+ * operations, edge_window_statuses and footprints goes through here (the agent's flush, gatectl import and
  * merge, lib/compact.c, the test fixture builder, the bench generators).
  * The schema and its migrations stay in lib/store.c.
  *
@@ -84,6 +84,7 @@ struct fl_sw_rules {
 enum fl_sw_stmt {
 	FL_SW_SERVICE, FL_SW_EDGE, FL_SW_WINDOW, FL_SW_SOURCE, FL_SW_LINK,
 	FL_SW_COUNTER, FL_SW_IMPORT, FL_SW_IMPORT_ITEMS, FL_SW_OPERATION,
+	FL_SW_STATUS, FL_SW_FOOTPRINT,
 	FL_SW_COUNT
 };
 
@@ -180,5 +181,34 @@ int fl_sw_import_items(struct fl_sw *w, int64_t id, uint64_t items);
 int fl_sw_operation(struct fl_sw *w, int64_t service_id, const char *protocol,
 		    const char *operation, const char *source, int64_t import_id,
 		    int64_t first_ns, int64_t last_ns);
+
+/*
+ * Schema 5. The per-status cap: an edge-window keeps at most
+ * FL_SW_STATUS_MAX named statuses; a status it does not have yet, when it
+ * already has that many, is added to FL_SW_STATUS_OTHER instead.
+ */
+#define FL_SW_STATUS_MAX 16
+#define FL_SW_STATUS_OTHER "_other"
+
+/* A footprint row (docs/store.md "Footprints"): what it adds. */
+struct fl_sw_footprint {
+	int64_t run_id;		/* test_runs.id */
+	const char *test;
+	const char *client, *server, *protocol, *operation, *status;
+	uint64_t requests, errors, latency_sum_ns;
+	const void *hist;	/* latency histogram blob, or NULL (connects) */
+	size_t hist_len;
+};
+
+/*
+ * fl_sw_status() - add @requests (@errors of them) of @status to edge
+ * @edge_id's window (@source, @start_s, @width_s), under the cap above.
+ */
+int fl_sw_status(struct fl_sw *w, int64_t edge_id, const char *source,
+		 int64_t start_s, int64_t width_s, const char *status,
+		 uint64_t requests, uint64_t errors);
+
+/* fl_sw_footprint() - add @f to its footprints row (histograms merge). */
+int fl_sw_footprint(struct fl_sw *w, const struct fl_sw_footprint *f);
 
 #endif /* FAULTLINE_STORE_WRITE_H */

@@ -33,6 +33,7 @@ suite fuzz-smoke make --no-print-directory fuzz-smoke
 suite alloc-failures tests/alloc/run.sh
 suite gatectl tests/gate/run.sh
 suite gatectl-store tests/gate/store.sh
+suite gatectl-verify tests/gate/verify.sh
 suite integration tests/integration/run.sh
 suite identity tests/integration/identity.sh
 suite tls tests/integration/tls.sh
@@ -42,12 +43,15 @@ suite mysql tests/integration/mysql.sh
 suite http2 tests/integration/http2.sh
 suite sockpaths tests/integration/sockpaths.sh
 suite secrets tests/integration/secrets.sh
+suite estate tests/integration/estate.sh
 suite hostile tests/reliability/hostile.sh
 suite crash tests/reliability/crash.sh
 suite diskfull tests/reliability/diskfull.sh
 suite badstore tests/reliability/badstore.sh
 suite deep-faults tests/deep/faults.sh
 suite prom tests/integration/prom.sh
+suite gateagent tests/integration/gateagent.sh
+suite gate-sandbox tests/gate-sandbox/run.sh
 
 echo
 echo "all: $total_p passed, $total_f failed"

@@ -19,6 +19,8 @@ PKGS=(
   mariadb-server mariadb-client python3-pymysql libmariadb-dev
   # gRPC test peers (server and client, no code generation)
   python3-grpcio
+  # the estate's integration suite (tools/estate/tests)
+  python3-pytest
   # TLS test peers: certificates (openssl), node (OpenSSL built in)
   openssl nodejs
   # gatectl -o dot is checked with Graphviz; setpriv (util-linux) drops privilege
@@ -31,6 +33,9 @@ PKGS=(
   python3-yaml systemd
   # gatectl deep: per-edge faults through nftables (libnftables)
   nftables libnftables-dev
+  # the gate: JUnit XML written with libxml2, checked by xmllint and
+  # python3-junitparser (a real JUnit consumer)
+  libxml2-dev libxml2-utils python3-junitparser
   # make bench: load generators, timing, the L4-only peer tracer, profiling
   wrk hyperfine libbpf-tools linux-perf
 )

@@ -24,6 +24,15 @@ const struct gate_cmd *const gate_cmds[] = {
 	&gate_cmd_merge,
 	&gate_cmd_compact,
 	&gate_cmd_fault,
+	&gate_cmd_sandbox,
+	&gate_cmd_learn,
+	&gate_cmd_select,
+	&gate_cmd_gate,
+	&gate_cmd_deploy,
+	&gate_cmd_deploys,
+	&gate_cmd_verify,
+	&gate_cmd_accuracy,
+	&gate_cmd_tests,
 };
 const size_t gate_ncmds = sizeof(gate_cmds) / sizeof(gate_cmds[0]);
 

@@ -76,5 +76,14 @@ extern const struct gate_cmd gate_cmd_compact;
 extern const struct gate_cmd gate_cmd_diff;
 extern const struct gate_cmd gate_cmd_merge;
 extern const struct gate_cmd gate_cmd_fault;
+extern const struct gate_cmd gate_cmd_sandbox;
+extern const struct gate_cmd gate_cmd_learn;
+extern const struct gate_cmd gate_cmd_select;
+extern const struct gate_cmd gate_cmd_gate;
+extern const struct gate_cmd gate_cmd_deploy;
+extern const struct gate_cmd gate_cmd_deploys;
+extern const struct gate_cmd gate_cmd_verify;
+extern const struct gate_cmd gate_cmd_accuracy;
+extern const struct gate_cmd gate_cmd_tests;
 
 #endif /* FAULTLINE_GATE_CMD_H */

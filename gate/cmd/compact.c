@@ -22,15 +22,18 @@
 struct compact_opts {
 	const char *rollup_arg;
 	const char *retention_arg;
+	const char *test_retention_arg;
 	int64_t rollup_after_s;
 	int64_t retention_s;
+	int64_t test_retention_s;
 	int64_t now_ns;
 };
 
 static void compact_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: gatectl compact [--rollup-after AGE] [--retention AGE] [--now T]\n"
+		"usage: gatectl compact [--rollup-after AGE] [--retention AGE]\n"
+		"                       [--test-retention AGE] [--now T]\n"
 		"                       [--db FILE] [-o table|json]\n"
 		"\n"
 		"Roll up and expire a store, as the agent does every hour with its own\n"
@@ -41,12 +44,16 @@ static void compact_usage(FILE *f)
 		"    histograms merged exactly), path links likewise;\n"
 		"  - windows and path links that ended more than --retention ago are\n"
 		"    deleted, then the edges and services left without windows and not\n"
-		"    seen since; edges known from a schema import are kept.\n"
+		"    seen since; edges known from a schema import are kept;\n"
+		"  - test runs that started more than --test-retention ago are deleted\n"
+		"    with their results and footprints, but the newest learn run of\n"
+		"    each stack (in a second transaction).\n"
 		"Opens the store writable (an older schema is migrated first).\n"
 		"\n"
 		"options:\n"
 		"  --rollup-after AGE  roll up minutes older than AGE (default 24h)\n"
 		"  --retention AGE     delete what is older than AGE (default 7d)\n"
+		"  --test-retention AGE  delete test runs older than AGE (default 30d)\n"
 		"                      AGE: 90m, 24h, 7d, 1d12h, or never\n"
 		"  --now T             ages count back from T instead of the clock\n"
 		"                      (RFC 3339 or @unix-seconds; replays and tests)\n"
@@ -78,6 +85,7 @@ static int compact_parse(struct gate_ctx *ctx, int argc, char **argv,
 		GATE_COMMON_LONGOPTS,
 		{ "rollup-after", required_argument, NULL, 'R' },
 		{ "retention", required_argument, NULL, 'K' },
+		{ "test-retention", required_argument, NULL, 'T' },
 		{ "now", required_argument, NULL, 'N' },
 		{ 0 }
 	};
@@ -95,6 +103,10 @@ static int compact_parse(struct gate_ctx *ctx, int argc, char **argv,
 		else if (c == 'K')
 			err = age_arg(ctx, "--retention", o->retention_arg = optarg,
 				      &o->retention_s);
+		else if (c == 'T')
+			err = age_arg(ctx, "--test-retention",
+				      o->test_retention_arg = optarg,
+				      &o->test_retention_s);
 		else if (c == 'N')
 			err = gate_time_arg(ctx, "--now", optarg, &o->now_ns);
 		if (err)
@@ -131,6 +143,17 @@ static int compact_print(struct gate_ctx *ctx, const struct compact_opts *o,
 				 "sources_expired", (json_int_t)st->sources_expired,
 				 "edges_expired", (json_int_t)st->edges_expired,
 				 "services_expired", (json_int_t)st->services_expired);
+		/* schema 5 additions (extend, never break) */
+		if (root && json_object_update_new(root, json_pack(
+				"{s:o, s:I, s:I, s:I, s:I}",
+				"test_retention_s", json_age(o->test_retention_s),
+				"statuses_rolled", (json_int_t)st->statuses_rolled,
+				"statuses_expired", (json_int_t)st->statuses_expired,
+				"test_runs_expired", (json_int_t)st->test_runs_expired,
+				"footprints_expired", (json_int_t)st->footprints_expired))) {
+			json_decref(root);
+			root = NULL;
+		}
 		if (!root)
 			return gate_fail(ctx, -ENOMEM, "out of memory");
 		err = gate_json_print(ctx, root);
@@ -140,7 +163,8 @@ static int compact_print(struct gate_ctx *ctx, const struct compact_opts *o,
 	gate_time_format(o->now_ns, now, sizeof(now));
 	printf("compacted '%s' at %s (roll-up after %s, retention %s)\n"
 	       "rolled up:  %llu minute windows into %llu hourly, %llu minute path links into %llu hourly\n"
-	       "expired:    %llu windows, %llu path links, %llu edge sources, %llu edges, %llu services\n",
+	       "expired:    %llu windows, %llu path links, %llu edge sources, %llu edges, %llu services\n"
+	       "tests:      %llu test runs expired (test retention %s), %llu footprint rows\n",
 	       ctx->db_path, now, o->rollup_arg, o->retention_arg,
 	       (unsigned long long)st->windows_rolled,
 	       (unsigned long long)st->hours_written,
@@ -150,14 +174,17 @@ static int compact_print(struct gate_ctx *ctx, const struct compact_opts *o,
 	       (unsigned long long)st->links_expired,
 	       (unsigned long long)st->sources_expired,
 	       (unsigned long long)st->edges_expired,
-	       (unsigned long long)st->services_expired);
+	       (unsigned long long)st->services_expired,
+	       (unsigned long long)st->test_runs_expired, o->test_retention_arg,
+	       (unsigned long long)st->footprints_expired);
 	return 0;
 }
 
 static int compact_run(struct gate_ctx *ctx, int argc, char **argv)
 {
 	struct compact_opts o = {
-		.rollup_arg = "24h", .retention_arg = "7d",
+		.rollup_arg = "24h", .retention_arg = "7d", .test_retention_arg = "30d",
+		.test_retention_s = FL_COMPACT_TEST_RETENTION_DEFAULT_S,
 		.rollup_after_s = FL_COMPACT_ROLLUP_DEFAULT_S,
 		.retention_s = FL_COMPACT_RETENTION_DEFAULT_S,
 		.now_ns = ctx->now_ns,
@@ -175,6 +202,9 @@ static int compact_run(struct gate_ctx *ctx, int argc, char **argv)
 		return err;
 	err = fl_store_compact(db, o.now_ns / GATE_NS_PER_S, o.rollup_after_s,
 			       o.retention_s, &st, why, sizeof(why));
+	if (!err)
+		err = fl_store_expire_tests(db, o.now_ns / GATE_NS_PER_S,
+					    o.test_retention_s, &st, why, sizeof(why));
 	if (err)
 		err = gate_fail(ctx, err, "%s in '%s'", why, ctx->db_path);
 	sqlite3_close(db);

@@ -36,9 +36,10 @@
 /* reasons of a changed edge, a bit each, in the order listed */
 static const char *const reason_names[] = {
 	"error_rate_up", "error_rate_down", "p50_up", "p50_down", "p99_up",
-	"p99_down",
+	"p99_down", "few_before", "few_after",
+	"latency_shift_up", "latency_shift_down", "latency_spread_up", /* --exact */
 };
-#define N_REASONS 6
+#define N_REASONS 11
 
 /* the lists, in output order */
 enum { L_NEW_EDGE, L_MISSING_EDGE, L_NEW_OP, L_MISSING_OP, L_CHANGED, L_COUNT };
@@ -65,6 +66,7 @@ struct diff_opts {
 	bool have_vs_since, have_vs_until;
 	struct judge_policy jp;	/* --min-requests, --min-z, --min-error-change,
 				 * --min-samples, --max-latency-ratio */
+	bool exact;		/* --exact: the judge's statistical tests */
 };
 
 /* One listed edge: its A and/or B sides and what was found. */
@@ -97,7 +99,8 @@ static void diff_usage(FILE *f)
 		"usage: gatectl diff [--since T] [--until T] [--vs-db FILE]\n"
 		"                    [--vs-since T] [--vs-until T] [--min-requests N]\n"
 		"                    [--min-z Z] [--min-error-change F] [--min-samples N]\n"
-		"                    [--max-latency-ratio R] [--db FILE] [-o table|json]\n"
+		"                    [--max-latency-ratio R] [--exact] [--db FILE]\n"
+		"                    [-o table|json]\n"
 		"\n"
 		"Compare side A, the store --db over [--since, --until), with side B:\n"
 		"the store --vs-db (default: the same store) over [--vs-since,\n"
@@ -127,6 +130,9 @@ static void diff_usage(FILE *f)
 		"  --min-samples N               latency samples per side (default 100)\n"
 		"  --max-latency-ratio R         p50/p99 growth or shrink factor\n"
 		"                                (default 1.5)\n"
+		"  --exact                       judge by the statistical tests instead\n"
+		"                                of the thresholds (docs/gatectl.md \"The\n"
+		"                                judge\"); --min-requests default 50\n"
 		"  --db FILE                     side A's store (default " GATE_DEFAULT_DB ")\n"
 		"  -o, --output FMT              table or json\n"
 		"\n"
@@ -476,6 +482,9 @@ static int diff_opt(struct gate_ctx *ctx, int c, struct diff_opts *o)
 	case 'r':
 		return gate_parse_double(ctx, "--max-latency-ratio", optarg, 1,
 					 &o->jp.latency_ratio);
+	case 'x':
+		o->exact = true;
+		return 0;
 	}
 	return gate_fail(ctx, -EINVAL, "unknown option");
 }
@@ -495,8 +504,10 @@ static int diff_parse(struct gate_ctx *ctx, int argc, char **argv,
 		{ "min-error-change", required_argument, NULL, 'e' },
 		{ "min-samples", required_argument, NULL, 'n' },
 		{ "max-latency-ratio", required_argument, NULL, 'r' },
+		{ "exact", no_argument, NULL, 'x' },
 		{ 0 }
 	};
+	uint64_t min0 = o->jp.min_requests;
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, GATE_COMMON_SHORTOPTS, opts, NULL)) != -1) {
@@ -508,6 +519,16 @@ static int diff_parse(struct gate_ctx *ctx, int argc, char **argv,
 	}
 	if ((err = gate_no_args(ctx, argc, argv)))
 		return err;
+	if (o->exact) {	/* both ways: a change, as diff reports them */
+		uint64_t min = o->jp.min_requests;
+
+		o->jp = (struct judge_policy)JUDGE_POLICY_EXACT;
+		o->jp.both_ways = true;
+		o->jp.nodata = JUDGE_ND_RULE_NONE_JUDGED;
+		if (min != min0)
+			o->jp.stat.min_requests = min;
+		o->jp.min_requests = o->jp.stat.min_requests;
+	}
 	if (!o->vs_db && !o->have_vs_since && !o->have_vs_until)
 		return gate_fail(ctx, -EINVAL,
 				 "diff needs a second store ('--vs-db FILE') or a second range ('--vs-since T')");

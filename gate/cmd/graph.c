@@ -149,6 +149,7 @@ static int graph_json(struct gate_ctx *ctx, const struct gate_edges *es,
 		      size_t nsvcs, int64_t since, int64_t until, int64_t ref_ns)
 {
 	json_t *root, *jsvcs, *jedges;
+	sqlite3_stmt *st_cache = NULL;	/* gate_statuses_add()'s */
 	int err = -ENOMEM;
 
 	root = json_pack("{s:o, s:o, s:[], s:[]}",
@@ -169,6 +170,10 @@ static int graph_json(struct gate_ctx *ctx, const struct gate_edges *es,
 		    !(je = graph_json_otel(je, &es->v[i])) ||
 		    json_array_append_new(jedges, je))
 			goto out_nomem;
+		if ((err = gate_statuses_add(ctx, &st_cache, &es->v[i],
+					     gate_range_make(since, until), je)))
+			goto out_err;
+		err = -ENOMEM;
 	}
 	json_t *jops = json_array();
 	if (json_object_set_new(root, "operations", jops))
@@ -176,10 +181,16 @@ static int graph_json(struct gate_ctx *ctx, const struct gate_edges *es,
 	for (size_t i = 0; i < ops->n; i++)
 		if (json_array_append_new(jops, graph_json_op(&ops->v[i], ref_ns)))
 			goto out_nomem;
+	sqlite3_finalize(st_cache);
 	err = gate_json_print(ctx, root);
 	json_decref(root);
 	return err;
+out_err:
+	sqlite3_finalize(st_cache);
+	json_decref(root);
+	return err;
 out_nomem:
+	sqlite3_finalize(st_cache);
 	json_decref(root);
 	return gate_fail(ctx, err, "out of memory");
 }

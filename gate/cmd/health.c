@@ -34,16 +34,20 @@ static const char *const verdict_names[] = { "ok", "regressed", "nodata" };
 #define R_P99 (1 << 1)		/* p99 latency grew too much */
 #define R_FEW_BEFORE (1 << 2)	/* baseline below --min-requests */
 #define R_FEW_AFTER (1 << 3)	/* after-window below --min-requests */
+#define R_SHIFT (1 << 4)	/* --exact: latency shift beyond the tolerance */
+#define R_SPREAD (1 << 5)	/* --exact: latency spread beyond the tolerance */
 static const char *const reason_names[] = {
 	"error_rate", "p99", "few_requests_before", "few_requests_after",
+	"latency_shift", "latency_spread",
 };
-#define N_REASONS 4
+#define N_REASONS 6
 
 struct health_opts {
 	const char *service;
 	int64_t since_ns;
 	int64_t until_ns;
 	struct judge_policy jp;	/* --min-requests, --max-error-increase, --max-p99-ratio */
+	bool exact;		/* --exact: the judge's statistical tests */
 };
 
 struct health {
@@ -61,7 +65,8 @@ static void health_usage(FILE *f)
 	fprintf(f,
 		"usage: gatectl health --service SERVICE --since T [--until T]\n"
 		"                      [--min-requests N] [--max-error-increase F]\n"
-		"                      [--max-p99-ratio R] [--db FILE] [-o table|json]\n"
+		"                      [--max-p99-ratio R] [--exact] [--db FILE]\n"
+		"                      [-o table|json]\n"
 		"\n"
 		"Compare every edge of SERVICE (as client or server) on the windows of\n"
 		"[since, until) (\"after\"; since floored to the minute) against the same\n"
@@ -78,6 +83,11 @@ static void health_usage(FILE *f)
 		"  --max-error-increase F     allowed error-rate rise, absolute\n"
 		"                             (default 0.01, one percentage point)\n"
 		"  --max-p99-ratio R          allowed p99 growth factor (default 1.5)\n"
+		"  --exact                    judge by the statistical tests instead of\n"
+		"                             the thresholds (as verify: exact rate test,\n"
+		"                             Mann-Whitney shift and spread, confidence\n"
+		"                             0.98, tolerance 0.25; --min-requests default\n"
+		"                             50; docs/gatectl.md \"The judge\")\n"
 		"  --db FILE                  the store (default " GATE_DEFAULT_DB ")\n"
 		"  -o, --output FMT           table or json\n"
 		"\n"
@@ -105,6 +115,10 @@ static int health_verdict(const struct health *h, const struct gate_edge *e)
 		reasons |= R_FEW_BEFORE;
 	if (v.reasons & JUDGE_R_FEW_AFTER)
 		reasons |= R_FEW_AFTER;
+	if (v.reasons & JUDGE_R_SHIFT_UP)
+		reasons |= R_SHIFT;
+	if (v.reasons & JUDGE_R_SPREAD_UP)
+		reasons |= R_SPREAD;
 	return reasons << 2 | (v.result == JUDGE_CALL_NODATA ? VERDICT_NODATA :
 			       v.result == JUDGE_CALL_WORSE ? VERDICT_REGRESSED : VERDICT_OK);
 }
@@ -243,6 +257,8 @@ static int health_json(struct health *h)
 			 "edges");
 	if (!root)
 		return gate_fail(h->ctx, -ENOMEM, "out of memory");
+	if (h->o.exact)
+		json_object_set_new(root, "judge", json_string("exact"));
 	je = json_object_get(root, "edges");
 	for (size_t i = 0; i < h->edges.n; i++) {
 		if (json_array_append_new(je, health_json_edge(&h->edges.v[i],
@@ -332,6 +348,9 @@ static int health_opt(struct gate_ctx *ctx, int c, struct health_opts *o,
 	case 'r':
 		return gate_parse_double(ctx, "--max-p99-ratio", optarg, 0,
 					 &o->jp.latency_ratio);
+	case 'x':
+		o->exact = true;
+		return 0;
 	}
 	return gate_fail(ctx, -EINVAL, "unknown option");
 }
@@ -347,9 +366,11 @@ static int health_parse(struct gate_ctx *ctx, int argc, char **argv,
 		{ "min-requests", required_argument, NULL, 'm' },
 		{ "max-error-increase", required_argument, NULL, 'e' },
 		{ "max-p99-ratio", required_argument, NULL, 'r' },
+		{ "exact", no_argument, NULL, 'x' },
 		{ 0 }
 	};
 	bool have_since = false, have_until = false;
+	uint64_t min0 = o->jp.min_requests;
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, GATE_COMMON_SHORTOPTS, opts, NULL)) != -1) {
@@ -361,6 +382,14 @@ static int health_parse(struct gate_ctx *ctx, int argc, char **argv,
 	}
 	if ((err = gate_no_args(ctx, argc, argv)))
 		return err;
+	if (o->exact) {
+		uint64_t min = o->jp.min_requests;
+
+		o->jp = (struct judge_policy)JUDGE_POLICY_EXACT;
+		if (min != min0)
+			o->jp.stat.min_requests = min;
+		o->jp.min_requests = o->jp.stat.min_requests;
+	}
 	if (!o->service)
 		return gate_fail(ctx, -EINVAL, "health needs '--service SERVICE'");
 	if (!have_since)

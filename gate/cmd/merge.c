@@ -34,10 +34,10 @@ static const struct fl_sw_rules merge_rules = {
 
 /* Rows read from one input, per table (the summary). */
 enum { T_SERVICES, T_EDGES, T_WINDOWS, T_SOURCES, T_LINKS, T_COUNTERS,
-       T_IMPORTS, T_OPERATIONS, T_COUNT };
+       T_IMPORTS, T_OPERATIONS, T_STATUSES, T_COUNT };
 static const char *const table_names[T_COUNT] = {
 	"services", "edges", "windows", "edge_sources", "path_links",
-	"agent_counters", "imports", "operations",
+	"agent_counters", "imports", "operations", "edge_window_statuses",
 };
 
 /* One input store. */
@@ -215,6 +215,22 @@ static int row_window(struct merge *m, struct merge_in *in, sqlite3_stmt *st)
 	return out_check(m, fl_sw_window(&m->sw, eid, &w), "edge_windows");
 }
 
+/* A status row (schema 5): added under OUT's cap of 16 per edge-window. */
+static int row_status(struct merge *m, struct merge_in *in, sqlite3_stmt *st)
+{
+	int64_t eid = 0;
+	int err;
+
+	if ((err = map_id(m, in, true, sqlite3_column_int64(st, 0), &eid)))
+		return err;
+	return out_check(m, fl_sw_status(&m->sw, eid, col_str(st, 1),
+					 sqlite3_column_int64(st, 2),
+					 sqlite3_column_int64(st, 3), col_str(st, 4),
+					 (uint64_t)sqlite3_column_int64(st, 5),
+					 (uint64_t)sqlite3_column_int64(st, 6)),
+			 "edge_window_statuses");
+}
+
 static int row_source(struct merge *m, struct merge_in *in, sqlite3_stmt *st)
 {
 	int64_t eid = 0;
@@ -342,6 +358,11 @@ static const struct copy copies[T_COUNT] = {
 		"last_seen_ns FROM operations",
 		"SELECT service_id, protocol, operation, source, first_seen_ns, "
 		"last_seen_ns FROM operations" } },
+	[T_STATUSES] = { "edge_window_statuses", row_status, { NULL, NULL, NULL, NULL, NULL,
+		"SELECT edge_id, source, window_start, width_s, status, requests, "
+		"errors FROM edge_window_statuses",
+		"SELECT edge_id, source, window_start, width_s, status, requests, "
+		"errors FROM edge_window_statuses" } },
 };
 
 static int merge_table(struct merge *m, struct merge_in *in, int t)

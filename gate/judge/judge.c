@@ -83,10 +83,54 @@ static void judge_latency(const struct judge_policy *p, const struct gate_stats 
 	}
 }
 
+/* The exact policy: judge/stats.h decides, its verdict in the finding's terms. */
+static void judge_exact(const struct judge_policy *p, const struct gate_stats *b,
+			const struct gate_stats *a, struct judge_finding *v)
+{
+	struct judge_side sb = { b->requests, b->errors, &b->hist, 0, JUDGE_SEEN_OK, 0 };
+	struct judge_side sa = { a->requests, a->errors, &a->hist, 0, JUDGE_SEEN_OK, 0 };
+	struct judge_result *r = &v->stat;
+	bool lat;
+
+	if (judge_edge(&p->stat, &sb, &sa, r)) {
+		v->result = JUDGE_CALL_NODATA;
+		return;
+	}
+	v->errors_judged = r->have_rates;
+	v->latency_judged = r->have_mw;
+	if (r->have_rates)
+		v->error_change = r->rates.rate_after - r->rates.rate_before;
+	lat = r->metric == JUDGE_M_LATENCY;
+	switch (r->verdict) {
+	case JUDGE_HIGH:
+		v->reasons |= !lat ? JUDGE_R_ERROR_UP : r->check == JUDGE_C_SPREAD
+			      ? JUDGE_R_SPREAD_UP : JUDGE_R_SHIFT_UP;
+		v->result = JUDGE_CALL_WORSE;
+		break;
+	case JUDGE_LOW:
+		if (p->both_ways) {
+			v->reasons |= lat ? JUDGE_R_SHIFT_DOWN : JUDGE_R_ERROR_DOWN;
+			v->result = JUDGE_CALL_WORSE;
+		}
+		break;
+	case JUDGE_NODATA:
+		v->reasons |= r->nodata == JUDGE_ND_NO_BASELINE ? JUDGE_R_FEW_BEFORE
+							       : JUDGE_R_FEW_AFTER;
+		v->result = JUDGE_CALL_NODATA;
+		break;
+	case JUDGE_PASS:
+		break;
+	}
+}
+
 void judge_compare(const struct judge_policy *p, const struct gate_stats *before,
 		const struct gate_stats *after, struct judge_finding *v)
 {
 	*v = (struct judge_finding){ .result = JUDGE_CALL_OK };
+	if (p->exact) {
+		judge_exact(p, before, after, v);
+		return;
+	}
 	if (p->nodata == JUDGE_ND_RULE_EITHER_FEW) {
 		if (before->requests < p->min_requests)
 			v->reasons |= JUDGE_R_FEW_BEFORE;

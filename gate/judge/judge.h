@@ -64,6 +64,8 @@ struct judge_policy {
 	bool both_ways;			/* report falls too (a change, not only worse) */
 	enum judge_bound bound;
 	enum judge_nodata_rule nodata;
+	bool exact;			/* the statistical tests decide (judge/stats.h) */
+	struct judge_opts stat;		/* their confidence, tolerance, min requests */
 };
 
 enum judge_call {
@@ -81,6 +83,9 @@ enum judge_call {
 #define JUDGE_R_P99_DOWN (1u << 5)
 #define JUDGE_R_FEW_BEFORE (1u << 6)	/* nodata: before below min_requests */
 #define JUDGE_R_FEW_AFTER (1u << 7)	/* nodata: after below min_requests */
+#define JUDGE_R_SHIFT_UP (1u << 8)	/* exact: latency shift (Mann-Whitney + Hodges-Lehmann) */
+#define JUDGE_R_SHIFT_DOWN (1u << 9)
+#define JUDGE_R_SPREAD_UP (1u << 10)	/* exact: latency spread (MW over |x - median|) */
 
 struct judge_finding {
 	enum judge_call result;
@@ -90,7 +95,17 @@ struct judge_finding {
 	double error_change;		/* after - before error rate, if judged */
 	bool have_z;			/* z below is defined */
 	double z;			/* two-proportion z of after vs before */
+	struct judge_result stat;	/* exact policy: the tests' result (p, effect, reason) */
 };
+
+/*
+ * The statistical policy (verify's, `health --exact`, `diff --exact`):
+ * errors by the exact rate test, latency by Mann-Whitney with the
+ * Hodges-Lehmann shift and the spread check, Kayenta's confidence 0.98 and
+ * tolerance 0.25, nodata below 50 requests a side (docs/gatectl.md "The
+ * judge"). The threshold fields are not used.
+ */
+#define JUDGE_POLICY_EXACT { .exact = true, .stat = JUDGE_OPTS_DEFAULT }
 
 /* The defaults of `gatectl health` (docs/gatectl.md). */
 #define JUDGE_POLICY_HEALTH {                                          \
@@ -107,7 +122,9 @@ struct judge_finding {
 
 /*
  * judge_compare() - judge @after against @before under @p. OUT: *@v.
- * Pure: reads the two sides, allocates nothing, cannot fail.
+ * Pure: reads the two sides; cannot fail. A threshold policy allocates
+ * nothing; an exact one runs judge_edge() (judge/stats.h), whose
+ * allocation failure reads as nodata.
  */
 void judge_compare(const struct judge_policy *p, const struct gate_stats *before,
 		const struct gate_stats *after, struct judge_finding *v);

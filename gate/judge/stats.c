@@ -511,10 +511,15 @@ static bool judge_few(struct judge_result *r, const struct judge_opts *o,
 		r->more_needed = o->min_requests - b->requests;
 		rate = b->seconds > 0 ? (double)b->requests / b->seconds : 0;
 		r->more_seconds = rate > 0 ? (double)r->more_needed / rate : INFINITY;
-		snprintf(r->reason, sizeof(r->reason),
-			 "too few requests before: %llu of %llu",
-			 (unsigned long long)b->requests,
-			 (unsigned long long)o->min_requests);
+		if (!b->requests)
+			snprintf(r->reason, sizeof(r->reason),
+				 "no traffic before: a new edge (%llu requests after)",
+				 (unsigned long long)a->requests);
+		else
+			snprintf(r->reason, sizeof(r->reason),
+				 "too few requests before: %llu of %llu",
+				 (unsigned long long)b->requests,
+				 (unsigned long long)o->min_requests);
 		return true;
 	}
 	if (a->requests < o->min_requests) {

@@ -4,8 +4,8 @@
  * database, RPC and server attributes), derived from what the store keeps:
  * the protocol, the operation and the server's name. Nothing is invented:
  * an attribute the store has no value for is left out (db.namespace: the
- * database name is not recorded; http.response.status_code and
- * rpc.grpc.status_code: windows keep no per-status breakdown).
+ * database name is not recorded). The status attributes come from the
+ * per-status rows, when an edge has a single status (gate/output/statuses.c).
  */
 #include "output/output.h"
 

@@ -57,6 +57,16 @@ void gate_cell_op(const char *op, char *buf, size_t len);
  */
 json_t *gate_otel_attributes(const struct gate_edge *e);
 
+/*
+ * gate_statuses_add() - set "statuses" {status: requests} of edge @e over
+ * @r on its JSON object @je ({} before schema 5), and when there is exactly
+ * one status, its OpenTelemetry attribute in @je's "attributes"
+ * (output/statuses.c). *@st: a statement cache, NULL at first; the caller
+ * finalizes it. Returns 0, -EIO or -ENOMEM (message in @ctx).
+ */
+int gate_statuses_add(struct gate_ctx *ctx, sqlite3_stmt **st,
+		      const struct gate_edge *e, struct gate_range r, json_t *je);
+
 /* gate_json_ms() - a JSON number of ms (3 decimals), or null if !@have. */
 json_t *gate_json_ms(bool have, double ms);
 

@@ -24,6 +24,7 @@ int gate_fail(struct gate_ctx *ctx, int err, const char *fmt, ...)
 
 const char *const gate_format_names[GATE_FMT_COUNT] = {
 	[GATE_FMT_TABLE] = "table", [GATE_FMT_JSON] = "json", [GATE_FMT_DOT] = "dot",
+	[GATE_FMT_JUNIT] = "junit", [GATE_FMT_MARKDOWN] = "markdown",
 };
 
 static int parse_format(struct gate_ctx *ctx, const char *s)
@@ -45,6 +46,7 @@ int gate_common_opt(struct gate_ctx *ctx, int c, char **argv,
 	switch (c) {
 	case 'D':
 		ctx->db_path = optarg;
+		ctx->db_given = true;
 		return 1;
 	case 'o':
 		return parse_format(ctx, optarg) ?: 1;

@@ -35,6 +35,8 @@ enum gate_format {
 	GATE_FMT_TABLE = 0,
 	GATE_FMT_JSON,
 	GATE_FMT_DOT,		/* graph only */
+	GATE_FMT_JUNIT,		/* gate only: JUnit XML */
+	GATE_FMT_MARKDOWN,	/* gate only: a PR comment */
 	GATE_FMT_COUNT
 };
 
@@ -74,6 +76,7 @@ struct gate_service {
 /* One invocation: global options, the open store, the last error. */
 struct gate_ctx {
 	const char *db_path;	/* --db */
+	bool db_given;		/* --db was given (else a hook driver's store is the default) */
 	enum gate_format fmt;	/* -o */
 	sqlite3 *db;		/* read-only; opened by gate_open() */
 	sqlite3_stmt *stmts[GATE_SQL_COUNT]; /* lazily prepared; owned */

@@ -102,6 +102,18 @@ struct fl_conn_info {
 				   offsets of FL_SRC_TLS data events */
 };
 
+/*
+ * Network-namespace filter (the agent's --netns / --exclude-netns): the
+ * collector's `netns_mode` rodata, and its `netns_inums` hash map whose
+ * keys are the inode numbers (ns.inum) of the namespaces named.
+ */
+enum fl_netns_mode {
+	FL_NETNS_ALL = 0,	/* no filter: every namespace (no lookup) */
+	FL_NETNS_ONLY = 1,	/* only the namespaces in netns_inums */
+	FL_NETNS_EXCLUDE = 2,	/* every namespace but those */
+};
+#define FL_NETNS_MAX 64		/* entries of netns_inums */
+
 #define FL_CONN_F_JOINED 1	/* fl_conn_event.flags: existed before the agent */
 
 /*

@@ -102,7 +102,7 @@ PY
 # ---- fixtures ----------------------------------------------------------
 
 if ! $CC -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
-	-Ilib tests/gate/mkfixture.c lib/*.c -lsqlite3 -lm -o "$work/mkfixture" 2>"$work/cc.err"; then
+	-Ilib tests/gate/mkfixture.c lib/*.c -lsqlite3 -ljansson -lm -o "$work/mkfixture" 2>"$work/cc.err"; then
 	fail "build mkfixture" "$(cat "$work/cc.err")"
 	echo "gatectl: $passed passed, $failed failed"
 	exit 1

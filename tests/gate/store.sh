@@ -86,9 +86,9 @@ exec(sys.argv[2])
 PY
 
 if ! $CC -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
-	-Ilib tests/gate/mkfixture.c lib/*.c -lsqlite3 -lm -o "$work/mkfixture" 2>"$work/cc.err" ||
+	-Ilib tests/gate/mkfixture.c lib/*.c -lsqlite3 -ljansson -lm -o "$work/mkfixture" 2>"$work/cc.err" ||
    ! $CC -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wno-unused-parameter \
-	-Ilib tools/bench/genweek.c lib/*.c -lsqlite3 -lm -o "$work/genweek" 2>>"$work/cc.err"; then
+	-Ilib tools/bench/genweek.c lib/*.c -lsqlite3 -ljansson -lm -o "$work/genweek" 2>>"$work/cc.err"; then
 	fail "build mkfixture and genweek" "$(cat "$work/cc.err")"
 	echo "gatectl-store: $passed passed, $failed failed"
 	exit 1
@@ -167,7 +167,7 @@ dump() { q "$1" 'SELECT * FROM edge_windows ORDER BY 1, 2, 3; SELECT * FROM path
 d1=$(dump "$C")
 rc "compact again: exit 0" 0 --db "$C" compact --now $NOW -o json
 js "compact again: nothing to do (idempotent)" '
-eq(sum(v for k, v in doc.items() if isinstance(v, int) and k not in ("rollup_after_s", "retention_s")), 0, "stats")'
+eq(sum(v for k, v in doc.items() if isinstance(v, int) and k not in ("rollup_after_s", "retention_s", "test_retention_s")), 0, "stats")'
 is "compact again: rows unchanged" "$(dump "$C")" "$d1"
 
 # late rows: one at the start of a rolled hour (adds into the hourly row,
@@ -200,7 +200,19 @@ eq((doc["windows_rolled"], doc["hours_written"]), (1, 1), "only the 05:00 minute
 gc --db "$C" compact --now 2026-11-28T05:00:00Z -o table
 is "compact table output" "$OUT" "compacted '$C' at 2026-11-28T05:00:00.000Z (roll-up after 24h, retention 7d)
 rolled up:  0 minute windows into 0 hourly, 0 minute path links into 0 hourly
-expired:    0 windows, 0 path links, 0 edge sources, 0 edges, 0 services"
+expired:    0 windows, 0 path links, 0 edge sources, 0 edges, 0 services
+tests:      0 test runs expired (test retention 30d), 0 footprint rows"
+# test runs: a learn run and a gate run, both old; the learn run is the baseline
+cp "$C" "$work/tr.db"
+sqlite3 "$work/tr.db" "INSERT INTO test_runs(id, kind, stack, started_ns) VALUES (1, 'learn', 'shop', 1), (2, 'gate', 'shop', 2);
+	INSERT INTO footprints(run_id, test, client, server, protocol, operation, status, requests, errors)
+	VALUES (1, 't', 'a', 'b', 'http', 'GET /', '200', 3, 0), (2, 't', 'a', 'b', 'http', 'GET /', '500', 1, 1)"
+rc "compact --test-retention 1d: exit 0" 0 --db "$work/tr.db" compact --now 2026-11-28T05:00:00Z \
+	--rollup-after never --retention never --test-retention 1d -o json
+js "compact --test-retention: the old gate run and its footprint go, the baseline learn run stays" '
+eq((doc["test_runs_expired"], doc["footprints_expired"], doc["test_retention_s"]), (1, 1, 86400), "stats")'
+is "compact --test-retention: what is left" "$(q "$work/tr.db" "SELECT id FROM test_runs; SELECT run_id, status FROM footprints")" "1
+1|200"
 rc "retention: a week after 06:00 + 1h: the 05:00 hour expires" 0 --db "$C" compact --now 2026-11-28T06:00:00Z -o json
 js "retention: one hour of windows and links gone, edges kept (still have windows)" '
 eq((doc["windows_expired"], doc["links_expired"], doc["edges_expired"], doc["services_expired"]), (1, 1, 0, 0), "stats")'
@@ -263,7 +275,7 @@ printf 'FLREC01\n\0\0\0\0\0\0\0\0' >"$work/empty.rec"
 if [ -x "$AGENT" ]; then
 	agout=$("$AGENT" --replay "$work/empty.rec" --db "$AG" --stats --retention 2d 2>&1)
 	is "agent: compaction at flush (--stats line)" "$(grep compacted <<<"$agout")" \
-		"faultline-agent: compacted: 1 minute windows into 1 hourly, 2 windows expired, 1 edges expired"
+		"faultline-agent: compacted: 1 minute windows into 1 hourly, 2 windows expired, 1 edges expired, 0 test runs expired"
 	is "agent: a rolled hour, a recent minute, the old edge and its service gone" \
 		"$(q "$AG" "SELECT width_s, requests FROM edge_windows ORDER BY window_start; SELECT operation FROM edges; SELECT group_concat(name) FROM (SELECT name FROM services ORDER BY name)")" \
 		"3600|7
@@ -506,10 +518,18 @@ is "merge twice: node A counted twice" \
 	"3000
 250"
 is "merge table output" "$OUT" "merged 1 store into '$M'
-  $NA (schema 6): 4 services, 4 edges, 5 windows, 2 edge_sources, 1 path_links, 2 agent_counters, 0 imports, 0 operations"
+  $NA (schema 6): 4 services, 4 edges, 5 windows, 2 edge_sources, 1 path_links, 2 agent_counters, 0 imports, 0 operations, 0 edge_window_statuses"
 rc "merge A A: exit 0" 0 merge "$work/twice.db" "$NA" "$NA"
 is "merge A A: every count doubled" "$(q "$work/twice.db" 'SELECT sum(requests), sum(errors) FROM edge_windows; SELECT sum(count) FROM path_links')" "3300|20
 14"
+# schema 5: per-status rows are merged too, under OUT's cap of 16 per edge-window
+cp "$NA" "$work/st.db"
+sqlite3 "$work/st.db" "INSERT INTO edge_window_statuses SELECT edge_id, source, window_start, width_s, '200', requests - errors, 0 FROM edge_windows;
+	INSERT INTO edge_window_statuses SELECT edge_id, source, window_start, width_s, '503', errors, errors FROM edge_windows WHERE errors > 0"
+rc "merge statuses: exit 0" 0 merge "$work/st2.db" "$work/st.db" "$work/st.db"
+is "merge statuses: doubled, per status" \
+	"$(q "$work/st2.db" "SELECT status, sum(requests), sum(errors) FROM edge_window_statuses GROUP BY 1 ORDER BY 1")" \
+	"$(q "$work/st.db" "SELECT status, 2 * sum(requests), 2 * sum(errors) FROM edge_window_statuses GROUP BY 1 ORDER BY 1")"
 
 # older schemas: a version 2 store (no source/width, no edge_sources)
 V2=$work/v2.db

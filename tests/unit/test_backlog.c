@@ -170,8 +170,8 @@ static void test_conn_errors_capped(void)
 		return;
 	agg_set_backlog(a, 1);
 	b = agg_backlog(a);
-	CHECK_EQ_INT(agg_conn_error(a, "web", "10.0.0.1:80", SVC_EXTERNAL, T0), 0);
-	CHECK_EQ_INT(agg_conn_error(a, "web", "10.0.0.2:80", SVC_EXTERNAL, T0), 0);
+	CHECK_EQ_INT(agg_conn_error(a, "web", "10.0.0.1:80", SVC_EXTERNAL, -ECONNREFUSED, T0), 0);
+	CHECK_EQ_INT(agg_conn_error(a, "web", "10.0.0.2:80", SVC_EXTERNAL, -ECONNREFUSED, T0), 0);
 	CHECK_EQ_INT(b->windows, 1);
 	CHECK_EQ_INT(b->records_dropped, 1);
 	CHECK_EQ_INT(b->windows_dropped, 1);

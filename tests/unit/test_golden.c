@@ -67,7 +67,7 @@ struct step {
 struct want {
 	char op[FL_OP_MAX];
 	int status;
-	char status_text[8];
+	char status_text[16];
 	bool error, client_error;
 	uint64_t req_bytes, resp_bytes;
 };

@@ -199,7 +199,7 @@ static void test_through_aggregator(void)
 	for (int i = 0; i < 4; i++)
 		CHECK_EQ_INT(agg_record(a, "api", "redis", SVC_CACHE, &r, false,
 					1795237200000000000ull, NULL), 0);
-	CHECK_EQ_INT(agg_conn_error(a, "api", "ghost", SVC_EXTERNAL,
+	CHECK_EQ_INT(agg_conn_error(a, "api", "ghost", SVC_EXTERNAL, -111,
 				    1795237200000000000ull), 0);
 	t = render(m);
 	CHECK(t != NULL);

@@ -53,7 +53,7 @@ static const struct want redis_cli_want[] = {
 	{ "SET", 0, "", false, false, 1000, 2000, 38, 5 },
 	{ "GET", 0, "", false, false, 3000, 4000, 25, 13 },
 	{ "GET", 0, "", false, false, 5000, 6000, 24, 5 },
-	{ "LPUSH", 0, "WRONGTY", true, false, 7000, 8000, 34, 68 },
+	{ "LPUSH", 0, "WRONGTYPE", true, false, 7000, 8000, 34, 68 },
 	{ "HSET", 0, "", false, false, 9000, 10000, 53, 4 },
 	{ "HGETALL", 0, "", false, false, 11000, 12000, 24, 36 },
 	{ "AUTH", 0, "ERR", true, false, 13000, 14000, 26, 127 },
@@ -178,7 +178,7 @@ static const struct chunk redis_nested[] = {
 };
 
 static const struct want redis_nested_want[] = {
-	{ "EXEC", 0, "WRONGTY", true, false, 1000, 2000, 14, 72 },
+	{ "EXEC", 0, "WRONGTYPE", true, false, 1000, 2000, 14, 72 },
 	{ "GET", 0, "SYNTAX", true, false, 3000, 4000, 20, 28 },
 	{ "LRANGE", 0, "", false, false, 5000, 6000, 38, 5 },
 	{ "PING", 0, "", false, false, 7000, 8000, 14, 27 },

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-2-Clause
-"""estate.py up|down|status|test [--stack FILE] [--state DIR] - run a stack file.
+"""estate.py up|down|status|test|restart [--stack FILE] [--state DIR] - run a stack file.
 
 The runner of the host ("production") estate and of `make demo`; the format
 it reads is docs/stack.md. Only the stack file drives it: every command runs
@@ -19,6 +19,10 @@ directories, certificates, logs, the pid table).
           left and that no port of the stack still listens; drops the
           databases' data directories (logs stay). Exit 1 if anything was
           left.
+  restart NAME...  stop those services and start them again from --stack
+          (which may be a copy of the stack directory with changed files:
+          tools/estate/check-corpus.sh swaps changes in this way); waits
+          until they are ready; their setup is not run again.
   status  every service: pid, alive|gone, listening or not.
   test    run the stack's tests[] one by one (each with its timeout), print
           "NAME pass|fail SECONDS", exit 1 if any failed. --junit FILE too.
@@ -191,40 +195,45 @@ def state_dir(args, st):
 
 # --- the host lock ---------------------------------------------------------------
 
-def _lock_holders(path):
-    try:
-        s = os.stat(path)
-    except OSError:
-        return []
-    want = "%02x:%02x:%d" % (os.major(s.st_dev), os.minor(s.st_dev), s.st_ino)
-    pids = []
-    try:
-        with open("/proc/locks") as f:
-            for line in f:
-                p = line.split()
-                if "->" in p:
-                    continue
-                if len(p) >= 6 and p[1] == "FLOCK" and p[5] == want:
-                    pids.append(int(p[4]))
-    except OSError:
-        pass
-    return pids
-
-
 def _ancestors():
-    out, pid = set(), os.getpid()
+    out, pid = [], os.getpid()
     while pid > 1:
         try:
             with open("/proc/%d/stat" % pid) as f:
                 pid = int(f.read().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             break
-        out.add(pid)
+        out.append(pid)
     return out
 
 
 def lock_held_by_ancestor():
-    return bool(set(_lock_holders(HOST_LOCK)) & _ancestors())
+    """True if one of our ancestors holds the host lock: an open file of
+    theirs on the lock file carries a granted FLOCK (its fdinfo shows the
+    lock; the pid /proc/locks names is the one that took it, often a
+    `flock` that has exited since)."""
+    try:
+        ino = os.stat(HOST_LOCK).st_ino
+    except OSError:
+        return False
+    for pid in _ancestors():
+        d = "/proc/%d/fdinfo" % pid
+        try:
+            fds = os.listdir(d)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                with open(os.path.join(d, fd)) as f:
+                    info = f.read()
+            except OSError:
+                continue
+            if "ino:\t%d\n" % ino not in info:
+                continue
+            for line in info.splitlines():
+                if line.startswith("lock:") and "FLOCK" in line and "->" not in line:
+                    return True
+    return False
 
 
 def hold_lock_forever():
@@ -389,8 +398,10 @@ def cmd_up(args, st):
     return 0
 
 
-def stop_all(state, table, timeout, quiet=False):
-    """Stop every process of TABLE; return the list of leftovers (strings)."""
+def stop_all(state, table, timeout, quiet=False, keep_table=False):
+    """Stop every process of TABLE; return the list of leftovers (strings).
+    Without KEEP_TABLE, also release the host lock and drop the databases'
+    data and the pid table (the whole stack is stopped)."""
     procs = table["procs"]
     # a service's pid is its session (and process group) leader
     for p in reversed(procs):
@@ -432,6 +443,8 @@ def stop_all(state, table, timeout, quiet=False):
             time.sleep(0.05)
         if listening(p["port"]):
             left.append("%s: port %d still listens" % (p["name"], p["port"]))
+    if keep_table:
+        return left
     lock = table.get("lock")
     if lock and alive(lock["pid"], lock["starttime"]):
         os.kill(lock["pid"], signal.SIGTERM)
@@ -462,6 +475,47 @@ def cmd_down(args, st):
         st["name"], time.monotonic() - t0, ", %d leftovers" % len(left) if left else
         ", nothing left", state))
     return 1 if left else 0
+
+
+def cmd_restart(args, st):
+    state = state_dir(args, st)
+    table = read_table(state)
+    if table is None:
+        die(1, "nothing runs from %s" % state)
+    svcs = {s["name"]: s for s in st["services"]}
+    unknown = [n for n in args.names if n not in svcs]
+    if unknown or not args.names:
+        die(2, "restart: name services of the stack (unknown: %s)" % ", ".join(unknown))
+    t0 = time.monotonic()
+    mine = [p for p in table["procs"] if p["name"] in args.names]
+    left = stop_all(state, {"procs": mine}, args.stop_timeout, keep_table=True)
+    if left:
+        die(1, "restart: %s" % "; ".join(left))
+    env = stack_env(st, state)
+    procs = {}
+    for name in args.names:
+        s = svcs[name]
+        p = spawn(s["cmd"], st["_dir"], dict(env, **s.get("env", {})),
+                  os.path.join(state, "logs", name + ".log"))
+        procs[name] = p
+        for entry in table["procs"]:
+            if entry["name"] == name:
+                entry.update(pid=p.pid, starttime=starttime(p.pid))
+    write_table(state, table)
+    deadline = time.monotonic() + args.timeout
+    pending = list(args.names)
+    while pending:
+        for name in list(pending):
+            if procs[name].poll() is not None:
+                die(1, "%s exited with status %d while starting:\n%s" % (
+                    name, procs[name].returncode, tail(os.path.join(state, "logs", name + ".log"))))
+            if probe(svcs[name]):
+                pending.remove(name)
+        if pending and time.monotonic() > deadline:
+            die(1, "not ready after %.0fs: %s" % (args.timeout, ", ".join(pending)))
+        time.sleep(0.05)
+    print("estate: restarted %s in %.2fs" % (", ".join(args.names), time.monotonic() - t0))
+    return 0
 
 
 def cmd_status(args, st):
@@ -523,7 +577,8 @@ def main():
     ap = argparse.ArgumentParser(description="start/stop a stack file (docs/stack.md)",
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
-    ap.add_argument("command", choices=("up", "down", "status", "test"))
+    ap.add_argument("command", choices=("up", "down", "status", "test", "restart"))
+    ap.add_argument("names", nargs="*", help="restart: the services")
     ap.add_argument("--stack", default=DEFAULT_STACK, help="stack file (%(default)s)")
     ap.add_argument("--state", help="state directory (default /tmp/faultline-estate-NAME)")
     ap.add_argument("--timeout", type=float, default=60.0, help="up: seconds to be ready")
@@ -536,7 +591,8 @@ def main():
         st = load_stack(args.stack)
     except StackError as e:
         die(2, str(e))
-    return {"up": cmd_up, "down": cmd_down, "status": cmd_status, "test": cmd_test}[
+    return {"up": cmd_up, "down": cmd_down, "status": cmd_status, "test": cmd_test,
+            "restart": cmd_restart}[
         args.command](args, st)
 
 

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """notification: order e-mails, fed by a Redis list used as a queue.
 
-A worker thread BRPOPs "notifications" (1 s timeout) and "sends" each one
+A worker thread BRPOPs "notifications" (blocking until a message comes,
+on a connection of its own) and "sends" each one
 (10-90 ms), then records it: SET notification:{order_id} EX 3600, INCR
 notifications:sent.
 
@@ -26,7 +27,7 @@ QUEUE = "notifications"
 def worker(r, stop):
     while not stop.is_set():
         try:
-            item = r.cmd("BRPOP", QUEUE, 1)
+            item = r.cmd("BRPOP", QUEUE, 0)
         except db.DBError as e:
             calls.info("worker: %s", e)
             time.sleep(0.5)
@@ -69,7 +70,8 @@ def main():
     a = ap.parse_args()
     Notification.r = db.Redis(a.redis)
     stop = threading.Event()
-    t = threading.Thread(target=worker, args=(db.Redis(a.redis), stop), daemon=True)
+    t = threading.Thread(target=worker, args=(db.Redis(a.redis, socket_timeout=None), stop),
+                         daemon=True)
     t.start()
     try:
         web.serve(a.port, Notification)

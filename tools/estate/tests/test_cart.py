@@ -45,7 +45,7 @@ def test_fixture_cart():
 
 
 def test_cart_service_directly(cart):
-    r = http("cart", "POST", "/carts/%d/items" % cart, {"product_id": 10, "qty": 5})
+    r = http("cart", "POST", "/carts/%d/items" % cart, {"product_id": 10, "qty": 4})
     assert r.status == 200
     r = http("cart", "GET", "/carts/%d" % cart)
-    assert r.body["items"] == [{"product_id": 10, "qty": 5}]
+    assert r.body["items"] == [{"product_id": 10, "qty": 4}]

@@ -21,8 +21,9 @@ def test_list_by_category():
 def test_get_product():
     r = api("GET", "/api/products/7")
     assert r.status == 200
-    assert r.body == {"id": 7, "sku": "SKU-00007", "name": "Product 7", "category": "games",
-                      "price_cents": price(7), "stock": 1000000}
+    want = {"id": 7, "sku": "SKU-00007", "name": "Product 7", "category": "games",
+            "price_cents": price(7), "stock": 1000000}
+    assert {k: r.body.get(k) for k in want} == want
 
 
 def test_unknown_product_is_404():

@@ -20,6 +20,12 @@ def test_recommendation_service_directly():
     assert r.status == 200 and r.body["recommendations"] == [7, 12, 17, 22]
 
 
+def test_recommendations_are_stable():
+    first = api("GET", "/api/products/3/recommendations").body
+    for _ in range(10):
+        assert api("GET", "/api/products/3/recommendations").body == first
+
+
 def test_recommendations_for_every_category():
     for pid in range(41, 46):
         r = api("GET", "/api/products/%d/recommendations" % pid)
