@@ -58,7 +58,7 @@ build() {
 san_report() { grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined)' "$1"; }
 
 # ---- golden: the parsers ---------------------------------------------------------
-INC="-Iinclude -Ilib -Iagent -Itests/unit" EXTRA="tests/unit/test_golden.c" LIBS="-lsqlite3 -lnghttp2 -lm"
+INC="-Iinclude -Ilib -Iagent -Itests/unit" EXTRA="tests/unit/test_golden.c" LIBS="-lsqlite3 -ljansson -lnghttp2 -lm"
 # shellcheck disable=SC2046
 if ! build "$work/golden" $(ls agent/proto_*.c lib/*.c) agent/procnet.c; then
 	bad "build the instrumented golden test: $(tail -5 "$work/build.log")"; finish; exit 1
@@ -84,12 +84,12 @@ done <"$work/golden.sites"
 echo "golden: $gsites allocation sites reached; each failed in turn: $gabsorbed absorbed (identical results), $gvisible visible as a failed comparison"
 
 # ---- gatectl -----------------------------------------------------------------------
-INC="-Iinclude -Ilib -Igate" EXTRA="" LIBS="-lsqlite3 -ljansson -lnftables -lm"
+INC="-Iinclude -Ilib -Igate -I/usr/include/libxml2" EXTRA="" LIBS="-lxml2 -lsqlite3 -ljansson -lnftables -lm"
 # shellcheck disable=SC2046
 if ! build "$work/gatectl" $(ls gate/*.c gate/*/*.c lib/*.c); then
 	bad "build the instrumented gatectl: $(tail -5 "$work/build.log")"; finish; exit 1
 fi
-cc -std=gnu11 -D_GNU_SOURCE -Ilib tests/gate/mkfixture.c lib/*.c -lsqlite3 -lm -o "$work/mkfixture" &&
+cc -std=gnu11 -D_GNU_SOURCE -Ilib tests/gate/mkfixture.c lib/*.c -lsqlite3 -ljansson -lm -o "$work/mkfixture" &&
 	"$work/mkfixture" "$work/graph.db" <tests/gate/graph.spec || { bad "fixture"; finish; exit 1; }
 sqlite3 "$work/graph.db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
 traces=tests/gate/otlp/traces.jsonl api=tests/gate/openapi/api.json

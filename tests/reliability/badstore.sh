@@ -45,7 +45,7 @@ trap cleanup EXIT
 
 # --- the stores --------------------------------------------------------------------
 cc -std=gnu11 -D_GNU_SOURCE -I"$root/lib" "$root/tests/gate/mkfixture.c" "$root"/lib/*.c \
-	-lsqlite3 -lm -o "$work/mkfixture" 2>"$work/cc.err" || { bad "build mkfixture: $(cat "$work/cc.err")"; finish; exit 1; }
+	-lsqlite3 -ljansson -lm -o "$work/mkfixture" 2>"$work/cc.err" || { bad "build mkfixture: $(cat "$work/cc.err")"; finish; exit 1; }
 good=$work/good.db
 "$work/mkfixture" "$good" <"$root/tests/gate/graph.spec" || { bad "fixture"; finish; exit 1; }
 sqlite3 "$good" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
