@@ -165,7 +165,26 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(PARSER_SRCS) $(NAMING_SRCS) $(wildcard agent/proto*.h lib/chars.h lib/opname.h)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) $(filter-out -O% -g,$(CFLAGS)) $(AGENT_INCLUDES) -Itests/fuzz $< $(PARSER_SRCS) $(NAMING_SRCS) -lnghttp2 -o $@
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(filter-out -O% -g,$(CFLAGS)) $(AGENT_INCLUDES) $(FUZZ_INC_$*) -Itests/fuzz $< $(PARSER_SRCS) $(NAMING_SRCS) $(FUZZ_EXTRA_$*) -lnghttp2 $(FUZZ_LIBS_$*) -o $@
+
+# targets beyond the parsers: their sources and libraries
+FUZZ_EXTRA_services := agent/identity.c agent/procnet.c
+FUZZ_LIBS_services := -ljansson
+FUZZ_EXTRA_stack := lib/stack.c
+FUZZ_LIBS_stack := -ljansson
+FUZZ_GATE_SRCS := $(wildcard gate/*/*.c) $(filter-out $(NAMING_SRCS),$(LIB_SRCS))
+FUZZ_CLANG_QUIET := -Wno-unknown-warning-option -Wno-string-concatenation
+FUZZ_INC_otlp := -Igate -I/usr/include/libxml2 $(FUZZ_CLANG_QUIET)
+FUZZ_EXTRA_otlp := $(FUZZ_GATE_SRCS)
+FUZZ_LIBS_otlp := $(LDLIBS_GATE)
+FUZZ_INC_openapi := $(FUZZ_INC_otlp)
+FUZZ_EXTRA_openapi := $(FUZZ_GATE_SRCS)
+FUZZ_LIBS_openapi := $(LDLIBS_GATE)
+FUZZ_EXTRA_control := agent/control.c agent/footprint.c $(filter-out $(NAMING_SRCS),$(LIB_SRCS))
+FUZZ_INC_control := $(FUZZ_CLANG_QUIET)
+FUZZ_LIBS_control := -lsqlite3 -ljansson -lm
+$(FUZZ_DIR)/fuzz_services $(FUZZ_DIR)/fuzz_stack $(FUZZ_DIR)/fuzz_otlp $(FUZZ_DIR)/fuzz_openapi \
+$(FUZZ_DIR)/fuzz_control: $(wildcard agent/*.c agent/*.h lib/*.c lib/*.h gate/*/*.c gate/*/*.h tests/fuzz/*.h)
 
 .PHONY: fuzz fuzz-smoke
 fuzz: $(FUZZ_BINS)
