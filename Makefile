@@ -214,6 +214,14 @@ $(OUTPUT)/tools/bench/%: tools/bench/%.c $(LIB_OBJS) $(wildcard lib/*.h)
 
 bench-tools: $(BENCH_TOOLS)
 
+# The soak (bench/soak.sh): SOAK_SECONDS (default 300) of the estate's
+# traffic plus redis-benchmark/pgbench bursts, sampled and plotted into
+# bench/results/soak-*.{tsv,png,txt}. Holds the host lock throughout.
+.PHONY: soak
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./bench/soak.sh
+
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all bench-tools
 	$(Q)./bench/run.sh
