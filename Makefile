@@ -17,9 +17,9 @@ CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 # gatectl, lib/ and the tools see include/ and lib/
 INCLUDES := -Iinclude -Ilib -I$(OUTPUT)
 AGENT_INCLUDES := $(INCLUDES) -Iagent
-GATE_INCLUDES := $(INCLUDES) -Igate -I/usr/include/libxml2	# gate/ files include "query/edges.h" etc.
+GATE_INCLUDES := $(INCLUDES) -Igate -I/usr/include/libxml2 -I/usr/include/graphviz	# gate/ files include "query/edges.h" etc.
 LDLIBS_AGENT := -lbpf -lelf -lz -lsqlite3 -ljansson -lnghttp2 -lmicrohttpd -lpthread -lm
-LDLIBS_GATE := -lxml2 -lsqlite3 -ljansson -lnftables -lm
+LDLIBS_GATE := -lxml2 -lsqlite3 -ljansson -lnftables -lcurl -lgvc -lcgraph -lcdt -lm
 
 ifeq ($(V),1)
 Q =
@@ -124,10 +124,15 @@ UNIT_EXTRA_test_footprint := agent/aggregate.c agent/metrics.c agent/footprint.c
 UNIT_LIBS_test_footprint := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_footprint $(OUTPUT)/asan/test_footprint: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h agent/footprint.c agent/footprint.h
 UNIT_EXTRA_test_metrics := agent/metrics.c agent/aggregate.c agent/footprint.c
+UNIT_EXTRA_test_k8s := agent/k8s.c
+$(OUTPUT)/tests/test_k8s $(OUTPUT)/asan/test_k8s: agent/k8s.c agent/k8s.h
 UNIT_LIBS_test_metrics := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_metrics $(OUTPUT)/asan/test_metrics: agent/metrics.c agent/metrics.h agent/agent.h agent/aggregate.c agent/aggregate.h
 # the judge's statistics are pure C beside gatectl (gate/judge/stats.c)
 UNIT_EXTRA_test_judge := -Igate gate/judge/stats.c
+# identity.c: names from an exec's environment
+UNIT_EXTRA_test_execenv := agent/identity.c agent/k8s.c
+UNIT_LIBS_test_execenv := -ljansson
 $(OUTPUT)/tests/test_judge $(OUTPUT)/asan/test_judge: gate/judge/stats.c gate/judge/stats.h
 UNIT_EXTRA_test_backlog := agent/aggregate.c agent/metrics.c agent/footprint.c
 UNIT_LIBS_test_backlog := -lmicrohttpd -lpthread
@@ -204,13 +209,19 @@ demo: deps
 
 # Benchmarks (bench/README.md): not tests, and never run by `make test`.
 BENCH_TOOLS := $(OUTPUT)/tools/bench/connhold $(OUTPUT)/tools/bench/gengraph \
-	$(OUTPUT)/tools/bench/genweek
+	$(OUTPUT)/tools/bench/genweek $(OUTPUT)/tools/bench/floor
 .PHONY: bench bench-tools
 
 $(OUTPUT)/tools/bench/%: tools/bench/%.c $(LIB_OBJS) $(wildcard lib/*.h)
 	$(call msg,BINARY,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lsqlite3 -ljansson -lm -o $@
+
+# the floor section's loader: BPF, not the store
+$(OUTPUT)/tools/bench/floor: tools/bench/floor.c $(OUTPUT)/floor.skel.h
+	$(call msg,BINARY,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< -lbpf -lelf -lz -o $@
 
 bench-tools: $(BENCH_TOOLS)
 
@@ -229,3 +240,68 @@ bench: deps
 clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf $(OUTPUT)
+
+# ---- install ------------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=/staging]; make uninstall with the
+# same values. Configuration files under SYSCONFDIR are installed only where
+# absent and removed only while unchanged. docs/deploy.md.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/faultline
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+INSTALL ?= install
+MAN_PAGES := $(OUTPUT)/man/faultline-agent.8 $(OUTPUT)/man/gatectl.1
+DEPLOY_DOCS := docs/metrics.md docs/agent.md docs/gatectl.md docs/store.md docs/deploy.md
+K8S_FILES := $(wildcard tools/deploy/kubernetes/*)
+.PHONY: install uninstall man
+
+# man pages from the binaries' own --help (tools/mkman.py): one source
+$(OUTPUT)/man/faultline-agent.8: $(OUTPUT)/faultline-agent tools/mkman.py
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)./tools/mkman.py faultline-agent 8 $< > $@
+$(OUTPUT)/man/gatectl.1: $(OUTPUT)/gatectl tools/mkman.py
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)./tools/mkman.py gatectl 1 $< --subcommands > $@
+man: $(MAN_PAGES)
+
+$(OUTPUT)/deploy/faultline-agent.service $(OUTPUT)/deploy/faultline-agent.default: $(OUTPUT)/deploy/%: tools/deploy/systemd/faultline-agent.service.in tools/deploy/config/faultline-agent.default
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		$(if $(filter %.service,$@),tools/deploy/systemd/faultline-agent.service.in,tools/deploy/config/faultline-agent.default) > $@
+.PHONY: $(OUTPUT)/deploy/faultline-agent.service $(OUTPUT)/deploy/faultline-agent.default
+
+install: $(OUTPUT)/faultline-agent $(OUTPUT)/gatectl $(MAN_PAGES) $(OUTPUT)/deploy/faultline-agent.service $(OUTPUT)/deploy/faultline-agent.default
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples \
+		$(DESTDIR)$(DOCDIR)/kubernetes $(DESTDIR)$(SYSCONFDIR)/default $(DESTDIR)$(SYSCONFDIR)/faultline
+	$(Q)$(INSTALL) -m 0755 $(OUTPUT)/faultline-agent $(DESTDIR)$(SBINDIR)/faultline-agent
+	$(Q)$(INSTALL) -m 0755 $(OUTPUT)/gatectl $(DESTDIR)$(BINDIR)/gatectl
+	$(Q)$(INSTALL) -m 0644 $(OUTPUT)/man/faultline-agent.8 $(DESTDIR)$(MANDIR)/man8/faultline-agent.8
+	$(Q)$(INSTALL) -m 0644 $(OUTPUT)/man/gatectl.1 $(DESTDIR)$(MANDIR)/man1/gatectl.1
+	$(Q)$(INSTALL) -m 0644 $(OUTPUT)/deploy/faultline-agent.service $(DESTDIR)$(UNITDIR)/faultline-agent.service
+	$(Q)$(INSTALL) -m 0644 $(OUTPUT)/deploy/faultline-agent.default $(DESTDIR)$(DOCDIR)/examples/faultline-agent.default
+	$(Q)$(INSTALL) -m 0644 tools/deploy/config/services.json $(DESTDIR)$(DOCDIR)/examples/services.json
+	$(Q)$(INSTALL) -m 0644 $(DEPLOY_DOCS) $(DESTDIR)$(DOCDIR)/
+	$(Q)$(INSTALL) -m 0644 $(K8S_FILES) $(DESTDIR)$(DOCDIR)/kubernetes/
+	$(Q)[ -e $(DESTDIR)$(SYSCONFDIR)/default/faultline-agent ] || \
+		$(INSTALL) -m 0644 $(OUTPUT)/deploy/faultline-agent.default $(DESTDIR)$(SYSCONFDIR)/default/faultline-agent
+	$(Q)[ -e $(DESTDIR)$(SYSCONFDIR)/faultline/services.json ] || \
+		$(INSTALL) -m 0644 tools/deploy/config/services.json $(DESTDIR)$(SYSCONFDIR)/faultline/services.json
+
+uninstall: $(OUTPUT)/deploy/faultline-agent.default
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/faultline-agent $(DESTDIR)$(BINDIR)/gatectl \
+		$(DESTDIR)$(MANDIR)/man8/faultline-agent.8 $(DESTDIR)$(MANDIR)/man1/gatectl.1 \
+		$(DESTDIR)$(UNITDIR)/faultline-agent.service
+	$(Q)rm -rf $(DESTDIR)$(DOCDIR)
+	$(Q)! cmp -s $(OUTPUT)/deploy/faultline-agent.default $(DESTDIR)$(SYSCONFDIR)/default/faultline-agent || \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/default/faultline-agent
+	$(Q)! cmp -s tools/deploy/config/services.json $(DESTDIR)$(SYSCONFDIR)/faultline/services.json || \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/faultline/services.json
+	$(Q)rmdir $(DESTDIR)$(SYSCONFDIR)/faultline 2>/dev/null || true

@@ -35,6 +35,7 @@ struct mx_series {
 	uint64_t hash;
 	char *client, *server, *protocol, *operation; /* one allocation */
 	const char *conn_type;	/* "database", "messaging_system" or NULL */
+	const char *kind;	/* the server's kind: "service", "database", ... */
 	bool tls;
 	uint64_t requests, failed, conn_errors;
 	uint64_t bucket[MX_BOUNDS + 1]; /* per bucket (not cumulative); last: +Inf */
@@ -146,6 +147,18 @@ static const char *conn_type_of(const char *kind)
 	return NULL;
 }
 
+/* @kind as a static string: labels must outlive the caller's buffers. */
+static const char *kind_name(const char *kind)
+{
+	static const char *const kinds[] = { "service", "database", "cache",
+					     "queue", "external" };
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(kind, kinds[i]))
+			return kinds[i];
+	return "service";
+}
+
 struct mx_series *metrics_series(struct metrics *m, const char *client,
 				 const char *server, const char *server_kind,
 				 const char *protocol, const char *operation,
@@ -183,6 +196,7 @@ struct mx_series *metrics_series(struct metrics *m, const char *client,
 	s->hash = h;
 	s->tls = tls;
 	s->conn_type = conn_type_of(server_kind);
+	s->kind = kind_name(server_kind);
 	s->next = *head;
 	*head = s;
 	s->all = m->all;
@@ -371,6 +385,7 @@ static void put_edge_labels(FILE *f, bool *first, const struct mx_series *s)
 	put_label(f, first, "protocol", s->protocol);
 	put_label(f, first, "operation", s->operation);
 	put_label(f, first, "tls", s->tls ? "true" : "false");
+	put_label(f, first, "server_kind", s->kind);
 }
 
 static void put_family(FILE *f, const char *name, const char *type,
@@ -541,6 +556,7 @@ static int render_edges(FILE *f, const struct mx_snapshot *sn)
 		fputs("faultline_connection_failures_total", f);
 		put_label(f, &first, "client", v->id->client);
 		put_label(f, &first, "server", v->id->server);
+		put_label(f, &first, "server_kind", v->id->kind);
 		fprintf(f, "} %llu\n", (unsigned long long)v->conn_errors);
 	}
 	return 0;

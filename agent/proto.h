@@ -203,4 +203,22 @@ void fl_parser_free(struct fl_parser *p);
  */
 const char *fl_proto_name(enum fl_proto proto);
 
+/* An HTTP method of the one table (proto_methods.c). */
+struct fl_http_method {
+	const char *name;	/* "GET", "PROPFIND" */
+	size_t len;		/* strlen(name) */
+	bool standard;		/* RFC 9110 or PATCH: kept in overflow operations */
+};
+
+/*
+ * fl_http_methods - the registered methods faultline takes for HTTP,
+ * standard ones first: detection, resynchronisation and the aggregator
+ * all read this table. fl_http_nmethods entries.
+ */
+extern const struct fl_http_method fl_http_methods[];
+extern const size_t fl_http_nmethods;
+
+/* fl_http_method_find() - the method @s (@n bytes, exact case), or NULL. */
+const struct fl_http_method *fl_http_method_find(const char *s, size_t n);
+
 #endif /* FAULTLINE_PROTO_H */

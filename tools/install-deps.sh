@@ -30,7 +30,7 @@ PKGS=(
   # headless Chromium that checks the HTML graph draws; YAML and systemd
   # checks of tools/deploy
   libmicrohttpd-dev libcurl4-openssl-dev graphviz-dev prometheus chromium
-  python3-yaml systemd
+  python3-yaml systemd man-db bsdextrautils
   # gatectl deep: per-edge faults through nftables (libnftables)
   nftables libnftables-dev
   # the gate: JUnit XML written with libxml2, checked by xmllint and

@@ -2,7 +2,7 @@
 /*
  * gatectl blindspots: what the collector could not see (DESIGN §3:
  * "everything the collector could not see is counted, per reason"), joined
- * with the graph. Three parts:
+ * with the graph. Six parts:
  *   - counters: the agent's non-zero counters of what it lost, saw only in
  *     part, did not understand or could not name, by severity, with the
  *     totals (events, bytes seen, ...) that give them a scale;
@@ -17,9 +17,11 @@
  * Informational: exits 0 whatever it finds.
  */
 #include "chars.h"
+#include "grow.h"
 #include "cmd/cmd.h"
 #include "cmd/blindspots.h"
 #include "output/output.h"
+#include "output/render.h"
 #include "query/open.h"
 #include "query/time.h"
 
@@ -248,34 +250,6 @@ static int oom(struct bs *b)
 	return gate_fail(b->ctx, -ENOMEM, "out of memory");
 }
 
-/* A copy of text column @col with invalid UTF-8 replaced; NULL on ENOMEM. */
-static char *col_text(sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-	char *s = strdup(t ? (const char *)t : "");
-
-	if (s)
-		fl_utf8_fix(s);
-	return s;
-}
-
-/*
- * @v (elements of @size, @*cap allocated) with room for element @n: @v
- * itself or a larger copy. NULL on ENOMEM, @v unchanged.
- */
-static void *grow(void *v, size_t *cap, size_t n, size_t size)
-{
-	size_t c;
-
-	if (n < *cap)
-		return v;
-	c = *cap ? *cap * 2 : 16;
-	v = realloc(v, c * size);
-	if (v)
-		*cap = c;
-	return v;
-}
-
 /* One agent_counters row: a total, a blind spot, or nothing (zero). */
 static int bs_add_counter(struct bs *b, sqlite3_stmt *st)
 {
@@ -295,12 +269,12 @@ static int bs_add_counter(struct bs *b, sqlite3_stmt *st)
 	}
 	if (!value)
 		return 0;
-	c = grow(b->counters, &b->capcounters, b->ncounters, sizeof(*c));
+	c = fl_grow(b->counters, &b->capcounters, b->ncounters, sizeof(*c), 16);
 	if (!c)
 		return oom(b);
 	b->counters = c;
 	c += b->ncounters;
-	c->name = col_text(st, 0);
+	c->name = gate_col_text(st, 0);
 	if (!c->name)
 		return oom(b);
 	c->value = value;
@@ -390,14 +364,14 @@ static int bs_read_peers(struct bs *b)
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(b, "read services");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		p = grow(b->peers, &b->cappeers, b->npeers, sizeof(*p));
+		p = fl_grow(b->peers, &b->cappeers, b->npeers, sizeof(*p), 16);
 		if (!p) {
 			err = oom(b);
 			goto out_finalize;
 		}
 		b->peers = p;
 		p += b->npeers;
-		p->name = col_text(st, 0);
+		p->name = gate_col_text(st, 0);
 		if (!p->name) {
 			err = oom(b);
 			goto out_finalize;
@@ -657,3 +631,57 @@ const struct gate_cmd gate_cmd_blindspots = {
 	.store = GATE_CMD_READS,
 	.formats = GATE_FMTS_TABLE_JSON,
 };
+
+const char *bs_reason(const char *name)
+{
+	const struct bs_def *d = def_find(name);
+
+	return d && d->group != BS_TOTAL ? d->reason : NULL;
+}
+
+int bs_not_seen(struct gate_ctx *ctx, struct gate_render_blind **out, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	struct gate_render_blind *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc, err = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(ctx->db, "SELECT name, value FROM agent_counters "
+			       "WHERE value > 0 ORDER BY name", -1, &st, NULL))
+		return gate_fail(ctx, -EIO, "cannot read agent counters in '%s': %s",
+				 ctx->db_path, sqlite3_errmsg(ctx->db));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *what = name ? bs_reason(name) : NULL;
+
+		if (!what)
+			continue;
+		if (cnt == cap) {
+			struct gate_render_blind *nv;
+			cap = cap ? 2 * cap : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				err = gate_fail(ctx, -ENOMEM, "out of memory");
+				goto out;
+			}
+			v = nv;
+		}
+		snprintf(v[cnt].name, sizeof(v[cnt].name), "%s", name);
+		v[cnt].value = (uint64_t)sqlite3_column_int64(st, 1);
+		v[cnt++].what = what;
+	}
+	if (rc != SQLITE_DONE)
+		err = gate_fail(ctx, -EIO, "cannot read agent counters in '%s': %s",
+				ctx->db_path, sqlite3_errmsg(ctx->db));
+out:
+	sqlite3_finalize(st);
+	if (err) {
+		free(v);
+		return err;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}

@@ -57,6 +57,22 @@ int bs_extra_json(const struct bs_extra *x, json_t *root);
 /* bs_extra_table() - print the three sections. Returns 0 or -ENOMEM. */
 int bs_extra_table(const struct bs_extra *x);
 
+/*
+ * bs_reason() - what agent counter @name not being 0 means ("events lost:
+ * ring buffer full"), static; NULL for a total (events, records, ...) or a
+ * name this build does not know.
+ */
+const char *bs_reason(const char *name);
+
+struct gate_render_blind;
+
+/*
+ * bs_not_seen() - the agent counters of the open store ctx->db that say
+ * something was not seen and are > 0, with bs_reason(), for graph -o html.
+ * OUT: *@out (caller frees), *@n. Returns 0, -EIO or -ENOMEM.
+ */
+int bs_not_seen(struct gate_ctx *ctx, struct gate_render_blind **out, size_t *n);
+
 /* bs_extra_release() - free what @x owns. */
 void bs_extra_release(struct bs_extra *x);
 

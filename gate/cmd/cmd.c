@@ -87,12 +87,20 @@ void gate_cmd_enter(struct gate_ctx *ctx, const struct gate_cmd *cmd)
 {
 	ctx->store = cmd->store;
 	ctx->formats = cmd->formats;
+	ctx->cmd_name = cmd->name;
+	ctx->prometheus = cmd->prometheus;
+	ctx->no_prometheus = cmd->no_prometheus;
 }
 
 int gate_format_check(struct gate_ctx *ctx)
 {
 	unsigned ok = ctx->formats ? ctx->formats : GATE_FMTS_TABLE_JSON;
 
+	if (ctx->prom_url && !ctx->prometheus && ctx->cmd_name)
+		return gate_fail(ctx, -EINVAL, "%s cannot read Prometheus: %s; "
+				 "give it a store (--db)", ctx->cmd_name,
+				 ctx->no_prometheus ? ctx->no_prometheus :
+				 "it works on stores only");
 	if (ok & GATE_FMT_BIT(ctx->fmt))
 		return 0;
 	return gate_fail(ctx, -EINVAL, "output format '%s' is only for %s",

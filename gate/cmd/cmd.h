@@ -21,6 +21,8 @@ struct gate_cmd {
 	int (*run)(struct gate_ctx *ctx, int argc, char **argv);
 	enum gate_cmd_store store;	/* how gate_open() opens --db */
 	unsigned formats;	/* GATE_FMT_BIT()s accepted; 0: table and json */
+	bool prometheus;	/* reads production windows from --prometheus */
+	const char *no_prometheus; /* else why not (for the message), or NULL */
 };
 
 /*
@@ -60,7 +62,9 @@ int gate_no_args(struct gate_ctx *ctx, int argc, char **argv);
 
 /*
  * gate_format_check() - -EINVAL ("output format 'dot' is only for graph")
- * unless the running command's table entry accepts ctx->fmt. Commands call
+ * unless the running command's table entry accepts ctx->fmt, or when
+ * --prometheus was given to a command that cannot read it (the message says
+ * why: what Prometheus does not have). Commands call
  * it through gate_no_args(); one that takes operands calls it after its
  * options.
  */

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* gatectl graph: the interaction graph over a time range. */
 #include "cmd/cmd.h"
+#include "query/prom.h"
+#include "output/render.h"
+#include "cmd/blindspots.h"
 #include "output/output.h"
 #include "query/edges.h"
 #include "query/open.h"
@@ -21,7 +24,8 @@ struct graph_svc {
 static void graph_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: gatectl graph [--since T] [--until T] [--db FILE] [-o table|json|dot]\n"
+		"usage: gatectl graph [--since T] [--until T] [--buckets] [--db FILE]\n"
+		"                     [--prometheus URL] [-o table|json|dot|svg|html]\n"
 		"\n"
 		"The services and edges (client -> server, protocol, operation) seen in\n"
 		"the per-minute windows of a time range, with requests, errors, error\n"
@@ -35,13 +39,23 @@ static void graph_usage(FILE *f)
 		"  --since T           first window: the minute holding T (default: all)\n"
 		"  --until T           windows that start before T (default: all)\n"
 		"  --db FILE           the store (default " GATE_DEFAULT_DB ")\n"
-		"  -o, --output FMT    table, json or dot (Graphviz; one arrow per\n"
-		"                      client, server and protocol)\n"
+		"  -o, --output FMT    table, json, dot (Graphviz; one arrow per\n"
+		"                      client, server and protocol), svg (drawn by\n"
+		"                      libgvc, arrows coloured by error rate) or html\n"
+		"                      (one self-contained page: the picture, hover\n"
+		"                      details, the edges, the blind spots)\n"
+		"  --buckets           json: each edge's latency counts per Prometheus\n"
+		"                      bucket (docs/metrics.md), from either source\n"
+		"  --prometheus URL    read the windows from Prometheus instead of the\n"
+		"                      store: every agent it scrapes (default range:\n"
+		"                      the last hour)\n"
 		"\n"
 		"examples:\n"
 		"  gatectl graph --since 1h\n"
 		"  gatectl graph --since 2026-11-21T05:00:00Z --until 2026-11-21T06:00:00Z -o json\n"
-		"  gatectl graph -o dot | dot -Tsvg > graph.svg\n");
+		"  gatectl graph -o dot | dot -Tsvg > graph.svg\n"
+		"  gatectl graph --since 1h -o html > graph.html\n"
+		"  gatectl --prometheus http://127.0.0.1:9090 graph --since 15m -o json\n");
 }
 
 static int svc_cmp(const void *a, const void *b)
@@ -144,9 +158,29 @@ static json_t *json_time_or_null(int64_t ns, int64_t unbounded)
 	return ns == unbounded ? json_null() : gate_json_time(ns);
 }
 
+/* Where the windows came from: the store, or Prometheus (prom.h). */
+struct graph_src {
+	const struct gate_prom_graph *prom;	/* NULL: the store */
+	bool buckets;				/* --buckets */
+};
+
+static int graph_json_source(struct gate_ctx *ctx, json_t *root,
+			     const struct graph_src *gs)
+{
+	if (!gs->prom)
+		return json_object_set_new(root, "source", json_string("store"));
+	return json_object_set_new(root, "source", json_string("prometheus")) ||
+	       json_object_set_new(root, "prometheus", json_string(ctx->prom_url)) ||
+	       json_object_set_new(root, "agents", json_integer((json_int_t)gs->prom->instances)) ||
+	       json_object_set_new(root, "series_read", json_integer((json_int_t)gs->prom->series)) ||
+	       json_object_set_new(root, "samples_read", json_integer((json_int_t)gs->prom->samples)) ||
+	       json_object_set_new(root, "limits", gate_prom_limits_json());
+}
+
 static int graph_json(struct gate_ctx *ctx, const struct gate_edges *es,
 		      const struct gate_ops *ops, const struct graph_svc *svcs,
-		      size_t nsvcs, int64_t since, int64_t until, int64_t ref_ns)
+		      size_t nsvcs, int64_t since, int64_t until, int64_t ref_ns,
+		      const struct graph_src *gs)
 {
 	json_t *root, *jsvcs, *jedges;
 	sqlite3_stmt *st_cache = NULL;	/* gate_statuses_add()'s */
@@ -156,7 +190,7 @@ static int graph_json(struct gate_ctx *ctx, const struct gate_edges *es,
 			 "since", json_time_or_null(since, INT64_MIN),
 			 "until", json_time_or_null(until, INT64_MAX),
 			 "services", "edges");
-	if (!root)
+	if (!root || graph_json_source(ctx, root, gs))
 		goto out_nomem;
 	jsvcs = json_object_get(root, "services");
 	jedges = json_object_get(root, "edges");
@@ -170,6 +204,16 @@ static int graph_json(struct gate_ctx *ctx, const struct gate_edges *es,
 		    !(je = graph_json_otel(je, &es->v[i])) ||
 		    json_array_append_new(jedges, je))
 			goto out_nomem;
+		if ((gs->buckets || gs->prom) &&
+		    json_object_set_new(je, "latency_buckets",
+					gate_prom_buckets_json(&es->v[i])))
+			goto out_nomem;
+		if (gs->prom) {
+			if (json_object_set_new(je, "statuses",
+						gate_prom_statuses_json(gs->prom, &es->v[i])))
+				goto out_nomem;
+			continue;
+		}
 		if ((err = gate_statuses_add(ctx, &st_cache, &es->v[i],
 					     gate_range_make(since, until), je)))
 			goto out_err;
@@ -344,6 +388,76 @@ static int graph_dot(const struct gate_edges *es, const struct graph_svc *svcs,
 	return 0;
 }
 
+/* -o svg / -o html (render.c): the picture, and for html the page. */
+static int graph_picture(struct gate_ctx *ctx, const struct gate_edges *es,
+			 const struct graph_svc *svcs, size_t nsvcs,
+			 int64_t since, int64_t until)
+{
+	struct gate_render_svc *rs = calloc(nsvcs + 1, sizeof(*rs));
+	struct gate_render_page page = { .title = "faultline graph" };
+	struct gate_render_blind *blind = NULL;
+	char range[96], lo[40], hi[40], source[1100];
+	size_t nblind = 0, len;
+	char *svg = NULL;
+	int err = 0;
+
+	if (!rs)
+		return gate_fail(ctx, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < nsvcs; i++)
+		rs[i] = (struct gate_render_svc){ svcs[i].name, svcs[i].kind };
+	if (since == INT64_MIN)
+		snprintf(lo, sizeof(lo), "the first window");
+	else
+		gate_time_format(since, lo, sizeof(lo));
+	if (until == INT64_MAX)
+		snprintf(hi, sizeof(hi), "now");
+	else
+		gate_time_format(until, hi, sizeof(hi));
+	snprintf(range, sizeof(range), "%s .. %s", lo, hi);
+	page.range = range;
+	if (ctx->prom_url) {
+		struct gate_prom_counter *pc = NULL;
+		size_t npc = 0;
+
+		snprintf(source, sizeof(source), "prometheus %s", ctx->prom_url);
+		/* the agents' counters of what they did not see, summed */
+		err = gate_prom_counters_read(ctx, ctx->prom_url, until, &pc, &npc);
+		blind = err ? NULL : calloc(npc + 1, sizeof(*blind));
+		if (!err && !blind)
+			err = gate_fail(ctx, -ENOMEM, "out of memory");
+		for (size_t i = 0; !err && i < npc; i++) {
+			const char *what = bs_reason(pc[i].name);
+			if (!what || !pc[i].value)
+				continue;
+			snprintf(blind[nblind].name, sizeof(blind[nblind].name), "%s", pc[i].name);
+			blind[nblind].value = pc[i].value;
+			blind[nblind++].what = what;
+		}
+		free(pc);
+		page.blind_known = !err;
+		page.blind = blind;
+		page.nblind = nblind;
+	} else {
+		snprintf(source, sizeof(source), "store %s", ctx->db_path);
+		err = bs_not_seen(ctx, &blind, &nblind);
+		page.blind_known = !err;
+		page.blind = blind;
+		page.nblind = nblind;
+	}
+	page.source = source;
+	if (!err && ctx->fmt == GATE_FMT_HTML) {
+		err = gate_render_html(ctx, es, rs, nsvcs, &page, stdout);
+	} else if (!err) {
+		err = gate_render_svg(ctx, es, rs, nsvcs, &page, &svg, &len);
+		if (!err && fwrite(svg, 1, len, stdout) != len)
+			err = gate_fail(ctx, -EIO, "cannot write output");
+	}
+	free(svg);
+	free(blind);
+	free(rs);
+	return err;
+}
+
 /* How each edge of @es is known; the operations known only from a schema. */
 static int graph_provenance(struct gate_ctx *ctx, struct gate_edges *es,
 			    struct gate_ops *ops)
@@ -366,8 +480,11 @@ static int graph_run(struct gate_ctx *ctx, int argc, char **argv)
 		GATE_COMMON_LONGOPTS,
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
+		{ "buckets", no_argument, NULL, 'b' },
 		{ 0 }
 	};
+	struct gate_prom_graph pg = { 0 };
+	struct graph_src gs = { 0 };
 	int64_t since = INT64_MIN, until = INT64_MAX;
 	struct gate_edges es = { 0 };
 	struct gate_ops ops = { 0 };
@@ -381,6 +498,10 @@ static int graph_run(struct gate_ctx *ctx, int argc, char **argv)
 			return err;
 		if (err)
 			continue;
+		if (c == 'b') {
+			gs.buckets = true;
+			continue;
+		}
 		err = gate_time_arg(ctx, c == 's' ? "--since" : "--until", optarg,
 				    c == 's' ? &since : &until);
 		if (err)
@@ -391,16 +512,32 @@ static int graph_run(struct gate_ctx *ctx, int argc, char **argv)
 		return err;
 	if (since != INT64_MIN && until != INT64_MAX && until <= since)
 		return gate_fail(ctx, -EINVAL, "'--until' must be after '--since'");
-	err = gate_open(ctx);
-	if (err)
-		return err;
-	err = gate_edges_in_range(ctx, gate_range_make(since, until), &es);
-	if (err)
-		goto out_release;
-	gate_edges_sort(&es);
-	err = graph_provenance(ctx, &es, &ops);
-	if (err)
-		goto out_release;
+	if (ctx->prom_url) {
+		/* production windows from Prometheus: no store opened */
+		if (until == INT64_MAX)
+			until = ctx->now_ns;
+		if (since == INT64_MIN)
+			since = until - 3600 * GATE_NS_PER_S;
+		if (until <= since)
+			return gate_fail(ctx, -EINVAL, "'--until' must be after '--since'");
+		err = gate_prom_graph_read(ctx, ctx->prom_url, since, until, &pg);
+		if (err)
+			goto out_release;
+		gs.prom = &pg;
+		es = pg.edges;	/* moved: released as es */
+		memset(&pg.edges, 0, sizeof(pg.edges));
+	} else {
+		err = gate_open(ctx);
+		if (err)
+			return err;
+		err = gate_edges_in_range(ctx, gate_range_make(since, until), &es);
+		if (err)
+			goto out_release;
+		gate_edges_sort(&es);
+		err = graph_provenance(ctx, &es, &ops);
+		if (err)
+			goto out_release;
+	}
 	err = graph_services(&es, &ops, &svcs, &nsvcs);
 	if (err) {
 		err = gate_fail(ctx, err, "out of memory");
@@ -409,16 +546,20 @@ static int graph_run(struct gate_ctx *ctx, int argc, char **argv)
 	/* confidence is judged at the end of the range, never after now */
 	int64_t ref_ns = until < ctx->now_ns ? until : ctx->now_ns;
 	if (ctx->fmt == GATE_FMT_JSON)
-		err = graph_json(ctx, &es, &ops, svcs, nsvcs, gate_range_since(since),
-				 until, ref_ns);
+		err = graph_json(ctx, &es, &ops, svcs, nsvcs,
+				 gs.prom ? since : gate_range_since(since), until,
+				 ref_ns, &gs);
 	else if (ctx->fmt == GATE_FMT_DOT)
 		err = graph_dot(&es, svcs, nsvcs);
+	else if (ctx->fmt == GATE_FMT_SVG || ctx->fmt == GATE_FMT_HTML)
+		err = graph_picture(ctx, &es, svcs, nsvcs, since, until);
 	else
 		err = graph_table(ctx, &es, &ops, svcs, nsvcs, ref_ns);
 out_release:
 	gate_ops_release(&ops);
 	free(svcs);
 	gate_edges_release(&es);
+	gate_prom_graph_release(&pg);
 	return err;
 }
 
@@ -427,5 +568,7 @@ const struct gate_cmd gate_cmd_graph = {
 	.summary = "services and edges with traffic, errors and latency",
 	.run = graph_run,
 	.store = GATE_CMD_READS,
-	.formats = GATE_FMTS_TABLE_JSON | GATE_FMT_BIT(GATE_FMT_DOT),
+	.formats = GATE_FMTS_TABLE_JSON | GATE_FMT_BIT(GATE_FMT_DOT) |
+		   GATE_FMT_BIT(GATE_FMT_SVG) | GATE_FMT_BIT(GATE_FMT_HTML),
+	.prometheus = true,
 };

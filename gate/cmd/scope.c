@@ -10,6 +10,7 @@
  * graph, not the whole store. Each service is expanded once: cycles end.
  */
 #include "cmd/cmd.h"
+#include "query/prom.h"
 #include "output/output.h"
 #include "query/edges.h"
 #include "query/open.h"
@@ -163,6 +164,7 @@ static int scope_run(struct gate_ctx *ctx, int argc, char **argv)
 	};
 	int64_t since = INT64_MIN, until = INT64_MAX;
 	struct gate_scope s = { .ctx = ctx };
+	struct gate_prom_graph pg = { 0 };
 	const char **names;
 	size_t nnames = 0;
 	int c, err;
@@ -196,8 +198,18 @@ static int scope_run(struct gate_ctx *ctx, int argc, char **argv)
 		err = gate_fail(ctx, -EINVAL, "'--until' must be after '--since'");
 		goto out_release;
 	}
-	if ((err = gate_open(ctx)))
+	if (ctx->prom_url) {
+		/* production windows of every agent, from Prometheus */
+		if (until == INT64_MAX)
+			until = ctx->now_ns;
+		if (since == INT64_MIN)
+			since = until - 3600 * GATE_NS_PER_S;
+		if ((err = gate_prom_graph_read(ctx, ctx->prom_url, since, until, &pg)))
+			goto out_release;
+		ctx->mem = &pg.edges;
+	} else if ((err = gate_open(ctx))) {
 		goto out_release;
+	}
 	s.range = gate_range_make(since, until);
 	if ((err = gate_scope_walk(&s, names, nnames)))
 		goto out_release;
@@ -207,6 +219,8 @@ static int scope_run(struct gate_ctx *ctx, int argc, char **argv)
 					: scope_table(&s);
 out_release:
 	gate_scope_walk_release(&s);
+	ctx->mem = NULL;
+	gate_prom_graph_release(&pg);
 	free(names);
 	return err;
 }
@@ -217,4 +231,5 @@ const struct gate_cmd gate_cmd_scope = {
 	.run = scope_run,
 	.store = GATE_CMD_READS,
 	.formats = GATE_FMTS_TABLE_JSON,
+	.prometheus = true,
 };

@@ -5,6 +5,7 @@
  * PR comment and JUnit XML (libxml2's xmlTextWriter).
  */
 #include "gating/gating.h"
+#include "output/render.h"
 
 #include <errno.h>
 #include <libxml/xmlwriter.h>
@@ -300,6 +301,106 @@ int gate_report_table(struct gate_ctx *ctx, const struct gate_report *r)
 
 /* ---- markdown ---- */
 
+/* Find or add the arrow edge (c, s, p, o) in @es. NULL on ENOMEM. */
+static struct gate_edge *pic_edge(struct gate_edges *es, const char *c, const char *s,
+				  const char *p, const char *o)
+{
+	for (size_t i = 0; i < es->n; i++)
+		if (!strcmp(es->v[i].client, c) && !strcmp(es->v[i].server, s) &&
+		    !strcmp(es->v[i].protocol, p) && !strcmp(es->v[i].operation, o))
+			return &es->v[i];
+	if (es->n == es->cap) {
+		size_t cap = es->cap ? 2 * es->cap : 16;
+		struct gate_edge *v = realloc(es->v, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		es->v = v;
+		es->cap = cap;
+	}
+	struct gate_edge *e = &es->v[es->n];
+	memset(e, 0, sizeof(*e));
+	e->client = c;
+	e->server = s;
+	e->protocol = strdup(p);
+	e->operation = strdup(o);
+	if (!e->protocol || !e->operation) {
+		free(e->protocol);
+		free(e->operation);
+		return NULL;
+	}
+	e->client_kind = e->server_kind = "service";
+	es->n++;
+	return e;
+}
+
+/*
+ * The picture of the affected subgraph (docs/gate.md): the change's
+ * affected edges with their production requests, the gate's findings with
+ * what the tests saw, the broken boundary in red; as an inline image.
+ */
+static int markdown_picture(struct gate_ctx *ctx, const struct gate_report *r,
+			    const struct gate_finding *cause)
+{
+	struct gate_edges es = { 0 };
+	struct gate_render_svc *svcs = NULL;
+	struct gate_render_page page = { .title = "affected subgraph" };
+	size_t nsvcs = 0;
+	int err = -ENOMEM;
+
+	for (size_t i = 0; i < r->sel->nedges; i++) {
+		const struct sel_edge *s = &r->sel->edges[i];
+		struct gate_edge *e = pic_edge(&es, s->client, s->server, s->protocol, s->operation);
+		if (!e)
+			goto out;
+		e->stats.requests = s->prod_requests;
+	}
+	for (size_t i = 0; i < r->v->nf; i++) {
+		const struct gate_finding *f = &r->v->f[i];
+		struct gate_edge *e;
+		if (!shown(f))
+			continue;
+		if (!(e = pic_edge(&es, f->client, f->server, f->protocol, f->operation)))
+			goto out;
+		e->stats.requests = f->requests;
+		e->stats.errors = f->kind == GF_RISE ? f->errors : 0;
+	}
+	if (!es.n) {
+		err = 0;
+		goto out;
+	}
+	gate_edges_sort(&es);
+	svcs = calloc(2 * es.n, sizeof(*svcs));
+	if (!svcs)
+		goto out;
+	for (size_t i = 0; i < es.n; i++)
+		for (int side = 0; side < 2; side++) {
+			const char *n = side ? es.v[i].server : es.v[i].client;
+			size_t k = 0;
+			while (k < nsvcs && strcmp(svcs[k].name, n))
+				k++;
+			if (k == nsvcs)
+				svcs[nsvcs++] = (struct gate_render_svc){ n, "service" };
+		}
+	if (cause) {
+		page.highlight_client = cause->client;
+		page.highlight_server = cause->server;
+	}
+	err = gate_render_img(ctx, &es, svcs, nsvcs, &page,
+			      cause ? "affected subgraph, the broken boundary in red"
+				    : "affected subgraph", stdout);
+	if (!err)
+		printf("\n_affected edges: production requests; findings: what the "
+		       "tests saw%s_\n\n", cause ? "; the broken boundary in red" : "");
+out:
+	for (size_t i = 0; i < es.n; i++) {
+		free(es.v[i].protocol);
+		free(es.v[i].operation);
+	}
+	free(es.v);
+	free(svcs);
+	return err == -ENOMEM ? gate_fail(ctx, err, "out of memory") : err;
+}
+
 /* @s for a Markdown table cell or code span: no '|', '`' or newlines. */
 static void md(const char *s, char *buf, size_t len)
 {
@@ -342,6 +443,9 @@ int gate_report_markdown(struct gate_ctx *ctx, const struct gate_report *r)
 		       (unsigned long long)cause->requests,
 		       cause->inferred ? " (the failure surfaced in the caller)" : "", tests);
 	}
+	int perr = markdown_picture(ctx, r, cause);
+	if (perr)
+		return perr;
 	bool head = false;
 	for (size_t i = 0; i < v->nf; i++) {
 		const struct gate_finding *f = &v->f[i];

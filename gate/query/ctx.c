@@ -24,6 +24,7 @@ int gate_fail(struct gate_ctx *ctx, int err, const char *fmt, ...)
 
 const char *const gate_format_names[GATE_FMT_COUNT] = {
 	[GATE_FMT_TABLE] = "table", [GATE_FMT_JSON] = "json", [GATE_FMT_DOT] = "dot",
+	[GATE_FMT_SVG] = "svg", [GATE_FMT_HTML] = "html",
 	[GATE_FMT_JUNIT] = "junit", [GATE_FMT_MARKDOWN] = "markdown",
 };
 
@@ -35,7 +36,7 @@ static int parse_format(struct gate_ctx *ctx, const char *s)
 			return 0;
 		}
 	return gate_fail(ctx, -EINVAL,
-			 "unknown output format '%s' (want table, json or dot)", s);
+			 "unknown output format '%s' (want table, json, dot, svg or html)", s);
 }
 
 int gate_common_opt(struct gate_ctx *ctx, int c, char **argv,
@@ -47,6 +48,9 @@ int gate_common_opt(struct gate_ctx *ctx, int c, char **argv,
 	case 'D':
 		ctx->db_path = optarg;
 		ctx->db_given = true;
+		return 1;
+	case 'P':
+		ctx->prom_url = optarg;
 		return 1;
 	case 'o':
 		return parse_format(ctx, optarg) ?: 1;

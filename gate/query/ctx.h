@@ -35,12 +35,14 @@ enum gate_format {
 	GATE_FMT_TABLE = 0,
 	GATE_FMT_JSON,
 	GATE_FMT_DOT,		/* graph only */
+	GATE_FMT_SVG,		/* graph only: drawn by libgvc (output/render.c) */
+	GATE_FMT_HTML,		/* graph only: one page, the SVG inline */
 	GATE_FMT_JUNIT,		/* gate only: JUnit XML */
 	GATE_FMT_MARKDOWN,	/* gate only: a PR comment */
 	GATE_FMT_COUNT
 };
 
-/* "table", "json", "dot": what -o takes. */
+/* "table", "json", "dot", "svg", "html": what -o takes. */
 extern const char *const gate_format_names[GATE_FMT_COUNT];
 
 /* Whether a command opens --db, and how (query/open.c obeys it). */
@@ -76,6 +78,7 @@ struct gate_service {
 /* One invocation: global options, the open store, the last error. */
 struct gate_ctx {
 	const char *db_path;	/* --db */
+	const char *prom_url;	/* --prometheus: production windows from there */
 	bool db_given;		/* --db was given (else a hook driver's store is the default) */
 	enum gate_format fmt;	/* -o */
 	sqlite3 *db;		/* read-only; opened by gate_open() */
@@ -87,10 +90,17 @@ struct gate_ctx {
 	bool edges_tls;		/* the store has edges.tls (schema >= 2) */
 	int schema_version;	/* PRAGMA user_version, once schema_read */
 	int64_t now_ns;		/* wall clock at start, ns since the epoch */
+	/* --prometheus: the edges read from there (ids 1..n, stats over the
+	 * command's range) answer gate_service_find(), gate_edges_of() and
+	 * gate_edge_stats() instead of the store (query/prom.h); borrowed */
+	const struct gate_edges *mem;
 	/* from the running command's table entry (cmd/cmd.h); zero for a
 	 * side store (an input of merge or diff): read-only */
 	enum gate_cmd_store store;	/* how gate_open() opens db_path */
 	unsigned formats;	/* -o formats accepted; 0: table and json */
+	const char *cmd_name;	/* the running command */
+	bool prometheus;	/* it reads --prometheus */
+	const char *no_prometheus; /* else why not, or NULL */
 	char err[512];		/* message for the last negative return */
 };
 
@@ -106,6 +116,7 @@ int gate_fail(struct gate_ctx *ctx, int err, const char *fmt, ...)
 #define GATE_COMMON_LONGOPTS                                  \
 	{ "db", required_argument, NULL, 'D' },               \
 	{ "output", required_argument, NULL, 'o' },           \
+	{ "prometheus", required_argument, NULL, 'P' },       \
 	{ "help", no_argument, NULL, 'h' }
 #define GATE_COMMON_SHORTOPTS ":o:h"
 

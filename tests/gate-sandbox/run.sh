@@ -185,6 +185,18 @@ OUT=$(G gate --stack "$S" --change "$INV_WT" -o markdown)
 expect "markdown: verdict first, then the boundary" \
 	"$(sed -n '1p;5p' <<<"$OUT" | cut -c1-60 | tr '\n' '|')" \
 	"## faultline gate: **FAIL**|**Boundary that broke:** \`inventory\` → \`store\` (redis \`HGE|"
+# the affected subgraph drawn inline (libgvc), the broken boundary in red
+pic=$(OUT="$OUT" python3 - <<'EOF'
+import base64, os, re
+m = re.search(r'<img alt="([^"]*)" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)">', os.environ["OUT"])
+svg = base64.b64decode(m.group(2)).decode() if m else ""
+k = svg.find('class="edge broken"')
+seg = svg[k:svg.find('class="edge', k + 5) if svg.find('class="edge', k + 5) > 0 else len(svg)] if k >= 0 else ""
+red = "<title>inventory&#45;&gt;store</title>" in seg and 'stroke="#d50000"' in seg
+print(bool(m), "red" in m.group(1) if m else False, red, ">inventory</text>" in svg and ">store</text>" in svg)
+EOF
+)
+expect "markdown: the affected subgraph inline, inventory -> store in red" "$pic" "True True True True"
 
 echo F >"$DATA/flaky-plan"
 OUT=$(G gate --stack "$S" --change "$API" -o json); rc=$?

@@ -1034,7 +1034,7 @@ err_is "malformed histogram: message" "gatectl: malformed latency histogram for 
 rc "malformed histogram, window out of range: exit 0" 0 --db "$BADBLOB" graph --until 2026-11-21T05:01:00Z
 
 rc "bad -o exits 2" 2 --db "$DB" graph -o yaml
-err_is "bad -o: message" "gatectl: unknown output format 'yaml' (want table, json or dot)"
+err_is "bad -o: message" "gatectl: unknown output format 'yaml' (want table, json, dot, svg or html)"
 rc "-o dot on scope exits 2" 2 --db "$DB" scope --changed api -o dot
 err_is "-o dot on scope: message" "gatectl: output format 'dot' is only for graph"
 rc "-o dot on health exits 2" 2 --db "$DB" health --service api --since 1h -o dot

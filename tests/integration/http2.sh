@@ -29,13 +29,7 @@ fi
 work=$(mktemp -d /tmp/faultline-http2.XXXXXX)
 chmod 755 "$work"
 agent_pid=
-cleanup() {
-	set +e  # a failing kill or wait must not cut the cleanup short
-	[ -n "$agent_pid" ] && kill -INT "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
-	fl_stop_all
-	[ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+trap it_cleanup EXIT
 
 # --- 1. servers, started before the agent ------------------------------------------
 CERT=$work/cert.pem KEY=$work/key.pem

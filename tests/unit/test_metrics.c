@@ -91,11 +91,11 @@ static void test_families(void)
 	CHECK_EQ_INT(value_of(t, "traces_service_graph_request_server_seconds_bucket{client=\"web\",server=\"api\",le=\"0.004194304\"}"), 5);
 	CHECK_EQ_INT(value_of(t, "traces_service_graph_request_server_seconds_bucket{client=\"web\",server=\"api\",le=\"+Inf\"}"), 5);
 	CHECK_EQ_INT(value_of(t, "traces_service_graph_request_server_seconds_count{client=\"web\",server=\"api\"}"), 5);
-	CHECK_EQ_INT(value_of(t, "faultline_requests_total{client=\"web\",server=\"api\",protocol=\"http\",operation=\"GET /users/{id}\",tls=\"false\",status_class=\"2xx\",status=\"200\"}"), 3);
-	CHECK_EQ_INT(value_of(t, "faultline_requests_total{client=\"web\",server=\"api\",protocol=\"http\",operation=\"GET /users/{id}\",tls=\"false\",status_class=\"5xx\",status=\"503\"}"), 1);
-	CHECK_EQ_INT(value_of(t, "faultline_requests_total{client=\"web\",server=\"api\",protocol=\"http\",operation=\"POST /users\",tls=\"true\",status_class=\"2xx\",status=\"201\"}"), 1);
-	CHECK_EQ_INT(value_of(t, "faultline_requests_total{client=\"api\",server=\"pg\",protocol=\"postgresql\",operation=\"SELECT ?\",tls=\"false\",status_class=\"error\",status=\"42P01\"}"), 1);
-	CHECK_EQ_INT(value_of(t, "faultline_requests_total{client=\"api\",server=\"pg\",protocol=\"postgresql\",operation=\"SELECT ?\",tls=\"false\",status_class=\"ok\",status=\"ok\"}"), 1);
+	CHECK_EQ_INT(value_of(t, "faultline_requests_total{client=\"web\",server=\"api\",protocol=\"http\",operation=\"GET /users/{id}\",tls=\"false\",server_kind=\"service\",status_class=\"2xx\",status=\"200\"}"), 3);
+	CHECK_EQ_INT(value_of(t, "faultline_requests_total{client=\"web\",server=\"api\",protocol=\"http\",operation=\"GET /users/{id}\",tls=\"false\",server_kind=\"service\",status_class=\"5xx\",status=\"503\"}"), 1);
+	CHECK_EQ_INT(value_of(t, "faultline_requests_total{client=\"web\",server=\"api\",protocol=\"http\",operation=\"POST /users\",tls=\"true\",server_kind=\"service\",status_class=\"2xx\",status=\"201\"}"), 1);
+	CHECK_EQ_INT(value_of(t, "faultline_requests_total{client=\"api\",server=\"pg\",protocol=\"postgresql\",operation=\"SELECT ?\",tls=\"false\",server_kind=\"database\",status_class=\"error\",status=\"42P01\"}"), 1);
+	CHECK_EQ_INT(value_of(t, "faultline_requests_total{client=\"api\",server=\"pg\",protocol=\"postgresql\",operation=\"SELECT ?\",tls=\"false\",server_kind=\"database\",status_class=\"ok\",status=\"ok\"}"), 1);
 	CHECK_EQ_INT(value_of(t, "faultline_agent_records_total"), 11);
 	CHECK_EQ_INT(value_of(t, "faultline_agent_ringbuf_drops_total"), 2);
 	CHECK_EQ_INT(value_of(t, "faultline_agent_hooks_loaded"), 3);
@@ -168,7 +168,7 @@ static void test_status_cap_and_escaping(void)
 	/* 8 named (200..207), the other twelve 2xx as one, 500 as _other/5xx */
 	CHECK_EQ_INT(nstatus, 10);
 	const char *lab = "faultline_requests_total{client=\"c\\\"x\\\\y\\nz\",server=\"s?\","
-			  "protocol=\"http\",operation=\"GET /\",tls=\"false\",";
+			  "protocol=\"http\",operation=\"GET /\",tls=\"false\",server_kind=\"service\",";
 	char key[512];
 	snprintf(key, sizeof(key), "%sstatus_class=\"2xx\",status=\"_other\"}", lab);
 	CHECK_EQ_INT(value_of(t, key), 12);
@@ -204,9 +204,9 @@ static void test_through_aggregator(void)
 	t = render(m);
 	CHECK(t != NULL);
 	if (t) {
-		CHECK_EQ_INT(value_of(t, "faultline_requests_total{client=\"api\",server=\"redis\",protocol=\"redis\",operation=\"GET\",tls=\"false\",status_class=\"error\",status=\"ERR\"}"), 4);
+		CHECK_EQ_INT(value_of(t, "faultline_requests_total{client=\"api\",server=\"redis\",protocol=\"redis\",operation=\"GET\",tls=\"false\",server_kind=\"cache\",status_class=\"error\",status=\"ERR\"}"), 4);
 		CHECK_EQ_INT(value_of(t, "traces_service_graph_request_failed_total{client=\"api\",server=\"redis\",connection_type=\"database\"}"), 4);
-		CHECK_EQ_INT(value_of(t, "faultline_connection_failures_total{client=\"api\",server=\"ghost\"}"), 1);
+		CHECK_EQ_INT(value_of(t, "faultline_connection_failures_total{client=\"api\",server=\"ghost\",server_kind=\"external\"}"), 1);
 		CHECK(strstr(t, "server=\"ghost\",connection_type") == NULL);
 		CHECK(value_of(t, "traces_service_graph_request_total{client=\"api\",server=\"ghost\"}") == -1);
 	}
