@@ -173,13 +173,13 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(PARSER_SRCS) $(NAMIN
 	$(Q)$(CLANG) $(FUZZ_FLAGS) $(filter-out -O% -g,$(CFLAGS)) $(AGENT_INCLUDES) $(FUZZ_INC_$*) -Itests/fuzz $< $(PARSER_SRCS) $(NAMING_SRCS) $(FUZZ_EXTRA_$*) -lnghttp2 $(FUZZ_LIBS_$*) -o $@
 
 # targets beyond the parsers: their sources and libraries
-FUZZ_EXTRA_services := agent/identity.c agent/procnet.c
+FUZZ_EXTRA_services := agent/identity.c agent/procnet.c agent/k8s.c
 FUZZ_LIBS_services := -ljansson
 FUZZ_EXTRA_stack := lib/stack.c
 FUZZ_LIBS_stack := -ljansson
 FUZZ_GATE_SRCS := $(wildcard gate/*/*.c) $(filter-out $(NAMING_SRCS),$(LIB_SRCS))
 FUZZ_CLANG_QUIET := -Wno-unknown-warning-option -Wno-string-concatenation
-FUZZ_INC_otlp := -Igate -I/usr/include/libxml2 $(FUZZ_CLANG_QUIET)
+FUZZ_INC_otlp := $(filter-out -Iinclude -Ilib -I$(OUTPUT),$(GATE_INCLUDES)) $(FUZZ_CLANG_QUIET)
 FUZZ_EXTRA_otlp := $(FUZZ_GATE_SRCS)
 FUZZ_LIBS_otlp := $(LDLIBS_GATE)
 FUZZ_INC_openapi := $(FUZZ_INC_otlp)
@@ -224,6 +224,11 @@ $(OUTPUT)/tools/bench/floor: tools/bench/floor.c $(OUTPUT)/floor.skel.h
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< -lbpf -lelf -lz -o $@
 
 bench-tools: $(BENCH_TOOLS)
+
+# print-VAR: a variable's value, for scripts that build with the same flags
+# (tests/alloc/run.sh)
+print-%:
+	@echo $($*)
 
 # The soak (bench/soak.sh): SOAK_SECONDS (default 300) of the estate's
 # traffic plus redis-benchmark/pgbench bursts, sampled and plotted into

@@ -84,7 +84,8 @@ done <"$work/golden.sites"
 echo "golden: $gsites allocation sites reached; each failed in turn: $gabsorbed absorbed (identical results), $gvisible visible as a failed comparison"
 
 # ---- gatectl -----------------------------------------------------------------------
-INC="-Iinclude -Ilib -Igate -I/usr/include/libxml2" EXTRA="" LIBS="-lxml2 -lsqlite3 -ljansson -lnftables -lm"
+INC=$(make -s --no-print-directory print-GATE_INCLUDES) EXTRA=""
+LIBS=$(make -s --no-print-directory print-LDLIBS_GATE)
 # shellcheck disable=SC2046
 if ! build "$work/gatectl" $(ls gate/*.c gate/*/*.c lib/*.c); then
 	bad "build the instrumented gatectl: $(tail -5 "$work/build.log")"; finish; exit 1

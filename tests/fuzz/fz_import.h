@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "import/import.h"
+#include "import/writer.h"
 #include "query/open.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
