@@ -123,6 +123,11 @@ $(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/
 UNIT_EXTRA_test_footprint := agent/aggregate.c agent/metrics.c agent/footprint.c
 UNIT_LIBS_test_footprint := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_footprint $(OUTPUT)/asan/test_footprint: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h agent/footprint.c agent/footprint.h
+UNIT_EXTRA_test_netns := agent/netns.c
+UNIT_LIBS_test_netns := -lbpf
+$(OUTPUT)/tests/test_netns $(OUTPUT)/asan/test_netns: agent/netns.c agent/netns.h
+UNIT_EXTRA_test_control := agent/control.c agent/footprint.c
+$(OUTPUT)/tests/test_control $(OUTPUT)/asan/test_control: agent/control.c agent/control.h agent/footprint.c agent/footprint.h
 UNIT_EXTRA_test_metrics := agent/metrics.c agent/aggregate.c agent/footprint.c
 UNIT_EXTRA_test_k8s := agent/k8s.c
 $(OUTPUT)/tests/test_k8s $(OUTPUT)/asan/test_k8s: agent/k8s.c agent/k8s.h

@@ -546,6 +546,11 @@ static void on_fail(struct conn_table *ct, const struct fl_conn_event *e)
 						 e->tuple.sport);
 		if (!c)
 			return; /* a blocking connect(): counted at its exit */
+		/* a reset of an established connection matters when requests
+		 * were waiting on it; after the last answer it is a way to close */
+		if (e->err == -104 /* ECONNRESET */ &&
+		    (c->ignored || !fl_parser_pending(c->parser)))
+			return;
 		tgid = c->cid.tgid;
 		comm = c->comm;
 		c->ignored = true;

@@ -644,16 +644,19 @@ static bool node_addr(const struct identity *id, const uint8_t a[16])
 uint32_t identity_listener(struct identity *id, const uint8_t addr[16],
 			   uint16_t port)
 {
-	uint32_t tgid = find_listener(id, addr, port);
+	uint32_t tgid = find_listener(id, addr, port), now;
 	uint64_t age = now_ns() - id->listen_read_ns;
+	/* an owner that exited was replaced (a deploy) or is gone: read again */
+	bool dead = tgid && !alive(tgid);
 
 	/* a connection to this node proves a listener we have not read yet;
 	 * a remote peer is found here only behind NAT: rarely worth a read */
-	if (tgid || age < LISTEN_REFRESH_LOCAL_NS ||
+	if ((tgid && !dead) || age < LISTEN_REFRESH_LOCAL_NS ||
 	    (age < LISTEN_REFRESH_NS && !node_addr(id, addr)))
 		return tgid;
 	refresh_listeners(id);
-	return find_listener(id, addr, port);
+	now = find_listener(id, addr, port);
+	return now ? now : tgid;	/* none yet: the old name, as before */
 }
 
 bool identity_is_local(const uint8_t a[16])

@@ -597,7 +597,8 @@ static int flush(struct agent *a)
 		store_state.last[0] = 0;
 	}
 	backlog_stats(a);
-	if (!env.replay && deploy_flush(a->deploys, a->db, agent_lost(&a->stats),
+	if (!env.replay && !strcmp(env.source, "ebpf") &&
+	    deploy_flush(a->deploys, a->db, agent_lost(&a->stats),
 					err, sizeof(err))) {
 		a->stats.store_errors++;
 		fprintf(stderr, "faultline-agent: %s (retrying)\n", err);
@@ -994,7 +995,8 @@ static int agent_open(struct agent *a)
 		return -ENOMEM;
 	}
 	agg_set_footprint(a->agg, a->fp);
-	if (!env.replay)	/* a recording's processes are not this node's */
+	/* deploys are production's: not a recording's, not a sandbox agent's */
+	if (!env.replay && !strcmp(env.source, "ebpf"))
 		identity_set_observer(a->id, deploy_process, a->deploys);
 	if (env.nnetns &&
 	    !(a->netns = netns_filter_new(env.netns_mode, env.netns, env.nnetns))) {

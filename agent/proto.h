@@ -191,6 +191,12 @@ void fl_parser_drop_pending(struct fl_parser *p);
 bool fl_parser_last_request(const struct fl_parser *p, uint64_t *seen,
 			    struct fl_request_info *out);
 
+/*
+ * fl_parser_pending() - requests @p has queued that no response answered
+ * yet (0 for NULL).
+ */
+size_t fl_parser_pending(const struct fl_parser *p);
+
 /* fl_parser_stats() - counters of what this parser could not follow. */
 const struct fl_parser_stats *fl_parser_stats(const struct fl_parser *p);
 

@@ -357,6 +357,12 @@ void fl_parser_give_up(struct fl_parser *p)
 	fl_pending_clear(p);
 }
 
+/* fl_parser_pending() - requests queued without a response (see proto.h). */
+size_t fl_parser_pending(const struct fl_parser *p)
+{
+	return p ? p->q.count : 0;
+}
+
 /* fl_parser_last_request() - the newest request queued (see proto.h). */
 bool fl_parser_last_request(const struct fl_parser *p, uint64_t *seen,
 			    struct fl_request_info *out)

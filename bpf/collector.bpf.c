@@ -34,6 +34,7 @@
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define EINPROGRESS 115
+#define ECONNRESET 104
 #define MSG_PEEK 2
 #define TCP_SYN_SENT 2
 #define TCP_CLOSE 7
@@ -655,6 +656,12 @@ static __always_inline int epoll_waiter(void)
  * exit: then the thread's in-flight connect on this very socket names the
  * owner. Later (a non-blocking connect that returned EINPROGRESS) the owner
  * is unknown in softirq context and userspace matches the 4-tuple.
+ *
+ * Also a connection reset by its peer: any state -> CLOSE with sk_err
+ * ECONNRESET (tcp_reset() sets it before tcp_done()), reported the same way
+ * without an owner; userspace counts it on the client end it finds by the
+ * 4-tuple (status conn_reset) and ignores a server end's. A reset this end
+ * sends sets no sk_err: not reported.
  */
 SEC("tracepoint/sock/inet_sock_set_state")
 int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
@@ -665,12 +672,15 @@ int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	__u32 tgid = 0;
 	int err, fd = -1;
 
-	if (ctx->protocol != IPPROTO_TCP || ctx->oldstate != TCP_SYN_SENT ||
-	    ctx->newstate != TCP_CLOSE ||
-	    !netns_tracked((const struct sock *)ctx->skaddr))
+	if (ctx->protocol != IPPROTO_TCP || ctx->newstate != TCP_CLOSE)
+		return 0;
+	if (ctx->oldstate != TCP_SYN_SENT &&
+	    BPF_CORE_READ((struct sock *)ctx->skaddr, sk_err) != ECONNRESET)
+		return 0;
+	if (!netns_tracked((const struct sock *)ctx->skaddr))
 		return 0;
 	in = bpf_map_lookup_elem(&inflight, &id);
-	if (in && in->op == OP_CONNECT) {
+	if (in && in->op == OP_CONNECT && ctx->oldstate == TCP_SYN_SENT) {
 		struct socket *sock = fd_socket(in->fd);
 		if (sock && (void *)BPF_CORE_READ(sock, sk) == ctx->skaddr) {
 			tgid = id >> 32;
