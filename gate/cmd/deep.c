@@ -365,14 +365,18 @@ static int fault_tests(struct deep *d, struct deep_fault_result *r, json_t *test
 
 static void classify(struct deep_fault_result *r)
 {
-	bool callers_hit = r->eff.ncascade > 0;
+	bool callers_hit = false;
+
+	/* slower callers are in the cascade; only errors make it "cascaded" */
+	for (size_t i = 0; i < r->eff.ncascade; i++)
+		callers_hit |= r->eff.cascade[i].errors_rose;
 
 	if (json_array_size(r->detected_by)) {
 		r->outcome = "detected";
 		r->evidence = "a test failed";
 	} else if (callers_hit) {
 		r->outcome = "cascaded";
-		r->evidence = "errors or latency rose on other edges, no test failed";
+		r->evidence = "errors rose on other edges, no test failed";
 	} else {
 		r->outcome = "absorbed";
 		if (r->eff.faulted_requests == 0)
@@ -426,8 +430,12 @@ static int fault_one(struct deep *d, const struct deep_edge *e, const struct fl_
 	t.netns = nsp;
 	t.client_cgroup = cg;
 	err = fl_fault_inject(f, &t, &h, d->ctx->err, sizeof(d->ctx->err));
-	/* the relay sees only new connections: the client reopens its pool */
-	if (!err && fl_fault_new_conns_only(f) && (err = sb_restart(&d->sb, e->client_svc)))
+	/*
+	 * The client reopens its pool under the fault: a pooled connection
+	 * would never see a refused SYN, and the relay sees new connections
+	 * only. Every fault then meets the client as a fresh start would.
+	 */
+	if (!err && (err = sb_restart(&d->sb, e->client_svc)))
 		gate_fail(d->ctx, err, "%s", d->sb.err);
 	if (!err)
 		err = fault_tests(d, r, tests);
