@@ -570,15 +570,63 @@ static int add_latency(struct gate_prom_graph *g, const struct inc *in, size_t n
 	return err;
 }
 
+/* @s as a PromQL string literal's inside: backslash, quote, newline escaped. */
+static void promql_str(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+char *gate_prom_matcher(const char *client, const char *server, const char *protocol,
+			const char *operation)
+{
+	const char *k[4] = { "client", "server", "protocol", "operation" };
+	const char *v[4] = { client, server, protocol, operation };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	bool first = true;
+
+	if (!f)
+		return NULL;
+	fputc('{', f);
+	for (int i = 0; i < 4; i++) {
+		if (!v[i])
+			continue;
+		fprintf(f, "%s%s=\"", first ? "" : ",", k[i]);
+		promql_str(f, v[i]);
+		fputc('"', f);
+		first = false;
+	}
+	fputc('}', f);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 int gate_prom_graph_read(struct gate_ctx *ctx, const char *url, int64_t since_ns,
 			 int64_t until_ns, struct gate_prom_graph *g)
 {
-	static const char *const sel[3] = {
+	return gate_prom_graph_read_where(ctx, url, NULL, since_ns, until_ns, g);
+}
+
+int gate_prom_graph_read_where(struct gate_ctx *ctx, const char *url, const char *where,
+			       int64_t since_ns, int64_t until_ns, struct gate_prom_graph *g)
+{
+	static const char *const fam[3] = {
 		"faultline_requests_total",
 		"faultline_connection_failures_total",
 		"faultline_request_duration_seconds_bucket",
 	};
-	char base[1024];
+	char base[1024], sel[3][2048];
 	size_t ul = strlen(url);
 	int err = 0;
 
@@ -590,6 +638,8 @@ int gate_prom_graph_read(struct gate_ctx *ctx, const char *url, int64_t since_ns
 				 "http://HOST:PORT)", url);
 	memcpy(base, url, ul);
 	base[ul] = 0;
+	for (int f = 0; f < 3; f++)
+		snprintf(sel[f], sizeof(sel[f]), "%s%s", fam[f], where ? where : "");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT))
 		return gate_fail(ctx, -ENOMEM, "cannot initialise libcurl");
 	for (int f = 0; f < 3 && !err; f++) {
