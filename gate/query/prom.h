@@ -9,8 +9,9 @@
  * Counts over a range are exact, not extrapolated: for every series, the
  * raw samples in (since, until] (a range-vector selector evaluated at
  * until) are summed as increases from the last sample at or before since
- * (an instant query at since), a drop in value being a counter reset (an
- * agent restart). PromQL's increase() extrapolates to the range's edges
+ * (an instant query at since); a drop in value, or a start of the series'
+ * agent between two samples (faultline_agent_start_time_seconds), is a
+ * counter reset: the value counts whole. PromQL's increase() extrapolates to the range's edges
  * and would give 12.6 for 12 requests; this does not.
  */
 #ifndef FAULTLINE_GATE_PROM_H
