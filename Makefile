@@ -123,6 +123,11 @@ $(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/
 UNIT_EXTRA_test_footprint := agent/aggregate.c agent/metrics.c agent/footprint.c
 UNIT_LIBS_test_footprint := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_footprint $(OUTPUT)/asan/test_footprint: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h agent/footprint.c agent/footprint.h
+UNIT_EXTRA_test_netns := agent/netns.c
+UNIT_LIBS_test_netns := -lbpf
+$(OUTPUT)/tests/test_netns $(OUTPUT)/asan/test_netns: agent/netns.c agent/netns.h
+UNIT_EXTRA_test_control := agent/control.c agent/footprint.c
+$(OUTPUT)/tests/test_control $(OUTPUT)/asan/test_control: agent/control.c agent/control.h agent/footprint.c agent/footprint.h
 UNIT_EXTRA_test_metrics := agent/metrics.c agent/aggregate.c agent/footprint.c
 UNIT_EXTRA_test_k8s := agent/k8s.c
 $(OUTPUT)/tests/test_k8s $(OUTPUT)/asan/test_k8s: agent/k8s.c agent/k8s.h
@@ -130,6 +135,9 @@ UNIT_LIBS_test_metrics := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_metrics $(OUTPUT)/asan/test_metrics: agent/metrics.c agent/metrics.h agent/agent.h agent/aggregate.c agent/aggregate.h
 # the judge's statistics are pure C beside gatectl (gate/judge/stats.c)
 UNIT_EXTRA_test_judge := -Igate gate/judge/stats.c
+# identity.c: names from an exec's environment
+UNIT_EXTRA_test_execenv := agent/identity.c agent/k8s.c
+UNIT_LIBS_test_execenv := -ljansson
 $(OUTPUT)/tests/test_judge $(OUTPUT)/asan/test_judge: gate/judge/stats.c gate/judge/stats.h
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
@@ -184,13 +192,19 @@ demo: deps
 
 # Benchmarks (bench/README.md): not tests, and never run by `make test`.
 BENCH_TOOLS := $(OUTPUT)/tools/bench/connhold $(OUTPUT)/tools/bench/gengraph \
-	$(OUTPUT)/tools/bench/genweek
+	$(OUTPUT)/tools/bench/genweek $(OUTPUT)/tools/bench/floor
 .PHONY: bench bench-tools
 
 $(OUTPUT)/tools/bench/%: tools/bench/%.c $(LIB_OBJS) $(wildcard lib/*.h)
 	$(call msg,BINARY,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lsqlite3 -ljansson -lm -o $@
+
+# the floor section's loader: BPF, not the store
+$(OUTPUT)/tools/bench/floor: tools/bench/floor.c $(OUTPUT)/floor.skel.h
+	$(call msg,BINARY,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< -lbpf -lelf -lz -o $@
 
 bench-tools: $(BENCH_TOOLS)
 

@@ -17,7 +17,7 @@
 	X(conns_joined)		/* of which existed before the agent started */\
 	X(conns_join_map_full)	/* existing connections not adopted: map full */\
 	X(conn_closes)		/* tracked connections seen closing */         \
-	X(conn_failures)	/* connect() refused, unreachable, timed out */\
+	X(conn_failures)	/* connect() refused, unreachable, timed out; resets */\
 	X(conns_without_open)	/* data on a connection whose open was lost */ \
 	X(conns_mirrored)	/* server ends skipped: client end traced here */\
 	X(conns_inherited)	/* connections a child got from its parent's fork */\

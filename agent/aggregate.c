@@ -279,17 +279,10 @@ static bool route_capped(const char *protocol)
 /* An overflow operation: "{overflow}" after a standard method, or _OTHER. */
 static void route_overflow_op(const char *op, char *out, size_t len)
 {
-	static const char *const methods[] = {
-		"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
-		"TRACE", "PATCH",
-	};
-	size_t mlen = strcspn(op, " ");
-	const char *m = "_OTHER";
+	const struct fl_http_method *m = fl_http_method_find(op, strcspn(op, " "));
 
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (strlen(methods[i]) == mlen && !strncmp(op, methods[i], mlen))
-			m = methods[i];
-	snprintf(out, len, "%s " AGG_ROUTE_OVERFLOW, m);
+	snprintf(out, len, "%s " AGG_ROUTE_OVERFLOW,
+		 m && m->standard ? m->name : "_OTHER");
 }
 
 bool agg_route_is_overflow(const char *op)

@@ -2,7 +2,7 @@
 /*
  * gatectl blindspots: what the collector could not see (DESIGN §3:
  * "everything the collector could not see is counted, per reason"), joined
- * with the graph. Three parts:
+ * with the graph. Six parts:
  *   - counters: the agent's non-zero counters of what it lost, saw only in
  *     part, did not understand or could not name, by severity, with the
  *     totals (events, bytes seen, ...) that give them a scale;
@@ -17,6 +17,7 @@
  * Informational: exits 0 whatever it finds.
  */
 #include "chars.h"
+#include "grow.h"
 #include "cmd/cmd.h"
 #include "cmd/blindspots.h"
 #include "output/output.h"
@@ -238,34 +239,6 @@ static int oom(struct bs *b)
 	return gate_fail(b->ctx, -ENOMEM, "out of memory");
 }
 
-/* A copy of text column @col with invalid UTF-8 replaced; NULL on ENOMEM. */
-static char *col_text(sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-	char *s = strdup(t ? (const char *)t : "");
-
-	if (s)
-		fl_utf8_fix(s);
-	return s;
-}
-
-/*
- * @v (elements of @size, @*cap allocated) with room for element @n: @v
- * itself or a larger copy. NULL on ENOMEM, @v unchanged.
- */
-static void *grow(void *v, size_t *cap, size_t n, size_t size)
-{
-	size_t c;
-
-	if (n < *cap)
-		return v;
-	c = *cap ? *cap * 2 : 16;
-	v = realloc(v, c * size);
-	if (v)
-		*cap = c;
-	return v;
-}
-
 /* One agent_counters row: a total, a blind spot, or nothing (zero). */
 static int bs_add_counter(struct bs *b, sqlite3_stmt *st)
 {
@@ -285,12 +258,12 @@ static int bs_add_counter(struct bs *b, sqlite3_stmt *st)
 	}
 	if (!value)
 		return 0;
-	c = grow(b->counters, &b->capcounters, b->ncounters, sizeof(*c));
+	c = fl_grow(b->counters, &b->capcounters, b->ncounters, sizeof(*c), 16);
 	if (!c)
 		return oom(b);
 	b->counters = c;
 	c += b->ncounters;
-	c->name = col_text(st, 0);
+	c->name = gate_col_text(st, 0);
 	if (!c->name)
 		return oom(b);
 	c->value = value;
@@ -380,14 +353,14 @@ static int bs_read_peers(struct bs *b)
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(b, "read services");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		p = grow(b->peers, &b->cappeers, b->npeers, sizeof(*p));
+		p = fl_grow(b->peers, &b->cappeers, b->npeers, sizeof(*p), 16);
 		if (!p) {
 			err = oom(b);
 			goto out_finalize;
 		}
 		b->peers = p;
 		p += b->npeers;
-		p->name = col_text(st, 0);
+		p->name = gate_col_text(st, 0);
 		if (!p->name) {
 			err = oom(b);
 			goto out_finalize;

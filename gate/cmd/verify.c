@@ -7,8 +7,13 @@
  * prediction hit, miss or unverifiable; store the verification, the
  * outcomes and what the misses teach selection (after.h).
  */
+#include "cmd/cmd.h"
+#include "judge/judge.h"
+#include "output/output.h"
 #include "query/after.h"
 #include "query/prom.h"
+#include "query/open.h"
+#include "query/time.h"
 
 #include <errno.h>
 #include <math.h>

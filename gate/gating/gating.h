@@ -96,6 +96,7 @@ struct learned_test {
 	int runs, passes, fails;	/* learn runs of it, by result */
 	double mean_s;		/* mean duration of those runs */
 	int app_failures;	/* recent gate runs where it failed as 'app' */
+	bool quarantined;	/* `gatectl tests quarantine`: runs, never fails a gate */
 	struct fp_set base;	/* footprint over its passing learn runs */
 };
 

@@ -326,6 +326,26 @@ static int learned_footprints(struct gate_ctx *ctx, const char *stack, struct le
 	return err;
 }
 
+/* The tests `gatectl tests quarantine` named (schema 6): they never fail a gate. */
+static int learned_quarantine(struct gate_ctx *ctx, struct learned *l)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = gate_has_table(ctx, "test_quarantine")) <= 0)
+		return r;
+	if (sqlite3_prepare_v2(ctx->db, "SELECT test FROM test_quarantine", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -EIO;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct learned_test *t = learned_find(l, col(st, 0));
+		if (t)
+			t->quarantined = true;
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? 0 : -EIO;
+}
+
 int learned_load(struct gate_ctx *ctx, const char *stack, struct learned *out)
 {
 	sqlite3_stmt *st;
@@ -336,6 +356,8 @@ int learned_load(struct gate_ctx *ctx, const char *stack, struct learned *out)
 		return err ? err : gate_fail(ctx, -EPROTO, "'%s' has no footprints table "
 					     "(schema 5 or later)", ctx->db_path);
 	err = learned_results(ctx, stack, out);
+	if (!err)
+		err = learned_quarantine(ctx, out);
 	if (!err)
 		err = learned_footprints(ctx, stack, out);
 	if (!err && sqlite3_prepare_v2(ctx->db, "SELECT count(*) FROM test_runs WHERE "

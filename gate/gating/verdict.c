@@ -195,6 +195,12 @@ static int compare_test(const struct learned *l, struct gate_tres *res, size_t i
 	return 0;
 }
 
+/* A quarantined test (`gatectl tests quarantine`) runs but never fails a gate. */
+static bool quarantined(const struct gate_tres *r)
+{
+	return r->lt && r->lt->quarantined;
+}
+
 /* The class of failed test @r (its rerun done). */
 static void classify(const struct selection *sel, struct gate_tres *r)
 {
@@ -229,11 +235,17 @@ static void classify(const struct selection *sel, struct gate_tres *r)
 		snprintf(r->why, sizeof(r->why), r->reran ? "passes on the baseline" :
 			 "fails with the change");
 	}
+	if (quarantined(r)) {
+		size_t n = strlen(r->why);
+		snprintf(r->why + n, sizeof(r->why) - n, " (quarantined: does not fail the gate)");
+	}
 }
 
 /* A test whose result counts against the change. */
 static bool counts(const struct gate_tres *r)
 {
+	if (quarantined(r))
+		return false;
 	return r->run.pass ? !learned_flaky(r->lt) : r->cls == GC_APP;
 }
 
@@ -374,10 +386,20 @@ static int roles(const struct selection *sel, struct gate_tres *res, size_t nres
 	return 0;
 }
 
+/* The first affected edge that is a blind spot no footprint touches, or NULL. */
+static const struct sel_edge *gate_blind_spot(const struct selection *sel)
+{
+	for (size_t k = 0; k < sel->nedges; k++)
+		if (sel->edges[k].blind_spot && !sel->edges[k].touched)
+			return &sel->edges[k];
+	return NULL;
+}
+
 int gate_judge(const struct selection *sel, const struct learned *l,
 	       struct gate_tres *res, size_t nres, struct gate_verdict *v)
 {
 	bool fail = false, infra = false, judged = false;
+	const struct sel_edge *blind;
 	size_t napp = 0, ninfra = 0;
 	int err;
 
@@ -402,7 +424,7 @@ int gate_judge(const struct selection *sel, const struct learned *l,
 	if ((err = roles(sel, res, nres, v)))
 		return err;
 	for (size_t i = 0; i < nres; i++) {
-		napp += res[i].cls == GC_APP;
+		napp += res[i].cls == GC_APP && !quarantined(&res[i]);
 		ninfra += res[i].cls == GC_INFRA;
 		judged |= res[i].ran && res[i].fp.n;
 	}
@@ -419,6 +441,12 @@ int gate_judge(const struct selection *sel, const struct learned *l,
 		v->verdict = "inconclusive";
 		snprintf(v->reason, sizeof(v->reason), "%zu test%s failed for infrastructure "
 			 "reasons", ninfra, ninfra == 1 ? "" : "s");
+	} else if ((blind = gate_blind_spot(sel))) {
+		/* verify found it broken in production and no test covers it */
+		v->verdict = "inconclusive";
+		snprintf(v->reason, sizeof(v->reason), "%s -> %s %s %s failed in production "
+			 "and no test covers it (a gate blind spot): add a test for it",
+			 blind->client, blind->server, blind->protocol, blind->operation);
 	} else if (!judged) {
 		v->verdict = "inconclusive";
 		snprintf(v->reason, sizeof(v->reason), "no selected test made a request the "

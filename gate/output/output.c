@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Output helpers: aligned text tables and the JSON conventions. */
+#include "grow.h"
 #include "output/output.h"
 #include "query/time.h"
 
@@ -63,14 +64,11 @@ void gate_table_init(struct gate_table *t, const char *const *heads,
 
 int gate_table_row(struct gate_table *t, const char *const *cells)
 {
-	if (t->nrows == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		char **c = realloc(t->cells, cap * t->ncols * sizeof(*c));
-		if (!c)
-			return -ENOMEM;
-		t->cells = c;
-		t->cap = cap;
-	}
+	char **c = fl_grow(t->cells, &t->cap, t->nrows, t->ncols * sizeof(*c), 16);
+
+	if (!c)
+		return -ENOMEM;
+	t->cells = c;
 	char **row = &t->cells[t->nrows * t->ncols];
 	for (size_t i = 0; i < t->ncols; i++) {
 		row[i] = strdup(cells[i] ? cells[i] : "");

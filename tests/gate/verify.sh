@@ -74,7 +74,7 @@ store() { # NAME: a fresh store of that scenario at $work/NAME.db
 	"$work/mkfixture" "$work/$1.db" </dev/null && "$PY" tests/gate/verify_fixture.py "$work/$1.db" "$1" ||
 		fail "fixture $1"
 }
-for s in zero sparse spread quiet gap ok noagent; do store $s; done
+for s in zero sparse spread quiet gap ok noagent drops; do store $s; done
 
 # ---- the fixture's histogram blobs decode through lib/hist.c -------------
 rc "fixture blobs: graph reads them" 0 --db "$work/spread.db" graph --until @1795240800 -o json
@@ -172,6 +172,12 @@ eq(doc["verdict"], "pass", "limit 9 of 9")'
 gc --db "$N" verify --service gone -o json
 js "agent gone: default limits: inconclusive at the first unseen interval" '
 eq(doc["verdict"], "inconclusive", "verdict"); eq(len(doc["intervals"]), 2, "intervals")'
+
+rc "agent drops: inconclusive at the limit 0 (exit 3)" 3 --db "$work/drops.db" verify --service dropsvc -o json
+js "agent drops: the interval where the lost counter grew is nodata agent_drops, with the count" '
+eq([i["verdict"] for i in doc["intervals"]], ["pass", "pass", "inconclusive"], "intervals")
+eq((doc["intervals"][2]["agent"], doc["intervals"][2]["detail"]), ("drops", "web -> dropsvc GET /d: agent dropped 120 events in the window"), "interval 3")
+eq(edge("web", "dropsvc", "GET /d")["nodata"], "agent_drops", "edge")'
 
 # ---- a healthy deploy, a thin edge, a wrong alarm --------------------------
 O=$work/ok.db
@@ -277,6 +283,26 @@ rc "tests release cart: exit 0" 0 --db "$F" tests release cart
 rc "tests release cart again: exit 2" 2 --db "$F" tests release cart
 err_is "tests release: message" "gatectl: test 'cart' is not quarantined"
 rc "tests frobnicate: exit 2" 2 --db "$F" tests frobnicate x
+
+# ---- what the misses teach select (the gate's selection reads edge_risk, blind_spots) ----
+store sparse; store zero
+ST=tests/gate/verify_stack.json
+gc --db "$work/sparse.db" select --stack "$ST" --changed sparse -o json
+js "select before a miss: t1 covers web -> sparse" '
+eq([(t["name"], t["reason"]) for t in doc["selected"]], [("t2", "never learned"), ("t1", "risk")], "selected")'
+risk0=$(printf '%s' "$OUT" | "$PY" -c 'import json,sys; print([t["risk"] for t in json.load(sys.stdin)["selected"] if t["name"] == "t1"][0])')
+gc --db "$work/sparse.db" verify --service sparse
+gc --db "$work/sparse.db" select --stack "$ST" --changed sparse -o json
+js "select after the miss: t1's risk doubled (edge risk weight 2)" "
+t = [t for t in doc['selected'] if t['name'] == 't1'][0]
+near(t['risk'], 2 * $risk0, 'risk', 1e-5)"
+gc --db "$work/zero.db" select --stack "$ST" --changed zero -o json
+js "select before the miss: web -> zero uncovered, not yet a blind spot" '
+eq([(u["client"], u["server"], u["operation"], u["blind_spot"]) for u in doc["uncovered"]], [("web", "zero", "GET /a", False)], "uncovered")'
+gc --db "$work/zero.db" verify --service zero
+gc --db "$work/zero.db" select --stack "$ST" --changed zero -o json
+js "select after the miss: web -> zero a gate blind spot" '
+eq([(u["client"], u["server"], u["operation"], u["blind_spot"]) for u in doc["uncovered"]], [("web", "zero", "GET /a", True)], "uncovered")'
 
 echo "gatectl-verify: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

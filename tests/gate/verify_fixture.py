@@ -130,6 +130,9 @@ class Store:
             "VALUES (1, 'learn', 'shop', '{}', ?, ?) ON CONFLICT DO NOTHING",
             (W0 * 10**9, W0 * 10**9 + 10))
         self.db.execute(
+            "INSERT INTO test_results(run_id, test, result, duration_ns, exit_code) "
+            "VALUES (1, 't1', 'pass', 2000000000, 0) ON CONFLICT DO NOTHING")
+        self.db.execute(
             "INSERT INTO footprints(run_id, test, client, server, protocol, "
             "operation, status, requests, errors) VALUES (1, 't1', ?, ?, 'http', ?, ?, 4, 0)",
             (client, server, op, status))
@@ -204,6 +207,12 @@ def scenario(st, name):
                        ("ok", "redis", "GET", "errors", "redis")], verdict="fail")
         st.deploy("ok")
         st.flushes()
+    elif name == "drops":    # healthy traffic; the agent loses 120 events at 06:03:30
+        e = st.edge("web", "dropsvc", "GET /d")
+        steady(st, e)
+        st.gate("dropsvc", [("web", "dropsvc", "GET /d", "healthy")])
+        st.deploy("dropsvc")
+        st.flushes(lost=lambda t: 120 if t >= W0 + 3810 else 0)
     elif name == "noagent":  # no flush records after 06:02: the agent is gone
         e = st.edge("web", "gone", "GET /x")
         steady(st, e)

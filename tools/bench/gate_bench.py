@@ -59,7 +59,7 @@ strategies = a.strategies.split(",")
 def gc(*args, check=True):
     t0 = time.monotonic()
     r = subprocess.run([a.gatectl, "--db", a.db, *args, "--stack", a.stack,
-                        "--state-dir", a.state_dir], stdout=subprocess.PIPE,
+                        "--name", "bench", "--state-dir", a.state_dir], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     dt = time.monotonic() - t0
     if check and r.returncode not in (0, 1, 3):
