@@ -123,6 +123,11 @@ $(OUTPUT)/tests/test_routes $(OUTPUT)/asan/test_routes: agent/aggregate.c agent/
 UNIT_EXTRA_test_footprint := agent/aggregate.c agent/metrics.c agent/footprint.c
 UNIT_LIBS_test_footprint := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_footprint $(OUTPUT)/asan/test_footprint: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h agent/footprint.c agent/footprint.h
+UNIT_EXTRA_test_netns := agent/netns.c
+UNIT_LIBS_test_netns := -lbpf
+$(OUTPUT)/tests/test_netns $(OUTPUT)/asan/test_netns: agent/netns.c agent/netns.h
+UNIT_EXTRA_test_control := agent/control.c agent/footprint.c
+$(OUTPUT)/tests/test_control $(OUTPUT)/asan/test_control: agent/control.c agent/control.h agent/footprint.c agent/footprint.h
 UNIT_EXTRA_test_metrics := agent/metrics.c agent/aggregate.c agent/footprint.c
 UNIT_EXTRA_test_k8s := agent/k8s.c
 $(OUTPUT)/tests/test_k8s $(OUTPUT)/asan/test_k8s: agent/k8s.c agent/k8s.h
@@ -130,7 +135,13 @@ UNIT_LIBS_test_metrics := -lmicrohttpd -lpthread
 $(OUTPUT)/tests/test_metrics $(OUTPUT)/asan/test_metrics: agent/metrics.c agent/metrics.h agent/agent.h agent/aggregate.c agent/aggregate.h
 # the judge's statistics are pure C beside gatectl (gate/judge/stats.c)
 UNIT_EXTRA_test_judge := -Igate gate/judge/stats.c
+# identity.c: names from an exec's environment
+UNIT_EXTRA_test_execenv := agent/identity.c agent/k8s.c
+UNIT_LIBS_test_execenv := -ljansson
 $(OUTPUT)/tests/test_judge $(OUTPUT)/asan/test_judge: gate/judge/stats.c gate/judge/stats.h
+UNIT_EXTRA_test_backlog := agent/aggregate.c agent/metrics.c agent/footprint.c
+UNIT_LIBS_test_backlog := -lmicrohttpd -lpthread
+$(OUTPUT)/tests/test_backlog $(OUTPUT)/asan/test_backlog: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,TEST-CC,$@)
@@ -164,7 +175,26 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(PARSER_SRCS) $(NAMING_SRCS) $(wildcard agent/proto*.h lib/chars.h lib/opname.h)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) $(filter-out -O% -g,$(CFLAGS)) $(AGENT_INCLUDES) -Itests/fuzz $< $(PARSER_SRCS) $(NAMING_SRCS) -lnghttp2 -o $@
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(filter-out -O% -g,$(CFLAGS)) $(AGENT_INCLUDES) $(FUZZ_INC_$*) -Itests/fuzz $< $(PARSER_SRCS) $(NAMING_SRCS) $(FUZZ_EXTRA_$*) -lnghttp2 $(FUZZ_LIBS_$*) -o $@
+
+# targets beyond the parsers: their sources and libraries
+FUZZ_EXTRA_services := agent/identity.c agent/procnet.c agent/k8s.c
+FUZZ_LIBS_services := -ljansson
+FUZZ_EXTRA_stack := lib/stack.c
+FUZZ_LIBS_stack := -ljansson
+FUZZ_GATE_SRCS := $(wildcard gate/*/*.c) $(filter-out $(NAMING_SRCS),$(LIB_SRCS))
+FUZZ_CLANG_QUIET := -Wno-unknown-warning-option -Wno-string-concatenation
+FUZZ_INC_otlp := $(filter-out -Iinclude -Ilib -I$(OUTPUT),$(GATE_INCLUDES)) $(FUZZ_CLANG_QUIET)
+FUZZ_EXTRA_otlp := $(FUZZ_GATE_SRCS)
+FUZZ_LIBS_otlp := $(LDLIBS_GATE)
+FUZZ_INC_openapi := $(FUZZ_INC_otlp)
+FUZZ_EXTRA_openapi := $(FUZZ_GATE_SRCS)
+FUZZ_LIBS_openapi := $(LDLIBS_GATE)
+FUZZ_EXTRA_control := agent/control.c agent/footprint.c $(filter-out $(NAMING_SRCS),$(LIB_SRCS))
+FUZZ_INC_control := $(FUZZ_CLANG_QUIET)
+FUZZ_LIBS_control := -lsqlite3 -ljansson -lm
+$(FUZZ_DIR)/fuzz_services $(FUZZ_DIR)/fuzz_stack $(FUZZ_DIR)/fuzz_otlp $(FUZZ_DIR)/fuzz_openapi \
+$(FUZZ_DIR)/fuzz_control: $(wildcard agent/*.c agent/*.h lib/*.c lib/*.h gate/*/*.c gate/*/*.h tests/fuzz/*.h)
 
 .PHONY: fuzz fuzz-smoke
 fuzz: $(FUZZ_BINS)
@@ -184,7 +214,7 @@ demo: deps
 
 # Benchmarks (bench/README.md): not tests, and never run by `make test`.
 BENCH_TOOLS := $(OUTPUT)/tools/bench/connhold $(OUTPUT)/tools/bench/gengraph \
-	$(OUTPUT)/tools/bench/genweek
+	$(OUTPUT)/tools/bench/genweek $(OUTPUT)/tools/bench/floor
 .PHONY: bench bench-tools
 
 $(OUTPUT)/tools/bench/%: tools/bench/%.c $(LIB_OBJS) $(wildcard lib/*.h)
@@ -192,7 +222,26 @@ $(OUTPUT)/tools/bench/%: tools/bench/%.c $(LIB_OBJS) $(wildcard lib/*.h)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB_OBJS) -lsqlite3 -ljansson -lm -o $@
 
+# the floor section's loader: BPF, not the store
+$(OUTPUT)/tools/bench/floor: tools/bench/floor.c $(OUTPUT)/floor.skel.h
+	$(call msg,BINARY,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< -lbpf -lelf -lz -o $@
+
 bench-tools: $(BENCH_TOOLS)
+
+# print-VAR: a variable's value, for scripts that build with the same flags
+# (tests/alloc/run.sh)
+print-%:
+	@echo $($*)
+
+# The soak (bench/soak.sh): SOAK_SECONDS (default 300) of the estate's
+# traffic plus redis-benchmark/pgbench bursts, sampled and plotted into
+# bench/results/soak-*.{tsv,png,txt}. Holds the host lock throughout.
+.PHONY: soak
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./bench/soak.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all bench-tools

@@ -17,7 +17,7 @@
 	X(conns_joined)		/* of which existed before the agent started */\
 	X(conns_join_map_full)	/* existing connections not adopted: map full */\
 	X(conn_closes)		/* tracked connections seen closing */         \
-	X(conn_failures)	/* connect() refused, unreachable, timed out */\
+	X(conn_failures)	/* connect() refused, unreachable, timed out; resets */\
 	X(conns_without_open)	/* data on a connection whose open was lost */ \
 	X(conns_mirrored)	/* server ends skipped: client end traced here */\
 	X(conns_inherited)	/* connections a child got from its parent's fork */\
@@ -47,7 +47,12 @@
 	X(links_traceparent)	/* child requests linked by W3C trace-id */    \
 	X(threads_evloop)	/* threads seen waiting on epoll: no thread links */\
 	X(threads_multiplexed)	/* threads that read two requests at once: no thread links */\
-	X(routes_overflowed)	/* records of routes over --max-routes: "{overflow}" */
+	X(routes_overflowed)	/* records of routes over --max-routes: "{overflow}" */\
+	X(backlog_windows)	/* windows pending in memory (at the last flush) */\
+	X(backlog_windows_peak)	/* most windows pending at once */              \
+	X(backlog_windows_dropped) /* windows refused at --backlog-windows */   \
+	X(backlog_records_dropped) /* records not counted: backlog full */\
+	X(alloc_failures)	/* events whose handling lost an allocation (ENOMEM) */
 
 struct agent_stats {
 #define X(name) uint64_t name;

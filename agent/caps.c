@@ -74,7 +74,7 @@ static void list_hooks(struct bpf_object *obj, bool loaded)
 					      sec, bpf_program__name(prog));
 	}
 	fprintf(stderr, "faultline-agent: hooks %s (%d):%s\n",
-		loaded ? "loaded" : "unavailable", count, count ? line : " none");
+		loaded ? "loaded" : "not loaded", count, count ? line : " none");
 }
 
 void caps_report(struct bpf_object *obj)

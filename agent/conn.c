@@ -30,6 +30,8 @@ struct conn {
 	bool named;		/* client/server below are resolved */
 	bool joined;		/* existed before the agent: joined mid-life */
 	bool mirrored;		/* a server end whose client end records */
+	bool kmirror;		/* socket path: the collector found it a mirror
+				   at its open: what it did not send is mirrored */
 	bool tls;		/* TLS plaintext seen: from now on only that */
 	bool tls_opaque;	/* TLS records seen through the syscalls */
 	uint8_t detect_tries;	/* detections failed on a joined connection */
@@ -83,9 +85,19 @@ struct conn_table {
 	int err;		/* first -ENOMEM while handling an event */
 };
 
-static uint32_t fd_hash(uint32_t tgid, int32_t fd)
+/* The socket path names a connection by its id alone (FL_CID_SOCK). */
+static bool cid_sock(const struct fl_conn_id *cid)
 {
-	return (tgid * 2654435761u ^ (uint32_t)fd * 40503u) & (CONN_BUCKETS - 1);
+	return cid->fd == FL_CID_SOCK;
+}
+
+static uint32_t cid_hash(const struct fl_conn_id *cid)
+{
+	if (cid_sock(cid))
+		return (uint32_t)((cid->gen * 0x9e3779b97f4a7c15ull) >> 48) &
+		       (CONN_BUCKETS - 1);
+	return (cid->tgid * 2654435761u ^ (uint32_t)cid->fd * 40503u) &
+	       (CONN_BUCKETS - 1);
 }
 
 static uint32_t local_hash(const uint8_t addr[16], uint16_t port)
@@ -165,10 +177,15 @@ static void conn_mirror_quiet(struct conn_table *ct, struct conn *c,
 	conn_mirror_apply(ct, c);
 }
 
-static struct conn *conn_find(struct conn_table *ct, uint32_t tgid, int32_t fd)
+/* The connection @cid names: (tgid, fd) on the syscall path, the id alone
+ * on the socket path (its events come from any process using it). */
+static struct conn *conn_find(struct conn_table *ct, const struct fl_conn_id *cid)
 {
-	for (struct conn *c = ct->by_fd[fd_hash(tgid, fd)]; c; c = c->next)
-		if (c->cid.tgid == tgid && c->cid.fd == fd)
+	bool sock = cid_sock(cid);
+
+	for (struct conn *c = ct->by_fd[cid_hash(cid)]; c; c = c->next)
+		if (sock ? cid_sock(&c->cid) && c->cid.gen == cid->gen
+			 : c->cid.tgid == cid->tgid && c->cid.fd == cid->fd)
 			return c;
 	return NULL;
 }
@@ -240,8 +257,9 @@ static void proc_unlink(struct conn_table *ct, struct conn *c)
 
 static void conn_unlink(struct conn_table *ct, struct conn *c)
 {
-	proc_unlink(ct, c);
-	struct conn **pp = &ct->by_fd[fd_hash(c->cid.tgid, c->cid.fd)];
+	if (!cid_sock(&c->cid))
+		proc_unlink(ct, c);
+	struct conn **pp = &ct->by_fd[cid_hash(&c->cid)];
 
 	for (; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
@@ -289,13 +307,14 @@ static struct conn *conn_add(struct conn_table *ct, const struct fl_event_hdr *h
 	if (!c)
 		goto err;
 	c->cid = h->cid;
-	if (proc_link(ct, c)) {
+	/* a socket outlives its processes: not on their lists */
+	if (!cid_sock(&c->cid) && proc_link(ct, c)) {
 		free(c);
 		goto err;
 	}
 	c->role = h->role;
 	c->ct = ct;
-	b = fd_hash(h->cid.tgid, h->cid.fd);
+	b = cid_hash(&h->cid);
 	c->next = ct->by_fd[b];
 	ct->by_fd[b] = c;
 	return c;
@@ -423,7 +442,7 @@ static void conn_callpath(struct conn_table *ct, struct conn *c,
 		 * connection: its records cannot be tied to a writer */
 		if (side == FL_SIDE_REQUEST)
 			c->link_parent = c->proto == FL_PROTO_HTTP2 ? NULL :
-				callpath_current(ct->cp, c->cid.tgid, tid,
+				callpath_current(ct->cp, e->hdr.cid.tgid, tid,
 						 e->hdr.ts_ns);
 		return;
 	}
@@ -438,17 +457,39 @@ static void conn_callpath(struct conn_table *ct, struct conn *c,
 	struct agg_edge *parent = agg_edge(ct->agg, c->client, c->server,
 					   c->server_kind, c->proto,
 					   ri.operation, c->tls);
-	if (!parent || callpath_serve(ct->cp, c->cid.tgid, tid, c, parent, &ri,
-				      e->hdr.ts_ns)) {
+	if (!parent || callpath_serve(ct->cp, e->hdr.cid.tgid, tid, c, parent,
+				      &ri, e->hdr.ts_ns)) {
 		ct->err = -ENOMEM;
 		return;
 	}
 	c->serving_tid = tid;
 }
 
+/*
+ * What an opened or inherited connection takes from its event: the
+ * 4-tuple, the command, and its owner's name now (short-lived clients may
+ * be gone by their first record); a client end is indexed by its local
+ * address, where a late connect failure finds it.
+ */
+static void conn_setup(struct conn_table *ct, struct conn *c,
+		       const struct fl_conn_event *e)
+{
+	c->tuple = e->tuple;
+	c->has_tuple = true;
+	memcpy(c->comm, e->comm, sizeof(c->comm));
+	c->comm[sizeof(c->comm) - 1] = 0;
+	conn_name_owner(ct, c);
+	if (c->role == FL_ROLE_CLIENT) {
+		uint32_t b = local_hash(c->tuple.saddr, c->tuple.sport);
+		c->tnext = ct->by_local[b];
+		ct->by_local[b] = c;
+		c->in_tindex = true;
+	}
+}
+
 static void on_open(struct conn_table *ct, const struct fl_conn_event *e)
 {
-	struct conn *c = conn_find(ct, e->hdr.cid.tgid, e->hdr.cid.fd);
+	struct conn *c = conn_find(ct, &e->hdr.cid);
 
 	ct->stats->conn_opens++;
 	if (c) { /* its close was not seen: the fd was reused */
@@ -460,29 +501,32 @@ static void on_open(struct conn_table *ct, const struct fl_conn_event *e)
 	c = conn_add(ct, &e->hdr);
 	if (!c)
 		return;
-	c->tuple = e->tuple;
-	c->has_tuple = true;
 	c->joined = e->flags & FL_CONN_F_JOINED;
+	c->kmirror = e->flags & FL_CONN_F_MIRROR;
 	ct->stats->conns_joined += c->joined;
-	memcpy(c->comm, e->comm, sizeof(c->comm));
-	c->comm[sizeof(c->comm) - 1] = 0;
-	/* short-lived clients may be gone by their first record */
-	conn_name_owner(ct, c);
-	if (c->role == FL_ROLE_CLIENT) {
-		uint32_t b = local_hash(c->tuple.saddr, c->tuple.sport);
-		c->tnext = ct->by_local[b];
-		ct->by_local[b] = c;
-		c->in_tindex = true;
-	}
+	if (c->role == FL_ROLE_UNKNOWN)	/* joined on the socket path */
+		c->role = identity_listener(ct->id, e->tuple.saddr,
+					    e->tuple.sport) ? FL_ROLE_SERVER
+							    : FL_ROLE_CLIENT;
+	conn_setup(ct, c, e);
 }
 
 static void on_close(struct conn_table *ct, const struct fl_conn_event *e)
 {
-	struct conn *c = conn_find(ct, e->hdr.cid.tgid, e->hdr.cid.fd);
+	struct conn *c = conn_find(ct, &e->hdr.cid);
 
 	if (!c || c->cid.gen != e->hdr.cid.gen)
 		return;
 	ct->stats->conn_closes++;
+	if (cid_sock(&c->cid) && (e->flags & FL_CONN_F_MIRROR)) {
+		/* a quiet mirror's bytes came in its close only */
+		for (int d = 0; d < 2; d++) {
+			uint64_t seen = c->next_off[d] == UINT64_MAX ? 0 : c->next_off[d];
+			uint64_t unseen = e->bytes[d] > seen ? e->bytes[d] - seen : 0;
+			ct->stats->bytes_seen += unseen;
+			ct->stats->bytes_mirrored += unseen;
+		}
+	}
 	if (c->parser && !c->ignored)
 		fl_parser_close(c->parser, e->hdr.ts_ns, on_record, c);
 	conn_unlink(ct, c);
@@ -502,6 +546,11 @@ static void on_fail(struct conn_table *ct, const struct fl_conn_event *e)
 						 e->tuple.sport);
 		if (!c)
 			return; /* a blocking connect(): counted at its exit */
+		/* a reset of an established connection matters when requests
+		 * were waiting on it; after the last answer it is a way to close */
+		if (e->err == -104 /* ECONNRESET */ &&
+		    (c->ignored || !fl_parser_pending(c->parser)))
+			return;
 		tgid = c->cid.tgid;
 		comm = c->comm;
 		c->ignored = true;
@@ -523,7 +572,7 @@ static void on_fail(struct conn_table *ct, const struct fl_conn_event *e)
  */
 static void on_inherit(struct conn_table *ct, const struct fl_conn_event *e)
 {
-	struct conn *c = conn_find(ct, e->hdr.cid.tgid, e->hdr.cid.fd);
+	struct conn *c = conn_find(ct, &e->hdr.cid);
 
 	ct->stats->conns_inherited++;
 	if (c) { /* a pid reused before its exit was seen */
@@ -534,20 +583,10 @@ static void on_inherit(struct conn_table *ct, const struct fl_conn_event *e)
 	}
 	if (!(c = conn_add(ct, &e->hdr)))
 		return;
-	c->tuple = e->tuple;
-	c->has_tuple = true;
 	c->joined = e->bytes[0] || e->bytes[1];
 	c->next_off[0] = e->bytes[0];
 	c->next_off[1] = e->bytes[1];
-	memcpy(c->comm, e->comm, sizeof(c->comm));
-	c->comm[sizeof(c->comm) - 1] = 0;
-	conn_name_owner(ct, c);
-	if (c->role == FL_ROLE_CLIENT) {
-		uint32_t b = local_hash(c->tuple.saddr, c->tuple.sport);
-		c->tnext = ct->by_local[b];
-		ct->by_local[b] = c;
-		c->in_tindex = true;
-	}
+	conn_setup(ct, c, e);
 }
 
 /* The process exited: the kernel closed its sockets without close(). */
@@ -619,6 +658,12 @@ static void conn_tls_start(struct conn_table *ct, struct conn *c)
 	c->tls = true;
 	ct->stats->tls_conns++;
 	conn_reset_parser(c);
+	if (cid_sock(&c->cid)) {
+		/* the collector says again whether its plaintext is mirrored */
+		ct->stats->conns_mirrored -= c->mirrored;
+		c->mirrored = false;
+		c->mirror_checked = false;
+	}
 	c->ignored = c->mirrored && !ct->cp;
 	c->next_off[0] = c->next_off[1] = 0;
 }
@@ -747,7 +792,7 @@ static bool conn_detect_any(struct conn_table *ct, struct conn *c,
 static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 		    const uint8_t *payload)
 {
-	struct conn *c = conn_find(ct, e->hdr.cid.tgid, e->hdr.cid.fd);
+	struct conn *c = conn_find(ct, &e->hdr.cid);
 	int dir = e->hdr.dir & FL_DIR_MASK;
 	uint32_t cap = e->cap_len;
 	enum fl_side side;
@@ -755,10 +800,11 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 	ct->stats->data_events++;
 	ct->stats->bytes_seen += e->orig_len;
 	ct->stats->bytes_captured += e->cap_len;
-	if (e->hdr.dir & FL_DIR_F_MIRROR)
-		ct->stats->bytes_mirrored += e->orig_len - e->cap_len;
-	else if (e->hdr.source == FL_SRC_SPLICE)
+	/* spliced bytes could never be copied, mirror or not */
+	if (e->hdr.source == FL_SRC_SPLICE)
 		ct->stats->bytes_spliced += e->orig_len;
+	else if (e->hdr.dir & FL_DIR_F_MIRROR)
+		ct->stats->bytes_mirrored += e->orig_len - e->cap_len;
 	else
 		ct->stats->bytes_truncated += e->orig_len - e->cap_len;
 	if (c && c->cid.gen != e->hdr.cid.gen) {
@@ -786,7 +832,14 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 	}
 	uint64_t gap = e->offset - c->next_off[dir];
 	c->next_off[dir] = e->offset + e->orig_len;
-	ct->stats->gap_bytes += gap;
+	if (c->kmirror) {
+		/* a quiet mirror sends only what it must (splices): the rest
+		 * of its bytes the client end has */
+		ct->stats->bytes_seen += gap;
+		ct->stats->bytes_mirrored += gap;
+	} else {
+		ct->stats->gap_bytes += gap;
+	}
 	if (c->mirror_want) {
 		if (c->mirror_events < UINT8_MAX)
 			c->mirror_events++;
@@ -796,6 +849,17 @@ static void on_data(struct conn_table *ct, const struct fl_data_event *e,
 		if (c->proto == FL_PROTO_UNKNOWN && c->ndetect) /* not a mirror */
 			ct->stats->unknown_proto_bytes += e->orig_len;
 		return;
+	}
+	if (!c->mirror_checked && cid_sock(&c->cid) &&
+	    (e->hdr.dir & FL_DIR_F_MIRROR)) {
+		/* the collector found its client end traced here */
+		c->mirror_checked = true;
+		c->mirrored = true;
+		ct->stats->conns_mirrored++;
+		if (!ct->cp) {
+			c->ignored = true;
+			return;
+		}
 	}
 	if (!c->mirror_checked && conn_is_mirror(ct, c) && !ct->cp) {
 		c->ignored = true;
@@ -870,6 +934,13 @@ int conn_table_event(struct conn_table *ct, const void *data, size_t len)
 					      h->type == FL_EV_THREAD_EVLOOP))
 			ct->err = -ENOMEM;
 		break;
+	case FL_EV_PROC_ENV: {
+		const struct fl_data_event *e = data;
+		if (len >= sizeof(*e) && e->cap_len <= len - sizeof(*e))
+			identity_exec_env(ct->id, h->cid.tgid,
+					  (const char *)(e + 1), e->cap_len);
+		break;
+	}
 	case FL_EV_PROC_EXEC:
 		if (len >= sizeof(struct fl_conn_event))
 			identity_exec(ct->id, h->cid.tgid,
@@ -891,8 +962,10 @@ int conn_table_event(struct conn_table *ct, const void *data, size_t len)
 			on_close(ct, data);
 		else if (h->type == FL_EV_CONN_FAIL)
 			on_fail(ct, data);
-		else
+		else {
 			on_exit_proc(ct, data);
+			identity_exit(ct->id, h->cid.tgid);
+		}
 		break;
 	default:
 		break;

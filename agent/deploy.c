@@ -5,6 +5,7 @@
  * process starts running a version the service did not run.
  */
 #include "deploy.h"
+#include "store_write.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -492,63 +493,44 @@ static int schema_check(struct deploy_tracker *t, sqlite3 *db)
 int deploy_flush(struct deploy_tracker *t, sqlite3 *db, uint64_t lost,
 		 char *errbuf, size_t errlen)
 {
-	sqlite3_stmt *dep = NULL, *fl = NULL;
+	struct fl_sw w;
 	int err = -EIO;
 
 	errbuf[0] = 0;
 	deploy_judge(t, wall_ns());
 	if (!schema_check(t, db))
 		return 0;
-	if (sqlite3_prepare_v2(db, "INSERT INTO deployments(service, old_version, "
-			       "new_version, at_ns, node, source, pid, old_pid, detail) "
-			       "VALUES (?1, ?2, ?3, ?4, ?5, 'agent', ?6, ?7, ?8)", -1,
-			       &dep, NULL) ||
-	    sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO agent_flushes(node, source, "
-			       "at_ns, agent_start_ns, flush_s, window_s, lost) VALUES "
-			       "(?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &fl, NULL) ||
-	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
-		goto out_finalize;
+	fl_sw_init(&w, db, NULL);
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
+		goto out_release;
 	for (int i = 0; i < t->npending; i++) {
 		struct pending *p = &t->pending[i];
+		struct fl_sw_deployment d = {
+			.service = p->service, .old_version = p->old_version,
+			.new_version = p->new_version, .at_ns = p->at_ns,
+			.node = t->node, .source = "agent", .has_pids = true,
+			.pid = p->pid, .old_pid = p->old_pid, .detail = p->detail,
+		};
 
-		sqlite3_bind_text(dep, 1, p->service, -1, SQLITE_STATIC);
-		sqlite3_bind_text(dep, 2, p->old_version, -1, SQLITE_STATIC);
-		sqlite3_bind_text(dep, 3, p->new_version, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(dep, 4, p->at_ns);
-		sqlite3_bind_text(dep, 5, t->node, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(dep, 6, p->pid);
-		sqlite3_bind_int64(dep, 7, p->old_pid);
-		if (p->detail)
-			sqlite3_bind_text(dep, 8, p->detail, -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(dep, 8);
-		if (sqlite3_step(dep) != SQLITE_DONE)
+		if (fl_sw_deployment(&w, &d, NULL))
 			goto out_rollback;
-		sqlite3_reset(dep);
 	}
-	sqlite3_bind_text(fl, 1, t->node, -1, SQLITE_STATIC);
-	sqlite3_bind_text(fl, 2, t->source, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(fl, 3, wall_ns());
-	sqlite3_bind_int64(fl, 4, t->start_ns);
-	sqlite3_bind_int64(fl, 5, t->flush_s);
-	sqlite3_bind_int64(fl, 6, t->window_s);
-	sqlite3_bind_int64(fl, 7, (int64_t)lost);
-	if (sqlite3_step(fl) != SQLITE_DONE ||
+	if (fl_sw_agent_flush(&w, t->node, t->source, wall_ns(), t->start_ns,
+			      t->flush_s, t->window_s, (int64_t)lost) ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL))
 		goto out_rollback;
 	for (int i = 0; i < t->npending; i++)
 		free(t->pending[i].detail);
 	t->npending = 0;
 	err = 0;
-	goto out_finalize;
+	goto out_release;
 out_rollback:
 	snprintf(errbuf, errlen, "cannot write deployments: %s", sqlite3_errmsg(db));
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-out_finalize:
+out_release:
 	if (err && !errbuf[0])
 		snprintf(errbuf, errlen, "cannot write deployments: %s",
 			 sqlite3_errmsg(db));
-	sqlite3_finalize(dep);
-	sqlite3_finalize(fl);
+	fl_sw_release(&w);
 	return err;
 }

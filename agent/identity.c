@@ -64,10 +64,17 @@ struct rule {
 	uint16_t port;		/* 0: any */
 };
 
+/* The service name a process's environment gave at its exec (FL_EV_PROC_ENV). */
+struct exec_name {
+	uint32_t tgid;		/* 0: empty slot */
+	char name[FL_NAME_MAX];
+};
+
 struct identity {
 	struct rule *rules;
 	int nrules;
 	struct proc_entry procs[PROC_CACHE_SIZE];
+	struct exec_name execs[PROC_CACHE_SIZE]; /* direct-mapped by tgid */
 	struct listener listeners[LISTEN_MAX];
 	int nlisteners;
 	struct listener prev[LISTEN_MAX]; /* the last refresh's, by inode */
@@ -152,27 +159,34 @@ static void copy_name(char *out, const char *s, size_t n)
 	out[j] = 0;
 }
 
-/* OTEL_SERVICE_NAME, or service.name inside OTEL_RESOURCE_ATTRIBUTES. */
-static bool name_from_environ(uint32_t tgid, char *out)
+/*
+ * OTEL_SERVICE_NAME, or service.name inside OTEL_RESOURCE_ATTRIBUTES, in
+ * the environment block @buf (@n bytes of NUL-terminated "K=V" strings;
+ * the last one may be cut).
+ */
+static bool name_from_env_block(const char *buf, size_t n, char *out)
 {
 	static const char key[] = "OTEL_SERVICE_NAME=";
 	static const char rkey[] = "OTEL_RESOURCE_ATTRIBUTES=";
-	char buf[32768];
-	ssize_t n = read_proc(tgid, "environ", buf, sizeof(buf));
 	const char *attrs = NULL;
+	size_t attrs_len = 0;
 
-	for (ssize_t off = 0; off < n; off += (ssize_t)strlen(buf + off) + 1) {
+	for (size_t off = 0; off < n;) {
 		const char *v = buf + off;
-		if (!strncmp(v, key, sizeof(key) - 1) && v[sizeof(key) - 1]) {
-			copy_name(out, v + sizeof(key) - 1, FL_NAME_MAX);
-			return true;
+		size_t len = strnlen(v, n - off);
+		if (len > sizeof(key) - 1 && !strncmp(v, key, sizeof(key) - 1)) {
+			copy_name(out, v + sizeof(key) - 1, len - (sizeof(key) - 1));
+			return out[0] != 0;
 		}
-		if (!strncmp(v, rkey, sizeof(rkey) - 1))
+		if (len >= sizeof(rkey) - 1 && !strncmp(v, rkey, sizeof(rkey) - 1)) {
 			attrs = v + sizeof(rkey) - 1;
+			attrs_len = len - (sizeof(rkey) - 1);
+		}
+		off += len + 1;
 	}
-	for (const char *p = attrs; p && *p;) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
+	for (const char *p = attrs, *stop = attrs + attrs_len; p && p < stop;) {
+		const char *end = memchr(p, ',', (size_t)(stop - p));
+		size_t len = end ? (size_t)(end - p) : (size_t)(stop - p);
 		if (len > 13 && !strncmp(p, "service.name=", 13)) {
 			copy_name(out, p + 13, len - 13);
 			return out[0] != 0;
@@ -180,6 +194,94 @@ static bool name_from_environ(uint32_t tgid, char *out)
 		p = end ? end + 1 : NULL;
 	}
 	return false;
+}
+
+/* The same from /proc/@tgid/environ (what the process has not overwritten). */
+static bool name_from_environ(uint32_t tgid, char *out)
+{
+	char buf[32768];
+	ssize_t n = read_proc(tgid, "environ", buf, sizeof(buf));
+
+	return n > 0 && name_from_env_block(buf, (size_t)n, out);
+}
+
+/* The parent of @tgid (its PPid), or 0. */
+static uint32_t parent_of(uint32_t tgid)
+{
+	char buf[1024];
+	const char *p;
+	ssize_t n = read_proc(tgid, "status", buf, sizeof(buf));
+
+	if (n <= 0 || !(p = strstr(buf, "\nPPid:")))
+		return 0;
+	return (uint32_t)strtoul(p + 7, NULL, 10);
+}
+
+/* The name @tgid's environment gave at its exec, or at its parent's when
+ * it is a fork that did not exec (nginx workers, redis's children). */
+static bool name_from_exec(struct identity *id, uint32_t tgid, char *out)
+{
+	for (int depth = 0; depth < 2 && tgid > 1; depth++) {
+		const struct exec_name *x = &id->execs[tgid % PROC_CACHE_SIZE];
+		if (x->tgid == tgid) {
+			memcpy(out, x->name, FL_NAME_MAX);
+			return true;
+		}
+		if (depth == 0) {
+			char self[512], par[512], path[64];
+			uint32_t pp = parent_of(tgid);
+			ssize_t a, b;
+
+			/* the same program image: a fork, not a new exec */
+			snprintf(path, sizeof(path), "/proc/%u/exe", tgid);
+			a = readlink(path, self, sizeof(self));
+			snprintf(path, sizeof(path), "/proc/%u/exe", pp);
+			b = readlink(path, par, sizeof(par));
+			if (!pp || a <= 0 || a != b || memcmp(self, par, (size_t)a))
+				return false;
+			tgid = pp;
+		}
+	}
+	return false;
+}
+
+void identity_exec_env(struct identity *id, uint32_t tgid, const char *env,
+		       size_t len)
+{
+	struct exec_name *x = &id->execs[tgid % PROC_CACHE_SIZE];
+	char name[FL_NAME_MAX];
+
+	if (name_from_env_block(env, len, name)) {
+		x->tgid = tgid;
+		memcpy(x->name, name, FL_NAME_MAX);
+	} else if (x->tgid == tgid) {
+		x->tgid = 0;	/* an exec without one: forget the old name */
+	}
+}
+
+size_t identity_env_filter(const char *env, size_t len, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (size_t off = 0; off < len;) {
+		const char *v = env + off;
+		size_t l = strnlen(v, len - off);
+		if (l >= 5 && !strncmp(v, "OTEL_", 5) && n + l + 1 <= outlen) {
+			memcpy(out + n, v, l);
+			out[n + l] = 0;
+			n += l + 1;
+		}
+		off += l + 1;
+	}
+	return n;
+}
+
+void identity_exit(struct identity *id, uint32_t tgid)
+{
+	struct exec_name *x = &id->execs[tgid % PROC_CACHE_SIZE];
+
+	if (x->tgid == tgid)
+		x->tgid = 0;
 }
 
 /* A 64-hex container id inside @comp ("docker-<id>.scope", "<id>"). */
@@ -316,6 +418,7 @@ int identity_process(struct identity *id, uint32_t tgid, const char *comm,
 		return 0;
 	}
 	if (!identity_match(id, tgid, 0, out, NULL) &&
+	    !name_from_exec(id, tgid, out) &&
 	    !name_from_environ(tgid, out) && !name_from_cgroup(tgid, out) &&
 	    !name_from_program(tgid, out)) {
 		/* gone: its comm, cached too, so its next connections (a replay,
@@ -541,16 +644,19 @@ static bool node_addr(const struct identity *id, const uint8_t a[16])
 uint32_t identity_listener(struct identity *id, const uint8_t addr[16],
 			   uint16_t port)
 {
-	uint32_t tgid = find_listener(id, addr, port);
+	uint32_t tgid = find_listener(id, addr, port), now;
 	uint64_t age = now_ns() - id->listen_read_ns;
+	/* an owner that exited was replaced (a deploy) or is gone: read again */
+	bool dead = tgid && !alive(tgid);
 
 	/* a connection to this node proves a listener we have not read yet;
 	 * a remote peer is found here only behind NAT: rarely worth a read */
-	if (tgid || age < LISTEN_REFRESH_LOCAL_NS ||
+	if ((tgid && !dead) || age < LISTEN_REFRESH_LOCAL_NS ||
 	    (age < LISTEN_REFRESH_NS && !node_addr(id, addr)))
 		return tgid;
 	refresh_listeners(id);
-	return find_listener(id, addr, port);
+	now = find_listener(id, addr, port);
+	return now ? now : tgid;	/* none yet: the old name, as before */
 }
 
 bool identity_is_local(const uint8_t a[16])

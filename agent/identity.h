@@ -88,6 +88,28 @@ int identity_process(struct identity *id, uint32_t tgid, const char *comm,
 void identity_exec(struct identity *id, uint32_t tgid, const char *comm);
 
 /*
+ * identity_exec_env() - the environment block of @tgid's new image at its
+ * exec (@len bytes of "K=V\0" strings, from FL_EV_PROC_ENV): its
+ * OTEL_SERVICE_NAME (or service.name in OTEL_RESOURCE_ATTRIBUTES) names
+ * the process, and its forks that run the same image, ahead of
+ * /proc/PID/environ, which servers overwrite with their process title.
+ * Kept until identity_exit() or the next exec of @tgid.
+ */
+void identity_exec_env(struct identity *id, uint32_t tgid, const char *env,
+		       size_t len);
+
+/*
+ * identity_env_filter() - the OTEL_* entries of environment block @env
+ * (@len bytes) into @out (@outlen bytes), NUL-terminated each; returns the
+ * bytes written. What a recording keeps of an environment: the rest may
+ * hold credentials.
+ */
+size_t identity_env_filter(const char *env, size_t len, char *out, size_t outlen);
+
+/* identity_exit() - @tgid exited: forget its exec-time name. */
+void identity_exit(struct identity *id, uint32_t tgid);
+
+/*
  * identity_listener() - the tgid of the process listening on TCP @port on
  * this node for connections to @addr (16 bytes, IPv4-mapped for IPv4).
  * Returns the tgid, or 0 when none is known. On a miss the listener table

@@ -21,6 +21,7 @@
 
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 
 #include "agent.h"
 #include "aggregate.h"
@@ -48,6 +49,7 @@ static struct env {
 	unsigned max_conns;	/* entries of the BPF connection map */
 	unsigned duration_s;	/* stop after this many seconds; 0: never */
 	unsigned max_routes;	/* distinct HTTP operations per server; 0: no cap */
+	unsigned backlog;	/* pending windows kept while the store fails */
 	const char *record;	/* also write raw events here */
 	const char *replay;	/* replay this recording instead of the kernel */
 	const char *services;	/* the operator's mapping file */
@@ -57,6 +59,7 @@ static struct env {
 	bool no_tls;		/* no SSL_* uprobes */
 	bool no_paths;		/* no call-path links */
 	bool verbose;
+	const char *collector;	/* auto|socket|syscall */
 	int64_t rollup_after_s;	/* roll minute windows up into hours after this */
 	int64_t retention_s;	/* delete what is older than this */
 	int64_t test_retention_s; /* delete test runs older than this */
@@ -70,12 +73,14 @@ static struct env {
 	.test_retention_s = FL_COMPACT_TEST_RETENTION_DEFAULT_S,
 	.db = "faultline.db",
 	.source = "ebpf",
+	.collector = "syscall",	/* until the socket path is green here: then "auto" */
 	.capture = FL_CAPTURE_DEFAULT,
 	.flush_s = 5,
 	.window_s = FL_STORE_WINDOW_S,
 	.ringbuf_mb = FL_RINGBUF_DEFAULT >> 20,
 	.max_conns = 131072,	/* ~16 MiB of kernel memory; loopback uses 2 per connection */
 	.max_routes = AGG_MAX_ROUTES_DEFAULT,
+	.backlog = AGG_BACKLOG_DEFAULT,
 };
 
 const char *argp_program_version = "faultline-agent 0.1";
@@ -104,6 +109,8 @@ static const char doc[] =
 #define OPT_CONTROL 0x202
 #define OPT_NETNS 0x203
 #define OPT_EXCLUDE_NETNS 0x204
+#define OPT_BACKLOG 0x205
+#define OPT_COLLECTOR 0x210
 
 static const struct argp_option opts[] = {
 	{ "db", 'd', "FILE", 0, "Store to write (default ./faultline.db)", 0 },
@@ -121,6 +128,10 @@ static const struct argp_option opts[] = {
 	{ "max-conns", 'm', "N", 0,
 	  "TCP sockets tracked at once (default 131072, ~120 bytes of kernel memory each; a loopback connection is 2)", 0 },
 	{ "duration", 'D', "SECONDS", 0, "Stop after SECONDS", 0 },
+	{ "backlog-windows", OPT_BACKLOG, "N", 0,
+	  "Minute windows kept in memory while the store cannot be written "
+	  "(default 65536, ~100-700 bytes each; 0: no cap); past that, records "
+	  "are dropped and counted", 0 },
 	{ "max-routes", OPT_MAX_ROUTES, "N", 0,
 	  "Distinct HTTP operations kept per server service (default 500, 0: "
 	  "no cap); later ones are counted as \"METHOD {overflow}\"", 0 },
@@ -160,6 +171,10 @@ static const struct argp_option opts[] = {
 	{ "exclude-netns", OPT_EXCLUDE_NETNS, "NAME", 0,
 	  "Trace every network namespace but NAME (repeatable): keeps a "
 	  "sandbox out of a production agent's graph", 0 },
+	{ "collector", OPT_COLLECTOR, "PATH", 0,
+	  "Where the collector hooks: socket (sock tracepoints, no syscall "
+	  "tracepoint: the default where the kernel has them), syscall (the "
+	  "fallback), or auto (default: socket, else syscall)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf output (verifier log)", 0 },
 	{},
 };
@@ -205,8 +220,17 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		return parse_uint(arg, 1024, 1u << 24, &env.max_conns, state);
 	case OPT_MAX_ROUTES:
 		return parse_uint(arg, 0, 1000000, &env.max_routes, state);
+	case OPT_BACKLOG:
+		return parse_uint(arg, 0, 1u << 30, &env.backlog, state);
 	case OPT_METRICS_ADDR:
 		env.metrics_addr = arg;
+		break;
+	case OPT_COLLECTOR:
+		if (strcmp(arg, "auto") && strcmp(arg, "socket") &&
+		    strcmp(arg, "syscall"))
+			argp_error(state, "invalid collector '%s' (expected socket, "
+				   "syscall or auto)", arg);
+		env.collector = arg;
 		break;
 	case 's':
 		env.services = arg;
@@ -362,6 +386,7 @@ struct agent {
 	struct tls *tls;	/* SSL_* uprobes, or NULL (replay, --no-tls) */
 	struct deploy_tracker *deploys;	/* deploys seen, flush records */
 	struct agent_stats stats;
+	bool sock_path;		/* the socket path is loaded (else syscalls) */
 	struct metrics *mx;	/* --metrics-addr, or NULL */
 	struct mx_health health; /* published with the metrics */
 	bool usage_error;	/* exit 2: the operator's input was wrong */
@@ -371,11 +396,39 @@ struct agent {
 	struct netns_filter *netns; /* --netns/--exclude-netns, or NULL */
 };
 
+/*
+ * What a recording keeps of an event: an exec's environment only as its
+ * OTEL_* entries (the rest may hold credentials, and names nothing). Points
+ * at @data, or at @buf holding the filtered copy. OUT: *@out_len.
+ */
+static const void *record_view(const void *data, size_t len, void *buf,
+			       size_t buflen, size_t *out_len)
+{
+	const struct fl_data_event *e = data;
+	struct fl_data_event *f = buf;
+
+	*out_len = len;
+	if (len < sizeof(*e) || e->hdr.type != FL_EV_PROC_ENV ||
+	    e->cap_len > len - sizeof(*e) || buflen < sizeof(*e))
+		return data;
+	*f = *e;
+	f->cap_len = (uint32_t)identity_env_filter((const char *)(e + 1),
+						   e->cap_len, (char *)(f + 1),
+						   buflen - sizeof(*f));
+	f->orig_len = f->cap_len;
+	*out_len = sizeof(*f) + f->cap_len;
+	return f;
+}
+
 static int handle_event(void *ctx, void *data, size_t len)
 {
 	struct agent *a = ctx;
+	static uint64_t envbuf[(sizeof(struct fl_data_event) + FL_CAPTURE_MAX) / 8 + 1];
+	size_t rlen;
+	const void *rec = a->record ? record_view(data, len, envbuf, sizeof(envbuf),
+						  &rlen) : NULL;
 
-	if (a->record && record_write(a->record, data, len)) {
+	if (a->record && record_write(a->record, rec, rlen)) {
 		fprintf(stderr, "faultline-agent: cannot write '%s': %s "
 				"(recording stopped)\n", env.record, strerror(errno));
 		fclose(a->record);
@@ -384,7 +437,16 @@ static int handle_event(void *ctx, void *data, size_t len)
 	const struct fl_event_hdr *h = data;
 	if (a->tls && len >= sizeof(*h) && h->type == FL_EV_PROC_EXEC)
 		tls_on_exec(a->tls, h->cid.tgid, h->ts_ns);
-	return conn_table_event(a->ct, data, len);
+	/*
+	 * An allocation that failed while this event was handled (a parser's
+	 * state, an edge, a window) lost what it would have counted; the
+	 * parsers and tables stay consistent (tests/alloc/run.sh), so the agent
+	 * counts it and goes on: a node under memory pressure must not lose its
+	 * observer to one failed malloc.
+	 */
+	if (conn_table_event(a->ct, data, len) == -ENOMEM)
+		a->stats.alloc_failures++;
+	return 0;
 }
 
 /*
@@ -470,6 +532,26 @@ static void compact_start(struct agent *a)
 	c->running = true;
 }
 
+/*
+ * A failing store (disk full, locked, removed) is said once, when it starts
+ * failing or its reason changes, and once when the backlog is written: not
+ * at every flush interval.
+ */
+static struct {
+	uint64_t failures;	/* consecutive failed flushes */
+	char last[512];		/* the message said last */
+} store_state;
+
+static void backlog_stats(struct agent *a)
+{
+	const struct agg_backlog *b = agg_backlog(a->agg);
+
+	a->stats.backlog_windows = b->windows;
+	a->stats.backlog_windows_peak = b->peak;
+	a->stats.backlog_windows_dropped = b->windows_dropped;
+	a->stats.backlog_records_dropped = b->records_dropped;
+}
+
 /* Events the agent lost: ring buffer, full maps, framing lost. */
 static uint64_t agent_lost(const struct agent_stats *st)
 {
@@ -488,16 +570,35 @@ static int flush(struct agent *a)
 		read_bpf_counters(a->skel, &a->stats);
 	conn_table_parser_stats(a->ct, &a->stats);
 	a->stats.routes_overflowed = agg_routes_overflowed(a->agg);
+	backlog_stats(a);
 	a->health.last_flush_ns = clock_ns(CLOCK_REALTIME);
 	if (agg_flush(a->agg, a->db, &a->stats, err, sizeof(err))) {
 		a->stats.store_errors++;
 		a->health.last_flush_ok = false;
-		fprintf(stderr, "faultline-agent: %s (kept in memory, retrying)\n",
-			err);
+		if (!store_state.failures++ || strcmp(err, store_state.last))
+			fprintf(stderr, "faultline-agent: %s (kept in memory, "
+				"retrying every flush; %llu windows pending, "
+				"cap %u)\n", err,
+				(unsigned long long)a->stats.backlog_windows,
+				env.backlog);
+		snprintf(store_state.last, sizeof(store_state.last), "%s", err);
 		return -EIO;
 	}
 	a->health.last_flush_ok = true;
-	if (!env.replay && deploy_flush(a->deploys, a->db, agent_lost(&a->stats),
+	if (store_state.failures) {
+		fprintf(stderr, "faultline-agent: store written again after %llu "
+			"failed flushes: %llu windows of backlog written, %llu "
+			"windows (%llu records) dropped at the cap so far\n",
+			(unsigned long long)store_state.failures,
+			(unsigned long long)a->stats.backlog_windows,
+			(unsigned long long)a->stats.backlog_windows_dropped,
+			(unsigned long long)a->stats.backlog_records_dropped);
+		store_state.failures = 0;
+		store_state.last[0] = 0;
+	}
+	backlog_stats(a);
+	if (!env.replay && !strcmp(env.source, "ebpf") &&
+	    deploy_flush(a->deploys, a->db, agent_lost(&a->stats),
 					err, sizeof(err))) {
 		a->stats.store_errors++;
 		fprintf(stderr, "faultline-agent: %s (retrying)\n", err);
@@ -568,10 +669,69 @@ static int netns_attach(struct agent *a)
 	return 0;
 }
 
-static int load_collector(struct agent *a)
+/* Whether the running kernel has kfunc @name (its BTF names it). */
+static bool kfunc_exists(const char *name)
 {
-	int err;
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool ok = btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0;
 
+	btf__free(btf);
+	return ok;
+}
+
+/*
+ * Programs by path: sk_* are the socket path's, tp_* the syscall path's,
+ * the others (exec, the SSL uprobes) both paths'.
+ */
+static void select_path(struct collector_bpf *skel, bool sock)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *name = bpf_program__name(prog);
+		if (!strncmp(name, "sk_", 3))
+			bpf_program__set_autoload(prog, sock);
+		else if (!strncmp(name, "tp_", 3))
+			bpf_program__set_autoload(prog, !sock);
+	}
+	/* what the other path alone uses: not created, or minimal */
+	bpf_map__set_autocreate(skel->maps.sk_states, sock);
+	bpf_map__set_max_entries(skel->maps.clients, sock ? env.max_conns : 1);
+	bpf_map__set_max_entries(skel->maps.procs_out, sock ? 65536 : 1);
+	bpf_map__set_max_entries(skel->maps.conns, sock ? 1 : env.max_conns);
+	bpf_map__set_max_entries(skel->maps.mirrors, sock ? 1 : env.max_conns);
+	bpf_map__set_max_entries(skel->maps.procs, sock ? 1 : env.max_conns);
+	bpf_map__set_max_entries(skel->maps.inflight, sock ? 1 : 16384);
+	bpf_map__set_max_entries(skel->maps.evloop_tids, sock ? 1 : 65536);
+	skel->rodata->sock_path = sock;
+	skel->rodata->use_dynptr = sock && kfunc_exists("bpf_probe_read_user_dynptr");
+}
+
+/*
+ * The socket path needs tp_btf on the sock tracepoints (Linux 6.3+ for
+ * sock_send_length/sock_recv_length) and socket/task storage: the BTF of
+ * the running kernel says whether the tracepoints exist; loading says the
+ * rest.
+ */
+static bool sock_path_available(void)
+{
+	static const char *const tps[] = {
+		"btf_trace_sock_send_length", "btf_trace_sock_recv_length",
+		"btf_trace_inet_sock_set_state",
+	};
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool ok = btf != NULL;
+
+	for (size_t i = 0; ok && i < sizeof(tps) / sizeof(tps[0]); i++)
+		ok = btf__find_by_name_kind(btf, tps[i], BTF_KIND_TYPEDEF) > 0;
+	btf__free(btf);
+	return ok && libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, NULL) > 0 &&
+	       libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) > 0;
+}
+
+/* Open, configure for path @sock and load; the skeleton stays in @a. */
+static int load_path(struct agent *a, bool sock)
+{
 	a->skel = collector_bpf__open();
 	if (!a->skel) {
 		fprintf(stderr, "faultline-agent: cannot open BPF object: %s\n",
@@ -580,14 +740,39 @@ static int load_collector(struct agent *a)
 	}
 	a->skel->rodata->capture_len = env.capture;
 	a->skel->rodata->self_tgid = (uint32_t)getpid();
+	a->skel->rodata->no_paths = env.no_paths;
 	a->skel->rodata->netns_mode = env.netns_mode;
 	bpf_map__set_max_entries(a->skel->maps.events, env.ringbuf_mb << 20);
-	bpf_map__set_max_entries(a->skel->maps.conns, env.max_conns);
 	bpf_map__set_max_entries(a->skel->maps.ssl_conns, env.max_conns);
-	bpf_map__set_max_entries(a->skel->maps.mirrors, env.max_conns);
-	bpf_map__set_max_entries(a->skel->maps.procs, env.max_conns);
+	select_path(a->skel, sock);
 	caps_prepare(a->skel->obj);
-	err = collector_bpf__load(a->skel);
+	return collector_bpf__load(a->skel);
+}
+
+static int load_collector(struct agent *a)
+{
+	bool want_sock = strcmp(env.collector, "syscall") != 0;
+	bool avail = want_sock && sock_path_available();
+	int err;
+
+	if (want_sock && !avail && !strcmp(env.collector, "socket")) {
+		fprintf(stderr, "faultline-agent: the socket collector needs tp_btf "
+				"on sock:sock_send_length, sock:sock_recv_length and "
+				"sock:inet_sock_set_state, and socket/task storage: "
+				"not in this kernel (use --collector syscall)\n");
+		return -EOPNOTSUPP;
+	}
+	a->sock_path = avail;
+	err = load_path(a, a->sock_path);
+	if (err && a->sock_path && !strcmp(env.collector, "auto") &&
+	    err != -EPERM) {
+		fprintf(stderr, "faultline-agent: cannot load the socket collector: "
+				"%s (falling back to the syscall collector)\n",
+			strerror(-err));
+		collector_bpf__destroy(a->skel);
+		a->sock_path = false;
+		err = load_path(a, false);
+	}
 	if (err == -EPERM) {
 		fprintf(stderr, "faultline-agent: BPF is not permitted here (%s): "
 				"run as root, or with CAP_BPF and CAP_PERFMON\n",
@@ -608,6 +793,9 @@ static int load_collector(struct agent *a)
 			strerror(-err));
 		return err;
 	}
+	fprintf(stderr, "faultline-agent: collector: %s\n",
+		a->sock_path ? "socket (sock tracepoints, no syscall tracepoint)"
+			     : "syscall (syscall tracepoints: the fallback)");
 	caps_report(a->skel->obj);
 	struct bpf_program *prog;
 	bpf_object__for_each_program(prog, a->skel->obj) {	/* as caps_report() */
@@ -807,7 +995,8 @@ static int agent_open(struct agent *a)
 		return -ENOMEM;
 	}
 	agg_set_footprint(a->agg, a->fp);
-	if (!env.replay)	/* a recording's processes are not this node's */
+	/* deploys are production's: not a recording's, not a sandbox agent's */
+	if (!env.replay && !strcmp(env.source, "ebpf"))
 		identity_set_observer(a->id, deploy_process, a->deploys);
 	if (env.nnetns &&
 	    !(a->netns = netns_filter_new(env.netns_mode, env.netns, env.nnetns))) {
@@ -823,7 +1012,12 @@ static int agent_open(struct agent *a)
 		return -EINVAL;
 	}
 	if (fl_store_open(env.db, true, &a->db, errbuf, sizeof(errbuf))) {
-		fprintf(stderr, "faultline-agent: %s\n", errbuf);
+		/* one line that names the file, whatever SQLite said */
+		if (!strncmp(errbuf, "cannot open '", 13))
+			fprintf(stderr, "faultline-agent: %s\n", errbuf);
+		else
+			fprintf(stderr, "faultline-agent: cannot open '%s': %s\n",
+				env.db, errbuf);
 		return -EIO;
 	}
 	if (env.metrics_addr) {
@@ -846,6 +1040,7 @@ static int agent_open(struct agent *a)
 		return err;
 	/* a restart names the routes the store already has, up to the cap */
 	agg_set_max_routes(a->agg, env.max_routes);
+	agg_set_backlog(a->agg, env.backlog);
 	err = agg_seed_routes(a->agg, a->db, errbuf, sizeof(errbuf));
 	if (err) {
 		fprintf(stderr, "faultline-agent: %s\n",
@@ -858,13 +1053,14 @@ static int agent_open(struct agent *a)
 static int agent_table(struct agent *a, int64_t wall_off)
 {
 	a->ct = conn_table_new(a->id, a->agg, &a->stats, wall_off,
-			       a->skel ? bpf_map__fd(a->skel->maps.conns) : -1,
+			       a->skel && !a->sock_path ?
+			       bpf_map__fd(a->skel->maps.conns) : -1,
 			       !env.no_paths);
 	if (!a->ct) {
 		fprintf(stderr, "faultline-agent: out of memory\n");
 		return -ENOMEM;
 	}
-	if (a->skel)
+	if (a->skel && !a->sock_path)
 		conn_table_set_mirrors(a->ct, bpf_map__fd(a->skel->maps.mirrors),
 				       &a->skel->bss->mirrors_on);
 	return 0;
@@ -919,21 +1115,29 @@ static int agent_live(struct agent *a)
 			strerror(errno));
 		return -EIO;
 	}
-	/* attached first: a socket opened meanwhile is the collector's own */
-	if (adopt_existing(handle_event, a, bpf_map__fd(a->skel->maps.conns),
-			   bpf_map__fd(a->skel->maps.procs), (uint32_t)getpid(),
-			   &adopted,
-			   &a->stats.conns_join_map_full) ||
+	/* attached first: a socket opened meanwhile is the collector's own.
+	 * The socket path joins older sockets at their first bytes instead */
+	if ((!a->sock_path &&
+	     adopt_existing(handle_event, a, bpf_map__fd(a->skel->maps.conns),
+			    bpf_map__fd(a->skel->maps.procs), (uint32_t)getpid(),
+			    &adopted, &a->stats.conns_join_map_full)) ||
 	    (!env.no_tls && !(a->tls = tls_new(a->skel, &a->stats)))) {
 		fprintf(stderr, "faultline-agent: out of memory\n");
 		return -ENOMEM;
 	}
 	if (a->tls)
 		tls_scan_all(a->tls, clock_ns(CLOCK_MONOTONIC));
-	fprintf(stderr, "faultline-agent: ready: capture %u bytes/syscall, "
-			"ring buffer %u MiB, store '%s', %llu existing "
-			"connections adopted\n",
-		env.capture, env.ringbuf_mb, env.db, (unsigned long long)adopted);
+	if (a->sock_path)
+		fprintf(stderr, "faultline-agent: ready: collector socket, capture "
+				"%u bytes/call, ring buffer %u MiB, store '%s', "
+				"existing connections joined at their first bytes\n",
+			env.capture, env.ringbuf_mb, env.db);
+	else
+		fprintf(stderr, "faultline-agent: ready: collector syscall, capture "
+				"%u bytes/syscall, ring buffer %u MiB, store '%s', "
+				"%llu existing connections adopted\n",
+			env.capture, env.ringbuf_mb, env.db,
+			(unsigned long long)adopted);
 	if (a->control)
 		fprintf(stderr, "faultline-agent: control socket '%s'\n", env.control);
 	err = run(a);

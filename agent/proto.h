@@ -191,6 +191,12 @@ void fl_parser_drop_pending(struct fl_parser *p);
 bool fl_parser_last_request(const struct fl_parser *p, uint64_t *seen,
 			    struct fl_request_info *out);
 
+/*
+ * fl_parser_pending() - requests @p has queued that no response answered
+ * yet (0 for NULL).
+ */
+size_t fl_parser_pending(const struct fl_parser *p);
+
 /* fl_parser_stats() - counters of what this parser could not follow. */
 const struct fl_parser_stats *fl_parser_stats(const struct fl_parser *p);
 
@@ -202,5 +208,23 @@ void fl_parser_free(struct fl_parser *p);
  * or "unknown" (static). Records never carry "http2" (see struct fl_record).
  */
 const char *fl_proto_name(enum fl_proto proto);
+
+/* An HTTP method of the one table (proto_methods.c). */
+struct fl_http_method {
+	const char *name;	/* "GET", "PROPFIND" */
+	size_t len;		/* strlen(name) */
+	bool standard;		/* RFC 9110 or PATCH: kept in overflow operations */
+};
+
+/*
+ * fl_http_methods - the registered methods faultline takes for HTTP,
+ * standard ones first: detection, resynchronisation and the aggregator
+ * all read this table. fl_http_nmethods entries.
+ */
+extern const struct fl_http_method fl_http_methods[];
+extern const size_t fl_http_nmethods;
+
+/* fl_http_method_find() - the method @s (@n bytes, exact case), or NULL. */
+const struct fl_http_method *fl_http_method_find(const char *s, size_t n);
 
 #endif /* FAULTLINE_PROTO_H */

@@ -600,25 +600,17 @@ static void lose(struct fl_parser *p, struct http_side *s, enum fl_side sd,
 	fl_line_reset(&s->line);
 }
 
-/*
- * Methods a resynchronising request side accepts (registered ones): any
- * token would also take the tail of a cut request line ("ETE /x") for a
- * new request, and pair its response wrongly.
- */
-static const char *const resync_methods[] = {
-	"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT",
-	"TRACE", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK",
-	"UNLOCK", "REPORT", "SEARCH", "MKCALENDAR", "ACL", "PURGE", "QUERY",
-};
-
 /* Could @d start a message of @sd? Short input that could be one counts. */
 static bool looks_like_start(enum fl_side sd, const uint8_t *d, size_t n)
 {
 	if (sd == FL_SIDE_RESPONSE)
 		return !memcmp(d, "HTTP/1.", n < 7 ? n : 7);
-	for (size_t i = 0; i < sizeof(resync_methods) / sizeof(resync_methods[0]); i++) {
-		const char *m = resync_methods[i];
-		size_t ml = strlen(m);
+	/* registered methods only (fl_http_methods): any token would also
+	 * take the tail of a cut request line ("ETE /x") for a new request,
+	 * and pair its response wrongly */
+	for (size_t i = 0; i < fl_http_nmethods; i++) {
+		const char *m = fl_http_methods[i].name;
+		size_t ml = fl_http_methods[i].len;
 
 		if (n <= ml) {
 			if (!memcmp(d, m, n))

@@ -32,6 +32,7 @@ AGENT_SRC=${FL_AGENT:-$ROOT/build/faultline-agent}
 GATECTL_SRC=${FL_GATECTL:-$ROOT/build/gatectl}
 CONNHOLD=$ROOT/build/tools/bench/connhold
 GENGRAPH=$ROOT/build/tools/bench/gengraph
+FLOOR=$ROOT/build/tools/bench/floor
 
 NGINX_PORT=18480
 REDIS_PORT=18479
@@ -54,7 +55,7 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 case "$PAIRS" in '' | *[!0-9]*) die "BENCH_PAIRS must be a number" ;; esac
 case "$DUR" in '' | *[!0-9]*) die "BENCH_DURATION must be a number" ;; esac
 [ "$PAIRS" -ge 3 ] || die "BENCH_PAIRS must be at least 3"
-for f in "$AGENT_SRC" "$GATECTL_SRC" "$CONNHOLD" "$GENGRAPH"; do
+for f in "$AGENT_SRC" "$GATECTL_SRC" "$CONNHOLD" "$GENGRAPH" "$FLOOR"; do
 	[ -x "$f" ] || die "$f not built (run: make all bench-tools, or sudo make bench)"
 done
 for c in wrk redis-benchmark redis-server nginx hyperfine tcplife taskset stdbuf ss bpftool; do
@@ -66,7 +67,7 @@ done
 WORK=$(mktemp -d /tmp/faultline-bench.XXXXXX)
 chmod 755 "$WORK"	# nginx workers (nobody) and postgres read in here
 mkdir -p "$WORK/logs" "$WORK/db" "$WORK/bin" "$WORK/overhead" "$WORK/pipeline" \
-	"$WORK/memory" "$WORK/gate"
+	"$WORK/memory" "$WORK/gate" "$WORK/floor"
 
 # shellcheck source=../tools/lib/servers.sh
 . "$ROOT/tools/lib/servers.sh"
@@ -332,13 +333,16 @@ for p in json.load(sys.stdin):
 # profile_live WL: one more agent run of WL, not counted in the overhead
 # table, with kernel.bpf_stats_enabled=1 (the time spent in each BPF
 # program) and a system-wide perf record (where both CPUs' time goes).
+# With COLLECTOR (socket|syscall) the agent runs that path, tagged
+# WL-profile-COLLECTOR: the per-program ns of both paths side by side.
 profile_live() {
-	local wl=$1 tag=$1-profile d=$WORK/overhead
+	local wl=$1 path=${2:-} tag=$1-profile d=$WORK/overhead
 	command -v perf >/dev/null && command -v bpftool >/dev/null || return 0
-	say "overhead: $wl: one profiled agent run (BPF run-time stats, perf record -a)"
+	[ -n "$path" ] && tag=$tag-$path
+	say "overhead: $wl: one profiled agent run${path:+ ($path collector)} (BPF run-time stats, perf record -a)"
 	BPF_STATS_WAS=$(cat /proc/sys/kernel/bpf_stats_enabled)
 	echo 1 >/proc/sys/kernel/bpf_stats_enabled
-	agent_start "$tag"
+	agent_start "$tag" ${path:+--collector "$path"}
 	LOAD_WRAP=(perf record -q -a -g -F 499 -o "$d/$tag.perf.data" --)
 	run_one "$wl" "$tag"
 	LOAD_WRAP=()
@@ -384,7 +388,34 @@ overhead() {
 				esac
 			done
 		done
-		case $wl in nginx-small | redis-p1) profile_live "$wl" ;; esac
+		case $wl in nginx-small | redis-p1) profile_live "$wl"; profile_live "$wl" syscall ;; esac
+	done
+}
+
+# ---------------------------------------------------------------- 0. floor
+# floor: what the hook points alone cost nginx-small (issue 13): PAIRS
+# rounds of no BPF, the socket path's hooks and the syscall path's hooks,
+# each program only counting (tools/bench/floor). Not the agent.
+floor() {
+	local r cond tag
+	say "floor: nginx-small, $PAIRS rounds of none, empty socket hooks, empty syscall hooks"
+	load nginx-small 2 "$WORK/floor/warmup.out"
+	for ((r = 1; r <= PAIRS; r++)); do
+		for cond in none socket syscall; do
+			tag=nginx-small-$r-$cond
+			if [ "$cond" != none ]; then
+				fl_start_cmd "floor-$tag" "$WORK/logs" --signal INT --timeout 30 \
+					--ready-text 'floor: ready' -- "$FLOOR" "$cond" ||
+					die "floor $cond did not start (log: $WORK/logs/floor-$tag.log)"
+				FLOOR_PID=$FL_LAST_PID
+			fi
+			load nginx-small "$DUR" "$WORK/floor/$tag.out" ||
+				die "floor run $tag failed (output: $WORK/floor/$tag.out)"
+			if [ "$cond" != none ]; then
+				kill -INT "$FLOOR_PID" 2>/dev/null || true
+				wait "$FLOOR_PID" 2>/dev/null || true
+			fi
+		done
 	done
 }
 
@@ -555,6 +586,7 @@ gate() {
 say "work folder $WORK"
 machine_info
 servers_start
+floor
 overhead
 pipeline_nginx
 fl_stop_all		# nginx and redis of the overhead runs

@@ -34,6 +34,7 @@
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define EINPROGRESS 115
+#define ECONNRESET 104
 #define MSG_PEEK 2
 #define TCP_SYN_SENT 2
 #define TCP_CLOSE 7
@@ -47,6 +48,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 capture_len = FL_CAPTURE_DEFAULT; /* bytes per syscall */
 const volatile __u32 self_tgid = 0;		       /* the agent: ignored */
 const volatile __u32 netns_mode = FL_NETNS_ALL;	       /* enum fl_netns_mode */
+const volatile __u8 sock_path = 0;	/* 1: the socket path is loaded (see below) */
+const volatile __u8 no_paths = 0;	/* 1: --no-paths: mirrors' requests unneeded */
 
 enum inflight_op {
 	OP_CONNECT = 1,
@@ -71,6 +74,8 @@ struct ssl_call {
 	__u64 outlen;		/* size_t * of the _ex variants, else 0 */
 	__u64 ts;		/* entry timestamp, ns */
 	__u8 dir;		/* enum fl_direction, or SSL_DIR_NONE */
+	__u8 nested;		/* socket path: a socket was read or written
+				   inside it (else the SSL uses memory BIOs) */
 };
 
 struct ssl_key {
@@ -81,10 +86,21 @@ struct ssl_key {
 
 /* The socket an SSL object reads and writes, learned from a nested syscall. */
 struct ssl_conn {
-	__u64 gen;		/* fl_conn_info.gen: a reused fd is another socket */
+	__u64 gen;		/* fl_conn_info.gen (syscall path) or the connection
+				   id (socket path): a reused fd is another socket */
 	__s32 fd;
-	__u32 pad;
+	__u8 role;		/* socket path: enum fl_role of the socket */
+	__u8 mflags;		/* socket path: SSL_M_* */
+	__u16 pad;
+	__u64 tls_bytes[2];	/* socket path: plaintext offsets per direction */
 };
+
+#define SSL_M_MIRROR 1		/* a mirrored server end whose client's plaintext
+				   is read too: not copied (see the socket path) */
+#define SSL_M_ALL 2		/* ... and its requests are not needed either */
+#define SSL_M_CHECKED 4		/* its first request bytes were looked at */
+#define SSL_M_NESTED 8		/* mapped by socket I/O nested in its calls (a
+				   socket BIO): what memory-BIO guesses never move */
 
 struct stage_buf {
 	struct fl_data_event ev;
@@ -233,18 +249,11 @@ static __always_inline bool netns_tracked(const struct sock *sk)
 	return netns_mode == FL_NETNS_ONLY ? listed : !listed;
 }
 
-/* Fill @t from a TCP socket; false if @sock is not AF_INET/6 stream. */
-static __always_inline bool sock_tuple(struct socket *sock, struct fl_tuple *t)
+/* Fill @t from TCP socket @sk; false if it is not AF_INET/6. */
+static __always_inline bool sk_fill_tuple(struct sock *sk, struct fl_tuple *t)
 {
-	struct sock *sk;
-	__u16 family;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
-	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
-		return false;
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
-		return false;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family == AF_INET) {
 		__u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
 		__u32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
@@ -263,6 +272,19 @@ static __always_inline bool sock_tuple(struct socket *sock, struct fl_tuple *t)
 	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	return true;
+}
+
+/* Fill @t from a TCP socket; false if @sock is not AF_INET/6 stream. */
+static __always_inline bool sock_tuple(struct socket *sock, struct fl_tuple *t)
+{
+	struct sock *sk;
+
+	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
+		return false;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return false;
+	return sk_fill_tuple(sk, t);
 }
 
 /*
@@ -557,15 +579,24 @@ int tp_sched_process_exit(void *ctx)
 	return 0;
 }
 
-/* A new program image: the agent looks for TLS libraries to attach to. */
+__noinline int fl_exec_env(__u32 tgid);
+
+/*
+ * A new program image: the agent looks for TLS libraries to attach to, and
+ * takes the service name from its environment now, before the program can
+ * overwrite it with a process title (redis-server, nginx, PostgreSQL):
+ * FL_EV_PROC_ENV first, so the agent has it when it handles the exec.
+ */
 SEC("tracepoint/sched/sched_process_exec")
-int tp_sched_process_exec(void *ctx)
+int ev_process_exec(void *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
 	if (tgid == self_tgid)
 		return 0;
-	exec_drop_closed(tgid);
+	if (!sock_path)
+		exec_drop_closed(tgid);
+	fl_exec_env(tgid);
 	emit_conn(FL_EV_PROC_EXEC, bpf_ktime_get_ns(), tgid, -1, 0, 0,
 		  NULL, 0, NULL);
 	return 0;
@@ -625,6 +656,12 @@ static __always_inline int epoll_waiter(void)
  * exit: then the thread's in-flight connect on this very socket names the
  * owner. Later (a non-blocking connect that returned EINPROGRESS) the owner
  * is unknown in softirq context and userspace matches the 4-tuple.
+ *
+ * Also a connection reset by its peer: any state -> CLOSE with sk_err
+ * ECONNRESET (tcp_reset() sets it before tcp_done()), reported the same way
+ * without an owner; userspace counts it on the client end it finds by the
+ * 4-tuple (status conn_reset) and ignores a server end's. A reset this end
+ * sends sets no sk_err: not reported.
  */
 SEC("tracepoint/sock/inet_sock_set_state")
 int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
@@ -635,12 +672,15 @@ int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	__u32 tgid = 0;
 	int err, fd = -1;
 
-	if (ctx->protocol != IPPROTO_TCP || ctx->oldstate != TCP_SYN_SENT ||
-	    ctx->newstate != TCP_CLOSE ||
-	    !netns_tracked((const struct sock *)ctx->skaddr))
+	if (ctx->protocol != IPPROTO_TCP || ctx->newstate != TCP_CLOSE)
+		return 0;
+	if (ctx->oldstate != TCP_SYN_SENT &&
+	    BPF_CORE_READ((struct sock *)ctx->skaddr, sk_err) != ECONNRESET)
+		return 0;
+	if (!netns_tracked((const struct sock *)ctx->skaddr))
 		return 0;
 	in = bpf_map_lookup_elem(&inflight, &id);
-	if (in && in->op == OP_CONNECT) {
+	if (in && in->op == OP_CONNECT && ctx->oldstate == TCP_SYN_SENT) {
 		struct socket *sock = fd_socket(in->fd);
 		if (sock && (void *)BPF_CORE_READ(sock, sk) == ctx->skaddr) {
 			tgid = id >> 32;
@@ -835,6 +875,39 @@ static __always_inline struct stage_buf *stage_get(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&stage, &zero);
+}
+
+/*
+ * The environment block of the current task, just exec'd (@tgid), as an
+ * FL_EV_PROC_ENV event: its first FL_CAPTURE_MAX bytes. Returns 0.
+ */
+__noinline int fl_exec_env(__u32 tgid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct stage_buf *s = stage_get();
+	__u64 start, end, cap;
+
+	if (!s)
+		return 0;
+	start = BPF_CORE_READ(task, mm, env_start);
+	end = BPF_CORE_READ(task, mm, env_end);
+	if (!start || end <= start)
+		return 0;
+	cap = bound(end - start, FL_CAPTURE_MAX);
+	if (bpf_probe_read_user(s->payload, cap, (void *)start))
+		cap = 0;
+	__builtin_memset(&s->ev.hdr, 0, sizeof(s->ev.hdr));
+	s->ev.hdr.ts_ns = bpf_ktime_get_ns();
+	s->ev.hdr.cid.tgid = tgid;
+	s->ev.hdr.cid.fd = -1;
+	s->ev.hdr.tid = (__u32)bpf_get_current_pid_tgid();
+	s->ev.hdr.type = FL_EV_PROC_ENV;
+	s->ev.offset = 0;
+	s->ev.orig_len = end - start > 0x7fffffff ? 0x7fffffff : end - start;
+	s->ev.cap_len = cap;
+	if (bpf_ringbuf_output(&events, s, sizeof(s->ev) + cap, 0))
+		count(FL_CNT_RINGBUF_DROPS);
+	return 0;
 }
 
 /*
@@ -1123,6 +1196,957 @@ SYS_EXIT(epoll_wait, SC_EPOLL)
 SYS_EXIT(epoll_pwait, SC_EPOLL)
 SYS_EXIT(epoll_pwait2, SC_EPOLL)
 
+/* ==== the socket path ==================================================== */
+
+/*
+ * The default where the kernel has them (Linux 6.3+): tp_btf programs on
+ * the socket-layer tracepoints, no syscall tracepoint at all. An attached
+ * syscalls:* tracepoint puts every task of the node on the syscall slow
+ * path (syscall_regfunc() sets the work flag on all threads): about 10 %
+ * of nginx's throughput here with programs that do nothing (issue 13).
+ *
+ *  - sock_send_length / sock_recv_length fire inside sock_sendmsg() and
+ *    sock_recvmsg(), in the calling task, for read/write, readv/writev,
+ *    send*, recv*, each message of sendmmsg/recvmmsg, and sendfile/splice
+ *    to a socket. The socket is the argument; the user buffer comes from
+ *    the registers saved at syscall entry (orig_ax names the syscall).
+ *  - inet_sock_set_state gives the lifecycle: CLOSE -> SYN_SENT in
+ *    connect() (the owner), the server child at SYN_RECV, failed connects,
+ *    and every end (a full TCP socket always leaves through TCP_CLOSE).
+ *  - Per-socket state lives in socket storage, so forked children, dup()
+ *    and SCM_RIGHTS-passed sockets are followed with no fd walk; the
+ *    connection is its id (fl_conn_id.gen, fd FL_CID_SOCK), not an fd.
+ */
+
+#define O_NONBLOCK 04000
+#define RCV_SHUTDOWN 1
+#define PF_KTHREAD 0x00200000
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_RECV 3
+
+/* x86-64 syscall numbers, from orig_ax */
+#define NR_read 0
+#define NR_write 1
+#define NR_readv 19
+#define NR_writev 20
+#define NR_sendfile 40
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_splice 275
+#define NR_recvmmsg 299
+#define NR_sendmmsg 307
+#define MSG_WAITFORONE 0x10000
+#define MSG_DONTWAIT 0x40
+
+enum sk_flag {
+	SK_F_OPENED = 1,	/* FL_EV_CONN_OPEN sent (at the first data) */
+	SK_F_TLS = 2,		/* a TLS library used it: syscall bytes are ciphertext */
+	SK_F_MIRROR = 4,	/* a server end whose client end is traced here */
+	SK_F_MIRROR_ALL = 8,	/* ... whose requests are not needed either */
+	SK_F_CHECKED = 16,	/* the mirror's first request bytes were looked at */
+	SK_F_CLIENT_KEY = 32,	/* its 4-tuple is in `clients` */
+	SK_F_JOINED = 64,	/* existed before the agent: first seen mid-life */
+	SK_F_SEQ = 128,		/* rcv_seq is known */
+	SK_F_FIN = 256,		/* rcv_seq is past the peer's FIN */
+	SK_F_QUIET = 512,	/* a mirror of a process with no client socket:
+				   its responses are not sent (see sk_data) */
+	SK_F_NB_CHECKED = 1024,	/* SK_F_NB is known */
+	SK_F_NB = 2048,		/* its file is O_NONBLOCK */
+	SK_F_IGNORED = 4096,	/* of a network namespace not traced (--netns,
+				   --exclude-netns): decided once, at creation */
+};
+
+/* Socket storage of a TCP socket the collector has seen. */
+struct sk_state {
+	__u64 id;		/* fl_conn_id.gen: unique per connection */
+	__u64 bytes[2];		/* bytes moved per fl_direction */
+	__u32 owner;		/* tgid that connected, or first moved bytes */
+	__u8 role;		/* enum fl_role */
+	__u8 pad;
+	__u16 flags;		/* enum sk_flag */
+	__u32 rcv_seq;		/* tcp copied_seq after the bytes counted in
+				   bytes[FL_DIR_INGRESS]: what a read that the
+				   hooks do not see (splice from the socket)
+				   skipped shows as a jump of copied_seq */
+	__u32 quiet_gen;	/* outbound_gen when SK_F_QUIET was decided */
+	char comm[16];		/* the owner's, for events outside its context */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sk_state);
+} sk_states SEC(".maps");
+
+/* Per-thread state of the socket path. */
+struct task_state {
+	__u64 mmsg_vec;		/* the mmsghdr array of its sendmmsg/recvmmsg */
+	__u32 mmsg_idx;		/* ... the message the next event is */
+	__u32 mmsg_vlen;	/* ... the messages of that call */
+	__u8 evloop;		/* FL_EV_THREAD_EVLOOP sent */
+	__u8 rd_role;		/* last_rd's role */
+	__u8 rd_mflags;		/* last_rd's SSL_M_MIRROR|SSL_M_ALL */
+	__u8 pad;
+	__u64 last_rd;		/* memory BIOs: the connection this thread last
+				   read outside an SSL call (its ciphertext feeds
+				   the next SSL_read), 0 once an SSL call took it */
+	__u64 pending_ssl;	/* memory BIOs: an SSL object whose last call
+				   wrote no socket: its output goes out with the
+				   thread's next socket write */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_state);
+} task_states SEC(".maps");
+
+/* A traced client's 4-tuple, local end first (recorded when it connects). */
+struct client_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+};
+
+struct client_val {
+	__u8 tls;		/* its TLS plaintext is read (an SSL object mapped) */
+};
+
+/* Clients traced on this node: their server ends are mirrors. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FL_MAX_CONNS);
+	__type(key, struct client_key);
+	__type(value, struct client_val);
+} clients SEC(".maps");
+
+/*
+ * Processes with a client socket (they make outbound calls): a mirror of
+ * any other process feeds no call path, so it sends nothing but its byte
+ * totals. `outbound_gen` moves when one is added: mirrors decide again.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);		/* tgid */
+	__type(value, __u8);
+} procs_out SEC(".maps");
+
+__u32 outbound_gen = 1;
+
+static __always_inline void note_outbound(__u32 tgid)
+{
+	__u8 one = 1;
+
+	if (!bpf_map_update_elem(&procs_out, &tgid, &one, BPF_NOEXIST))
+		__sync_fetch_and_add(&outbound_gen, 1);
+}
+
+/* Connection ids of the socket path: a counter, never reused. */
+__u64 next_conn_id = 0;
+
+static __always_inline bool sk_is_tcp(const struct sock *sk)
+{
+	__u16 family = sk->__sk_common.skc_family;
+
+	return sk->sk_protocol == IPPROTO_TCP && sk->sk_type == SOCK_STREAM &&
+	       (family == AF_INET || family == AF_INET6);
+}
+
+/* The 4-tuple of @sk, local end first, as `clients` keys it. */
+static __always_inline void sk_client_key(struct sock *sk,
+					  struct client_key *k, bool reverse)
+{
+	struct fl_tuple t = {};
+	sk_fill_tuple(sk, &t);
+	if (!reverse) {
+		__builtin_memcpy(k->saddr, t.saddr, 16);
+		__builtin_memcpy(k->daddr, t.daddr, 16);
+		k->sport = t.sport;
+		k->dport = t.dport;
+	} else {
+		__builtin_memcpy(k->saddr, t.daddr, 16);
+		__builtin_memcpy(k->daddr, t.saddr, 16);
+		k->sport = t.dport;
+		k->dport = t.sport;
+	}
+}
+
+/* A new connection on @sk (storage @st), owned by @owner. */
+static __always_inline void sk_state_init(struct sk_state *st, __u8 role,
+					  __u32 owner, __u16 flags)
+{
+	st->id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
+	st->bytes[0] = st->bytes[1] = 0;
+	st->owner = owner;
+	st->role = role;
+	st->flags = flags;
+	if (owner)
+		bpf_get_current_comm(st->comm, sizeof(st->comm));
+}
+
+/* A lifecycle event of socket @sk (@st): open, close, failure. */
+static __always_inline void sk_emit_conn(__u8 type, struct sock *sk,
+					 const struct sk_state *st, int err)
+{
+	struct fl_conn_event *e;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(FL_CNT_RINGBUF_DROPS);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->hdr.cid.tgid = st->owner;
+	e->hdr.cid.fd = FL_CID_SOCK;
+	e->hdr.cid.gen = st->id;
+	e->hdr.tid = (__u32)bpf_get_current_pid_tgid();
+	e->hdr.type = type;
+	e->hdr.role = st->role;
+	sk_fill_tuple(sk, &e->tuple);
+	e->err = err;
+	e->flags = (st->flags & SK_F_JOINED ? FL_CONN_F_JOINED : 0) |
+		   (st->flags & SK_F_MIRROR ? FL_CONN_F_MIRROR : 0);
+	__builtin_memcpy(e->comm, st->comm, sizeof(e->comm));
+	e->bytes[0] = st->bytes[0];
+	e->bytes[1] = st->bytes[1];
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+}
+
+static __always_inline __u32 sk_copied_seq(struct sock *sk)
+{
+	return BPF_CORE_READ((struct tcp_sock *)sk, copied_seq);
+}
+
+/*
+ * Bytes the process took from @sk without a hook seeing them (splice from
+ * the socket; tcp_read_sock users): a data event without payload
+ * (FL_SRC_SPLICE), so the stream offsets stay exact and userspace skips
+ * them as a gap of known size. @now: copied_seq before the bytes of the
+ * read being counted.
+ */
+static __always_inline void sk_ingress_gap(struct sock *sk, struct sk_state *st,
+					   __u32 now)
+{
+	struct fl_data_event *e;
+	__u32 gap;
+
+	if (!(st->flags & SK_F_SEQ)) {
+		st->rcv_seq = now;
+		st->flags |= SK_F_SEQ;
+		return;
+	}
+	gap = now - st->rcv_seq;
+	/* a read that reaches the FIN takes its sequence number too */
+	if (gap && !(st->flags & SK_F_FIN) &&
+	    (BPF_CORE_READ(sk, sk_shutdown) & RCV_SHUTDOWN)) {
+		st->flags |= SK_F_FIN;
+		gap--;
+	}
+	st->rcv_seq = now;
+	if (!gap || gap > 0x7fffffff)
+		return;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(FL_CNT_RINGBUF_DROPS);
+		return;
+	}
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->hdr.cid.tgid = st->owner;
+	e->hdr.cid.fd = FL_CID_SOCK;
+	e->hdr.cid.gen = st->id;
+	e->hdr.tid = (__u32)bpf_get_current_pid_tgid();
+	e->hdr.type = FL_EV_DATA;
+	e->hdr.role = st->role;
+	e->hdr.dir = FL_DIR_INGRESS |
+		     (st->flags & SK_F_MIRROR ? FL_DIR_F_MIRROR : 0);
+	e->hdr.source = FL_SRC_SPLICE;
+	e->offset = __sync_fetch_and_add(&st->bytes[FL_DIR_INGRESS], gap);
+	e->orig_len = gap;
+	e->cap_len = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * The lifecycle of TCP sockets. Runs in the connecting task for SYN_SENT,
+ * in softirq for most other transitions: the owner comes from the storage.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(sk_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	struct sk_state *st;
+	struct client_key k = {};
+	struct client_val cv = {};
+	__u32 tgid;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	if (newstate == TCP_SYN_SENT) {
+		tgid = bpf_get_current_pid_tgid() >> 32;
+		if (tgid == self_tgid)
+			return 0;
+		st = bpf_sk_storage_get(&sk_states, sk, 0,
+					BPF_SK_STORAGE_GET_F_CREATE);
+		if (!st) {
+			count(FL_CNT_CONN_MAP_FULL);
+			return 0;
+		}
+		/* the netns filter: one lookup here, none per event */
+		if (!netns_tracked(sk)) {
+			st->flags = SK_F_IGNORED;
+			return 0;
+		}
+		sk_state_init(st, FL_ROLE_CLIENT, tgid, 0);
+		note_outbound(tgid);
+		return 0;
+	}
+	if (newstate == TCP_SYN_RECV) {
+		if (oldstate == TCP_SYN_SENT)
+			return 0; /* a simultaneous open: still the client */
+		/* the child of a listener, created in softirq: its owner is
+		 * the process that first moves its bytes */
+		st = bpf_sk_storage_get(&sk_states, sk, 0,
+					BPF_SK_STORAGE_GET_F_CREATE);
+		if (!st) {
+			count(FL_CNT_CONN_MAP_FULL);
+			return 0;
+		}
+		sk_state_init(st, FL_ROLE_SERVER, 0,
+			      netns_tracked(sk) ? 0 : SK_F_IGNORED);
+		return 0;
+	}
+	st = bpf_sk_storage_get(&sk_states, sk, 0, 0);
+	if (!st || (st->flags & SK_F_IGNORED))
+		return 0;
+	if (newstate == TCP_ESTABLISHED) {
+		/* the first byte the process will read */
+		st->rcv_seq = sk_copied_seq(sk);
+		st->flags |= SK_F_SEQ;
+	}
+	if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_SENT &&
+	    st->role == FL_ROLE_CLIENT) {
+		/* a server end on this node with this tuple is a mirror */
+		sk_client_key(sk, &k, false);
+		if (!bpf_map_update_elem(&clients, &k, &cv, BPF_ANY))
+			st->flags |= SK_F_CLIENT_KEY;
+		/* a client is opened when it connects (its owner is known),
+		 * as on the syscall path; a server end at its first bytes */
+		st->flags |= SK_F_OPENED;
+		sk_emit_conn(FL_EV_CONN_OPEN, sk, st, 0);
+		return 0;
+	}
+	if (newstate != TCP_CLOSE)
+		return 0;
+	if (oldstate == TCP_SYN_SENT) {
+		int err = sk->sk_err;
+		sk_emit_conn(FL_EV_CONN_FAIL, sk, st,
+			     err ? -err : -111 /* ECONNREFUSED */);
+	} else if (st->flags & SK_F_OPENED) {
+		/* a last body spliced out before the end (a mirror's unsent
+		 * bytes are not one: its client end has them) */
+		if (!(st->flags & SK_F_MIRROR))
+			sk_ingress_gap(sk, st, sk_copied_seq(sk));
+		sk_emit_conn(FL_EV_CONN_CLOSE, sk, st, 0);
+	}
+	if (st->flags & SK_F_CLIENT_KEY) {
+		sk_client_key(sk, &k, false);
+		bpf_map_delete_elem(&clients, &k);
+	}
+	/* tcp_disconnect() may connect it again: a new connection then */
+	st->flags = 0;
+	return 0;
+}
+
+/* First data on @sk in this task: it is opened now (and named by it). */
+static __always_inline void sk_open(struct sock *sk, struct sk_state *st,
+				    __u32 tgid)
+{
+	struct client_key k = {};
+
+	if (!st->owner) {
+		st->owner = tgid;
+		bpf_get_current_comm(st->comm, sizeof(st->comm));
+	}
+	if (st->role == FL_ROLE_SERVER) {
+		sk_client_key(sk, &k, true);
+		if (bpf_map_lookup_elem(&clients, &k))
+			st->flags |= SK_F_MIRROR | (no_paths ? SK_F_MIRROR_ALL : 0);
+	}
+	st->flags |= SK_F_OPENED;
+	sk_emit_conn(FL_EV_CONN_OPEN, sk, st, 0);
+}
+
+/*
+ * TLS on the socket path. An SSL object is mapped to its socket by the
+ * socket I/O of its calls: the read or write nested in SSL_read/SSL_write
+ * (OpenSSL on a socket BIO), or, for memory BIOs (node, and any runtime
+ * that moves the ciphertext itself), the thread's socket read just before
+ * an SSL call that did no socket I/O (its input) and the thread's next
+ * socket write after one (its output). Each such pairing confirms or moves
+ * the mapping, so a wrong guess lasts one call at most.
+ */
+
+/*
+ * Threads that may be using memory BIOs: set once an SSL call did no socket
+ * I/O. While 0 a socket read costs no task-storage lookup for them.
+ */
+__u32 bio_seen = 0;
+/* Threads with a pending_ssl (see task_state): while 0, no lookup. */
+__s64 bio_pending = 0;
+
+/* Map SSL object @skey to socket @sk (@st): its syscall bytes are ciphertext. */
+static __always_inline void ssl_map_sk(struct sock *sk, struct sk_state *st,
+				       const struct ssl_key *skey, __u8 nested)
+{
+	struct ssl_conn *m, v = {};
+	struct client_key k = {};
+	struct client_val cv = { .tls = 1 }, *peer;
+
+	m = bpf_map_lookup_elem(&ssl_conns, skey);
+	if (m && m->gen != st->id && (m->mflags & SSL_M_NESTED) && !nested)
+		return;	/* a guess never moves what a nested call showed */
+	if (!(st->flags & SK_F_TLS) && (st->flags & SK_F_CLIENT_KEY)) {
+		/* its server end, a mirror, need not copy the plaintext */
+		sk_client_key(sk, &k, false);
+		bpf_map_update_elem(&clients, &k, &cv, BPF_ANY);
+	}
+	st->flags |= SK_F_TLS;
+	if (m && m->gen == st->id) {
+		m->mflags |= nested;
+		return;
+	}
+	v.gen = st->id;
+	v.mflags = nested;
+	v.fd = FL_CID_SOCK;
+	v.role = st->role;
+	if (st->flags & SK_F_MIRROR) {
+		sk_client_key(sk, &k, true);
+		peer = bpf_map_lookup_elem(&clients, &k);
+		if (peer && peer->tls)
+			v.mflags |= SSL_M_MIRROR |
+				    (st->flags & SK_F_MIRROR_ALL ? SSL_M_ALL : 0);
+	}
+	bpf_map_update_elem(&ssl_conns, skey, &v, BPF_ANY);
+}
+
+/*
+ * Inside an SSL call of this thread, a socket's bytes are ciphertext and
+ * name the SSL object's socket. Outside one, a socket an SSL object used
+ * before carries alerts or a renegotiation; a write after a memory-BIO SSL
+ * call carries that call's output. True: the bytes are not emitted.
+ */
+static __always_inline bool sk_tls_ciphertext(struct sock *sk,
+					      struct sk_state *st, __u64 id,
+					      __u8 dir)
+{
+	struct ssl_call *sc;
+	struct ssl_key skey = { .tgid = id >> 32 };
+	struct task_state *ts;
+
+	if (ssl_inflight && (sc = bpf_map_lookup_elem(&ssl_calls, &id))) {
+		sc->nested = 1;
+		skey.ssl = sc->ssl;
+		ssl_map_sk(sk, st, &skey, SSL_M_NESTED);
+		return true;
+	}
+	if (!bio_seen)
+		return st->flags & SK_F_TLS;
+	ts = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts)
+		return st->flags & SK_F_TLS;
+	if (dir == FL_DIR_INGRESS) {
+		/* what the next SSL call of this thread may decrypt */
+		ts->last_rd = st->id;
+		ts->rd_role = st->role;
+		ts->rd_mflags = 0;
+		if (st->flags & SK_F_MIRROR) {
+			struct client_key k = {};
+			struct client_val *peer;
+
+			sk_client_key(sk, &k, true);
+			peer = bpf_map_lookup_elem(&clients, &k);
+			if (peer && peer->tls)
+				ts->rd_mflags = SSL_M_MIRROR |
+					(st->flags & SK_F_MIRROR_ALL ? SSL_M_ALL : 0);
+		}
+	} else if (ts->pending_ssl &&
+		   ((st->flags & SK_F_TLS) || !st->bytes[FL_DIR_EGRESS])) {
+		/* a socket that has carried plaintext is not taken */
+		skey.ssl = ts->pending_ssl;
+		ts->pending_ssl = 0;
+		__sync_fetch_and_add(&bio_pending, -1);
+		ssl_map_sk(sk, st, &skey, 0);
+		return st->flags & SK_F_TLS;
+	}
+	return st->flags & SK_F_TLS;
+}
+
+/*
+ * The end of SSL call @sc that did no socket I/O (memory BIOs): its input
+ * came from the thread's last socket read, its output goes with the next
+ * socket write. Before any plaintext is emitted for it.
+ */
+static __always_inline void ssl_bio_call(__u64 id, const struct ssl_call *sc)
+{
+	struct ssl_key skey = { .tgid = id >> 32, .ssl = sc->ssl };
+	struct task_state *ts;
+	struct ssl_conn *m, v = {};
+
+	m = bpf_map_lookup_elem(&ssl_conns, &skey);
+	if (m && (m->mflags & SSL_M_NESTED))
+		return;	/* a socket BIO served this call from its buffer */
+	if (!bio_seen)
+		bio_seen = 1;
+	ts = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts)
+		return;
+	if (ts->last_rd && sc->dir != FL_DIR_EGRESS) {
+		if (m && m->gen == ts->last_rd) {
+			/* its client's plaintext may be known only now */
+			m->mflags |= ts->rd_mflags;
+		} else {
+			v.gen = ts->last_rd;
+			v.fd = FL_CID_SOCK;
+			v.role = ts->rd_role;
+			v.mflags = ts->rd_mflags;
+			bpf_map_update_elem(&ssl_conns, &skey, &v, BPF_ANY);
+		}
+	}
+	ts->last_rd = 0;
+	if (sc->dir == FL_DIR_INGRESS)
+		return; /* SSL_read: its output, if any, is rare */
+	if (!ts->pending_ssl)
+		__sync_fetch_and_add(&bio_pending, 1);
+	ts->pending_ssl = sc->ssl;
+}
+
+/*
+ * A thread that reads requests from a non-blocking server socket serves
+ * connections as they become ready (nginx, node, Go): the agent must not
+ * tie the requests it makes to the request it read last. Told once per
+ * thread. Replaces the epoll_wait hooks of the syscall path.
+ */
+static __always_inline void sk_evloop_mark(struct sock *sk, struct sk_state *st,
+					   __u64 id)
+{
+	struct task_state *ts;
+
+	if (!(st->flags & SK_F_NB_CHECKED)) {
+		/* looked at once: set at accept (accept4's SOCK_NONBLOCK) or
+		 * before the first read */
+		struct file *f = BPF_CORE_READ(sk, sk_socket, file);
+
+		st->flags |= SK_F_NB_CHECKED;
+		if (f && (BPF_CORE_READ(f, f_flags) & O_NONBLOCK))
+			st->flags |= SK_F_NB;
+	}
+	if (!(st->flags & SK_F_NB))
+		return;
+	ts = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts || ts->evloop)
+		return;
+	ts->evloop = 1;
+	emit_conn(FL_EV_THREAD_EVLOOP, bpf_ktime_get_ns(), id >> 32, -1, 0, 0,
+		  NULL, 0, NULL);
+}
+
+/* Looks like the start of an HTTP/1 request (a method, not "PRI "). */
+static __always_inline bool http1_start(const __u8 *p, __u64 n)
+{
+	if (n < 4 || p[0] < 'A' || p[0] > 'Z')
+		return false;
+	return !(p[0] == 'P' && p[1] == 'R' && p[2] == 'I' && p[3] == ' ');
+}
+
+#define SKE_NOCOPY (1u << 8)	/* sk_emit_data(): count, do not copy */
+#define SKE_CHECK (1u << 9)	/* ... and say whether it looks like HTTP/1 */
+
+/* Message @idx of the mmsghdr array at @vec: copy from its iovec. */
+static __always_inline __u64 copy_mmsg(struct stage_buf *s, __u64 vec,
+				       __u32 idx, __u64 len)
+{
+	struct mmsghdr m;
+	__u64 cap = capture_len;
+
+	if (idx >= FL_MAX_MMSG)
+		return 0; /* counted, not copied (as on the syscall path) */
+	if (bpf_probe_read_user(&m, sizeof(m),
+				(void *)(vec + idx * sizeof(m)))) {
+		count(FL_CNT_READ_FAILED);
+		return 0;
+	}
+	if (len < cap)
+		cap = len;
+	return copy_iov(s, (__u64)m.msg_hdr.msg_iov, (__u32)m.msg_hdr.msg_iovlen,
+			bound(cap, FL_CAPTURE_MAX), FL_MAX_MMSG_IOV);
+}
+
+/*
+ * The message of the current sendmmsg/recvmmsg this event is: messages
+ * come in order, one event each, so the thread counts them (task storage)
+ * and starts again at a new array or after the last message of one. A
+ * recvmmsg(MSG_WAITFORONE) adds MSG_DONTWAIT after its first message,
+ * which tells the first one apart. Not exact after a call that stopped
+ * early on the same array: then the payload may be another message's
+ * (the stream offsets stay exact).
+ */
+static __always_inline __u32 mmsg_index(__u64 vec, __u64 vlen, __u64 uflags,
+					__u32 kflags)
+{
+	struct task_state *ts;
+	__u32 idx;
+
+	ts = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts)
+		return FL_MAX_MMSG;
+	idx = ts->mmsg_idx;
+	if (ts->mmsg_vec != vec || idx >= ts->mmsg_vlen || vlen != ts->mmsg_vlen ||
+	    ((uflags & MSG_WAITFORONE) && !(uflags & MSG_DONTWAIT) &&
+	     !(kflags & MSG_DONTWAIT)))
+		idx = 0;
+	ts->mmsg_vec = vec;
+	ts->mmsg_vlen = vlen;
+	ts->mmsg_idx = idx + 1;
+	return idx;
+}
+
+/* Linux 6.16+: user memory read straight into a ring buffer record. */
+extern int bpf_probe_read_user_dynptr(struct bpf_dynptr *dptr, __u64 off,
+				      __u64 size, const void *unsafe_ptr__ign) __ksym __weak;
+const volatile __u8 use_dynptr = 0;	/* the agent found that kfunc */
+
+/*
+ * The data event of a plain buffer (read/write/send/recv): reserved in the
+ * ring buffer at its size and the payload read into it, no staging copy.
+ */
+static __always_inline void sk_emit_buf(struct stage_buf *s, __u64 cid,
+					__u64 offset, __u64 len, __u32 meta,
+					__u64 ptr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fl_data_event *e;
+	struct bpf_dynptr dp;
+	__u64 cap = len < capture_len ? len : capture_len;
+
+	cap = bound(cap, FL_CAPTURE_MAX);
+	if (bpf_ringbuf_reserve_dynptr(&events, sizeof(*e) + cap, 0, &dp)) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		count(FL_CNT_RINGBUF_DROPS);
+		return;
+	}
+	e = bpf_dynptr_data(&dp, 0, sizeof(*e));
+	if (!e) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		return;
+	}
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->hdr.cid.tgid = id >> 32;
+	e->hdr.cid.fd = FL_CID_SOCK;
+	e->hdr.cid.gen = cid;
+	e->hdr.tid = (__u32)id;
+	e->hdr.type = FL_EV_DATA;
+	e->hdr.role = (meta >> 16) & 0xff;
+	e->hdr.dir = meta & (FL_DIR_MASK | FL_DIR_F_MIRROR);
+	e->hdr.source = FL_SRC_SYSCALL;
+	e->offset = offset;
+	e->orig_len = len;
+	e->cap_len = cap;
+	if (cap && bpf_probe_read_user_dynptr(&dp, sizeof(*e), cap, (void *)ptr)) {
+		count(FL_CNT_READ_FAILED);
+		e->cap_len = 0;	/* the record keeps its size; cap_len says */
+	}
+	bpf_ringbuf_submit_dynptr(&dp, rb_flags(s));
+}
+
+/*
+ * Emit the data event of @len bytes at stream @offset of connection @cid
+ * in direction (@meta & FL_DIR_MASK, plus FL_DIR_F_MIRROR), of role
+ * @meta >> 16, copying the payload from the current syscall's user buffer
+ * unless SKE_NOCOPY. A global function: verified once. Returns 1 when
+ * SKE_CHECK asked and the bytes start like an HTTP/1 request, else 0.
+ */
+__noinline int sk_emit_data(__u64 cid, __u64 offset, __u64 len, __u32 meta,
+			    __u32 kflags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct stage_buf *s = stage_get();
+	struct pt_regs *regs;
+	__u8 source = FL_SRC_SYSCALL;
+	__u64 cap = 0, ptr, nr;
+	int http = 0;
+
+	if (!s)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	nr = regs->orig_ax; /* a trusted pointer: a direct load */
+	if (nr == NR_sendfile || nr == NR_splice ||
+	    (nr != NR_read && nr != NR_write && nr != NR_readv &&
+	     nr != NR_writev && nr != NR_sendto && nr != NR_recvfrom &&
+	     nr != NR_sendmsg && nr != NR_recvmsg && nr != NR_sendmmsg &&
+	     nr != NR_recvmmsg)) {
+		/* no user buffer (sendfile, splice, io_uring): counted */
+		source = FL_SRC_SPLICE;
+		meta |= SKE_NOCOPY;
+	}
+	if (use_dynptr && !(meta & (SKE_NOCOPY | SKE_CHECK)) &&
+	    (nr == NR_read || nr == NR_write || nr == NR_sendto ||
+	     nr == NR_recvfrom)) {
+		sk_emit_buf(s, cid, offset, len, meta, PT_REGS_PARM2_SYSCALL(regs));
+		return 0;
+	}
+	s->ev.hdr.ts_ns = bpf_ktime_get_ns();
+	s->ev.hdr.cid.tgid = id >> 32;
+	s->ev.hdr.cid.fd = FL_CID_SOCK;
+	s->ev.hdr.cid.gen = cid;
+	s->ev.hdr.tid = (__u32)id;
+	s->ev.hdr.type = FL_EV_DATA;
+	s->ev.hdr.role = (meta >> 16) & 0xff;
+	s->ev.hdr.dir = meta & (FL_DIR_MASK | FL_DIR_F_MIRROR);
+	s->ev.hdr.source = source;
+	s->ev.offset = offset;
+	s->ev.orig_len = len;
+	if (!(meta & SKE_NOCOPY)) {
+		ptr = PT_REGS_PARM2_SYSCALL(regs);
+		cap = capture_len;
+		if (len < cap)
+			cap = len;
+		cap = bound(cap, FL_CAPTURE_MAX);
+		if (nr == NR_read || nr == NR_write || nr == NR_sendto ||
+		    nr == NR_recvfrom) {
+			cap = copy_buf(s, ptr, len);
+		} else if (nr == NR_readv || nr == NR_writev) {
+			cap = copy_iov(s, ptr, (__u32)PT_REGS_PARM3_SYSCALL(regs),
+				       cap, FL_MAX_IOV);
+		} else if (nr == NR_sendmsg || nr == NR_recvmsg) {
+			struct user_msghdr mh = {};
+			if (bpf_probe_read_user(&mh, sizeof(mh), (void *)ptr)) {
+				count(FL_CNT_READ_FAILED);
+				cap = 0;
+			} else {
+				cap = copy_iov(s, (__u64)mh.msg_iov,
+					       (__u32)mh.msg_iovlen, cap,
+					       FL_MAX_IOV);
+			}
+		} else {
+			__u32 idx = mmsg_index(ptr, PT_REGS_PARM3_SYSCALL(regs),
+					       nr == NR_recvmmsg ?
+					       PT_REGS_PARM4_SYSCALL(regs) : 0,
+					       kflags);
+			cap = copy_mmsg(s, ptr, idx, len);
+		}
+		if ((meta & SKE_CHECK) && http1_start(s->payload, cap))
+			http = 1;
+	}
+	stage_send(s, cap);
+	return http;
+}
+
+/* The current syscall moves bytes without a user buffer (sendfile, splice):
+ * counted in bytes_spliced by the agent, so sent even by a quiet mirror. */
+static __always_inline bool sk_spliced(void)
+{
+	struct pt_regs *regs;
+	__u64 nr;
+
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	nr = regs->orig_ax; /* a trusted pointer: a direct load */
+	return nr == NR_sendfile || nr == NR_splice;
+}
+
+/* A send or receive of @ret bytes on @sk by the current task. */
+static __always_inline int sk_data(struct sock *sk, long ret, __u8 dir,
+				   __u32 kflags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct task_struct *task;
+	struct sk_state *st;
+	__u32 meta;
+	__u64 off;
+
+	if (!sk_is_tcp(sk) || (id >> 32) == self_tgid)
+		return 0;
+	st = bpf_sk_storage_get(&sk_states, sk, 0, 0);
+	if (!st) {
+		/* not seen connecting or accepted: from before the agent,
+		 * unless a kernel socket (no file, or a kernel thread) */
+		task = bpf_get_current_task_btf();
+		if ((task->flags & PF_KTHREAD) || !BPF_CORE_READ(sk, sk_socket, file))
+			return 0;
+		st = bpf_sk_storage_get(&sk_states, sk, 0,
+					BPF_SK_STORAGE_GET_F_CREATE);
+		if (!st) {
+			count(FL_CNT_CONN_MAP_FULL);
+			return 0;
+		}
+		if (!netns_tracked(sk)) {
+			st->flags = SK_F_IGNORED;
+			return 0;
+		}
+		sk_state_init(st, FL_ROLE_UNKNOWN, 0, SK_F_JOINED);
+		/* it may be a client (a pool from before the agent) */
+		note_outbound(id >> 32);
+	}
+	if (st->role == FL_ROLE_CLIENT && st->owner != (__u32)(id >> 32))
+		note_outbound(id >> 32); /* a fork or a passed socket */
+	if (st->flags & SK_F_IGNORED)
+		return 0;
+	if (!(st->flags & SK_F_OPENED))
+		sk_open(sk, st, id >> 32);
+	if (sk_tls_ciphertext(sk, st, id, dir))
+		return 0;
+	if (st->flags & SK_F_MIRROR) {
+		if (st->quiet_gen != outbound_gen) {
+			st->quiet_gen = outbound_gen;
+			if (!bpf_map_lookup_elem(&procs_out, &(__u32){ id >> 32 }))
+				st->flags |= SK_F_QUIET;
+			else
+				st->flags &= ~SK_F_QUIET;
+		}
+		/*
+		 * Not needed at all: --no-paths, or not HTTP (no call path).
+		 * Its responses, while its process has no client socket: they
+		 * only end a serving that no outbound call can follow. Its
+		 * requests are sent even then: the first outbound call may be
+		 * made while serving the first request.
+		 */
+		if ((no_paths || (st->flags & SK_F_MIRROR_ALL) ||
+		     (dir == FL_DIR_EGRESS && (st->flags & SK_F_QUIET))) &&
+		    !sk_spliced()) {
+			__sync_fetch_and_add(&st->bytes[dir], ret);
+			return 0;
+		}
+	}
+	if (dir == FL_DIR_INGRESS) {
+		__u32 cs = sk_copied_seq(sk);
+
+		sk_ingress_gap(sk, st, cs - (__u32)ret);
+		st->rcv_seq = cs;
+		if (st->role == FL_ROLE_SERVER)
+			sk_evloop_mark(sk, st, id);
+	}
+	off = __sync_fetch_and_add(&st->bytes[dir], ret);
+	meta = dir | (__u32)st->role << 16;
+	if (st->flags & SK_F_MIRROR) {
+		meta |= FL_DIR_F_MIRROR;
+		if (dir == FL_DIR_EGRESS || (st->flags & SK_F_MIRROR_ALL))
+			meta |= SKE_NOCOPY;
+		else if (!(st->flags & SK_F_CHECKED))
+			meta |= SKE_CHECK;
+	}
+	if (sk_emit_data(st->id, off, ret, meta, kflags) == 0 &&
+	    (meta & SKE_CHECK))
+		st->flags |= SK_F_MIRROR_ALL; /* not HTTP: no call paths */
+	if (meta & SKE_CHECK)
+		st->flags |= SK_F_CHECKED;
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sk_send, struct sock *sk, int ret, int flags)
+{
+	if (ret <= 0)
+		return 0;
+	return sk_data(sk, ret, FL_DIR_EGRESS, flags);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sk_recv, struct sock *sk, int ret, int flags)
+{
+	struct sk_state *st;
+
+	/* MSG_PEEK: the same bytes are read again later */
+	if (ret < 0 || (flags & MSG_PEEK))
+		return 0;
+	if (ret > 0)
+		return sk_data(sk, ret, FL_DIR_INGRESS, flags);
+	/* end of stream: the read took the FIN's sequence number, no byte */
+	if (!sk_is_tcp(sk))
+		return 0;
+	st = bpf_sk_storage_get(&sk_states, sk, 0, 0);
+	if (st && (st->flags & SK_F_SEQ)) {
+		st->rcv_seq = sk_copied_seq(sk);
+		st->flags |= SK_F_FIN;
+	}
+	return 0;
+}
+
+/* A thread or process exited (socket path: sockets end by themselves). */
+SEC("tracepoint/sched/sched_process_exit")
+int sk_process_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct task_state *ts;
+
+	if (!bpf_map_delete_elem(&ssl_calls, &id))
+		__sync_fetch_and_add(&ssl_inflight, -1);
+	ts = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0, 0);
+	if (ts && ts->evloop)
+		emit_conn(FL_EV_THREAD_EXIT, bpf_ktime_get_ns(), tgid, -1, 0, 0,
+			  NULL, 0, NULL);
+	if ((__u32)id != tgid || tgid == self_tgid)
+		return 0;
+	bpf_map_delete_elem(&procs_out, &tgid);
+	emit_conn(FL_EV_PROC_EXIT, bpf_ktime_get_ns(), tgid, -1, 0, 0, NULL, 0,
+		  NULL);
+	return 0;
+}
+
+/* The plaintext of SSL call @sc (@n bytes) on the socket path. */
+static __always_inline void ssl_emit_sk(__u64 id, const struct ssl_call *sc,
+					__u64 n)
+{
+	struct ssl_key skey = { .tgid = id >> 32, .ssl = sc->ssl };
+	struct ssl_conn *m = bpf_map_lookup_elem(&ssl_conns, &skey);
+	struct stage_buf *s;
+	__u8 dir = sc->dir & FL_DIR_MASK;
+	__u64 cap = 0;
+	bool copy = true;
+
+	if (!m || m->fd != FL_CID_SOCK) {
+		count(FL_CNT_TLS_UNMAPPED);
+		return;
+	}
+	s = stage_get();
+	if (!s)
+		return;
+	if (n > 0x7fffffff) /* orig_len <= INT_MAX */
+		n = 0x7fffffff;
+	s->ev.hdr.ts_ns = dir == FL_DIR_EGRESS ? sc->ts : bpf_ktime_get_ns();
+	s->ev.hdr.cid.tgid = id >> 32;
+	s->ev.hdr.cid.fd = FL_CID_SOCK;
+	s->ev.hdr.cid.gen = m->gen;
+	s->ev.hdr.tid = (__u32)id;
+	s->ev.hdr.type = FL_EV_DATA;
+	s->ev.hdr.role = m->role;
+	s->ev.hdr.dir = dir;
+	s->ev.hdr.source = FL_SRC_TLS;
+	s->ev.offset = __sync_fetch_and_add(&m->tls_bytes[dir], n);
+	s->ev.orig_len = n;
+	if (m->mflags & SSL_M_MIRROR) {
+		s->ev.hdr.dir |= FL_DIR_F_MIRROR;
+		copy = dir == FL_DIR_INGRESS && !(m->mflags & SSL_M_ALL);
+	}
+	if (copy)
+		cap = copy_buf(s, sc->buf, n);
+	if ((m->mflags & SSL_M_MIRROR) && copy && !(m->mflags & SSL_M_CHECKED)) {
+		if (!http1_start(s->payload, cap))
+			m->mflags |= SSL_M_ALL;
+		m->mflags |= SSL_M_CHECKED;
+	}
+	stage_send(s, cap);
+}
+
 /* ---- TLS: uprobes on the SSL_* functions of OpenSSL 1.1/3.x ------------- */
 
 static __always_inline int ssl_enter(void *ssl, const void *buf, void *outlen,
@@ -1187,12 +2211,16 @@ static __always_inline int ssl_exit(long ret)
 
 	if (!sc)
 		return 0;
+	if (sock_path && !sc->nested)
+		ssl_bio_call(id, sc);
 	if (sc->dir != SSL_DIR_NONE && (int)ret > 0) {
 		if (!sc->outlen)
 			n = (int)ret;
 		else if (bpf_probe_read_user(&n, sizeof(n), (void *)sc->outlen))
 			n = 0;
-		if (n)
+		if (n && sock_path)
+			ssl_emit_sk(id, sc, n);
+		else if (n)
 			ssl_emit(id, sc, n);
 	}
 	if (!bpf_map_delete_elem(&ssl_calls, &id))

@@ -13,9 +13,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * "read-only but by a, b and c" (the writing commands of the table),
+ * wrapped to the help's option column, into @buf.
+ */
+static const char *wrap_writers(char *buf, size_t len)
+{
+	char names[256], *save, *w;
+	size_t n = 0, col = 0;
+
+	snprintf(names, sizeof(names), "read-only but by ");
+	gate_cmd_names(gate_cmd_writes, 0, names + strlen(names),
+		       sizeof(names) - strlen(names));
+	buf[0] = '\0';
+	for (w = strtok_r(names, " ", &save); w && n < len; w = strtok_r(NULL, " ", &save)) {
+		size_t wl = strlen(w);
+		if (col && col + 1 + wl > 56) {
+			n += (size_t)snprintf(buf + n, len - n, "\n");
+			col = 0;
+		}
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", col ? " " : "                      ", w);
+		col += (col ? 1 : 0) + wl;
+	}
+	return buf;
+}
+
 static void usage(FILE *f)
 {
-	char wr[256];
+	char wr[512];
 
 	fprintf(f,
 		"usage: gatectl [--db FILE] [-o FORMAT] COMMAND [OPTIONS]\n"
@@ -29,7 +54,7 @@ static void usage(FILE *f)
 		"\n"
 		"options (before or after COMMAND):\n"
 		"  --db FILE           the store (default " GATE_DEFAULT_DB "), opened\n"
-		"                      read-only but by %s\n"
+		"%s\n"
 		"  --prometheus URL    read production windows from Prometheus' HTTP API\n"
 		"                      (graph; docs/gatectl.md \"--prometheus\")\n"
 		"  -o, --output FMT    table (default) or json; dot, svg, html for %s\n"
@@ -50,7 +75,7 @@ static void usage(FILE *f)
 		"  gatectl health --service checkout --since 2026-11-21T05:00:00Z\n"
 		"  gatectl blindspots -o json\n"
 		"  gatectl import otlp traces.jsonl\n",
-		gate_cmd_names(gate_cmd_writes, 0, wr, sizeof(wr)), gate_cmds_with_format(GATE_FMT_DOT));
+		wrap_writers(wr, sizeof(wr)), gate_cmds_with_format(GATE_FMT_DOT));
 }
 
 /* Global options before the command; "+" stops at the first non-option. */

@@ -100,6 +100,13 @@ static const char *const fixed_sql[FL_SW_COUNT] = {
 	"errors = errors + excluded.errors, "
 	"latency_sum_ns = latency_sum_ns + excluded.latency_sum_ns, "
 	FL_SW_HIST_SQL_KEEP_NULL,
+	[FL_SW_DEPLOYMENT] =
+	"INSERT INTO deployments(service, old_version, new_version, at_ns, node, "
+	"source, gate_run_id, pid, old_pid, detail) VALUES (?1, ?2, ?3, ?4, ?5, "
+	"?6, ?7, ?8, ?9, ?10) RETURNING id",
+	[FL_SW_AGENT_FLUSH] =
+	"INSERT OR REPLACE INTO agent_flushes(node, source, at_ns, agent_start_ns, "
+	"flush_s, window_s, lost) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 };
 
 void fl_sw_init(struct fl_sw *w, sqlite3 *db, const struct fl_sw_rules *rules)
@@ -350,5 +357,59 @@ int fl_sw_footprint(struct fl_sw *w, const struct fl_sw_footprint *f)
 		sqlite3_bind_blob(st, 11, f->hist, (int)f->hist_len, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 11);
+	return sw_step(w, st, NULL);
+}
+
+/* Bind text @v, or NULL for a NULL @v. */
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+int fl_sw_deployment(struct fl_sw *w, const struct fl_sw_deployment *d, int64_t *id)
+{
+	sqlite3_stmt *st = sw_stmt(w, FL_SW_DEPLOYMENT);
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, d->service, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 2, d->old_version);
+	sqlite3_bind_text(st, 3, d->new_version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, d->at_ns);
+	sqlite3_bind_text(st, 5, d->node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, d->source, -1, SQLITE_STATIC);
+	if (d->gate_run_id)
+		sqlite3_bind_int64(st, 7, d->gate_run_id);
+	else
+		sqlite3_bind_null(st, 7);
+	if (d->has_pids) {
+		sqlite3_bind_int64(st, 8, d->pid);
+		sqlite3_bind_int64(st, 9, d->old_pid);
+	} else {
+		sqlite3_bind_null(st, 8);
+		sqlite3_bind_null(st, 9);
+	}
+	bind_text_or_null(st, 10, d->detail);
+	return sw_step(w, st, id);
+}
+
+int fl_sw_agent_flush(struct fl_sw *w, const char *node, const char *source,
+		      int64_t at_ns, int64_t agent_start_ns, int64_t flush_s,
+		      int64_t window_s, int64_t lost)
+{
+	sqlite3_stmt *st = sw_stmt(w, FL_SW_AGENT_FLUSH);
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, at_ns);
+	sqlite3_bind_int64(st, 4, agent_start_ns);
+	sqlite3_bind_int64(st, 5, flush_s);
+	sqlite3_bind_int64(st, 6, window_s);
+	sqlite3_bind_int64(st, 7, lost);
 	return sw_step(w, st, NULL);
 }

@@ -84,7 +84,7 @@ struct fl_sw_rules {
 enum fl_sw_stmt {
 	FL_SW_SERVICE, FL_SW_EDGE, FL_SW_WINDOW, FL_SW_SOURCE, FL_SW_LINK,
 	FL_SW_COUNTER, FL_SW_IMPORT, FL_SW_IMPORT_ITEMS, FL_SW_OPERATION,
-	FL_SW_STATUS, FL_SW_FOOTPRINT,
+	FL_SW_STATUS, FL_SW_FOOTPRINT, FL_SW_DEPLOYMENT, FL_SW_AGENT_FLUSH,
 	FL_SW_COUNT
 };
 
@@ -210,5 +210,30 @@ int fl_sw_status(struct fl_sw *w, int64_t edge_id, const char *source,
 
 /* fl_sw_footprint() - add @f to its footprints row (histograms merge). */
 int fl_sw_footprint(struct fl_sw *w, const struct fl_sw_footprint *f);
+
+/* A deployment (schema 6): what the agent saw restart, or what CI said. */
+struct fl_sw_deployment {
+	const char *service;	/* services.name */
+	const char *old_version;	/* NULL if unknown */
+	const char *new_version;
+	int64_t at_ns;		/* when the new version started */
+	const char *node;	/* the agent's hostname, or CI's --node */
+	const char *source;	/* agent|ci */
+	int64_t gate_run_id;	/* the gate run whose predictions it judges; 0: none */
+	bool has_pids;		/* agent: pid and old_pid below are known */
+	int64_t pid, old_pid;	/* the new process, the one it replaced */
+	const char *detail;	/* JSON (exe, script, cmdline, version), or NULL */
+};
+
+/* fl_sw_deployment() - append @d to deployments. OUT: *@id (may be NULL). */
+int fl_sw_deployment(struct fl_sw *w, const struct fl_sw_deployment *d, int64_t *id);
+
+/*
+ * fl_sw_agent_flush() - the flush record of agent @node (@source) at
+ * @at_ns (schema 6 agent_flushes), replacing the one of the same key.
+ */
+int fl_sw_agent_flush(struct fl_sw *w, const char *node, const char *source,
+		      int64_t at_ns, int64_t agent_start_ns, int64_t flush_s,
+		      int64_t window_s, int64_t lost);
 
 #endif /* FAULTLINE_STORE_WRITE_H */

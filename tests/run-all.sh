@@ -30,11 +30,15 @@ suite() {
 suite unit make --no-print-directory unit
 suite unit-asan make --no-print-directory unit-asan
 suite fuzz-smoke make --no-print-directory fuzz-smoke
+suite alloc-failures tests/alloc/run.sh
 suite gatectl tests/gate/run.sh
 suite gatectl-store tests/gate/store.sh
+suite gatectl-sync /usr/bin/python3 tests/gate/sync.py
 suite gate-select tests/gate/select.sh
 suite gatectl-verify tests/gate/verify.sh
 suite render tests/gate/render.sh
+# the BPF suites on the default collector (socket, on a kernel with the sock
+# tracepoints), then the key ones again on the syscall fallback
 suite integration tests/integration/run.sh
 suite identity tests/integration/identity.sh
 suite tls tests/integration/tls.sh
@@ -44,13 +48,21 @@ suite mysql tests/integration/mysql.sh
 suite http2 tests/integration/http2.sh
 suite sockpaths tests/integration/sockpaths.sh
 suite secrets tests/integration/secrets.sh
+suite execenv tests/integration/execenv.sh
+suite tlsbio tests/integration/tlsbio.sh
 suite estate tests/integration/estate.sh
 suite hostile tests/reliability/hostile.sh
+suite crash tests/reliability/crash.sh
+suite diskfull tests/reliability/diskfull.sh
+suite badstore tests/reliability/badstore.sh
 suite deep-faults tests/deep/faults.sh
 suite prom tests/integration/prom.sh
 suite gateagent tests/integration/gateagent.sh
 suite gate-sandbox tests/gate-sandbox/run.sh
 suite deploy tests/deploy/run.sh
+for s in run identity tls paths mysql http2 sockpaths secrets execenv tlsbio gateagent; do
+	FL_COLLECTOR=syscall suite "${s/#run/integration}-syscall" tests/integration/$s.sh
+done
 
 echo
 echo "all: $total_p passed, $total_f failed"

@@ -7,7 +7,12 @@
  * override, and verified with no regression), per changed service and per
  * day.
  */
+#include "cmd/cmd.h"
+#include "judge/judge.h"
+#include "output/output.h"
 #include "query/after.h"
+#include "query/open.h"
+#include "query/time.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 /*
  * gatectl blindspots: what the collector could not see (DESIGN §3:
  * "everything the collector could not see is counted, per reason"), joined
- * with the graph. Three parts:
+ * with the graph. Six parts:
  *   - counters: the agent's non-zero counters of what it lost, saw only in
  *     part, did not understand or could not name, by severity, with the
  *     totals (events, bytes seen, ...) that give them a scale;
@@ -17,6 +17,7 @@
  * Informational: exits 0 whatever it finds.
  */
 #include "chars.h"
+#include "grow.h"
 #include "cmd/cmd.h"
 #include "cmd/blindspots.h"
 #include "output/output.h"
@@ -72,6 +73,15 @@ static const struct bs_def bs_defs[] = {
 	  "connections open before the agent started, not adopted: map full" },
 	{ "store_errors", BS_LOSS, NULL,
 	  "flushes to the store that failed (kept in memory and retried)" },
+	{ "backlog_windows_dropped", BS_LOSS, NULL,
+	  "minute windows not kept while the store could not be written: "
+	  "the agent's --backlog-windows cap was reached" },
+	{ "alloc_failures", BS_LOSS, "events",
+	  "events whose handling failed to allocate memory: what they carried "
+	  "was not counted" },
+	{ "backlog_records_dropped", BS_LOSS, "records",
+	  "records not counted while the store could not be written "
+	  "(backlog cap reached)" },
 	{ "bytes_truncated", BS_PARTIAL, "bytes_seen",
 	  "payload bytes beyond the per-syscall capture limit (bodies skipped by length)" },
 	{ "bytes_spliced", BS_PARTIAL, "bytes_seen",
@@ -134,6 +144,8 @@ static const struct bs_def bs_defs[] = {
 	{ "tls_conns", BS_TOTAL, NULL, NULL },
 	{ "links_thread", BS_TOTAL, NULL, NULL },
 	{ "links_traceparent", BS_TOTAL, NULL, NULL },
+	{ "backlog_windows", BS_TOTAL, NULL, NULL },
+	{ "backlog_windows_peak", BS_TOTAL, NULL, NULL },
 	/* not copied because the client end of the same connection was */
 	{ "bytes_mirrored", BS_TOTAL, NULL, NULL },
 };
@@ -238,34 +250,6 @@ static int oom(struct bs *b)
 	return gate_fail(b->ctx, -ENOMEM, "out of memory");
 }
 
-/* A copy of text column @col with invalid UTF-8 replaced; NULL on ENOMEM. */
-static char *col_text(sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-	char *s = strdup(t ? (const char *)t : "");
-
-	if (s)
-		fl_utf8_fix(s);
-	return s;
-}
-
-/*
- * @v (elements of @size, @*cap allocated) with room for element @n: @v
- * itself or a larger copy. NULL on ENOMEM, @v unchanged.
- */
-static void *grow(void *v, size_t *cap, size_t n, size_t size)
-{
-	size_t c;
-
-	if (n < *cap)
-		return v;
-	c = *cap ? *cap * 2 : 16;
-	v = realloc(v, c * size);
-	if (v)
-		*cap = c;
-	return v;
-}
-
 /* One agent_counters row: a total, a blind spot, or nothing (zero). */
 static int bs_add_counter(struct bs *b, sqlite3_stmt *st)
 {
@@ -285,12 +269,12 @@ static int bs_add_counter(struct bs *b, sqlite3_stmt *st)
 	}
 	if (!value)
 		return 0;
-	c = grow(b->counters, &b->capcounters, b->ncounters, sizeof(*c));
+	c = fl_grow(b->counters, &b->capcounters, b->ncounters, sizeof(*c), 16);
 	if (!c)
 		return oom(b);
 	b->counters = c;
 	c += b->ncounters;
-	c->name = col_text(st, 0);
+	c->name = gate_col_text(st, 0);
 	if (!c->name)
 		return oom(b);
 	c->value = value;
@@ -380,14 +364,14 @@ static int bs_read_peers(struct bs *b)
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(b, "read services");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		p = grow(b->peers, &b->cappeers, b->npeers, sizeof(*p));
+		p = fl_grow(b->peers, &b->cappeers, b->npeers, sizeof(*p), 16);
 		if (!p) {
 			err = oom(b);
 			goto out_finalize;
 		}
 		b->peers = p;
 		p += b->npeers;
-		p->name = col_text(st, 0);
+		p->name = gate_col_text(st, 0);
 		if (!p->name) {
 			err = oom(b);
 			goto out_finalize;

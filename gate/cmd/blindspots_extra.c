@@ -5,6 +5,7 @@
  * edges per list (blindspots is a report, not a hot path), each edge's
  * windows by their primary key.
  */
+#include "grow.h"
 #include "chars.h"
 #include "cmd/blindspots.h"
 #include "output/output.h"
@@ -41,16 +42,6 @@ static int x_fail(struct gate_ctx *ctx, const char *what)
 			 sqlite3_errmsg(ctx->db));
 }
 
-static char *dup_col(sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-	char *s = strdup(t ? (const char *)t : "");
-
-	if (s)
-		fl_utf8_fix(s);
-	return s;
-}
-
 static void bs_edges_release(struct bs_edges *es)
 {
 	for (size_t i = 0; i < es->n; i++) {
@@ -66,21 +57,17 @@ static int push_row(struct bs_edges *es, sqlite3_stmt *st)
 {
 	struct bs_edge *b;
 
-	if (es->n == es->cap) {
-		size_t cap = es->cap ? es->cap * 2 : 16;
-		b = realloc(es->v, cap * sizeof(*b));
-		if (!b)
-			return -ENOMEM;
-		es->v = b;
-		es->cap = cap;
-	}
+	b = fl_grow(es->v, &es->cap, es->n, sizeof(*b), 16);
+	if (!b)
+		return -ENOMEM;
+	es->v = b;
 	b = &es->v[es->n++];
 	memset(b, 0, sizeof(*b));
 	b->e.id = sqlite3_column_int64(st, 0);
-	b->e.client = dup_col(st, 1);
-	b->e.server = dup_col(st, 2);
-	b->e.protocol = dup_col(st, 3);
-	b->e.operation = dup_col(st, 4);
+	b->e.client = gate_col_text(st, 1);
+	b->e.server = gate_col_text(st, 2);
+	b->e.protocol = gate_col_text(st, 3);
+	b->e.operation = gate_col_text(st, 4);
 	b->e.first_seen_ns = sqlite3_column_int64(st, 5);
 	b->e.last_seen_ns = sqlite3_column_int64(st, 6);
 	b->e.server_id = sqlite3_column_int64(st, 7);

@@ -4,7 +4,13 @@
  * whose predictions `verify` judges it against. gatectl deploys: list the
  * deployments (seen by the agent or told by CI).
  */
+#include "store_write.h"
+#include "cmd/cmd.h"
+#include "judge/judge.h"
+#include "output/output.h"
 #include "query/after.h"
+#include "query/open.h"
+#include "query/time.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -60,29 +66,19 @@ struct deploy_opts {
 static int deploy_insert(struct gate_ctx *ctx, const struct deploy_opts *o,
 			 const char *old, int64_t gate, int64_t *id)
 {
-	sqlite3_stmt *st;
-	int rc;
+	struct fl_sw_deployment d = {
+		.service = o->service, .old_version = old, .new_version = o->version,
+		.at_ns = o->at_ns, .node = o->node, .source = "ci", .gate_run_id = gate,
+	};
+	struct fl_sw w;
+	int err;
 
-	if (sqlite3_prepare_v2(ctx->db, "INSERT INTO deployments(service, old_version, "
-			       "new_version, at_ns, node, source, gate_run_id) VALUES "
-			       "(?1, ?2, ?3, ?4, ?5, 'ci', ?6)", -1, &st, NULL))
-		return gate_fail(ctx, -EIO, "cannot write '%s': %s", ctx->db_path,
-				 sqlite3_errmsg(ctx->db));
-	sqlite3_bind_text(st, 1, o->service, -1, SQLITE_STATIC);
-	if (old)
-		sqlite3_bind_text(st, 2, old, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, o->version, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, o->at_ns);
-	sqlite3_bind_text(st, 5, o->node, -1, SQLITE_STATIC);
-	if (gate)
-		sqlite3_bind_int64(st, 6, gate);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return gate_fail(ctx, -EIO, "cannot write '%s': %s", ctx->db_path,
-				 sqlite3_errmsg(ctx->db));
-	*id = sqlite3_last_insert_rowid(ctx->db);
-	return 0;
+	fl_sw_init(&w, ctx->db, NULL);
+	err = fl_sw_deployment(&w, &d, id);
+	if (err)
+		err = gate_fail(ctx, -EIO, "cannot write '%s': %s", ctx->db_path, w.err);
+	fl_sw_release(&w);
+	return err;
 }
 
 static int gate_run_exists(struct gate_ctx *ctx, int64_t id)

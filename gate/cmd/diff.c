@@ -20,6 +20,7 @@
  * --max-latency-ratio or <= its inverse (quantiles carry <= 1.6 % error,
  * lib/hist.h, far below any sensible ratio).
  */
+#include "grow.h"
 #include "cmd/cmd.h"
 #include "judge/judge.h"
 #include "output/output.h"
@@ -95,6 +96,8 @@ struct diff {
 
 static void diff_usage(FILE *f)
 {
+	static const struct judge_policy jp = JUDGE_POLICY_DIFF;	/* the defaults */
+
 	fprintf(f,
 		"usage: gatectl diff [--since T] [--until T] [--vs-db FILE]\n"
 		"                    [--vs-since T] [--vs-until T] [--min-requests N]\n"
@@ -122,14 +125,14 @@ static void diff_usage(FILE *f)
 		"  --vs-since T, --vs-until T    side B's range (default: A's with\n"
 		"                                --vs-db; else --vs-until is unbounded)\n"
 		"  --min-requests N              requests per side to judge the error\n"
-		"                                rate (default 30)\n"
+		"                                rate (default %llu)\n"
 		"  --min-z Z                     |z| for a significant error-rate change\n"
-		"                                (default 3, two-sided p ~ 0.003)\n"
+		"                                (default %g, two-sided p ~ 0.003)\n"
 		"  --min-error-change F          smallest absolute error-rate change\n"
-		"                                reported (default 0.01)\n"
-		"  --min-samples N               latency samples per side (default 100)\n"
+		"                                reported (default %g)\n"
+		"  --min-samples N               latency samples per side (default %llu)\n"
 		"  --max-latency-ratio R         p50/p99 growth or shrink factor\n"
-		"                                (default 1.5)\n"
+		"                                (default %g)\n"
 		"  --exact                       judge by the statistical tests instead\n"
 		"                                of the thresholds (docs/gatectl.md \"The\n"
 		"                                judge\"); --min-requests default 50\n"
@@ -143,21 +146,20 @@ static void diff_usage(FILE *f)
 		"  gatectl diff --since 2h --until 1h --vs-since 1h\n"
 		"  gatectl diff --db before.db --vs-db after.db -o json\n"
 		"  gatectl diff --since 2026-11-21T05:00:00Z --until 2026-11-21T06:00:00Z \\\n"
-		"      --vs-since 2026-11-21T06:00:00Z --vs-until 2026-11-21T07:00:00Z\n");
+		"      --vs-since 2026-11-21T06:00:00Z --vs-until 2026-11-21T07:00:00Z\n",
+		(unsigned long long)jp.min_requests, jp.min_z, jp.max_error_change,
+		(unsigned long long)jp.min_samples, jp.latency_ratio);
 }
 
 static int list_push(struct diff *d, int l, struct diff_item it)
 {
 	struct diff_list *dl = &d->lists[l];
 
-	if (dl->n == dl->cap) {
-		size_t cap = dl->cap ? dl->cap * 2 : 16;
-		struct diff_item *v = realloc(dl->v, cap * sizeof(*v));
-		if (!v)
-			return gate_fail(d->ctx, -ENOMEM, "out of memory");
-		dl->v = v;
-		dl->cap = cap;
-	}
+	struct diff_item *v = fl_grow(dl->v, &dl->cap, dl->n, sizeof(*v), 16);
+
+	if (!v)
+		return gate_fail(d->ctx, -ENOMEM, "out of memory");
+	dl->v = v;
 	dl->v[dl->n++] = it;
 	return 0;
 }

@@ -62,6 +62,8 @@ struct health {
 
 static void health_usage(FILE *f)
 {
+	static const struct judge_policy jp = JUDGE_POLICY_HEALTH;	/* the defaults */
+
 	fprintf(f,
 		"usage: gatectl health --service SERVICE --since T [--until T]\n"
 		"                      [--min-requests N] [--max-error-increase F]\n"
@@ -79,10 +81,10 @@ static void health_usage(FILE *f)
 		"  --service SERVICE          the service to judge (required)\n"
 		"  --since T                  start of the after window (required)\n"
 		"  --until T                  end of the after window (default: now)\n"
-		"  --min-requests N           requests needed on each side (default 10)\n"
+		"  --min-requests N           requests needed on each side (default %llu)\n"
 		"  --max-error-increase F     allowed error-rate rise, absolute\n"
-		"                             (default 0.01, one percentage point)\n"
-		"  --max-p99-ratio R          allowed p99 growth factor (default 1.5)\n"
+		"                             (default %g, one percentage point)\n"
+		"  --max-p99-ratio R          allowed p99 growth factor (default %g)\n"
 		"  --exact                    judge by the statistical tests instead of\n"
 		"                             the thresholds (as verify: exact rate test,\n"
 		"                             Mann-Whitney shift and spread, confidence\n"
@@ -97,7 +99,8 @@ static void health_usage(FILE *f)
 		"examples:\n"
 		"  gatectl health --service checkout --since 30m\n"
 		"  gatectl health --service checkout --since 2026-11-21T05:00:00Z \\\n"
-		"      --until 2026-11-21T06:00:00Z --max-p99-ratio 2 -o json\n");
+		"      --until 2026-11-21T06:00:00Z --max-p99-ratio 2 -o json\n",
+		(unsigned long long)jp.min_requests, jp.max_error_change, jp.latency_ratio);
 }
 
 /* The judge's verdict on @e as a tag: reason bits << 2 | verdict. */
@@ -124,39 +127,22 @@ static int health_verdict(const struct health *h, const struct gate_edge *e)
 }
 
 /*
- * Judge h->edges.v[@i]: read its two sides; keep it at v[*@kept] unless it
- * has no window in either, or was seen already (a self-call is both the
- * service's outbound and inbound edge).
+ * Judge edge @e of h (@arg): read its two sides; keep it unless it has no
+ * window in either.
  */
-static int health_edge(struct health *h, struct gate_idmap *seen, size_t i,
-		       size_t *kept)
+static int health_edge(void *arg, struct gate_edge *e)
 {
-	struct gate_edge *e = &h->edges.v[i];
-	size_t dummy;
-	int err = 0;
+	struct health *h = arg;
+	int err;
 
-	if (gate_idmap_get(seen, e->id, &dummy))
-		goto out_drop;
-	if (gate_idmap_put(seen, e->id, 0)) {
-		err = gate_fail(h->ctx, -ENOMEM, "out of memory");
-		goto out_drop;
-	}
 	err = gate_edge_stats(h->ctx, e->id, h->before, true, &e->before);
 	if (!err)
 		err = gate_edge_stats(h->ctx, e->id, h->after, true, &e->stats);
 	if (err || (!e->before.windows && !e->stats.windows))
-		goto out_drop;
+		return err;
 	e->tag = health_verdict(h, e);
 	h->count[e->tag & 3]++;
-	if (i != *kept) {
-		h->edges.v[*kept] = *e;
-		memset(e, 0, sizeof(*e));
-	}
-	(*kept)++;
-	return 0;
-out_drop:
-	gate_edge_release(e);
-	return err;
+	return 1;
 }
 
 static int health_collect(struct health *h)
@@ -164,20 +150,9 @@ static int health_collect(struct health *h)
 	struct gate_idmap seen = { 0 };
 	int err = 0;
 
-	for (int inbound = 0; inbound < 2 && !err; inbound++) {
-		size_t first = h->edges.n, kept = first, n;
-		err = gate_edges_of(h->ctx, h->svc.id, inbound, &h->edges);
-		if (err)
-			break;
-		n = h->edges.n;
-		for (size_t i = first; i < n; i++) {
-			if (!err)
-				err = health_edge(h, &seen, i, &kept);
-			else
-				gate_edge_release(&h->edges.v[i]);
-		}
-		h->edges.n = kept;
-	}
+	for (int inbound = 0; inbound < 2 && !err; inbound++)
+		err = gate_edges_of_kept(h->ctx, h->svc.id, inbound, &seen,
+					 health_edge, h, &h->edges);
 	gate_idmap_release(&seen);
 	return err;
 }

@@ -5,7 +5,7 @@
  * store is opened; the importer writes through import/writer.c.
  */
 #include "cmd/cmd.h"
-#include "import/import.h"
+#include "import/writer.h"
 #include "output/output.h"
 
 #include <errno.h>

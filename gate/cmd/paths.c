@@ -291,16 +291,8 @@ static int paths_node(struct paths *p, int64_t id, uint32_t *node)
 static int rank_cmp(const void *a, const void *b, void *arg)
 {
 	const struct gate_edge *v = arg;
-	const struct gate_edge *x = &v[*(const uint32_t *)a];
-	const struct gate_edge *y = &v[*(const uint32_t *)b];
-	int c;
 
-	if ((c = strcmp(x->client, y->client)) ||
-	    (c = strcmp(x->server, y->server)) ||
-	    (c = strcmp(x->protocol, y->protocol)) ||
-	    (c = strcmp(x->operation, y->operation)))
-		return c;
-	return x->id < y->id ? -1 : x->id > y->id;
+	return gate_edge_cmp(&v[*(const uint32_t *)a], &v[*(const uint32_t *)b]);
 }
 
 static int link_node_cmp(const void *a, const void *b, void *arg)

@@ -130,6 +130,7 @@ static void select_usage(FILE *f)
 		"  --diff BASE         the services whose 'paths' globs match the files of\n"
 		"                      'git diff --name-only BASE...HEAD' (needs --stack)\n"
 		"  --stack FILE        the stack file (required)\n"
+		"  --name, --state-dir accepted as by the other gate commands; unused here\n"
 		"  --budget D          test time to fill (default 60s; 90, 2m, 1m30s)\n"
 		"  --db FILE           the store (default " GATE_DEFAULT_DB ")\n"
 		"  -o, --output FMT    table or json\n"

@@ -7,7 +7,12 @@
  * (the kernel's evidence of why). `tests quarantine NAME` keeps a test
  * running but never failing a gate; `tests release NAME` undoes it.
  */
+#include "cmd/cmd.h"
+#include "judge/judge.h"
+#include "output/output.h"
 #include "query/after.h"
+#include "query/open.h"
+#include "query/time.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
  * still finds them.
  */
 #include "chars.h"
-#include "import/import.h"
+#include "import/writer.h"
 #include "output/output.h"
 #include "opname.h"
 

@@ -19,8 +19,9 @@
  * the JSON path of what is wrong), index them by (trace, span id), then
  * write each request and path link.
  */
+#include "grow.h"
 #include "chars.h"
-#include "import/import.h"
+#include "import/writer.h"
 #include "output/output.h"
 #include "opname.h"
 
@@ -518,14 +519,11 @@ static int svc_index(struct ot *o, const char *name, uint32_t *at)
 
 static struct ot_span *span_push(struct ot *o)
 {
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 256;
-		struct ot_span *v = realloc(o->v, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		o->v = v;
-		o->cap = cap;
-	}
+	struct ot_span *v = fl_grow(o->v, &o->cap, o->n, sizeof(*v), 256);
+
+	if (!v)
+		return NULL;
+	o->v = v;
 	memset(&o->v[o->n], 0, sizeof(o->v[0]));
 	return &o->v[o->n++];
 }

@@ -4,7 +4,7 @@
  * write is an upsert that adds to what is there, on a primary key or
  * UNIQUE index, inside the import's one transaction.
  */
-#include "import/import.h"
+#include "import/writer.h"
 #include "hist.h"
 #include "query/open.h"
 #include "store.h"

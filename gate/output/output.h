@@ -77,6 +77,15 @@ json_t *gate_json_ms(bool have, double ms);
  */
 json_t *gate_json_edge(const struct gate_edge *e);
 
+/*
+ * gate_sources_json() - the JSON array [{"source", "samples", "first_seen",
+ * "last_seen"}, ...] of @s, strongest first. NULL on ENOMEM.
+ */
+json_t *gate_sources_json(const struct gate_sources *s);
+
+/* gate_sources_str() - "ebpf+schema", "-" when none, into @buf. */
+void gate_sources_str(const struct gate_sources *s, char *buf, size_t len);
+
 /* gate_json_rate() - a JSON number rounded to 6 decimals. */
 json_t *gate_json_rate(double rate);
 

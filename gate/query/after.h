@@ -13,7 +13,8 @@
 #ifndef FAULTLINE_GATE_AFTER_H
 #define FAULTLINE_GATE_AFTER_H
 
-#include "gatectl.h"
+#include "query/ctx.h"
+#include "query/edges.h"
 #include "judge/stats.h"
 
 /* A deployments row; strings owned (gate_deploy_release). */

@@ -16,6 +16,7 @@
  * window in the queried range (TRACE_OK below).
  * main() wraps a command in one read transaction: one consistent snapshot.
  */
+#include "grow.h"
 #include "chars.h"
 #include "query/edges.h"
 
@@ -170,8 +171,7 @@ static int stmt(struct gate_ctx *ctx, enum gate_sql id, sqlite3_stmt **st)
 	return 0;
 }
 
-/* A copy of text column @col with invalid UTF-8 replaced; NULL on ENOMEM. */
-static char *col_text(sqlite3_stmt *st, int col)
+char *gate_col_text(sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 	char *s = strdup(t ? (const char *)t : "");
@@ -197,8 +197,8 @@ static int svc_cache_add(struct gate_ctx *ctx, int64_t id, sqlite3_stmt *st,
 	}
 	v = &ctx->svcs[ctx->nsvcs];
 	v->id = id;
-	v->name = col_text(st, name_col);
-	v->kind = col_text(st, kind_col);
+	v->name = gate_col_text(st, name_col);
+	v->kind = gate_col_text(st, kind_col);
 	if (!v->name || !v->kind || gate_idmap_put(&ctx->svc_at, id, ctx->nsvcs)) {
 		free((char *)v->name);
 		free((char *)v->kind);
@@ -357,14 +357,11 @@ void gate_stats_release(struct gate_stats *st)
 
 static struct gate_edge *edges_push(struct gate_edges *es)
 {
-	if (es->n == es->cap) {
-		size_t cap = es->cap ? es->cap * 2 : 16;
-		struct gate_edge *v = realloc(es->v, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		es->v = v;
-		es->cap = cap;
-	}
+	struct gate_edge *v = fl_grow(es->v, &es->cap, es->n, sizeof(*v), 16);
+
+	if (!v)
+		return NULL;
+	es->v = v;
 	memset(&es->v[es->n], 0, sizeof(es->v[0]));
 	return &es->v[es->n++];
 }
@@ -392,8 +389,8 @@ static int edge_push_row(struct gate_ctx *ctx, sqlite3_stmt *st,
 	e->server_id = s.id;
 	e->server = s.name;
 	e->server_kind = s.kind;
-	e->protocol = col_text(st, 3);
-	e->operation = col_text(st, 4);
+	e->protocol = gate_col_text(st, 3);
+	e->operation = gate_col_text(st, 4);
 	e->first_seen_ns = sqlite3_column_int64(st, 5);
 	e->last_seen_ns = sqlite3_column_int64(st, 6);
 	e->tls = sqlite3_column_int(st, 7) != 0;
@@ -463,6 +460,45 @@ out_reset:
 		while (out->n > first)
 			gate_edge_release(&out->v[--out->n]);
 	}
+	return err;
+}
+
+int gate_edges_of_kept(struct gate_ctx *ctx, int64_t service_id, bool as_server,
+		       struct gate_idmap *seen,
+		       int (*keep)(void *arg, struct gate_edge *e), void *arg,
+		       struct gate_edges *out)
+{
+	size_t first = out->n, kept = first, n, dummy;
+	int err = gate_edges_of(ctx, service_id, as_server, out);
+
+	if (err)
+		return err;
+	n = out->n;
+	for (size_t i = first; i < n; i++) {
+		struct gate_edge *e = &out->v[i];
+		int r = 0;
+
+		if (err || gate_idmap_get(seen, e->id, &dummy))
+			goto drop;	/* after an error, or seen from the other end */
+		if (gate_idmap_put(seen, e->id, 0)) {
+			err = gate_fail(ctx, -ENOMEM, "out of memory");
+			goto drop;
+		}
+		r = keep(arg, e);
+		if (r <= 0) {
+			err = r;
+			goto drop;
+		}
+		if (i != kept) {
+			out->v[kept] = *e;
+			memset(e, 0, sizeof(*e));
+		}
+		kept++;
+		continue;
+drop:
+		gate_edge_release(e);
+	}
+	out->n = kept;
 	return err;
 }
 
@@ -562,9 +598,8 @@ out_reset:
 	return err;
 }
 
-static int edge_cmp(const void *a, const void *b)
+int gate_edge_cmp(const struct gate_edge *x, const struct gate_edge *y)
 {
-	const struct gate_edge *x = a, *y = b;
 	int c;
 
 	if ((c = strcmp(x->client, y->client)) ||
@@ -573,6 +608,11 @@ static int edge_cmp(const void *a, const void *b)
 	    (c = strcmp(x->operation, y->operation)))
 		return c;
 	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int edge_cmp(const void *a, const void *b)
+{
+	return gate_edge_cmp(a, b);
 }
 
 void gate_edges_sort(struct gate_edges *es)

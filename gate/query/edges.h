@@ -7,6 +7,7 @@
 #ifndef FAULTLINE_GATE_EDGES_H
 #define FAULTLINE_GATE_EDGES_H
 
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -134,16 +135,43 @@ int gate_edges_of(struct gate_ctx *ctx, int64_t service_id, bool as_server,
 		  struct gate_edges *out);
 
 /*
+ * gate_edges_of_kept() - gate_edges_of(), keeping what @keep says: each
+ * appended edge not yet in @seen (which then records it: a self-call is
+ * both an inbound and an outbound edge) goes to @keep(@arg, e), which
+ * reads what it needs into @e and returns 1 to keep it, 0 to drop it, or
+ * a negative errno. Kept edges stay at the end of @out in order, the
+ * others are released (after an error, all the rest). Returns 0, the
+ * first error of @keep, -EIO or -ENOMEM.
+ */
+int gate_edges_of_kept(struct gate_ctx *ctx, int64_t service_id, bool as_server,
+		       struct gate_idmap *seen,
+		       int (*keep)(void *arg, struct gate_edge *e), void *arg,
+		       struct gate_edges *out);
+
+/*
  * gate_edge_stats() - add the windows of edge @id in @r to @st; the latency
  * histogram only if @with_latency. Returns 0, -EIO, -EPROTO or -ENOMEM.
  */
 int gate_edge_stats(struct gate_ctx *ctx, int64_t id, struct gate_range r,
 		    bool with_latency, struct gate_stats *st);
 
+/*
+ * gate_col_text() - a copy of text column @col of the row at @st (NULL
+ * read as ""), invalid UTF-8 replaced by '?' (fl_utf8_fix). Caller frees;
+ * NULL on ENOMEM.
+ */
+char *gate_col_text(sqlite3_stmt *st, int col);
+
 /* gate_edge_release() - free what @e owns (not @e itself). */
 void gate_edge_release(struct gate_edge *e);
 
-/* gate_edges_sort() - sort by client, server, protocol, operation. */
+/*
+ * gate_edge_cmp() - the order of edges in every listing: client, server,
+ * protocol, operation, then id. <0, 0 or >0.
+ */
+int gate_edge_cmp(const struct gate_edge *x, const struct gate_edge *y);
+
+/* gate_edges_sort() - sort by gate_edge_cmp(). */
 void gate_edges_sort(struct gate_edges *es);
 
 /* gate_edges_release() - free @es and every edge in it. */

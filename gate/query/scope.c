@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* The scope walk (query/scope.h), moved out of cmd/scope.c for select and gate. */
 #include "query/scope.h"
+#include "grow.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,14 +22,11 @@ static struct gate_scope_svc *scope_svc_add(struct gate_scope *s, int64_t id,
 
 	if (v)
 		return v;
-	if (s->nsvcs == s->capsvcs) {
-		size_t cap = s->capsvcs ? s->capsvcs * 2 : 16;
-		struct gate_scope_svc *n = realloc(s->svcs, cap * sizeof(*n));
-		if (!n)
-			return NULL;
-		s->svcs = n;
-		s->capsvcs = cap;
-	}
+	struct gate_scope_svc *n = fl_grow(s->svcs, &s->capsvcs, s->nsvcs, sizeof(*n), 16);
+
+	if (!n)
+		return NULL;
+	s->svcs = n;
 	if (gate_idmap_put(&s->svc_at, id, s->nsvcs))
 		return NULL;
 	v = &s->svcs[s->nsvcs++];
@@ -38,14 +36,11 @@ static struct gate_scope_svc *scope_svc_add(struct gate_scope *s, int64_t id,
 
 static int scope_enqueue(struct gate_scope *s, int64_t id)
 {
-	if (s->qlen == s->qcap) {
-		size_t cap = s->qcap ? s->qcap * 2 : 16;
-		int64_t *q = realloc(s->queue, cap * sizeof(*q));
-		if (!q)
-			return -ENOMEM;
-		s->queue = q;
-		s->qcap = cap;
-	}
+	int64_t *q = fl_grow(s->queue, &s->qcap, s->qlen, sizeof(*q), 16);
+
+	if (!q)
+		return -ENOMEM;
+	s->queue = q;
 	s->queue[s->qlen++] = id;
 	return 0;
 }
@@ -82,65 +77,41 @@ static int scope_callee(struct gate_scope *s, const struct gate_edge *e)
 	return 0;
 }
 
-/*
- * Keep s->edges.v[@i] if it is new and has windows in the range: moved to
- * v[*@kept], which is then incremented. Otherwise it is released.
- */
-static int scope_keep(struct gate_scope *s, size_t i, size_t *kept, bool *keep)
-{
-	struct gate_edge *e = &s->edges.v[i];
-	size_t dummy;
-	int err = 0;
+/* What scope_expand() passes scope_keep(). */
+struct scope_walk {
+	struct gate_scope *s;
+	bool inbound;
+	int dist;
+};
 
-	*keep = false;
-	if (gate_idmap_get(&s->edge_seen, e->id, &dummy))
-		goto out_drop;	/* both ends in scope: seen from the other */
-	if (gate_idmap_put(&s->edge_seen, e->id, 0)) {
-		err = gate_fail(s->ctx, -ENOMEM, "out of memory");
-		goto out_drop;
-	}
-	err = gate_edge_stats(s->ctx, e->id, s->range, false, &e->stats);
+/*
+ * Keep edge @e if it has windows in the range: its client becomes a caller
+ * at dist + 1 (inbound), or its server a callee.
+ */
+static int scope_keep(void *arg, struct gate_edge *e)
+{
+	struct scope_walk *w = arg;
+	int err = gate_edge_stats(w->s->ctx, e->id, w->s->range, false, &e->stats);
+
 	if (err || !e->stats.windows)
-		goto out_drop;
-	*keep = true;
-	if (i != *kept) {
-		s->edges.v[*kept] = *e;
-		memset(e, 0, sizeof(*e));
-	}
-	(*kept)++;
-	return 0;
-out_drop:
-	gate_edge_release(e);
-	return err;
+		return err;
+	err = w->inbound ? scope_caller(w->s, e, w->dist + 1) : scope_callee(w->s, e);
+	return err ? err : 1;
 }
 
 /*
  * Walk the edges of service @id: its inbound edges (the clients become
  * callers at @dist + 1) and, if @outbound, its outbound edges (the servers
- * become callees). Edges already in scope, or idle in the range, are
- * dropped again.
+ * become callees). Edges already in scope (both ends in scope: seen from
+ * the other), or idle in the range, are dropped again.
  */
 static int scope_expand(struct gate_scope *s, int64_t id, int dist, bool outbound)
 {
 	for (int pass = outbound ? 0 : 1; pass < 2; pass++) {
-		bool inbound = pass == 1, keep;
-		size_t first = s->edges.n, kept = first, n;
-		int err = gate_edges_of(s->ctx, id, inbound, &s->edges);
+		struct scope_walk w = { .s = s, .inbound = pass == 1, .dist = dist };
+		int err = gate_edges_of_kept(s->ctx, id, w.inbound, &s->edge_seen,
+					     scope_keep, &w, &s->edges);
 
-		if (err)
-			return err;
-		n = s->edges.n;
-		for (size_t i = first; i < n; i++) {
-			if (!err)
-				err = scope_keep(s, i, &kept, &keep);
-			else
-				gate_edge_release(&s->edges.v[i]);
-			if (err || !keep)
-				continue;
-			struct gate_edge *e = &s->edges.v[kept - 1];
-			err = inbound ? scope_caller(s, e, dist + 1) : scope_callee(s, e);
-		}
-		s->edges.n = kept;
 		if (err)
 			return err;
 	}

@@ -9,9 +9,9 @@
  *   schema operation of its server -> PRIMARY KEY(service_id, protocol, operation, source)
  *   windows of an edge (fallback)  -> PRIMARY KEY(edge_id, ...)
  */
+#include "grow.h"
 #include "chars.h"
 #include "query/sources.h"
-#include "output/output.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -184,42 +184,6 @@ enum gate_confidence gate_confidence(const struct gate_sources *s, int64_t ref_n
 	return GATE_CONF_LOW;
 }
 
-json_t *gate_sources_json(const struct gate_sources *s)
-{
-	json_t *arr = json_array();
-
-	for (int i = 0; arr && i < GATE_SRC_COUNT; i++) {
-		const struct gate_source *x = &s->s[i];
-		if (!x->have)
-			continue;
-		if (json_array_append_new(arr, json_pack("{s:s, s:I, s:o, s:o}",
-				"source", src_names[i], "samples", (json_int_t)x->samples,
-				"first_seen", gate_json_time(x->first_ns),
-				"last_seen", gate_json_time(x->last_ns)))) {
-			json_decref(arr);
-			return NULL;
-		}
-	}
-	return arr;
-}
-
-void gate_sources_str(const struct gate_sources *s, char *buf, size_t len)
-{
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; i < GATE_SRC_COUNT; i++) {
-		if (!s->s[i].have)
-			continue;
-		int w = snprintf(buf + n, len - n, "%s%s", n ? "+" : "", src_names[i]);
-		if (w < 0 || (size_t)w >= len - n)
-			break;
-		n += (size_t)w;
-	}
-	if (!n)
-		snprintf(buf, len, "-");
-}
-
 /* ---- operations known only from an API description ---- */
 
 /*
@@ -235,34 +199,20 @@ static const char schema_only_sql[] =
 	"GROUP BY o.service_id, o.protocol, o.operation "
 	"ORDER BY s.name, o.protocol, o.operation";
 
-static char *dup_col(sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-	char *s = strdup(t ? (const char *)t : "");
-
-	if (s)
-		fl_utf8_fix(s);
-	return s;
-}
-
 static int op_push(struct gate_ops *ops, sqlite3_stmt *st)
 {
 	struct gate_op *o;
 
-	if (ops->n == ops->cap) {
-		size_t cap = ops->cap ? ops->cap * 2 : 16;
-		o = realloc(ops->v, cap * sizeof(*o));
-		if (!o)
-			return -ENOMEM;
-		ops->v = o;
-		ops->cap = cap;
-	}
+	o = fl_grow(ops->v, &ops->cap, ops->n, sizeof(*o), 16);
+	if (!o)
+		return -ENOMEM;
+	ops->v = o;
 	o = &ops->v[ops->n];
 	memset(o, 0, sizeof(*o));
-	o->service = dup_col(st, 0);
-	o->kind = dup_col(st, 1);
-	o->protocol = dup_col(st, 2);
-	o->operation = dup_col(st, 3);
+	o->service = gate_col_text(st, 0);
+	o->kind = gate_col_text(st, 1);
+	o->protocol = gate_col_text(st, 2);
+	o->operation = gate_col_text(st, 3);
 	o->src.s[GATE_SRC_SCHEMA].have = true;
 	o->src.s[GATE_SRC_SCHEMA].first_ns = sqlite3_column_int64(st, 4);
 	o->src.s[GATE_SRC_SCHEMA].last_ns = sqlite3_column_int64(st, 5);

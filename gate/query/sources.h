@@ -55,14 +55,6 @@ const char *gate_src_name(enum gate_src s);
 /* gate_src_from_name() - the source named @name, or -1 for none. */
 int gate_src_from_name(const char *name);
 
-/*
- * gate_sources_json() - the JSON array [{"source", "samples", "first_seen",
- * "last_seen"}, ...] of @s, strongest first. NULL on ENOMEM.
- */
-json_t *gate_sources_json(const struct gate_sources *s);
-
-/* gate_sources_str() - "ebpf+schema", "-" when none, into @buf. */
-void gate_sources_str(const struct gate_sources *s, char *buf, size_t len);
 
 /* An operation of a service known only from an API description. */
 struct gate_op {

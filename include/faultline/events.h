@@ -31,20 +31,34 @@
 #define FL_RINGBUF_DEFAULT (8u << 20) /* ring buffer bytes */
 
 enum fl_event_type {
-	FL_EV_CONN_OPEN = 1,	/* connect() or accept() created a TCP connection */
+	FL_EV_CONN_OPEN = 1,	/* connect() or accept() created a TCP connection
+				   (socket path: sent at its first data; a
+				   socket from before the agent has
+				   FL_CONN_F_JOINED and role FL_ROLE_UNKNOWN) */
 	FL_EV_CONN_FAIL = 2,	/* connect() failed (refused, timed out, reset) */
-	FL_EV_CONN_CLOSE = 3,	/* close() of a tracked connection */
+	FL_EV_CONN_CLOSE = 3,	/* close() of a tracked connection (socket path:
+				   the socket reached TCP_CLOSE, opened only) */
 	FL_EV_DATA = 4,		/* bytes read or written on a tracked connection */
-	FL_EV_PROC_EXIT = 5,	/* a process exited: its fds closed without close() */
+	FL_EV_PROC_EXIT = 5,	/* a process exited: its fds closed without close()
+				   (socket path: its sockets end by themselves) */
 	FL_EV_PROC_EXEC = 6,	/* a process called execve(): the agent looks
 				   for TLS libraries in it (fl_conn_event, no tuple) */
-	FL_EV_THREAD_EVLOOP = 7, /* hdr.tid waits on epoll: an event loop, whose
-				    requests the same-thread link cannot tell apart
+	FL_EV_THREAD_EVLOOP = 7, /* hdr.tid is an event loop, whose requests the
+				    same-thread link cannot tell apart: it waits on
+				    epoll (syscall path), or reads requests from a
+				    non-blocking server socket (socket path)
 				    (fl_conn_event, no tuple; once per thread) */
 	FL_EV_THREAD_EXIT = 8,	/* a thread marked by FL_EV_THREAD_EVLOOP exited */
 	FL_EV_CONN_INHERIT = 9,	/* fork(): the child's copy of a tracked
 				   connection of its parent (fl_conn_event; bytes
-				   = the stream offsets it continues from) */
+				   = the stream offsets it continues from).
+				   Syscall path only: the socket path follows the
+				   socket itself */
+	FL_EV_PROC_ENV = 10,	/* execve(): the environment of the new image,
+				   read before it runs (fl_data_event layout:
+				   orig_len its size, its first cap_len bytes
+				   follow; hdr.cid.tgid the process). Sent just
+				   before its FL_EV_PROC_EXEC */
 };
 
 enum fl_role {
@@ -63,7 +77,9 @@ enum fl_source {
 	FL_SRC_TLS = 1,		/* plaintext from a TLS library uprobe; its
 				   offsets count plaintext bytes only */
 	FL_SRC_SPLICE = 2,	/* sendfile/splice: bytes counted in the syscall
-				   offsets, never copied (cap_len 0) */
+				   offsets, never copied (cap_len 0); socket
+				   path: also any send/receive without a user
+				   buffer it can read (io_uring) */
 };
 
 /* Indexes of the per-CPU `counters` array: what the collector did not see. */
@@ -77,12 +93,27 @@ enum fl_counter {
 	FL_CNT_MAX = 8,
 };
 
-/* A connection: unique for the life of the agent. */
+/*
+ * A connection: unique for the life of the agent. Two collector paths
+ * (docs/agent.md, "Collector paths") name it differently:
+ *  - the socket path (default where the kernel has the sock tracepoints):
+ *    fd is FL_CID_SOCK and gen alone is the connection, a counter the
+ *    collector keeps per socket (a socket connected again after
+ *    tcp_disconnect() is a new one). tgid is the process the event comes
+ *    from: the owner (who connected, or first moved bytes) in lifecycle
+ *    events, the current process in data events (a forked child, a dup'd or
+ *    SCM_RIGHTS-passed socket keep the same connection). The fd is not
+ *    known and not needed.
+ *  - the syscall path (the fallback): (tgid, fd) is the connection and gen
+ *    the ns timestamp of its registration (a reused fd is another one).
+ */
 struct fl_conn_id {
-	__u32 tgid;		/* process id of the owner */
-	__s32 fd;		/* file descriptor in that process */
-	__u64 gen;		/* ns timestamp of the socket's first sighting */
+	__u32 tgid;		/* process id (see above) */
+	__s32 fd;		/* file descriptor, or FL_CID_SOCK */
+	__u64 gen;		/* see above */
 };
+
+#define FL_CID_SOCK (-2)	/* fl_conn_id.fd of the socket path */
 
 /* Key and value of the collector's `conns` map (userspace adopts sockets
  * that existed before the agent by inserting them). */
@@ -115,6 +146,10 @@ enum fl_netns_mode {
 #define FL_NETNS_MAX 64		/* entries of netns_inums */
 
 #define FL_CONN_F_JOINED 1	/* fl_conn_event.flags: existed before the agent */
+#define FL_CONN_F_MIRROR 2	/* ... socket path: a mirrored server end (open,
+				   close); one of a process that has no client
+				   socket sends no data event at all, only its
+				   byte totals in the close (fl_conn_event.bytes) */
 
 /*
  * Value of the collector's `mirrors` map, keyed by fl_conn_key: the agent
@@ -130,7 +165,13 @@ struct fl_mirror {
 };
 
 #define FL_DIR_MASK 1		/* hdr.dir: the enum fl_direction bit */
-#define FL_DIR_F_MIRROR 0x80	/* hdr.dir: payload not copied, see fl_mirror */
+#define FL_DIR_F_MIRROR 0x80	/* hdr.dir: a mirrored server end (syscall path:
+				   its payload not copied, see fl_mirror; socket
+				   path: set on every data event of an end the
+				   collector found mirrored, whose responses are
+				   never copied and whose requests are copied only
+				   while they look like HTTP/1 and call paths are
+				   on; cap_len says what came) */
 
 /*
  * Value of the collector's `procs` map, keyed by tgid: lets a fork find the

@@ -7,7 +7,8 @@
 # a Python HTTP server, PostgreSQL and Redis, network namespaces this suite
 # creates and deletes.
 #
-# Ports: 24100-24199 (24101 web, 24102 redis, 24103 postgres, 24110 and
+# Ports: 24100-24199 (24101 web, 24102 redis, 24103 postgres, 24104 a
+# server that resets every connection, 24110 and
 # 24111 servers inside namespaces, 24199 closed: refused).
 #
 # Needs root. Prints "gateagent: N passed, N failed".
@@ -17,7 +18,7 @@ SUITE=gateagent
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-WEB_PORT=24101 REDIS_PORT=24102 PG_PORT=24103 NS_PORT=24110 LATE_PORT=24111
+WEB_PORT=24101 REDIS_PORT=24102 PG_PORT=24103 NS_PORT=24110 LATE_PORT=24111 RST_PORT=24104
 CLOSED_PORT=24199
 NS=fl-ga-$$ LATE=fl-ga-late-$$
 
@@ -51,6 +52,8 @@ fl_start_postgres "$PG_PORT" "$work/pg"
 fl_start_redis "$REDIS_PORT" "$work/redis"
 fl_start_cmd web "$work/web" --port "$WEB_PORT" -- \
 	env OTEL_SERVICE_NAME=web "$PY" -u "$here/httpd.py" "$WEB_PORT"
+fl_start_cmd rstsrv "$work/rstsrv" --port "$RST_PORT" -- \
+	env OTEL_SERVICE_NAME=rstsrv "$PY" -u "$here/rstserver.py" "$RST_PORT"
 
 it_agent_start "$work/agent.out" "$work/agent.err" --db "$work/fl.db" \
 	--control "$work/ctl.sock" --source test --flush-interval 3600
@@ -146,6 +149,15 @@ case "$st" in
 *) bad "status: $st" ;;
 esac
 
+# ---- test C: a connection reset by the server ---------------------------------
+is "begin 1 C" "$(ctl 'begin 1 C')" "ok"
+curl -s -o /dev/null "http://127.0.0.1:$RST_PORT/" || true
+is "end 1 C: the reset, status conn_reset" \
+	"$(ctl 'end 1 C'; q "$work/fl.db" "SELECT client, server, protocol, operation, status, requests, errors
+		FROM footprints WHERE run_id = 1 AND test = 'C'")" \
+	"ok 1
+curl|rstsrv|tcp|connect|conn_reset|1|1"
+
 # ---- flush: windows with their per-status rows --------------------------------
 is "flush" "$(ctl flush)" "ok"
 is "per-status window rows, exact (all traffic, tests or not)" \
@@ -154,6 +166,7 @@ is "per-status window rows, exact (all traffic, tests or not)" \
 		FROM edge_window_statuses w JOIN edges e ON e.id = w.edge_id JOIN services c ON c.id = e.client_id
 		JOIN services s ON s.id = e.server_id GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5")" \
 	"curl|127.0.0.1:$CLOSED_PORT|tcp|connect|conn_refused|1|1|60|test
+curl|rstsrv|tcp|connect|conn_reset|1|1|60|test
 curl|web|http|GET /api/items/{id}|200|10|0|60|test
 curl|web|http|GET /nope|404|2|0|60|test
 curl|web|http|GET /other|404|5|0|60|test
@@ -176,6 +189,7 @@ for e in sorted(doc["edges"], key=lambda e: (e["client"], e["server"], e["operat
     print(e["client"], e["server"], e["operation"], json.dumps(e["statuses"], sort_keys=True), *code)
 PYEOF
 )" "curl 127.0.0.1:$CLOSED_PORT connect {\"conn_refused\": 1}
+curl rstsrv connect {\"conn_reset\": 1}
 curl web GET /api/items/{id} {\"200\": 10} http.response.status_code=200
 curl web GET /nope {\"404\": 2} http.response.status_code=404
 curl web GET /other {\"404\": 5} http.response.status_code=404

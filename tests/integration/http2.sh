@@ -29,13 +29,7 @@ fi
 work=$(mktemp -d /tmp/faultline-http2.XXXXXX)
 chmod 755 "$work"
 agent_pid=
-cleanup() {
-	set +e  # a failing kill or wait must not cut the cleanup short
-	[ -n "$agent_pid" ] && kill -INT "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
-	fl_stop_all
-	[ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+trap it_cleanup EXIT
 
 # --- 1. servers, started before the agent ------------------------------------------
 CERT=$work/cert.pem KEY=$work/key.pem
@@ -161,6 +155,17 @@ for key, (req, err, cerr, tls) in expected.items():
 for key, e in edges.items():
     if key not in expected:
         fail("unexpected edge %s (%d requests)" % (key, e["requests"]))
+# per-status rows (schema 5): gRPC statuses, the attribute only for one status
+want_st = {
+    "demo.v1.Greeter/SayHello": ({"grpc:0": 3, "grpc:5": 3}, None),
+    "demo.v1.Greeter/Nope": ({"grpc:12": 1}, 12),
+    "demo.v1.Greeter/Slow": ({"grpc:0": 3}, 0),
+}
+for op, (st, code) in want_st.items():
+    e = edges.get(("grpcclient", "grpcserver", "grpc", op))
+    if e and (e["statuses"], e["attributes"].get("rpc.grpc.status_code")) != (st, code):
+        fail("%s: statuses %s rpc.grpc.status_code %s, expected %s %s" % (
+            op, e["statuses"], e["attributes"].get("rpc.grpc.status_code"), st, code))
 kinds = {s["name"]: s["kind"] for s in graph["services"]}
 for name in ("nginx", "grpcserver"):
     if kinds.get(name) != "service":

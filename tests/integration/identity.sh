@@ -25,18 +25,16 @@ cgbase=$cg2/faultline-it-$$
 cid=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')   # 64 hex digits
 pids=()
 agent_pid=
-cleanup() {
-	set +e  # a failing kill or wait must not cut the cleanup short
-	[ -n "$agent_pid" ] && kill -INT "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+# run by it_cleanup after the agent is stopped
+it_cleanup_extra() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	ip netns del "$NS" 2>/dev/null || true
 	ip link del "$VETH"a 2>/dev/null || true
 	for d in "$cgbase/checkout.service" "$cgbase/docker-$cid.scope" "$cgbase"; do
 		[ -d "$d" ] && rmdir "$d" 2>/dev/null
 	done
-	rm -rf "$work"
 }
-trap cleanup EXIT
+trap it_cleanup EXIT
 
 # wait until something in @netns listens on @port (no TCP probe: the agent is watching)
 listening() { # NS-or-"" PORT

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# Shared by the BPF integration suites (run.sh, identity.sh, tls.sh); source
-# it after setting SUITE, the name on the closing "SUITE: N passed, N failed"
-# line. Provides the paths, ok/bad/finish, and it_require.
+# Shared by the BPF integration suites; source it after setting SUITE, the
+# name on the closing "SUITE: N passed, N failed" line. Provides the paths,
+# the host lock, ok/bad/finish, it_require, it_cleanup (the EXIT trap) and
+# starting/stopping the agent.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here=$root/tests/integration
 agent=$root/build/faultline-agent
@@ -37,13 +38,33 @@ it_require() {
 	done
 }
 
+# it_cleanup: the EXIT trap of every suite (`trap it_cleanup EXIT` once
+# $work exists): stops the agent ($agent_pid) with SIGINT, runs the suite's
+# own it_cleanup_extra if it defines one (namespaces, cgroups, peers), stops
+# every server tools/lib/servers.sh started, and removes $work (kept and
+# named with KEEP=1). A failing step never cuts the rest short.
+it_cleanup() {
+	set +e
+	[ -n "${agent_pid:-}" ] && kill -INT "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+	declare -F it_cleanup_extra >/dev/null && it_cleanup_extra
+	fl_stop_all
+	if [ -n "${work:-}" ]; then
+		[ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"
+	fi
+}
+
 # it_agent_start OUT ERR ARG...: the agent with ARG... in the background,
 # stdout to OUT and stderr to ERR (the same file is fine); sets agent_pid
 # and waits (10 s at most) for its "ready" line: one ok, or one FAIL and
-# exit. The caller's cleanup stops it if the suite ends early.
+# exit. it_cleanup stops it if the suite ends early.
+# FL_COLLECTOR=socket|syscall picks the collector path (run-all.sh runs the
+# suites on both); unset: the agent's default for this kernel.
 it_agent_start() {
 	local out=$1 err=$2
 	shift 2
+	[ -n "${FL_COLLECTOR:-}" ] && set -- --collector "$FL_COLLECTOR" "$@"
+	# FL_AGENT_RECORD=FILE: also record the raw events (debugging a suite)
+	[ -n "${FL_AGENT_RECORD:-}" ] && set -- --record "$FL_AGENT_RECORD" "$@"
 	if [ "$out" = "$err" ]; then
 		"$agent" "$@" >"$out" 2>&1 &
 	else

@@ -22,13 +22,7 @@ it_require redis-server redis-benchmark redis-cli pgbench psql "$PY"
 work=$(mktemp -d /tmp/faultline-loadtools.XXXXXX)
 chmod 755 "$work"
 agent_pid=
-cleanup() {
-	set +e
-	[ -n "$agent_pid" ] && kill -INT "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
-	fl_stop_all
-	[ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+trap it_cleanup EXIT
 
 fl_start_postgres "$PG_PORT" "$work/pg"
 fl_start_redis "$REDIS_PORT" "$work/redis"

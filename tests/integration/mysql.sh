@@ -29,13 +29,7 @@ it_require mariadb mariadb-install-db mariadb_config cc sqlite3 "$PY"
 work=$(mktemp -d /tmp/faultline-mysql.XXXXXX)
 chmod 755 "$work"
 agent_pid=
-cleanup() {
-	set +e  # a failing kill or wait must not cut the cleanup short
-	[ -n "$agent_pid" ] && kill -INT "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
-	fl_stop_all
-	[ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+trap it_cleanup EXIT
 
 # --- 1. the server, set up over its unix socket (no TCP traffic) -----------------
 fl_start_mariadb "$MY_PORT" "$work/my"

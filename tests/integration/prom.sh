@@ -29,16 +29,13 @@ it_require prometheus curl redis-server redis-cli "$PY"
 work=$(mktemp -d /tmp/faultline-prom.XXXXXX)
 chmod 755 "$work"
 agent_pid= agent2_pid=
-cleanup() {
-	set +e
-	[ -n "$agent_pid" ] && kill -INT "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+# run by it_cleanup (tests/integration/lib.sh) after the first agent is stopped
+it_cleanup_extra() {
 	[ -n "$agent2_pid" ] && kill -INT "$agent2_pid" 2>/dev/null && wait "$agent2_pid" 2>/dev/null
-	fl_stop_all
 	ip netns pids "$NS2" 2>/dev/null | xargs -r kill 2>/dev/null
 	ip netns del "$NS2" 2>/dev/null
-	[ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"
 }
-trap cleanup EXIT
+trap it_cleanup EXIT
 
 # --- servers and the agent ------------------------------------------------------
 fl_start_redis "$REDIS_PORT" "$work/redis"

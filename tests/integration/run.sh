@@ -21,13 +21,7 @@ it_require nginx psql redis-cli redis-server curl setpriv "$PY"
 work=$(mktemp -d /tmp/faultline-it.XXXXXX)
 chmod 755 "$work"
 agent_pid=
-cleanup() {
-	set +e  # a failing kill or wait must not cut the cleanup short
-	[ -n "$agent_pid" ] && kill -INT "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
-	fl_stop_all
-	[ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+trap it_cleanup EXIT
 
 # --- 1. BPF not permitted: one clear message, no crash -----------------------
 mkdir -m 777 "$work/nopriv"

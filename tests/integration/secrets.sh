@@ -39,13 +39,7 @@ it_require nginx psql redis-cli redis-server curl openssl "$PY"
 work=$(mktemp -d /tmp/faultline-secrets.XXXXXX)
 chmod 755 "$work"
 agent_pid=
-cleanup() {
-	set +e  # a failing kill or wait must not cut the cleanup short
-	[ -n "$agent_pid" ] && kill -INT "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
-	fl_stop_all
-	[ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+trap it_cleanup EXIT
 
 # Clients are copies of curl, psql and redis-cli named after the client:
 # a short-lived process gone before the agent reads /proc is named by its

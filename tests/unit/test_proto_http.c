@@ -647,6 +647,16 @@ static void test_detect(void)
 	CHECK_EQ_INT(fl_detect((const uint8_t *)"", 0, &more), FL_PROTO_UNKNOWN);
 	CHECK(more);
 	CHECK_EQ_STR(fl_proto_name(FL_PROTO_HTTP), "http");
+	/* WebDAV and the other registered methods of fl_http_methods: a stream
+	 * that starts with PROPFIND is HTTP, as resynchronisation takes it */
+	CHECK_EQ_INT(fl_detect((const uint8_t *)"PROPFIND /dav/ HTTP/1.1\r\n", 25, &more),
+		     FL_PROTO_HTTP);
+	CHECK(!more);
+	CHECK_EQ_INT(fl_detect((const uint8_t *)"PROPFI", 6, &more), FL_PROTO_UNKNOWN);
+	CHECK(more);
+	CHECK_EQ_INT(fl_detect((const uint8_t *)"MKCALENDAR /c", 13, &more), FL_PROTO_HTTP);
+	CHECK_EQ_INT(fl_detect((const uint8_t *)"BREW /pot", 9, &more), FL_PROTO_UNKNOWN);
+	CHECK(!more);
 	CHECK_EQ_STR(fl_proto_name(FL_PROTO_UNKNOWN), "unknown");
 	CHECK_EQ_STR(fl_proto_name((enum fl_proto)77), "unknown");
 	errno = 0;

@@ -166,6 +166,48 @@ out:
 		db_done(db);
 }
 
+/*
+ * The one method table (fl_http_methods): a registered method that is not
+ * standard (WebDAV's PROPFIND) is HTTP to detection, yet over the route cap
+ * it is counted under "_OTHER", as OpenTelemetry names methods it does not
+ * know; every standard one keeps its name.
+ */
+static void test_overflow_methods(void)
+{
+	struct aggregator *a = agg_new("ebpf");
+	sqlite3 *db = db_fresh();
+	char op[64];
+	size_t standard = 0;
+
+	CHECK(a && db);
+	if (!a || !db)
+		goto out;
+	agg_set_max_routes(a, 1);
+	CHECK_EQ_INT(rec(a, "dav", "files", FL_PROTO_HTTP, "GET /first"), 0);
+	for (size_t i = 0; i < fl_http_nmethods; i++) {
+		snprintf(op, sizeof(op), "%s /over", fl_http_methods[i].name);
+		CHECK_EQ_INT(rec(a, "dav", "files", FL_PROTO_HTTP, op), 0);
+		standard += fl_http_methods[i].standard;
+	}
+	CHECK_EQ_INT(standard, 9);
+	CHECK_EQ_INT(flush(a, db), 0);
+	CHECK_EQ_INT(stored(db, "dav", "files", "PROPFIND {overflow}"), -1);
+	CHECK_EQ_INT(stored(db, "dav", "files", "_OTHER {overflow}"),
+		     (long long)(fl_http_nmethods - standard));
+	CHECK_EQ_INT(stored(db, "dav", "files", "PATCH {overflow}"), 1);
+	CHECK_EQ_INT(stored(db, "dav", "files", "GET {overflow}"), 1);
+	/* detection takes every method of the table, PROPFIND included */
+	for (size_t i = 0; i < fl_http_nmethods; i++) {
+		bool more = true;
+		snprintf(op, sizeof(op), "%s / HTTP/1.1\r\n", fl_http_methods[i].name);
+		CHECK_EQ_INT(fl_detect((const uint8_t *)op, strlen(op), &more), FL_PROTO_HTTP);
+	}
+out:
+	agg_free(a);
+	if (db)
+		db_done(db);
+}
+
 static void test_seed_from_store(void)
 {
 	struct aggregator *a = agg_new("ebpf"), *b = NULL, *c = NULL;
@@ -255,4 +297,4 @@ out:
 		db_done(db);
 }
 
-RUN_TESTS(test_cap_and_overflow, test_seed_from_store, test_no_cap_and_growth)
+RUN_TESTS(test_cap_and_overflow, test_overflow_methods, test_seed_from_store, test_no_cap_and_growth)

@@ -205,6 +205,26 @@ def overhead(work, machine):
     return rows, loss
 
 
+def floor(work, machine):
+    """The floor section: nginx-small with no BPF, empty socket hooks, empty
+    syscall hooks (bench/run.sh floor())."""
+    d = os.path.join(work, "floor")
+    if not os.path.isdir(d) or not os.path.exists(os.path.join(d, "nginx-small-1-none.out")):
+        return None
+    pairs = int(machine["pairs"])
+    per = []
+    for r in range(1, pairs + 1):
+        runs = {c: parse_wrk(os.path.join(d, "nginx-small-%d-%s.out" % (r, c)))[""]
+                for c in ("none", "socket", "syscall")}
+        per.append({"round": r, **{c: runs[c]["rps"] for c in runs},
+                    "socket_ratio": runs["socket"]["rps"] / runs["none"]["rps"],
+                    "syscall_ratio": runs["syscall"]["rps"] / runs["none"]["rps"]})
+    return {"workload": "nginx-small", "rounds": per,
+            "rps": {c: mmm([p[c] for p in per]) for c in ("none", "socket", "syscall")},
+            "socket_ratio": mmm([p["socket_ratio"] for p in per]),
+            "syscall_ratio": mmm([p["syscall_ratio"] for p in per])}
+
+
 def pipeline(work):
     out = []
     for tag, rec, what in (
@@ -232,9 +252,9 @@ def pipeline(work):
     return out
 
 
-def live_profile(work, wl, ncpu):
+def live_profile(work, wl, ncpu, path=""):
     d = os.path.join(work, "overhead")
-    tag = wl + "-profile"
+    tag = wl + "-profile" + ("-" + path if path else "")
     if not os.path.exists(os.path.join(d, tag + ".bpfstats")):
         return None
     parse = parse_wrk if wl.startswith("nginx") else parse_redis
@@ -262,7 +282,9 @@ def live_profile(work, wl, ncpu):
     actx = read(os.path.join(work, "logs", "agent-%s.ctx" % tag)).split()
     sctx = read(os.path.join(d, tag + ".ctx")).split()
     mctx = int(sctx[2]) / wall if wall else None
-    return {"workload": wl, "load": load, "wall_s": wall,
+    m = re.search(r"faultline-agent: collector: (\w+)",
+                  read(os.path.join(work, "logs", "agent-%s.log" % tag)))
+    return {"workload": wl, "collector": m.group(1) if m else "?", "load": load, "wall_s": wall,
             "bpf_cpu_s": bpf_s, "bpf_share_of_machine": bpf_s / (wall * ncpu) if wall else None,
             "agent_cpu_cores": agent_cpu_cores(work, tag),
             "agent_wakeups_per_s": int(actx[0]) / wall if wall else None,
@@ -444,7 +466,9 @@ def markdown(res):
                  " (+%s modified files)" % m["dirty_files"] if m["dirty_files"] != "0" else "",
                  m["agent_sha256"], m["nginx"], m["redis"], m["wrk"], m["libbpf_tools"],
                  m["loadavg_start"], m.get("loadavg_end", "?"), m.get("wall_s", "?")))
-    L.append("CPUs busy with other work in the 2 s before the start: %s %%." % m.get("busy_pct_start", "?"))
+    L.append("CPUs busy with other work in the 2 s before the start: %s %%. "
+             "Collector of the agent runs: %s." % (m.get("busy_pct_start", "?"),
+                                                   m.get("collector", "?")))
     if int(m.get("busy_pct_start", "0")) >= 10:
         L.append("")
         L.append("**Warning:** the CPUs were %s %% busy with other work in the 2 s before the "
@@ -467,6 +491,25 @@ def markdown(res):
         meas = f_num(meas, 3 if isinstance(meas, float) and meas < 10 else (1 if isinstance(meas, float) else 0))
         L.append("| %s | %s | %s | %s |" % (t["what"], t["target"], meas, "yes" if t["met"] else "**no**"))
     L.append("")
+
+    fl = res.get("floor")
+    if fl:
+        L.append("## 0. Floor: the hook points alone (%s rounds, nginx-small)" % m["pairs"])
+        L.append("")
+        L.append("Programs that only bump a per-CPU counter, on the hooks of each collector "
+                 "path (tools/bench/floor): the socket path's tp_btf on sock_send_length, "
+                 "sock_recv_length, inet_sock_set_state; the syscall path's 20 syscall "
+                 "tracepoints. Any attached syscall tracepoint puts every task on the syscall "
+                 "slow path.")
+        L.append("")
+        L.append("| hooks | req/s | / none per round | / none |")
+        L.append("|---|---|---|---|")
+        L.append("| none | %s | - | - |" % f_mmm(fl["rps"]["none"]))
+        for c in ("socket", "syscall"):
+            L.append("| empty %s hooks | %s | %s | %s |" % (
+                c, f_mmm(fl["rps"][c]), ", ".join("%.3f" % p[c + "_ratio"] for p in fl["rounds"]),
+                f_mmm(fl[c + "_ratio"], 3)))
+        L.append("")
 
     L.append("## 1. Overhead at saturation (%s pairs, alternating none, agent, tcplife; %s s wrk runs)" % (
         m["pairs"], m["duration_s"]))
@@ -503,7 +546,8 @@ def markdown(res):
     for pr in res.get("overhead_profile") or []:
         tests = sorted(pr["load"].items())
         rate = ", ".join(("%s " % t if t else "") + "%s req/s" % f_num(v["rps"]) for t, v in tests)
-        L.append("### Where the overhead goes: %s (one extra agent run, not in the table above)" % pr["workload"])
+        L.append("### Where the overhead goes: %s, %s collector (one extra agent run, not in the table above)" % (
+            pr["workload"], pr.get("collector", "?")))
         L.append("")
         L.append("%s with the agent, BPF run-time statistics on and `perf record -a` (both add "
                  "a little cost). Time in the agent's BPF programs: %.2f CPU s of %.1f s × %s CPUs "
@@ -644,8 +688,13 @@ def main():
                                        machine["redis_n_p1"], machine["redis_n_p16"]),
                           "demo_load_s": int(machine["demo_load_s"])}}
         res["overhead"], res["loss"] = overhead(work, machine)
-        res["overhead_profile"] = [p for p in (live_profile(work, wl, int(machine["nproc"]))
-                                               for wl in WORKLOADS) if p]
+        m = re.search(r"faultline-agent: collector: (\w+)",
+                      read(os.path.join(work, "logs", "agent-nginx-small-1-agent.log")))
+        machine["collector"] = m.group(1) if m else "?"
+        res["floor"] = floor(work, machine)
+        res["overhead_profile"] = [p for p in (live_profile(work, wl, int(machine["nproc"]), path)
+                                               for wl in WORKLOADS for path in ("", "syscall"))
+                                   if p]
         res["pipeline"] = pipeline(work)
         res["profile"] = [p for p in (profile(work, t) for t in ("demo", "demo-gone")) if p]
         res["memory"] = memory(work)

@@ -7,10 +7,13 @@ Redis(peer)          redis-py (its own pool)
 
 query()/cmd() raise DBError(status, message) on a server error; status is
 the SQLSTATE (PostgreSQL), the MySQL error number, or the Redis error prefix.
-A connection that failed is discarded, never reused.
+A connection that failed is discarded, never reused; one idle for more than
+MAX_IDLE_S is closed instead of reused (as pgbouncer's server_idle_timeout
+does), so after a quiet spell every connection is new.
 """
 
 import threading
+import time
 
 from . import calls
 
@@ -21,18 +24,33 @@ class DBError(Exception):
         self.status = status
 
 
+MAX_IDLE_S = 2.0
+
+
 class _Pool:
     def __init__(self, connect, size=8):
         self._connect = connect
-        self._idle = []
+        self._idle = []            # [(connection, monotonic time it was put back)]
         self._lock = threading.Lock()
         self._size = size
 
     def get(self):
+        stale = []
+        conn = None
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return self._connect()
+            now = time.monotonic()
+            while self._idle:
+                c, since = self._idle.pop()
+                if now - since <= MAX_IDLE_S:
+                    conn = c
+                    break
+                stale.append(c)
+        for c in stale:
+            try:
+                c.close()
+            except Exception:
+                pass
+        return conn if conn is not None else self._connect()
 
     def put(self, conn, broken=False):
         if broken:
@@ -43,7 +61,7 @@ class _Pool:
             return
         with self._lock:
             if len(self._idle) < self._size:
-                self._idle.append(conn)
+                self._idle.append((conn, time.monotonic()))
                 return
         conn.close()
 

@@ -8,8 +8,8 @@
  * everything back, so a malformed file leaves the store as it was
  * (docs/gatectl.md "import").
  */
-#ifndef FAULTLINE_GATE_IMPORT_H
-#define FAULTLINE_GATE_IMPORT_H
+#ifndef FAULTLINE_GATE_IMPORT_WRITER_H
+#define FAULTLINE_GATE_IMPORT_WRITER_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -150,4 +150,4 @@ int imp_json_next(struct imp *im, const char *buf, size_t len, size_t *off,
 int imp_otlp_run(struct imp *im, const char *buf, size_t len);
 int imp_openapi_run(struct imp *im, const char *buf, size_t len);
 
-#endif /* FAULTLINE_GATE_IMPORT_H */
+#endif /* FAULTLINE_GATE_IMPORT_WRITER_H */
