@@ -1676,13 +1676,18 @@ static __always_inline bool sk_tls_ciphertext(struct sock *sk,
 				ts->rd_mflags = SSL_M_MIRROR |
 					(st->flags & SK_F_MIRROR_ALL ? SSL_M_ALL : 0);
 		}
-	} else if (ts->pending_ssl &&
-		   ((st->flags & SK_F_TLS) || !st->bytes[FL_DIR_EGRESS])) {
-		/* a socket that has carried plaintext is not taken */
+	} else if (ts->pending_ssl) {
+		struct ssl_conn *m;
+
 		skey.ssl = ts->pending_ssl;
 		ts->pending_ssl = 0;
 		__sync_fetch_and_add(&bio_pending, -1);
-		ssl_map_sk(sk, st, &skey, 0);
+		m = bpf_map_lookup_elem(&ssl_conns, &skey);
+		/* a socket that has carried plaintext is not taken, unless
+		 * the SSL object's input came from it already */
+		if ((st->flags & SK_F_TLS) || !st->bytes[FL_DIR_EGRESS] ||
+		    (m && m->gen == st->id))
+			ssl_map_sk(sk, st, &skey, 0);
 		return st->flags & SK_F_TLS;
 	}
 	return st->flags & SK_F_TLS;
@@ -1708,7 +1713,9 @@ static __always_inline void ssl_bio_call(__u64 id, const struct ssl_call *sc)
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!ts)
 		return;
-	if (ts->last_rd && sc->dir != FL_DIR_EGRESS) {
+	/* SSL_write may take input too (it finishes a handshake): it maps
+	 * an SSL object not mapped yet, never moves a mapping */
+	if (ts->last_rd && (sc->dir != FL_DIR_EGRESS || !m)) {
 		if (m && m->gen == ts->last_rd) {
 			/* its client's plaintext may be known only now */
 			m->mflags |= ts->rd_mflags;
