@@ -1548,6 +1548,15 @@ int BPF_PROG(sk_set_state, struct sock *sk, int oldstate, int newstate)
 		sk_emit_conn(FL_EV_CONN_FAIL, sk, st,
 			     err ? -err : -111 /* ECONNREFUSED */);
 	} else if (st->flags & SK_F_OPENED) {
+		if (st->role == FL_ROLE_CLIENT && sk->sk_err == ECONNRESET) {
+			/* reset by the peer: as on the syscall path, without an
+			 * owner; the agent counts it (conn_reset) on the client
+			 * end it finds by the 4-tuple when requests waited */
+			struct sk_state r = *st;
+
+			r.owner = 0;
+			sk_emit_conn(FL_EV_CONN_FAIL, sk, &r, -ECONNRESET);
+		}
 		/* a last body spliced out before the end (a mirror's unsent
 		 * bytes are not one: its client end has them) */
 		if (!(st->flags & SK_F_MIRROR))
