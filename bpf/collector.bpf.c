@@ -1251,7 +1251,7 @@ enum sk_flag {
 	SK_F_SEQ = 128,		/* rcv_seq is known */
 	SK_F_FIN = 256,		/* rcv_seq is past the peer's FIN */
 	SK_F_QUIET = 512,	/* a mirror of a process with no client socket:
-				   only its byte totals (at its close) */
+				   its responses are not sent (see sk_data) */
 	SK_F_NB_CHECKED = 1024,	/* SK_F_NB is known */
 	SK_F_NB = 2048,		/* its file is O_NONBLOCK */
 	SK_F_IGNORED = 4096,	/* of a network namespace not traced (--netns,
@@ -1548,8 +1548,10 @@ int BPF_PROG(sk_set_state, struct sock *sk, int oldstate, int newstate)
 		sk_emit_conn(FL_EV_CONN_FAIL, sk, st,
 			     err ? -err : -111 /* ECONNREFUSED */);
 	} else if (st->flags & SK_F_OPENED) {
-		/* a last body spliced out before the end */
-		sk_ingress_gap(sk, st, sk_copied_seq(sk));
+		/* a last body spliced out before the end (a mirror's unsent
+		 * bytes are not one: its client end has them) */
+		if (!(st->flags & SK_F_MIRROR))
+			sk_ingress_gap(sk, st, sk_copied_seq(sk));
 		sk_emit_conn(FL_EV_CONN_CLOSE, sk, st, 0);
 	}
 	if (st->flags & SK_F_CLIENT_KEY) {
@@ -2005,13 +2007,21 @@ static __always_inline int sk_data(struct sock *sk, long ret, __u8 dir,
 	if (st->flags & SK_F_MIRROR) {
 		if (st->quiet_gen != outbound_gen) {
 			st->quiet_gen = outbound_gen;
-			if (no_paths || !bpf_map_lookup_elem(&procs_out,
-							    &(__u32){ id >> 32 }))
+			if (!bpf_map_lookup_elem(&procs_out, &(__u32){ id >> 32 }))
 				st->flags |= SK_F_QUIET;
 			else
 				st->flags &= ~SK_F_QUIET;
 		}
-		if ((st->flags & SK_F_QUIET) && !sk_spliced()) {
+		/*
+		 * Not needed at all: --no-paths, or not HTTP (no call path).
+		 * Its responses, while its process has no client socket: they
+		 * only end a serving that no outbound call can follow. Its
+		 * requests are sent even then: the first outbound call may be
+		 * made while serving the first request.
+		 */
+		if ((no_paths || (st->flags & SK_F_MIRROR_ALL) ||
+		     (dir == FL_DIR_EGRESS && (st->flags & SK_F_QUIET))) &&
+		    !sk_spliced()) {
 			__sync_fetch_and_add(&st->bytes[dir], ret);
 			return 0;
 		}

@@ -908,23 +908,32 @@ out_free:
 
 /* ---- output ---- */
 
+/* The first line: which deployment, against which gate run. */
+static void verify_header(const struct verify *v, FILE *f)
+{
+	char at[40];
+
+	gate_time_format(v->d.at_ns, at, sizeof(at));
+	fprintf(f, "verify %s: deployment %lld (%s -> %s at %s, %s)", v->o.service,
+		(long long)v->d.id, v->d.old_version ? v->d.old_version : "?",
+		v->d.new_version, at, v->d.source);
+	if (v->gate_run)
+		fprintf(f, ", gate run %lld\n", (long long)v->gate_run);
+	else
+		fprintf(f, ", no gate run\n");
+	fflush(f);
+}
+
 static int verify_table(const struct verify *v)
 {
 	static const char *const heads[] = { "CLIENT", "SERVER", "PROTO", "OPERATION",
 					     "B.REQS", "A.REQS", "B.ERR", "A.ERR",
 					     "VERDICT", "METRIC", "PREDICTED", "REASON" };
 	struct gate_table t;
-	char at[40];
 	int err = 0;
 
-	gate_time_format(v->d.at_ns, at, sizeof(at));
-	printf("verify %s: deployment %lld (%s -> %s at %s, %s)", v->o.service,
-	       (long long)v->d.id, v->d.old_version ? v->d.old_version : "?",
-	       v->d.new_version, at, v->d.source);
-	if (v->gate_run)
-		printf(", gate run %lld\n", (long long)v->gate_run);
-	else
-		printf(", no gate run\n");
+	if (!v->o.watch)
+		verify_header(v, stdout);
 	if (!v->o.watch)
 		for (size_t k = 0; k < v->niv; k++)
 			watch_line(v, &v->iv[k], k);
@@ -1050,6 +1059,8 @@ static int verify_run(struct gate_ctx *ctx, int argc, char **argv)
 	v.base_lo_s = v.base_hi_s - v.o.baseline_s;
 	v.after_lo_s = (at_s + v.width_s - 1 + (v.d.at_ns % GATE_NS_PER_S != 0)) /
 		       v.width_s * v.width_s;
+	if (v.o.watch)		/* the progress lines follow it */
+		verify_header(&v, ctx->fmt == GATE_FMT_JSON ? stderr : stdout);
 	if ((err = verify_edges(&v)) || (err = verify_predictions(&v)) ||
 	    (err = verify_baselines(&v)) || (err = verify_intervals(&v)) ||
 	    (err = verify_whole(&v)))

@@ -513,7 +513,7 @@ eq(doc["totals"], {"events": 10000, "records": 900, "data_events": 6000, "bytes_
    "bytes_captured": 1900000, "conn_opens": 50, "conns_joined": None, "conn_closes": None,
    "conn_failures": None, "conns_mirrored": None, "conns_inherited": None, "tls_libraries": 2,
    "tls_conns": None, "links_thread": None, "links_traceparent": None,
-   "bytes_mirrored": None},
+   "backlog_windows": None, "backlog_windows_peak": None, "bytes_mirrored": None},
    "totals (absent rows: null)")'
 js "blindspots json: non-zero counters by group then name, unknown kept last" '
 got = [(c["name"], c["value"], c["group"]) for c in doc["counters"]]
@@ -571,7 +571,7 @@ updated  2026-11-21T05:01:02.500Z
 totals   events 10000, records 900, data_events 6000, bytes_seen 2000000, bytes_captured 1900000
          conn_opens 50, conns_joined -, conn_closes -, conn_failures -, conns_mirrored -
          conns_inherited -, tls_libraries 2, tls_conns -, links_thread -, links_traceparent -
-         bytes_mirrored -
+         backlog_windows -, backlog_windows_peak -, bytes_mirrored -
 
 NAME                 GROUP            VALUE  SHARE                REASON
 inflight_map_full    loss                 3  -                    syscalls not seen: in-flight map full

@@ -109,6 +109,12 @@ gc --db "$Z" verify --service zero
 case "$OUT" in *"interval 1/10 06:01:00.000Z .. 06:02:00.000Z  fail         high 1, pass 0, low 0, nodata 0; failures 1/0  -- web -> zero GET /a: errors 2/100 (2%) vs 0/6000 (0%) before, p=0.00042"*) ok "zero baseline: table names the interval and the edge";;
 	*) fail "zero baseline: table names the interval and the edge" "$OUT";; esac
 
+store zero
+gc --db "$Z" verify --service zero --watch
+is "zero baseline --watch: the deployment first, then a line per interval as judged" "$(printf '%s\n' "$OUT" | head -2 | cut -c1-80)" \
+"verify zero: deployment 1 (v1 -> v2 at 2026-11-21T06:00:30.000Z, ci), gate run 1
+interval 1/10 06:01:00.000Z .. 06:02:00.000Z  fail         high 1, pass 0, low 0"
+
 # ---- sparse errors ---------------------------------------------------------
 S=$work/sparse.db
 rc "sparse errors: one every other minute fails once they add up (exit 1)" 1 --db "$S" verify --service sparse -o json

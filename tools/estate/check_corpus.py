@@ -152,8 +152,11 @@ def main():
             t0 = time.monotonic()
             cdir = os.path.join(HERE, "changes", lab["id"])
             swapped = []
-            for dp, _, fs in os.walk(cdir):
+            for dp, dirs, fs in os.walk(cdir):
+                dirs[:] = [d for d in dirs if d != "__pycache__"]
                 for fn in fs:
+                    if fn.endswith(".pyc"):
+                        continue
                     rel = os.path.relpath(os.path.join(dp, fn), cdir)
                     shutil.copyfile(os.path.join(dp, fn), os.path.join(shop.dir, rel))
                     swapped.append(rel)

@@ -67,7 +67,9 @@ step "estate.py up (tools/estate/shop.json)"
 UP=1
 
 step "starting $AGENT --db $DB"
-"$AGENT" --db "$DB" >"$WORKDIR/agent.log" 2>&1 &
+# --capture 8192: catalog's PostgreSQL answers exceed the default 1024 bytes,
+# and a gap across PostgreSQL messages makes the agent give the connection up
+"$AGENT" --db "$DB" --capture 8192 >"$WORKDIR/agent.log" 2>&1 &
 AGENT_PID=$!
 for _ in $(seq 600); do
 	grep -q ready "$WORKDIR/agent.log" && break
