@@ -263,6 +263,35 @@ static const char *const migrations[] = {
 	"  test TEXT PRIMARY KEY,"
 	"  since_ns INTEGER NOT NULL,"
 	"  reason TEXT);",
+	/*
+	 * 6 -> 7: the deep suite (docs/store.md "Schema 7", docs/deep.md):
+	 * each run, the outcome of every (edge, fault) it reached, and which
+	 * tests detected which fault — what select's ranking reads as a
+	 * test's effectiveness and what `select` names as the tests that catch
+	 * an affected edge's faults.
+	 */
+	"CREATE TABLE deep_runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  stack TEXT NOT NULL,"
+	"  started_ns INTEGER NOT NULL,"
+	"  ended_ns INTEGER,"
+	"  report TEXT);"			/* deep -o json */
+	"CREATE TABLE fault_results ("
+	"  deep_run_id INTEGER NOT NULL REFERENCES deep_runs(id),"
+	"  client TEXT NOT NULL, server TEXT NOT NULL,"	/* services.name */
+	"  fault TEXT NOT NULL,"		/* refuse|reset|blackhole|latency|bandwidth */
+	"  param TEXT NOT NULL,"		/* "100ms", "64kbit", '' */
+	"  test_run_id INTEGER REFERENCES test_runs(id)," /* the tests run under it */
+	"  outcome TEXT NOT NULL,"		/* detected|cascaded|absorbed */
+	"  retries INTEGER NOT NULL,"		/* extra requests on the edge */
+	"  PRIMARY KEY (deep_run_id, client, server, fault, param)) WITHOUT ROWID;"
+	"CREATE TABLE fault_detections ("
+	"  deep_run_id INTEGER NOT NULL REFERENCES deep_runs(id),"
+	"  client TEXT NOT NULL, server TEXT NOT NULL,"
+	"  fault TEXT NOT NULL, param TEXT NOT NULL,"
+	"  test TEXT NOT NULL,"			/* failed while the fault was on */
+	"  PRIMARY KEY (deep_run_id, client, server, fault, param, test)) WITHOUT ROWID;"
+	"CREATE INDEX fault_detections_test ON fault_detections(test);",
 };
 
 #define N_MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))
