@@ -1567,8 +1567,10 @@ int BPF_PROG(sk_set_state, struct sock *sk, int oldstate, int newstate)
 		sk_client_key(sk, &k, false);
 		bpf_map_delete_elem(&clients, &k);
 	}
-	/* tcp_disconnect() may connect it again: a new connection then */
-	st->flags = 0;
+	/* ended: bytes still queued and read after a reset are not a new
+	 * connection (no close would follow); tcp_disconnect() and connect()
+	 * again is one, from its SYN_SENT */
+	st->flags = SK_F_IGNORED;
 	return 0;
 }
 
