@@ -1251,7 +1251,7 @@ enum sk_flag {
 	SK_F_SEQ = 128,		/* rcv_seq is known */
 	SK_F_FIN = 256,		/* rcv_seq is past the peer's FIN */
 	SK_F_QUIET = 512,	/* a mirror of a process with no client socket:
-				   only its byte totals (at its close) */
+				   its responses are not sent (see sk_data) */
 	SK_F_NB_CHECKED = 1024,	/* SK_F_NB is known */
 	SK_F_NB = 2048,		/* its file is O_NONBLOCK */
 	SK_F_IGNORED = 4096,	/* of a network namespace not traced (--netns,
@@ -1548,16 +1548,29 @@ int BPF_PROG(sk_set_state, struct sock *sk, int oldstate, int newstate)
 		sk_emit_conn(FL_EV_CONN_FAIL, sk, st,
 			     err ? -err : -111 /* ECONNREFUSED */);
 	} else if (st->flags & SK_F_OPENED) {
-		/* a last body spliced out before the end */
-		sk_ingress_gap(sk, st, sk_copied_seq(sk));
+		if (st->role == FL_ROLE_CLIENT && sk->sk_err == ECONNRESET) {
+			/* reset by the peer: as on the syscall path, without an
+			 * owner; the agent counts it (conn_reset) on the client
+			 * end it finds by the 4-tuple when requests waited */
+			struct sk_state r = *st;
+
+			r.owner = 0;
+			sk_emit_conn(FL_EV_CONN_FAIL, sk, &r, -ECONNRESET);
+		}
+		/* a last body spliced out before the end (a mirror's unsent
+		 * bytes are not one: its client end has them) */
+		if (!(st->flags & SK_F_MIRROR))
+			sk_ingress_gap(sk, st, sk_copied_seq(sk));
 		sk_emit_conn(FL_EV_CONN_CLOSE, sk, st, 0);
 	}
 	if (st->flags & SK_F_CLIENT_KEY) {
 		sk_client_key(sk, &k, false);
 		bpf_map_delete_elem(&clients, &k);
 	}
-	/* tcp_disconnect() may connect it again: a new connection then */
-	st->flags = 0;
+	/* ended: bytes still queued and read after a reset are not a new
+	 * connection (no close would follow); tcp_disconnect() and connect()
+	 * again is one, from its SYN_SENT */
+	st->flags = SK_F_IGNORED;
 	return 0;
 }
 
@@ -1674,13 +1687,18 @@ static __always_inline bool sk_tls_ciphertext(struct sock *sk,
 				ts->rd_mflags = SSL_M_MIRROR |
 					(st->flags & SK_F_MIRROR_ALL ? SSL_M_ALL : 0);
 		}
-	} else if (ts->pending_ssl &&
-		   ((st->flags & SK_F_TLS) || !st->bytes[FL_DIR_EGRESS])) {
-		/* a socket that has carried plaintext is not taken */
+	} else if (ts->pending_ssl) {
+		struct ssl_conn *m;
+
 		skey.ssl = ts->pending_ssl;
 		ts->pending_ssl = 0;
 		__sync_fetch_and_add(&bio_pending, -1);
-		ssl_map_sk(sk, st, &skey, 0);
+		m = bpf_map_lookup_elem(&ssl_conns, &skey);
+		/* a socket that has carried plaintext is not taken, unless
+		 * the SSL object's input came from it already */
+		if ((st->flags & SK_F_TLS) || !st->bytes[FL_DIR_EGRESS] ||
+		    (m && m->gen == st->id))
+			ssl_map_sk(sk, st, &skey, 0);
 		return st->flags & SK_F_TLS;
 	}
 	return st->flags & SK_F_TLS;
@@ -1706,7 +1724,9 @@ static __always_inline void ssl_bio_call(__u64 id, const struct ssl_call *sc)
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!ts)
 		return;
-	if (ts->last_rd && sc->dir != FL_DIR_EGRESS) {
+	/* SSL_write may take input too (it finishes a handshake): it maps
+	 * an SSL object not mapped yet, never moves a mapping */
+	if (ts->last_rd && (sc->dir != FL_DIR_EGRESS || !m)) {
 		if (m && m->gen == ts->last_rd) {
 			/* its client's plaintext may be known only now */
 			m->mflags |= ts->rd_mflags;
@@ -2005,13 +2025,21 @@ static __always_inline int sk_data(struct sock *sk, long ret, __u8 dir,
 	if (st->flags & SK_F_MIRROR) {
 		if (st->quiet_gen != outbound_gen) {
 			st->quiet_gen = outbound_gen;
-			if (no_paths || !bpf_map_lookup_elem(&procs_out,
-							    &(__u32){ id >> 32 }))
+			if (!bpf_map_lookup_elem(&procs_out, &(__u32){ id >> 32 }))
 				st->flags |= SK_F_QUIET;
 			else
 				st->flags &= ~SK_F_QUIET;
 		}
-		if ((st->flags & SK_F_QUIET) && !sk_spliced()) {
+		/*
+		 * Not needed at all: --no-paths, or not HTTP (no call path).
+		 * Its responses, while its process has no client socket: they
+		 * only end a serving that no outbound call can follow. Its
+		 * requests are sent even then: the first outbound call may be
+		 * made while serving the first request.
+		 */
+		if ((no_paths || (st->flags & SK_F_MIRROR_ALL) ||
+		     (dir == FL_DIR_EGRESS && (st->flags & SK_F_QUIET))) &&
+		    !sk_spliced()) {
 			__sync_fetch_and_add(&st->bytes[dir], ret);
 			return 0;
 		}

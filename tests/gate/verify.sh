@@ -109,6 +109,12 @@ gc --db "$Z" verify --service zero
 case "$OUT" in *"interval 1/10 06:01:00.000Z .. 06:02:00.000Z  fail         high 1, pass 0, low 0, nodata 0; failures 1/0  -- web -> zero GET /a: errors 2/100 (2%) vs 0/6000 (0%) before, p=0.00042"*) ok "zero baseline: table names the interval and the edge";;
 	*) fail "zero baseline: table names the interval and the edge" "$OUT";; esac
 
+store zero
+gc --db "$Z" verify --service zero --watch
+is "zero baseline --watch: the deployment first, then a line per interval as judged" "$(printf '%s\n' "$OUT" | head -2 | cut -c1-80)" \
+"verify zero: deployment 1 (v1 -> v2 at 2026-11-21T06:00:30.000Z, ci), gate run 1
+interval 1/10 06:01:00.000Z .. 06:02:00.000Z  fail         high 1, pass 0, low 0"
+
 # ---- sparse errors ---------------------------------------------------------
 S=$work/sparse.db
 rc "sparse errors: one every other minute fails once they add up (exit 1)" 1 --db "$S" verify --service sparse -o json
@@ -237,7 +243,7 @@ rc "verify --interval longer than --window: exit 2" 2 --db "$O" verify --service
 rc "verify --interval not a multiple of the windows: exit 2" 2 --db "$O" verify --service ok --interval 90s
 err_is "verify --interval 90s: message" "gatectl: '--interval' must be a multiple of the store's 60s windows"
 "$work/mkfixture" "$work/v5.db" </dev/null
-sqlite3 "$work/v5.db" "DROP TABLE test_quarantine; DROP TABLE blind_spots; DROP TABLE edge_risk; DROP TABLE prediction_outcomes; DROP TABLE verifications; DROP TABLE agent_flushes; DROP TABLE deployments; PRAGMA user_version = 5;"
+sqlite3 "$work/v5.db" "DROP TABLE fault_detections; DROP TABLE fault_results; DROP TABLE deep_runs; DROP TABLE test_quarantine; DROP TABLE blind_spots; DROP TABLE edge_risk; DROP TABLE prediction_outcomes; DROP TABLE verifications; DROP TABLE agent_flushes; DROP TABLE deployments; PRAGMA user_version = 5;"
 rc "deploys on a schema 5 store: exit 2" 2 --db "$work/v5.db" deploys
 err_is "deploys on a schema 5 store: message" "gatectl: deploys needs a schema 6 store; '$work/v5.db' is schema 5 (open it writable once: gatectl deploy)"
 
