@@ -139,6 +139,9 @@ UNIT_EXTRA_test_judge := -Igate gate/judge/stats.c
 UNIT_EXTRA_test_execenv := agent/identity.c agent/k8s.c
 UNIT_LIBS_test_execenv := -ljansson
 $(OUTPUT)/tests/test_judge $(OUTPUT)/asan/test_judge: gate/judge/stats.c gate/judge/stats.h
+UNIT_EXTRA_test_backlog := agent/aggregate.c agent/metrics.c agent/footprint.c
+UNIT_LIBS_test_backlog := -lmicrohttpd -lpthread
+$(OUTPUT)/tests/test_backlog $(OUTPUT)/asan/test_backlog: agent/aggregate.c agent/aggregate.h agent/agent.h agent/metrics.c agent/metrics.h
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(PARSER_SRCS) $(LIB_SRCS) $(UNIT_AGENT_SRCS) $(wildcard tests/unit/*.h) $(wildcard agent/proto*.h agent/procnet.h lib/*.h)
 	$(call msg,TEST-CC,$@)
@@ -172,7 +175,26 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(PARSER_SRCS) $(NAMING_SRCS) $(wildcard agent/proto*.h lib/chars.h lib/opname.h)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) $(filter-out -O% -g,$(CFLAGS)) $(AGENT_INCLUDES) -Itests/fuzz $< $(PARSER_SRCS) $(NAMING_SRCS) -lnghttp2 -o $@
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(filter-out -O% -g,$(CFLAGS)) $(AGENT_INCLUDES) $(FUZZ_INC_$*) -Itests/fuzz $< $(PARSER_SRCS) $(NAMING_SRCS) $(FUZZ_EXTRA_$*) -lnghttp2 $(FUZZ_LIBS_$*) -o $@
+
+# targets beyond the parsers: their sources and libraries
+FUZZ_EXTRA_services := agent/identity.c agent/procnet.c agent/k8s.c
+FUZZ_LIBS_services := -ljansson
+FUZZ_EXTRA_stack := lib/stack.c
+FUZZ_LIBS_stack := -ljansson
+FUZZ_GATE_SRCS := $(wildcard gate/*/*.c) $(filter-out $(NAMING_SRCS),$(LIB_SRCS))
+FUZZ_CLANG_QUIET := -Wno-unknown-warning-option -Wno-string-concatenation
+FUZZ_INC_otlp := $(filter-out -Iinclude -Ilib -I$(OUTPUT),$(GATE_INCLUDES)) $(FUZZ_CLANG_QUIET)
+FUZZ_EXTRA_otlp := $(FUZZ_GATE_SRCS)
+FUZZ_LIBS_otlp := $(LDLIBS_GATE)
+FUZZ_INC_openapi := $(FUZZ_INC_otlp)
+FUZZ_EXTRA_openapi := $(FUZZ_GATE_SRCS)
+FUZZ_LIBS_openapi := $(LDLIBS_GATE)
+FUZZ_EXTRA_control := agent/control.c agent/footprint.c $(filter-out $(NAMING_SRCS),$(LIB_SRCS))
+FUZZ_INC_control := $(FUZZ_CLANG_QUIET)
+FUZZ_LIBS_control := -lsqlite3 -ljansson -lm
+$(FUZZ_DIR)/fuzz_services $(FUZZ_DIR)/fuzz_stack $(FUZZ_DIR)/fuzz_otlp $(FUZZ_DIR)/fuzz_openapi \
+$(FUZZ_DIR)/fuzz_control: $(wildcard agent/*.c agent/*.h lib/*.c lib/*.h gate/*/*.c gate/*/*.h tests/fuzz/*.h)
 
 .PHONY: fuzz fuzz-smoke
 fuzz: $(FUZZ_BINS)
@@ -207,6 +229,19 @@ $(OUTPUT)/tools/bench/floor: tools/bench/floor.c $(OUTPUT)/floor.skel.h
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< -lbpf -lelf -lz -o $@
 
 bench-tools: $(BENCH_TOOLS)
+
+# print-VAR: a variable's value, for scripts that build with the same flags
+# (tests/alloc/run.sh)
+print-%:
+	@echo $($*)
+
+# The soak (bench/soak.sh): SOAK_SECONDS (default 300) of the estate's
+# traffic plus redis-benchmark/pgbench bursts, sampled and plotted into
+# bench/results/soak-*.{tsv,png,txt}. Holds the host lock throughout.
+.PHONY: soak
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./bench/soak.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all bench-tools

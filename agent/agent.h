@@ -47,7 +47,12 @@
 	X(links_traceparent)	/* child requests linked by W3C trace-id */    \
 	X(threads_evloop)	/* threads seen waiting on epoll: no thread links */\
 	X(threads_multiplexed)	/* threads that read two requests at once: no thread links */\
-	X(routes_overflowed)	/* records of routes over --max-routes: "{overflow}" */
+	X(routes_overflowed)	/* records of routes over --max-routes: "{overflow}" */\
+	X(backlog_windows)	/* windows pending in memory (at the last flush) */\
+	X(backlog_windows_peak)	/* most windows pending at once */              \
+	X(backlog_windows_dropped) /* windows refused at --backlog-windows */   \
+	X(backlog_records_dropped) /* records not counted: backlog full */\
+	X(alloc_failures)	/* events whose handling lost an allocation (ENOMEM) */
 
 struct agent_stats {
 #define X(name) uint64_t name;

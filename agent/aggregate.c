@@ -13,7 +13,8 @@
 #include <time.h>
 
 #define EDGE_BUCKETS 4096	/* hash buckets; chains grow past that */
-#define WINDOWS_MAX 4		/* distinct pending minutes per edge */
+#define WINDOWS_MAX 4		/* distinct pending minutes per link */
+#define WINDOWS_KEEP 4		/* windows an edge keeps allocated after a flush */
 #define ROUTE_SET_BUCKETS 1024	/* hash buckets of route sets */
 #define ROUTE_SLOTS_MIN 8	/* first size of a route set's table */
 
@@ -42,8 +43,10 @@ struct agg_edge {
 	bool tls;		/* records read from TLS plaintext */
 	enum svc_kind server_kind;
 	uint64_t first_ns, last_ns; /* of the pending deltas, Unix ns */
-	struct window win[WINDOWS_MAX];
+	struct window *win;	/* pending minutes, any number (the backlog) */
 	int nwin;		/* windows with pending deltas */
+	int capwin;		/* windows allocated in @win */
+	int64_t dropped_s;	/* minute whose window was last refused, or 0 */
 	int64_t db_id;		/* edges.id, valid when db_flush == the flush's */
 	uint64_t db_flush;
 	struct mx_series *mx;	/* its cumulative Prometheus series, or NULL */
@@ -87,6 +90,7 @@ struct aggregator {
 	unsigned max_routes;	/* distinct operations per server; 0: no cap */
 	uint64_t routes_overflowed; /* records counted under an overflow op */
 	struct route_set *routes[ROUTE_SET_BUCKETS];
+	struct agg_backlog backlog; /* pending windows: cap, peak, drops */
 	struct metrics *mx;	/* --metrics-addr: also counted there; borrowed */
 	struct footprint *fp;	/* the control socket's test marks, or NULL */
 };
@@ -117,16 +121,18 @@ struct aggregator *agg_new(const char *source)
 	if (a) {
 		snprintf(a->source, sizeof(a->source), "%s", source);
 		a->max_routes = AGG_MAX_ROUTES_DEFAULT;
+		a->backlog.max = AGG_BACKLOG_DEFAULT;
 	}
 	return a;
 }
 
 static void edge_free(struct agg_edge *e)
 {
-	for (int i = 0; i < WINDOWS_MAX; i++) {
+	for (int i = 0; i < e->capwin; i++) {
 		fl_hist_release(&e->win[i].hist);
 		free(e->win[i].st);
 	}
+	free(e->win);
 	free(e->client);
 	free(e);
 }
@@ -222,17 +228,42 @@ void agg_set_window(unsigned width_s)
 	agg_window_s = width_s;
 }
 
-/* The pending window of @e for @wall_ns, or NULL if WINDOWS_MAX are busy. */
-static struct window *window_get(struct agg_edge *e, uint64_t wall_ns)
+/*
+ * The pending window of @e for @wall_ns. A new one counts against the
+ * backlog cap: NULL when the cap is reached (the record is dropped and
+ * counted: a window drop once per edge and minute, a record drop each
+ * time) or on ENOMEM (*@enomem set).
+ */
+static struct window *window_get(struct aggregator *a, struct agg_edge *e,
+				 uint64_t wall_ns, bool *enomem)
 {
 	int64_t start = (int64_t)(wall_ns / 1000000000ull);
+	struct agg_backlog *b = &a->backlog;
 
 	start -= start % (int64_t)agg_window_s;
 	for (int i = 0; i < e->nwin; i++)
 		if (e->win[i].start_s == start)
 			return &e->win[i];
-	if (e->nwin == WINDOWS_MAX)
+	if (b->max && b->windows >= b->max) {
+		b->windows_dropped += e->dropped_s != start;
+		b->records_dropped++;
+		e->dropped_s = start;
 		return NULL;
+	}
+	if (e->nwin == e->capwin) {
+		int cap = e->capwin ? 2 * e->capwin : 2;
+		struct window *nw = realloc(e->win, (size_t)cap * sizeof(*nw));
+
+		if (!nw) {
+			*enomem = true;
+			return NULL;
+		}
+		memset(nw + e->capwin, 0, (size_t)(cap - e->capwin) * sizeof(*nw));
+		e->win = nw;
+		e->capwin = cap;
+	}
+	if (++b->windows > b->peak)
+		b->peak = b->windows;
 	struct window *w = &e->win[e->nwin++];
 	struct fl_hist keep = w->hist;	/* reuse the bins' memory */
 	struct win_status *st = w->st;
@@ -244,6 +275,31 @@ static struct window *window_get(struct agg_edge *e, uint64_t wall_ns)
 	fl_hist_reset(&w->hist);
 	w->start_s = start;
 	return w;
+}
+
+/* After a flush: an edge that held a long backlog gives the memory back. */
+static void windows_trim(struct agg_edge *e)
+{
+	if (e->capwin <= WINDOWS_KEEP)
+		return;
+	for (int i = WINDOWS_KEEP; i < e->capwin; i++) {
+		fl_hist_release(&e->win[i].hist);
+		free(e->win[i].st);
+	}
+	struct window *nw = realloc(e->win, WINDOWS_KEEP * sizeof(*nw));
+	if (nw)
+		e->win = nw;
+	e->capwin = WINDOWS_KEEP;	/* a failed shrink keeps the block */
+}
+
+void agg_set_backlog(struct aggregator *a, uint64_t max_windows)
+{
+	a->backlog.max = max_windows;
+}
+
+const struct agg_backlog *agg_backlog(const struct aggregator *a)
+{
+	return &a->backlog;
 }
 
 static void edge_seen(struct agg_edge *e, uint64_t wall_ns)
@@ -572,7 +628,7 @@ int agg_record(struct aggregator *a, const char *client, const char *server,
 	       bool tls, uint64_t wall_start_ns, struct agg_edge **edge)
 {
 	char status[AGG_STATUS_LEN];
-	bool overflowed = false;
+	bool overflowed = false, enomem = false;
 	struct window *w;
 	struct agg_edge *e;
 	uint64_t lat;
@@ -584,10 +640,19 @@ int agg_record(struct aggregator *a, const char *client, const char *server,
 		*edge = e;
 	if (!e)
 		return -ENOMEM;
-	w = window_get(e, wall_start_ns);
-	if (!w) /* an edge spread over > WINDOWS_MAX minutes: fold into last */
-		w = &e->win[e->nwin - 1];
 	lat = rec->end_ns > rec->start_ns ? rec->end_ns - rec->start_ns : 0;
+	/* /metrics and a test's footprint count it even when the store's
+	 * backlog cannot */
+	if (a->mx)
+		metrics_observe(a->mx, edge_mx(a, e), rec, lat);
+	agg_status(rec, status);
+	if (a->fp && footprint_add(a->fp, e->client, e->server, e->protocol,
+				   e->operation, status, rec->error, true, lat,
+				   wall_start_ns) < 0)
+		return -ENOMEM;
+	w = window_get(a, e, wall_start_ns, &enomem);
+	if (!w)	/* the backlog is full: dropped and counted */
+		return enomem ? -ENOMEM : 0;
 	w->requests++;
 	w->errors += rec->error;
 	w->client_errors += rec->client_error;
@@ -595,13 +660,7 @@ int agg_record(struct aggregator *a, const char *client, const char *server,
 	w->resp_bytes += rec->resp_bytes;
 	w->latency_sum_ns += lat;
 	edge_seen(e, wall_start_ns);
-	if (a->mx)
-		metrics_observe(a->mx, edge_mx(a, e), rec, lat);
-	agg_status(rec, status);
-	if (window_status(w, status, rec->error) ||
-	    (a->fp && footprint_add(a->fp, e->client, e->server, e->protocol,
-				    e->operation, status, rec->error, true, lat,
-				    wall_start_ns) < 0))
+	if (window_status(w, status, rec->error))
 		return -ENOMEM;
 	return fl_hist_add(&w->hist, lat, 1);
 }
@@ -644,21 +703,22 @@ int agg_conn_error(struct aggregator *a, const char *client, const char *server,
 	const char *status = agg_conn_status(err);
 	struct agg_edge *e = edge_get(a, client, server, "tcp", "connect", false,
 				  server_kind);
+	bool enomem = false;
 	struct window *w;
 
 	if (!e)
 		return -ENOMEM;
-	w = window_get(e, wall_ns);
-	if (!w)
-		w = &e->win[e->nwin - 1];
-	w->conn_errors++;
-	edge_seen(e, wall_ns);
 	if (a->mx)
 		metrics_conn_error(a->mx, edge_mx(a, e));
-	if (window_status(w, status, true) ||
-	    (a->fp && footprint_add(a->fp, e->client, e->server, e->protocol,
-				    e->operation, status, true, false, 0,
-				    wall_ns) < 0))
+	if (a->fp && footprint_add(a->fp, e->client, e->server, e->protocol,
+				   e->operation, status, true, false, 0, wall_ns) < 0)
+		return -ENOMEM;
+	w = window_get(a, e, wall_ns, &enomem);
+	if (!w)
+		return enomem ? -ENOMEM : 0;
+	w->conn_errors++;
+	edge_seen(e, wall_ns);
+	if (window_status(w, status, true))
 		return -ENOMEM;
 	return 0;
 }
@@ -847,7 +907,9 @@ int agg_flush(struct aggregator *a, sqlite3 *db, const struct agent_stats *stats
 		for (struct agg_edge *e = a->buckets[b]; e; e = e->next) {
 			e->nwin = 0;
 			e->first_ns = e->last_ns = 0;
+			windows_trim(e);
 		}
+	a->backlog.windows = 0;
 	for (int b = 0; b < LINK_BUCKETS; b++)
 		for (struct link *l = a->links[b]; l; l = l->next)
 			l->nwin = 0;

@@ -158,6 +158,31 @@ struct footprint;
 void agg_set_footprint(struct aggregator *a, struct footprint *fp);
 
 /*
+ * The backlog: windows with pending deltas, kept in memory until a flush
+ * commits them. While the store cannot be written (disk full, locked, gone)
+ * every minute of every active edge is one more window; at @max of them a
+ * record that needs a new window is dropped and counted (a window drop once
+ * per edge and minute, a record drop each time), never folded into another
+ * minute. One window costs ~100 bytes plus 16 per latency bucket in use
+ * (typically 5-40). docs/agent.md, "Backlog".
+ */
+#define AGG_BACKLOG_DEFAULT 65536
+
+struct agg_backlog {
+	uint64_t max;		/* cap on pending windows; 0: none */
+	uint64_t windows;	/* pending now */
+	uint64_t peak;		/* most pending at once since start */
+	uint64_t windows_dropped; /* (edge, minute) windows refused at the cap */
+	uint64_t records_dropped; /* records and conn errors not counted: cap */
+};
+
+/* agg_set_backlog() - cap the pending windows at @max_windows; 0: no cap. */
+void agg_set_backlog(struct aggregator *a, uint64_t max_windows);
+
+/* agg_backlog() - the backlog's state (owned by @a). */
+const struct agg_backlog *agg_backlog(const struct aggregator *a);
+
+/*
  * agg_flush() - write every pending delta and @stats to @db in one
  * transaction, then clear the deltas. On error nothing is cleared (the next
  * flush retries) and a negative errno is returned (-EIO), with the SQLite

@@ -157,6 +157,11 @@ static void client_reply(struct client *cl, const char *line)
 
 	if (n < 0 || (size_t)n >= sizeof(out))
 		n = snprintf(out, sizeof(out), "err reply too long\n");
+	/* a reply may quote the client's words: no control byte goes back to
+	 * a terminal (found by tests/fuzz/fuzz_control.c) */
+	for (int i = 0; i < n - 1; i++)
+		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+			out[i] = '?';
 	if (send(cl->fd, out, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) != n)
 		client_drop(cl);
 }

@@ -49,6 +49,7 @@ static struct env {
 	unsigned max_conns;	/* entries of the BPF connection map */
 	unsigned duration_s;	/* stop after this many seconds; 0: never */
 	unsigned max_routes;	/* distinct HTTP operations per server; 0: no cap */
+	unsigned backlog;	/* pending windows kept while the store fails */
 	const char *record;	/* also write raw events here */
 	const char *replay;	/* replay this recording instead of the kernel */
 	const char *services;	/* the operator's mapping file */
@@ -79,6 +80,7 @@ static struct env {
 	.ringbuf_mb = FL_RINGBUF_DEFAULT >> 20,
 	.max_conns = 131072,	/* ~16 MiB of kernel memory; loopback uses 2 per connection */
 	.max_routes = AGG_MAX_ROUTES_DEFAULT,
+	.backlog = AGG_BACKLOG_DEFAULT,
 };
 
 const char *argp_program_version = "faultline-agent 0.1";
@@ -107,6 +109,7 @@ static const char doc[] =
 #define OPT_CONTROL 0x202
 #define OPT_NETNS 0x203
 #define OPT_EXCLUDE_NETNS 0x204
+#define OPT_BACKLOG 0x205
 #define OPT_COLLECTOR 0x210
 
 static const struct argp_option opts[] = {
@@ -125,6 +128,10 @@ static const struct argp_option opts[] = {
 	{ "max-conns", 'm', "N", 0,
 	  "TCP sockets tracked at once (default 131072, ~120 bytes of kernel memory each; a loopback connection is 2)", 0 },
 	{ "duration", 'D', "SECONDS", 0, "Stop after SECONDS", 0 },
+	{ "backlog-windows", OPT_BACKLOG, "N", 0,
+	  "Minute windows kept in memory while the store cannot be written "
+	  "(default 65536, ~100-700 bytes each; 0: no cap); past that, records "
+	  "are dropped and counted", 0 },
 	{ "max-routes", OPT_MAX_ROUTES, "N", 0,
 	  "Distinct HTTP operations kept per server service (default 500, 0: "
 	  "no cap); later ones are counted as \"METHOD {overflow}\"", 0 },
@@ -213,6 +220,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		return parse_uint(arg, 1024, 1u << 24, &env.max_conns, state);
 	case OPT_MAX_ROUTES:
 		return parse_uint(arg, 0, 1000000, &env.max_routes, state);
+	case OPT_BACKLOG:
+		return parse_uint(arg, 0, 1u << 30, &env.backlog, state);
 	case OPT_METRICS_ADDR:
 		env.metrics_addr = arg;
 		break;
@@ -428,7 +437,16 @@ static int handle_event(void *ctx, void *data, size_t len)
 	const struct fl_event_hdr *h = data;
 	if (a->tls && len >= sizeof(*h) && h->type == FL_EV_PROC_EXEC)
 		tls_on_exec(a->tls, h->cid.tgid, h->ts_ns);
-	return conn_table_event(a->ct, data, len);
+	/*
+	 * An allocation that failed while this event was handled (a parser's
+	 * state, an edge, a window) lost what it would have counted; the
+	 * parsers and tables stay consistent (tests/alloc/run.sh), so the agent
+	 * counts it and goes on: a node under memory pressure must not lose its
+	 * observer to one failed malloc.
+	 */
+	if (conn_table_event(a->ct, data, len) == -ENOMEM)
+		a->stats.alloc_failures++;
+	return 0;
 }
 
 /*
@@ -514,6 +532,26 @@ static void compact_start(struct agent *a)
 	c->running = true;
 }
 
+/*
+ * A failing store (disk full, locked, removed) is said once, when it starts
+ * failing or its reason changes, and once when the backlog is written: not
+ * at every flush interval.
+ */
+static struct {
+	uint64_t failures;	/* consecutive failed flushes */
+	char last[512];		/* the message said last */
+} store_state;
+
+static void backlog_stats(struct agent *a)
+{
+	const struct agg_backlog *b = agg_backlog(a->agg);
+
+	a->stats.backlog_windows = b->windows;
+	a->stats.backlog_windows_peak = b->peak;
+	a->stats.backlog_windows_dropped = b->windows_dropped;
+	a->stats.backlog_records_dropped = b->records_dropped;
+}
+
 /* Events the agent lost: ring buffer, full maps, framing lost. */
 static uint64_t agent_lost(const struct agent_stats *st)
 {
@@ -532,15 +570,33 @@ static int flush(struct agent *a)
 		read_bpf_counters(a->skel, &a->stats);
 	conn_table_parser_stats(a->ct, &a->stats);
 	a->stats.routes_overflowed = agg_routes_overflowed(a->agg);
+	backlog_stats(a);
 	a->health.last_flush_ns = clock_ns(CLOCK_REALTIME);
 	if (agg_flush(a->agg, a->db, &a->stats, err, sizeof(err))) {
 		a->stats.store_errors++;
 		a->health.last_flush_ok = false;
-		fprintf(stderr, "faultline-agent: %s (kept in memory, retrying)\n",
-			err);
+		if (!store_state.failures++ || strcmp(err, store_state.last))
+			fprintf(stderr, "faultline-agent: %s (kept in memory, "
+				"retrying every flush; %llu windows pending, "
+				"cap %u)\n", err,
+				(unsigned long long)a->stats.backlog_windows,
+				env.backlog);
+		snprintf(store_state.last, sizeof(store_state.last), "%s", err);
 		return -EIO;
 	}
 	a->health.last_flush_ok = true;
+	if (store_state.failures) {
+		fprintf(stderr, "faultline-agent: store written again after %llu "
+			"failed flushes: %llu windows of backlog written, %llu "
+			"windows (%llu records) dropped at the cap so far\n",
+			(unsigned long long)store_state.failures,
+			(unsigned long long)a->stats.backlog_windows,
+			(unsigned long long)a->stats.backlog_windows_dropped,
+			(unsigned long long)a->stats.backlog_records_dropped);
+		store_state.failures = 0;
+		store_state.last[0] = 0;
+	}
+	backlog_stats(a);
 	if (!env.replay && !strcmp(env.source, "ebpf") &&
 	    deploy_flush(a->deploys, a->db, agent_lost(&a->stats),
 					err, sizeof(err))) {
@@ -956,7 +1012,12 @@ static int agent_open(struct agent *a)
 		return -EINVAL;
 	}
 	if (fl_store_open(env.db, true, &a->db, errbuf, sizeof(errbuf))) {
-		fprintf(stderr, "faultline-agent: %s\n", errbuf);
+		/* one line that names the file, whatever SQLite said */
+		if (!strncmp(errbuf, "cannot open '", 13))
+			fprintf(stderr, "faultline-agent: %s\n", errbuf);
+		else
+			fprintf(stderr, "faultline-agent: cannot open '%s': %s\n",
+				env.db, errbuf);
 		return -EIO;
 	}
 	if (env.metrics_addr) {
@@ -979,6 +1040,7 @@ static int agent_open(struct agent *a)
 		return err;
 	/* a restart names the routes the store already has, up to the cap */
 	agg_set_max_routes(a->agg, env.max_routes);
+	agg_set_backlog(a->agg, env.backlog);
 	err = agg_seed_routes(a->agg, a->db, errbuf, sizeof(errbuf));
 	if (err) {
 		fprintf(stderr, "faultline-agent: %s\n",

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* Migration N takes the schema from user_version N to N + 1. */
@@ -262,6 +263,35 @@ static const char *const migrations[] = {
 	"  test TEXT PRIMARY KEY,"
 	"  since_ns INTEGER NOT NULL,"
 	"  reason TEXT);",
+	/*
+	 * 6 -> 7: the deep suite (docs/store.md "Schema 7", docs/deep.md):
+	 * each run, the outcome of every (edge, fault) it reached, and which
+	 * tests detected which fault — what select's ranking reads as a
+	 * test's effectiveness and what `select` names as the tests that catch
+	 * an affected edge's faults.
+	 */
+	"CREATE TABLE deep_runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  stack TEXT NOT NULL,"
+	"  started_ns INTEGER NOT NULL,"
+	"  ended_ns INTEGER,"
+	"  report TEXT);"			/* deep -o json */
+	"CREATE TABLE fault_results ("
+	"  deep_run_id INTEGER NOT NULL REFERENCES deep_runs(id),"
+	"  client TEXT NOT NULL, server TEXT NOT NULL,"	/* services.name */
+	"  fault TEXT NOT NULL,"		/* refuse|reset|blackhole|latency|bandwidth */
+	"  param TEXT NOT NULL,"		/* "100ms", "64kbit", '' */
+	"  test_run_id INTEGER REFERENCES test_runs(id)," /* the tests run under it */
+	"  outcome TEXT NOT NULL,"		/* detected|cascaded|absorbed */
+	"  retries INTEGER NOT NULL,"		/* extra requests on the edge */
+	"  PRIMARY KEY (deep_run_id, client, server, fault, param)) WITHOUT ROWID;"
+	"CREATE TABLE fault_detections ("
+	"  deep_run_id INTEGER NOT NULL REFERENCES deep_runs(id),"
+	"  client TEXT NOT NULL, server TEXT NOT NULL,"
+	"  fault TEXT NOT NULL, param TEXT NOT NULL,"
+	"  test TEXT NOT NULL,"			/* failed while the fault was on */
+	"  PRIMARY KEY (deep_run_id, client, server, fault, param, test)) WITHOUT ROWID;"
+	"CREATE INDEX fault_detections_test ON fault_detections(test);",
 };
 
 #define N_MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))
@@ -300,6 +330,106 @@ static int store_fail(sqlite3 *db, int err, char *errbuf, size_t errlen,
 	return err;
 }
 
+/*
+ * Why the first read of a store failed, in words an operator can act on:
+ * locked (-EBUSY, after the busy timeout), damaged (-EPROTO), not a store.
+ */
+static int store_unreadable(sqlite3 *db, char *errbuf, size_t errlen)
+{
+	int rc = sqlite3_errcode(db);
+	const char *msg = sqlite3_errmsg(db);
+
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+		snprintf(errbuf, errlen, "store is locked by another process "
+			 "(%s; waited %d ms)", msg, FL_STORE_BUSY_MS);
+		return -EBUSY;
+	}
+	if (rc == SQLITE_CORRUPT) {
+		snprintf(errbuf, errlen, "damaged store (%s)", msg);
+		return -EPROTO;
+	}
+	if (rc == SQLITE_CANTOPEN) {
+		snprintf(errbuf, errlen, "cannot read the store (%s)", msg);
+		return -EIO;
+	}
+	snprintf(errbuf, errlen, "not a faultline store (%s)", msg);
+	return -EPROTO;
+}
+
+/*
+ * A read-only open of a store on a read-only filesystem (a snapshot, a CI
+ * artifact mounted ro): SQLite cannot create the WAL index there and says
+ * "unable to open database file". With no WAL content beside it nobody can
+ * have written it since, so it is opened immutable (no locks, no -shm). A
+ * non-empty -wal there cannot be read: say how to make it readable.
+ * Returns 1 (open immutable), 0 (open normally) or -EROFS (@errbuf set).
+ */
+static int store_readonly_fs(const char *path, char *errbuf, size_t errlen)
+{
+	char wal[4096];
+	struct statvfs vfs;
+	struct stat sb;
+
+	if (statvfs(path, &vfs) || !(vfs.f_flag & ST_RDONLY))
+		return 0;
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (stat(wal, &sb) || sb.st_size == 0)
+		return 1;
+	snprintf(errbuf, errlen, "cannot open '%s': on a read-only filesystem "
+		 "with unmerged WAL content ('%s'): run "
+		 "\"sqlite3 FILE 'PRAGMA wal_checkpoint(TRUNCATE)'\" where it "
+		 "was written, or copy both files to writable storage", path, wal);
+	return -EROFS;
+}
+
+/* "file:" URI of @path, immutable, into @uri (RFC 3986 percent-encoding). */
+static int store_uri_immutable(const char *path, char *uri, size_t len)
+{
+	size_t n = (size_t)snprintf(uri, len, "file:");
+
+	for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+		if (n + 4 >= len)
+			return -ENAMETOOLONG;
+		if (*c == '%' || *c == '?' || *c == '#' || *c <= 0x20 || *c >= 0x7f)
+			n += (size_t)snprintf(uri + n, len - n, "%%%02X", *c);
+		else
+			uri[n++] = (char)*c;
+	}
+	if ((size_t)snprintf(uri + n, len - n, "?immutable=1") >= len - n)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int store_check(sqlite3 *db, bool writable, int *version,
+		       char *errbuf, size_t errlen);
+
+/*
+ * Refuse a file that is not a store this build may open before SQLite opens
+ * it for real: a store in WAL mode opened normally gets a -wal and a -shm
+ * beside it, which a refused (newer, damaged, foreign) file must not. So
+ * when no -wal exists yet, the checks run on an immutable connection (no
+ * locks, no files created); where a -wal exists nothing new is created.
+ */
+static int store_precheck(const char *path, bool writable, char *errbuf,
+			  size_t errlen)
+{
+	char wal[4096], uri[4200];
+	sqlite3 *db = NULL;
+	int err, version;
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (!access(wal, F_OK) || store_uri_immutable(path, uri, sizeof(uri)))
+		return 0;
+	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+			    SQLITE_OPEN_NOMUTEX, NULL)) {
+		sqlite3_close(db);
+		return 0;	/* the real open says why */
+	}
+	err = store_check(db, writable, &version, errbuf, errlen);
+	sqlite3_close(db);
+	return err;
+}
+
 /* Take the schema from @version to the newest, one transaction a step. */
 static int store_migrate(sqlite3 *db, int version, char *errbuf, size_t errlen)
 {
@@ -335,7 +465,7 @@ static int store_check(sqlite3 *db, bool writable, int *version,
 	*version = -1;
 	if (sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version),"
 				   " (SELECT count(*) FROM sqlite_master)", -1, &st, NULL))
-		return store_fail(db, -EPROTO, errbuf, errlen, "not a faultline store");
+		return store_unreadable(db, errbuf, errlen);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*version = sqlite3_column_int(st, 0);
 		tables = sqlite3_column_int(st, 1);
@@ -361,14 +491,33 @@ int fl_store_open(const char *path, bool writable, sqlite3 **out,
 	int flags = writable ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
 			     : SQLITE_OPEN_READONLY;
 	sqlite3 *db = NULL;
+	const char *name = path;
+	char uri[4200];
 	int err, version;
 
 	if (!writable && access(path, F_OK)) {
 		snprintf(errbuf, errlen, "cannot open '%s': %s", path, strerror(errno));
 		return -ENOENT;
 	}
-	if (writable) {
-		/* create 0600 before SQLite does, so the file is never wider */
+	err = store_precheck(path, writable, errbuf, errlen);
+	if (err)
+		return err;
+	if (!writable) {
+		err = store_readonly_fs(path, errbuf, errlen);
+		if (err < 0)
+			return err;
+		if (err && store_uri_immutable(path, uri, sizeof(uri)) == 0) {
+			name = uri;
+			flags |= SQLITE_OPEN_URI;
+		}
+	}
+	/* create 0600 before SQLite does, so the file is never wider; only
+	 * when missing: closing any fd of an open store drops every POSIX
+	 * lock this process holds on it (fcntl semantics), so another
+	 * connection of the process (the agent's compactor beside its main
+	 * one) would lose its locks, and a second process then checkpoints
+	 * and deletes the WAL under it: a corrupt store */
+	if (writable && access(path, F_OK)) {
 		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			err = -errno;
@@ -378,11 +527,11 @@ int fl_store_open(const char *path, bool writable, sqlite3 **out,
 		}
 		close(fd);
 	}
-	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL)) {
+	if (sqlite3_open_v2(name, &db, flags | SQLITE_OPEN_NOMUTEX, NULL)) {
 		err = store_fail(db, -EIO, errbuf, errlen, "cannot open store");
 		goto out_close;
 	}
-	sqlite3_busy_timeout(db, 5000);
+	sqlite3_busy_timeout(db, FL_STORE_BUSY_MS);
 	sqlite3_create_function(db, "fl_hist_merge", 2,
 				SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
 				sql_hist_merge, NULL, NULL);

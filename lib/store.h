@@ -14,8 +14,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define FL_STORE_SCHEMA_VERSION 6
+#define FL_STORE_SCHEMA_VERSION 7
 #define FL_STORE_WINDOW_S 60	/* edge_windows granularity, seconds */
+#define FL_STORE_BUSY_MS 5000	/* how long a connection waits for a lock */
 
 /*
  * fl_store_open() - open (and, if @writable, create and migrate) the store
@@ -23,8 +24,11 @@
  * function fl_hist_merge(a, b) (merged histogram blob of two blobs).
  * OUT: *@db, closed by the caller with sqlite3_close().
  * Returns 0, or a negative errno: -ENOENT (read-only and missing), -EPROTO
- * (not a faultline store, or a newer schema than this build knows), -EIO
- * (SQLite error). On error a one-line message is written to @errbuf
+ * (not a faultline store, a damaged one, or a newer schema than this build
+ * knows), -EBUSY (locked by another process past FL_STORE_BUSY_MS), -EROFS
+ * (read-only: on a read-only filesystem with unmerged WAL content), -EIO
+ * (SQLite error). A read-only open on a read-only filesystem with no WAL
+ * content opens the file immutable (docs/store.md). On error a one-line message is written to @errbuf
  * (@errlen bytes) and nothing in the file has changed.
  */
 int fl_store_open(const char *path, bool writable, sqlite3 **db,

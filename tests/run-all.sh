@@ -30,6 +30,7 @@ suite() {
 suite unit make --no-print-directory unit
 suite unit-asan make --no-print-directory unit-asan
 suite fuzz-smoke make --no-print-directory fuzz-smoke
+suite alloc-failures tests/alloc/run.sh
 suite gatectl tests/gate/run.sh
 suite gatectl-store tests/gate/store.sh
 suite gatectl-sync /usr/bin/python3 tests/gate/sync.py
@@ -51,6 +52,9 @@ suite execenv tests/integration/execenv.sh
 suite tlsbio tests/integration/tlsbio.sh
 suite estate tests/integration/estate.sh
 suite hostile tests/reliability/hostile.sh
+suite crash tests/reliability/crash.sh
+suite diskfull tests/reliability/diskfull.sh
+suite badstore tests/reliability/badstore.sh
 suite deep-faults tests/deep/faults.sh
 suite prom tests/integration/prom.sh
 suite gateagent tests/integration/gateagent.sh

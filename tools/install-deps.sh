@@ -38,6 +38,8 @@ PKGS=(
   libxml2-dev libxml2-utils python3-junitparser
   # make bench: load generators, timing, the L4-only peer tracer, profiling
   wrk hyperfine libbpf-tools linux-perf
+  # make soak: the plot of RSS, fds, store size and CPU
+  gnuplot-nox
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -73,6 +73,15 @@ static const struct bs_def bs_defs[] = {
 	  "connections open before the agent started, not adopted: map full" },
 	{ "store_errors", BS_LOSS, NULL,
 	  "flushes to the store that failed (kept in memory and retried)" },
+	{ "backlog_windows_dropped", BS_LOSS, NULL,
+	  "minute windows not kept while the store could not be written: "
+	  "the agent's --backlog-windows cap was reached" },
+	{ "alloc_failures", BS_LOSS, "events",
+	  "events whose handling failed to allocate memory: what they carried "
+	  "was not counted" },
+	{ "backlog_records_dropped", BS_LOSS, "records",
+	  "records not counted while the store could not be written "
+	  "(backlog cap reached)" },
 	{ "bytes_truncated", BS_PARTIAL, "bytes_seen",
 	  "payload bytes beyond the per-syscall capture limit (bodies skipped by length)" },
 	{ "bytes_spliced", BS_PARTIAL, "bytes_seen",
@@ -135,6 +144,8 @@ static const struct bs_def bs_defs[] = {
 	{ "tls_conns", BS_TOTAL, NULL, NULL },
 	{ "links_thread", BS_TOTAL, NULL, NULL },
 	{ "links_traceparent", BS_TOTAL, NULL, NULL },
+	{ "backlog_windows", BS_TOTAL, NULL, NULL },
+	{ "backlog_windows_peak", BS_TOTAL, NULL, NULL },
 	/* not copied because the client end of the same connection was */
 	{ "bytes_mirrored", BS_TOTAL, NULL, NULL },
 };
