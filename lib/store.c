@@ -483,15 +483,27 @@ int fl_store_open(const char *path, bool writable, sqlite3 **out,
 		}
 	}
 	if (writable) {
-		/* create 0600 before SQLite does, so the file is never wider */
-		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0) {
+		/*
+		 * create 0600 before SQLite does, so the file is never wider;
+		 * only a file that does not exist yet: close() of any fd of a
+		 * file drops every POSIX lock the process holds on it, so an
+		 * open+close of a live store (the agent's compaction thread
+		 * opening its second connection) silently released the main
+		 * connection's locks; the next reader to close then took itself
+		 * for the last one, checkpointed and deleted the WAL under the
+		 * agent, whose flushes went on into the unlinked file (found by
+		 * tests/reliability/diskfull.sh: flushes "succeeded" on a full
+		 * disk, no -wal beside the store)
+		 */
+		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST) {
 			err = -errno;
 			snprintf(errbuf, errlen, "cannot open '%s': %s", path,
 				 strerror(errno));
 			return err;
 		}
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 	}
 	if (sqlite3_open_v2(name, &db, flags | SQLITE_OPEN_NOMUTEX, NULL)) {
 		err = store_fail(db, -EIO, errbuf, errlen, "cannot open store");
