@@ -496,6 +496,10 @@ int fl_store_open(const char *path, bool writable, sqlite3 **out,
 		 * disk, no -wal beside the store)
 		 */
 		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		/* an existing one: writable? (access(2) opens nothing; on
+		 * failure errno is its reason: EROFS, EACCES) */
+		if (fd < 0 && errno == EEXIST && access(path, R_OK | W_OK) == 0)
+			errno = EEXIST;
 		if (fd < 0 && errno != EEXIST) {
 			err = -errno;
 			snprintf(errbuf, errlen, "cannot open '%s': %s", path,
