@@ -263,6 +263,35 @@ static const char *const migrations[] = {
 	"  test TEXT PRIMARY KEY,"
 	"  since_ns INTEGER NOT NULL,"
 	"  reason TEXT);",
+	/*
+	 * 6 -> 7: the deep suite (docs/store.md "Schema 7", docs/deep.md):
+	 * each run, the outcome of every (edge, fault) it reached, and which
+	 * tests detected which fault — what select's ranking reads as a
+	 * test's effectiveness and what `select` names as the tests that catch
+	 * an affected edge's faults.
+	 */
+	"CREATE TABLE deep_runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  stack TEXT NOT NULL,"
+	"  started_ns INTEGER NOT NULL,"
+	"  ended_ns INTEGER,"
+	"  report TEXT);"			/* deep -o json */
+	"CREATE TABLE fault_results ("
+	"  deep_run_id INTEGER NOT NULL REFERENCES deep_runs(id),"
+	"  client TEXT NOT NULL, server TEXT NOT NULL,"	/* services.name */
+	"  fault TEXT NOT NULL,"		/* refuse|reset|blackhole|latency|bandwidth */
+	"  param TEXT NOT NULL,"		/* "100ms", "64kbit", '' */
+	"  test_run_id INTEGER REFERENCES test_runs(id)," /* the tests run under it */
+	"  outcome TEXT NOT NULL,"		/* detected|cascaded|absorbed */
+	"  retries INTEGER NOT NULL,"		/* extra requests on the edge */
+	"  PRIMARY KEY (deep_run_id, client, server, fault, param)) WITHOUT ROWID;"
+	"CREATE TABLE fault_detections ("
+	"  deep_run_id INTEGER NOT NULL REFERENCES deep_runs(id),"
+	"  client TEXT NOT NULL, server TEXT NOT NULL,"
+	"  fault TEXT NOT NULL, param TEXT NOT NULL,"
+	"  test TEXT NOT NULL,"			/* failed while the fault was on */
+	"  PRIMARY KEY (deep_run_id, client, server, fault, param, test)) WITHOUT ROWID;"
+	"CREATE INDEX fault_detections_test ON fault_detections(test);",
 };
 
 #define N_MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))
@@ -482,32 +511,27 @@ int fl_store_open(const char *path, bool writable, sqlite3 **out,
 			flags |= SQLITE_OPEN_URI;
 		}
 	}
-	if (writable) {
-		/*
-		 * create 0600 before SQLite does, so the file is never wider;
-		 * only a file that does not exist yet: close() of any fd of a
-		 * file drops every POSIX lock the process holds on it, so an
-		 * open+close of a live store (the agent's compaction thread
-		 * opening its second connection) silently released the main
-		 * connection's locks; the next reader to close then took itself
-		 * for the last one, checkpointed and deleted the WAL under the
-		 * agent, whose flushes went on into the unlinked file (found by
-		 * tests/reliability/diskfull.sh: flushes "succeeded" on a full
-		 * disk, no -wal beside the store)
-		 */
-		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		/* an existing one: writable? (access(2) opens nothing; on
-		 * failure errno is its reason: EROFS, EACCES) */
-		if (fd < 0 && errno == EEXIST && access(path, R_OK | W_OK) == 0)
-			errno = EEXIST;
-		if (fd < 0 && errno != EEXIST) {
+	/* create 0600 before SQLite does, so the file is never wider; only
+	 * when missing: closing any fd of an open store drops every POSIX
+	 * lock this process holds on it (fcntl semantics), so another
+	 * connection of the process (the agent's compactor beside its main
+	 * one) would lose its locks, and a second process then checkpoints
+	 * and deletes the WAL under it: a corrupt store */
+	if (writable && access(path, F_OK)) {
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
 			err = -errno;
 			snprintf(errbuf, errlen, "cannot open '%s': %s", path,
 				 strerror(errno));
 			return err;
 		}
-		if (fd >= 0)
-			close(fd);
+		close(fd);
+	} else if (writable && access(path, R_OK | W_OK)) {
+		/* an existing store we may not write (a read-only filesystem):
+		 * access(2) says why and opens nothing */
+		err = -errno;
+		snprintf(errbuf, errlen, "cannot open '%s': %s", path, strerror(errno));
+		return err;
 	}
 	if (sqlite3_open_v2(name, &db, flags | SQLITE_OPEN_NOMUTEX, NULL)) {
 		err = store_fail(db, -EIO, errbuf, errlen, "cannot open store");

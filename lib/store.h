@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define FL_STORE_SCHEMA_VERSION 6
+#define FL_STORE_SCHEMA_VERSION 7
 #define FL_STORE_WINDOW_S 60	/* edge_windows granularity, seconds */
 #define FL_STORE_BUSY_MS 5000	/* how long a connection waits for a lock */
 

@@ -28,6 +28,7 @@ const struct gate_cmd *const gate_cmds[] = {
 	&gate_cmd_learn,
 	&gate_cmd_select,
 	&gate_cmd_gate,
+	&gate_cmd_deep,
 	&gate_cmd_deploy,
 	&gate_cmd_deploys,
 	&gate_cmd_verify,

@@ -84,6 +84,7 @@ extern const struct gate_cmd gate_cmd_sandbox;
 extern const struct gate_cmd gate_cmd_learn;
 extern const struct gate_cmd gate_cmd_select;
 extern const struct gate_cmd gate_cmd_gate;
+extern const struct gate_cmd gate_cmd_deep;
 extern const struct gate_cmd gate_cmd_deploy;
 extern const struct gate_cmd gate_cmd_deploys;
 extern const struct gate_cmd gate_cmd_verify;

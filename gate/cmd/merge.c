@@ -314,9 +314,11 @@ static const struct copy copies[T_COUNT] = {
 		"SELECT id, name, kind, first_seen_ns, last_seen_ns FROM services ORDER BY id",
 		"SELECT id, name, kind, first_seen_ns, last_seen_ns FROM services ORDER BY id",
 		"SELECT id, name, kind, first_seen_ns, last_seen_ns FROM services ORDER BY id",
+		"SELECT id, name, kind, first_seen_ns, last_seen_ns FROM services ORDER BY id",
 		"SELECT id, name, kind, first_seen_ns, last_seen_ns FROM services ORDER BY id" } },
 	[T_EDGES] = { "edges", row_edge, { NULL,
 		"SELECT " E_COLS ", 0 FROM edges ORDER BY id",
+		"SELECT " E_COLS ", tls FROM edges ORDER BY id",
 		"SELECT " E_COLS ", tls FROM edges ORDER BY id",
 		"SELECT " E_COLS ", tls FROM edges ORDER BY id",
 		"SELECT " E_COLS ", tls FROM edges ORDER BY id",
@@ -328,13 +330,16 @@ static const struct copy copies[T_COUNT] = {
 		"SELECT edge_id, source, window_start, width_s, " W_COLS " FROM edge_windows",
 		"SELECT edge_id, source, window_start, width_s, " W_COLS " FROM edge_windows",
 		"SELECT edge_id, source, window_start, width_s, " W_COLS " FROM edge_windows",
+		"SELECT edge_id, source, window_start, width_s, " W_COLS " FROM edge_windows",
 		"SELECT edge_id, source, window_start, width_s, " W_COLS " FROM edge_windows" } },
 	[T_SOURCES] = { "edge_sources", row_source, { NULL, SRC_V2, SRC_V2,
 		"SELECT edge_id, source, samples, first_seen_ns, last_seen_ns FROM edge_sources",
 		"SELECT edge_id, source, samples, first_seen_ns, last_seen_ns FROM edge_sources",
 		"SELECT edge_id, source, samples, first_seen_ns, last_seen_ns FROM edge_sources",
+		"SELECT edge_id, source, samples, first_seen_ns, last_seen_ns FROM edge_sources",
 		"SELECT edge_id, source, samples, first_seen_ns, last_seen_ns FROM edge_sources" } },
 	[T_LINKS] = { "path_links", row_link, { NULL, NULL, NULL,
+		"SELECT parent_edge_id, child_edge_id, method, window_start, width_s, count FROM path_links",
 		"SELECT parent_edge_id, child_edge_id, method, window_start, width_s, count FROM path_links",
 		"SELECT parent_edge_id, child_edge_id, method, window_start, width_s, count FROM path_links",
 		"SELECT parent_edge_id, child_edge_id, method, window_start, width_s, count FROM path_links",
@@ -345,8 +350,10 @@ static const struct copy copies[T_COUNT] = {
 		"SELECT name, value, updated_ns FROM agent_counters",
 		"SELECT name, value, updated_ns FROM agent_counters",
 		"SELECT name, value, updated_ns FROM agent_counters",
+		"SELECT name, value, updated_ns FROM agent_counters",
 		"SELECT name, value, updated_ns FROM agent_counters" } },
 	[T_IMPORTS] = { "imports", row_import, { NULL, NULL, NULL,
+		"SELECT kind, path, service, imported_ns, items FROM imports ORDER BY id",
 		"SELECT kind, path, service, imported_ns, items FROM imports ORDER BY id",
 		"SELECT kind, path, service, imported_ns, items FROM imports ORDER BY id",
 		"SELECT kind, path, service, imported_ns, items FROM imports ORDER BY id",
@@ -357,8 +364,12 @@ static const struct copy copies[T_COUNT] = {
 		"SELECT service_id, protocol, operation, source, first_seen_ns, "
 		"last_seen_ns FROM operations",
 		"SELECT service_id, protocol, operation, source, first_seen_ns, "
+		"last_seen_ns FROM operations",
+		"SELECT service_id, protocol, operation, source, first_seen_ns, "
 		"last_seen_ns FROM operations" } },
 	[T_STATUSES] = { "edge_window_statuses", row_status, { NULL, NULL, NULL, NULL, NULL,
+		"SELECT edge_id, source, window_start, width_s, status, requests, "
+		"errors FROM edge_window_statuses",
 		"SELECT edge_id, source, window_start, width_s, status, requests, "
 		"errors FROM edge_window_statuses",
 		"SELECT edge_id, source, window_start, width_s, status, requests, "

@@ -203,6 +203,8 @@ struct sel_edge {
 	bool blind_spot;	/* failed in production before, no footprint had it */
 	int covered;		/* selected tests that touch it */
 	bool touched;		/* some learned footprint touches it */
+	json_t *caught_by;	/* tests that detected a fault on client → server
+				   in the latest deep run (docs/deep.md); owned, may be NULL */
 };
 
 enum sel_why {
@@ -227,6 +229,7 @@ struct sel_test {
 	int rank;		/* 1.. in the order chosen; 0 when left out */
 	size_t *edges;		/* indexes into sel.edges it touches */
 	size_t nedges;
+	unsigned faults_caught;	/* faults on affected edges it detected in the latest deep run */
 };
 
 struct selection {

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #define SEL_GAIN_SECOND 0.35	/* worth of an own unit covered once already */
+#define SEL_GAIN_PER_FAULT 0.25	/* per fault caught in the latest deep run, 4 at most */
 #define SEL_UPSTREAM 0.5	/* worth of an upstream edge, divided by its distance */
 #define SEL_MIN_EST_S 0.05	/* duration floor in risk per second */
 
@@ -222,6 +223,8 @@ static double test_gain(const struct selection *sel, const struct sel_test *st,
 	}
 	if (learned_flaky(st->lt))
 		gain *= 0.5 + 0.5 * st->lt->passes / st->lt->runs;
+	/* effectiveness: a test that caught real boundary faults ranks higher */
+	gain *= 1 + SEL_GAIN_PER_FAULT * (st->faults_caught < 4 ? st->faults_caught : 4);
 	gain *= 1 + 0.5 * (st->lt->app_failures < 4 ? st->lt->app_failures : 4);
 	return gain;
 }
@@ -344,6 +347,53 @@ static int tests_choose(struct selection *sel)
 	return 0;
 }
 
+/*
+ * What the latest deep run of the stack that faulted an affected edge's
+ * client → server says about it: the tests that detected a fault there,
+ * and per test how many such faults (effectiveness, docs/deep.md).
+ * A store without deep runs (schema < 7, or none yet) changes nothing.
+ */
+static int deep_feedback(struct gate_ctx *ctx, struct selection *sel,
+			 const struct fl_stack *stack)
+{
+	static const char sql[] =
+		"SELECT test, count(*) FROM fault_detections WHERE deep_run_id ="
+		" (SELECT max(r.deep_run_id) FROM fault_results r JOIN deep_runs d"
+		"  ON d.id = r.deep_run_id WHERE d.stack = ?1 AND r.client = ?2 AND r.server = ?3)"
+		" AND client = ?2 AND server = ?3 GROUP BY test ORDER BY test";
+	sqlite3_stmt *st = NULL;
+
+	if (gate_has_table(ctx, "fault_detections") <= 0)
+		return 0;
+	if (sqlite3_prepare_v2(ctx->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return gate_fail(ctx, -EIO, "cannot read deep runs: %s", sqlite3_errmsg(ctx->db));
+	for (size_t i = 0; i < sel->nedges; i++) {
+		struct sel_edge *e = &sel->edges[i];
+		bool seen = false;
+
+		/* several operations of one client → server share the answer */
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = !strcmp(sel->edges[k].client, e->client) &&
+			       !strcmp(sel->edges[k].server, e->server);
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, stack->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, e->client, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, e->server, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *name = (const char *)sqlite3_column_text(st, 0);
+
+			if (!e->caught_by && !(e->caught_by = json_array()))
+				break;
+			json_array_append_new(e->caught_by, json_string(name));
+			for (size_t t = 0; !seen && t < sel->ntests; t++)
+				if (!strcmp(sel->tests[t].t->name, name))
+					sel->tests[t].faults_caught += (unsigned)sqlite3_column_int(st, 1);
+		}
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
 int gate_select(struct gate_ctx *ctx, const struct fl_stack *stack,
 		struct learned *l, const char *const *changed, size_t nchanged,
 		double budget_s, struct selection *sel)
@@ -359,7 +409,11 @@ int gate_select(struct gate_ctx *ctx, const struct fl_stack *stack,
 			sel->changed[sel->nchanged++] = changed[i];
 	if ((err = affected_edges(ctx, sel, l)))
 		return err;
-	if ((err = tests_prepare(sel, stack, l)) || (err = tests_choose(sel)))
+	if ((err = tests_prepare(sel, stack, l)))
+		return gate_fail(ctx, -ENOMEM, "out of memory");
+	if ((err = deep_feedback(ctx, sel, stack)))
+		return err;
+	if ((err = tests_choose(sel)))
 		return gate_fail(ctx, -ENOMEM, "out of memory");
 	return 0;
 }
@@ -403,6 +457,7 @@ void gate_selection_release(struct selection *sel)
 		free(sel->edges[i].server);
 		free(sel->edges[i].protocol);
 		free(sel->edges[i].operation);
+		json_decref(sel->edges[i].caught_by);
 	}
 	free(sel->edges);
 	for (size_t i = 0; i < sel->ntests; i++)
@@ -560,11 +615,14 @@ json_t *gate_json_selection(const struct selection *sel)
 			json_t *edges = json_array();
 			for (size_t k = 0; k < st->nedges; k++)
 				json_array_append_new(edges, edge_json(&sel->edges[st->edges[k]]));
-			json_array_append_new(json_object_get(root, "selected"), json_pack(
+			json_t *o = json_pack(
 				"{s:s, s:i, s:s, s:f, s:o, s:o, s:o}", "name", st->t->name,
 				"rank", st->rank, "reason", gate_sel_why_str(st->why),
 				"estimated_s", st->est_s, "risk", gate_json_rate(st->risk),
-				"risk_per_s", gate_json_rate(st->risk_per_s), "edges", edges));
+				"risk_per_s", gate_json_rate(st->risk_per_s), "edges", edges);
+			if (o && st->faults_caught)
+				json_object_set_new(o, "faults_caught", json_integer(st->faults_caught));
+			json_array_append_new(json_object_get(root, "selected"), o);
 		}
 	for (size_t i = 0; i < sel->ntests; i++)
 		if (!sel->tests[i].selected)
@@ -581,6 +639,8 @@ json_t *gate_json_selection(const struct selection *sel)
 		json_object_set_new(j, "share", gate_json_rate(share(sel, e)));
 		json_object_set_new(j, "selected_tests", json_integer(e->covered));
 		json_object_set_new(j, "touched", json_boolean(e->touched));
+		if (e->caught_by)	/* deep: its faults are caught by these tests */
+			json_object_set(j, "faults_caught_by", e->caught_by);
 		json_array_append(json_object_get(root, "affected"), j);
 		if (!e->touched) {
 			json_object_del(j, "selected_tests");

@@ -76,9 +76,11 @@ static void judge_latency(const struct judge_policy *p, const struct gate_stats 
 			continue;
 		qb = (double)fl_hist_quantile(&b->hist, qs[i].at);
 		qa = (double)fl_hist_quantile(&a->hist, qs[i].at);
-		if (grew(p->bound, qb, qa, p->latency_ratio))
+		if (grew(p->bound, qb, qa, p->latency_ratio) &&
+		    qa - qb >= (double)p->min_latency_change_ns)
 			v->reasons |= qs[i].up;
-		else if (p->both_ways && grew(p->bound, qa, qb, p->latency_ratio))
+		else if (p->both_ways && grew(p->bound, qa, qb, p->latency_ratio) &&
+			 qb - qa >= (double)p->min_latency_change_ns)
 			v->reasons |= qs[i].up << 1;	/* the _DOWN bit */
 	}
 }

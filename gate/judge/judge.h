@@ -60,6 +60,7 @@ struct judge_policy {
 	bool z_test;			/* also require |z| >= min_z */
 	double min_z;
 	double latency_ratio;		/* after / before of a quantile, >= 1 */
+	uint64_t min_latency_change_ns;	/* and moved by at least this, ns (0: any) */
 	unsigned quantiles;		/* JUDGE_Q_* */
 	bool both_ways;			/* report falls too (a change, not only worse) */
 	enum judge_bound bound;
@@ -119,6 +120,19 @@ struct judge_finding {
 	.z_test = true, .min_z = 3.0, .latency_ratio = 1.5,                \
 	.quantiles = JUDGE_Q_P50 | JUDGE_Q_P99, .both_ways = true,          \
 	.bound = JUDGE_BOUND_SIGNIFICANT, .nodata = JUDGE_ND_RULE_NONE_JUDGED }
+
+/*
+ * The deep suite's (docs/deep.md): an operation under a fault against the
+ * same tests' learned footprint. Footprints are a few deterministic
+ * requests, so one request is data; an error rate up by 5 points counts;
+ * a p99 counts when it doubled and grew by 50 ms (loopback p99s of a few
+ * samples double by noise alone).
+ */
+#define JUDGE_POLICY_DEEP {                                               \
+	.min_requests = 1, .min_samples = 1, .max_error_change = 0.05,      \
+	.latency_ratio = 2.0, .min_latency_change_ns = 50000000,           \
+	.quantiles = JUDGE_Q_P99, .bound = JUDGE_BOUND_SIGNIFICANT,         \
+	.nodata = JUDGE_ND_RULE_NONE_JUDGED }
 
 /*
  * judge_compare() - judge @after against @before under @p. OUT: *@v.

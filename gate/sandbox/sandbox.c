@@ -12,6 +12,7 @@
  * cgroup.kill, which cannot miss a forked grandchild.
  */
 #include "sandbox/sandbox.h"
+#include "sandbox/fault.h"
 
 /* paths are built in PATH_MAX-sized buffers from parts checked at sb_open() */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -1049,7 +1050,7 @@ int sb_control(struct sandbox *sb, const char *line, char *reply, size_t len)
 
 	reply[0] = 0;
 	if (!sb->control[0])
-		return sb_fail(sb, -EIO, "the stack's driver names no \"control\" socket of "
+		return sb_fail(sb, -EINVAL, "the stack's driver names no \"control\" socket of "
 			       "its agent: learn and gate need one");
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sb->control);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1281,6 +1282,21 @@ static int up_warm(struct sandbox *sb)
 	return 0;
 }
 
+/* Remove the faults a killed `gatectl deep` left in the namespace. */
+static int up_sweep_faults(struct sandbox *sb)
+{
+	char ns[128], err[256];
+	unsigned n;
+
+	snprintf(ns, sizeof(ns), "/run/netns/%s", sb->netns);
+	if (fl_fault_sweep(ns, &n, err, sizeof(err)))
+		return sb_fail(sb, -EIO, "cannot remove leftover faults: %s", err);
+	if (n)
+		fprintf(stderr, "gatectl: removed %u fault(s) a killed run left in '%s'\n",
+			n, sb->netns);
+	return 0;
+}
+
 int sb_up(struct sandbox *sb, bool *cold)
 {
 	char phase[32], db[4096];
@@ -1296,6 +1312,8 @@ int sb_up(struct sandbox *sb, bool *cold)
 			       sb->name, db, sb->db);
 	if (!strcmp(phase, "up")) {
 		err = up_warm(sb);
+		if (!err)
+			err = up_sweep_faults(sb);
 		if (err != -ESTALE)
 			return err;
 	}
@@ -1360,6 +1378,23 @@ int sb_restore(struct sandbox *sb, size_t i)
 		return err;
 	sb->svcs[i].swapped = false;
 	if ((err = svc_start(sb, i, &sb->stack->svcs[i].cmd)))
+		return err == -EINVAL ? sb_fail(sb, -EIO, "%s", sb->err) : err;
+	return state_write(sb, "up");
+}
+
+int sb_restart(struct sandbox *sb, size_t i)
+{
+	struct fl_argv *cmd = &sb->svcs[i].cmd;
+	int err;
+
+	if (!sb->local)
+		return sb_fail(sb, -EINVAL, "service '%s' cannot be restarted by a hook driver",
+			       sb->stack->svcs[i].name);
+	if ((err = svc_stop(sb, i)))
+		return err;
+	if (!cmd->n)	/* never started by this state: the stack's own */
+		cmd = &sb->stack->svcs[i].cmd;
+	if ((err = svc_start(sb, i, cmd)))
 		return err == -EINVAL ? sb_fail(sb, -EIO, "%s", sb->err) : err;
 	return state_write(sb, "up");
 }

@@ -113,6 +113,14 @@ int sb_swap(struct sandbox *sb, size_t svc, const struct fl_argv *argv);
 /* sb_restore() - start the stack's own command of @svc again if swapped. */
 int sb_restore(struct sandbox *sb, size_t svc);
 
+/*
+ * sb_restart() - stop service @svc (its whole cgroup) and start the command
+ * it runs now (swapped or not) again, waiting until it is ready: its
+ * connections are all new afterwards (gatectl deep, after a fault). Local
+ * driver only. Returns 0, -EINVAL (hook driver), -EIO, -ETIMEDOUT, -EINTR.
+ */
+int sb_restart(struct sandbox *sb, size_t svc);
+
 /* sb_alive() - whether service @svc's recorded process runs. */
 bool sb_alive(struct sandbox *sb, size_t svc);
 

@@ -1220,7 +1220,7 @@ rc "import openapi, bad method into a missing store: exit 2" 2 --db "$work/never
 [ ! -e "$work/never.db" ] && ok "import, malformed files: checked before the store is opened (not created)" ||
 	fail "import, malformed files: checked before the store is opened (not created)"
 "$work/mkfixture" "$work/v3.db" <tests/gate/observed.spec || fail "fixture v3.db"
-sqlite3 "$work/v3.db" "DROP TABLE test_quarantine; DROP TABLE blind_spots; DROP TABLE edge_risk; DROP TABLE prediction_outcomes; DROP TABLE verifications; DROP TABLE agent_flushes; DROP TABLE deployments; DROP TABLE predictions; DROP TABLE gate_runs; DROP TABLE footprints; DROP TABLE test_results; DROP TABLE test_runs; DROP TABLE edge_window_statuses; DROP TABLE operations; PRAGMA user_version = 3;"
+sqlite3 "$work/v3.db" "DROP TABLE fault_detections; DROP TABLE fault_results; DROP TABLE deep_runs; DROP TABLE test_quarantine; DROP TABLE blind_spots; DROP TABLE edge_risk; DROP TABLE prediction_outcomes; DROP TABLE verifications; DROP TABLE agent_flushes; DROP TABLE deployments; DROP TABLE predictions; DROP TABLE gate_runs; DROP TABLE footprints; DROP TABLE test_results; DROP TABLE test_runs; DROP TABLE edge_window_statuses; DROP TABLE operations; PRAGMA user_version = 3;"
 rc "import otlp, unknown span kind into a schema 3 store: exit 2" 2 --db "$work/v3.db" import otlp tests/gate/otlp/badkind.jsonl
 [ "$(sqlite3 "$work/v3.db" "PRAGMA user_version")" = 3 ] && ok "import, malformed file: a schema 3 store is not even migrated" ||
 	fail "import, malformed file: a schema 3 store is not even migrated"
@@ -1230,8 +1230,8 @@ eq([(e["operation"], [s["source"] for s in e["sources"]], e["confidence"]) for e
    [("GET /users/{id}", ["ebpf"], "high"), ("POST /orders", ["ebpf"], "high")], "edges")
 eq(doc["operations"], [], "operations")'
 rc "import openapi into a schema 3 store: exit 0 (migrated)" 0 --db "$work/v3.db" import openapi tests/gate/openapi/api.json --service api
-[ "$(sqlite3 "$work/v3.db" "PRAGMA user_version; SELECT count(*) FROM operations")" = "6
-4" ] && ok "import openapi: a schema 3 store migrated to 6" || fail "import openapi: a schema 3 store migrated to 6"
+[ "$(sqlite3 "$work/v3.db" "PRAGMA user_version; SELECT count(*) FROM operations")" = "7
+4" ] && ok "import openapi: a schema 3 store migrated to 7" || fail "import openapi: a schema 3 store migrated to 7"
 rc "import otlp into a non-faultline db: exit 2" 2 --db "$OTHER" import otlp tests/gate/otlp/traces.jsonl
 err_is "import otlp into a non-faultline db: message" "gatectl: cannot open '$OTHER': not a faultline store (schema version 0)"
 

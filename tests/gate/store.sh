@@ -455,7 +455,7 @@ M=$work/merged.db
 rc "merge two nodes: exit 0" 0 merge "$M" "$NA" "$NB" -o json
 js "merge: rows read per input" '
 eq([(i["schema"], i["services"], i["edges"], i["windows"], i["edge_sources"], i["path_links"], i["agent_counters"])
-    for i in doc["inputs"]], [(6, 4, 4, 5, 2, 1, 2), (6, 4, 4, 4, 2, 1, 2)], "rows")'
+    for i in doc["inputs"]], [(7, 4, 4, 5, 2, 1, 2), (7, 4, 4, 4, 2, 1, 2)], "rows")'
 [ "$(stat -c %a "$M")" = 600 ] && ok "merge: OUT mode 0600" || fail "merge: OUT mode 0600"
 # the same traffic written into one store directly: windows with one start add up
 UNION=$work/union.db
@@ -518,7 +518,7 @@ is "merge twice: node A counted twice" \
 	"3000
 250"
 is "merge table output" "$OUT" "merged 1 store into '$M'
-  $NA (schema 6): 4 services, 4 edges, 5 windows, 2 edge_sources, 1 path_links, 2 agent_counters, 0 imports, 0 operations, 0 edge_window_statuses"
+  $NA (schema 7): 4 services, 4 edges, 5 windows, 2 edge_sources, 1 path_links, 2 agent_counters, 0 imports, 0 operations, 0 edge_window_statuses"
 rc "merge A A: exit 0" 0 merge "$work/twice.db" "$NA" "$NA"
 is "merge A A: every count doubled" "$(q "$work/twice.db" 'SELECT sum(requests), sum(errors) FROM edge_windows; SELECT sum(count) FROM path_links')" "3300|20
 14"
@@ -560,7 +560,7 @@ cp "$NA" "$work/newer.db" && sqlite3 "$work/newer.db" 'PRAGMA user_version = 99'
 for bad in text newer other badblob dir; do
 	case $bad in
 	text) in=$work/text.db want="gatectl: cannot open '$work/text.db': not a SQLite database" ;;
-	newer) in=$work/newer.db want="gatectl: cannot open '$work/newer.db': schema version 99 is newer than this build (6)" ;;
+	newer) in=$work/newer.db want="gatectl: cannot open '$work/newer.db': schema version 99 is newer than this build (7)" ;;
 	other) in=$work/other.db want="gatectl: cannot open '$work/other.db': not a faultline store (schema version 0)" ;;
 	badblob) in=$BADBLOB want="gatectl: malformed latency histogram for edge 1 in '$BADBLOB'" ;;
 	dir) in=$work want="gatectl: cannot open '$work': Is a directory" ;;

@@ -243,7 +243,7 @@ rc "verify --interval longer than --window: exit 2" 2 --db "$O" verify --service
 rc "verify --interval not a multiple of the windows: exit 2" 2 --db "$O" verify --service ok --interval 90s
 err_is "verify --interval 90s: message" "gatectl: '--interval' must be a multiple of the store's 60s windows"
 "$work/mkfixture" "$work/v5.db" </dev/null
-sqlite3 "$work/v5.db" "DROP TABLE test_quarantine; DROP TABLE blind_spots; DROP TABLE edge_risk; DROP TABLE prediction_outcomes; DROP TABLE verifications; DROP TABLE agent_flushes; DROP TABLE deployments; PRAGMA user_version = 5;"
+sqlite3 "$work/v5.db" "DROP TABLE fault_detections; DROP TABLE fault_results; DROP TABLE deep_runs; DROP TABLE test_quarantine; DROP TABLE blind_spots; DROP TABLE edge_risk; DROP TABLE prediction_outcomes; DROP TABLE verifications; DROP TABLE agent_flushes; DROP TABLE deployments; PRAGMA user_version = 5;"
 rc "deploys on a schema 5 store: exit 2" 2 --db "$work/v5.db" deploys
 err_is "deploys on a schema 5 store: message" "gatectl: deploys needs a schema 6 store; '$work/v5.db' is schema 5 (open it writable once: gatectl deploy)"
 

@@ -407,8 +407,8 @@ static void test_store_create(void)
 		return;
 	CHECK_EQ_INT(stat(path, &sb), 0);
 	CHECK_EQ_INT(sb.st_mode & 07777, 0600);
-	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 6);
-	CHECK_EQ_INT(FL_STORE_SCHEMA_VERSION, 6);
+	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 7);
+	CHECK_EQ_INT(FL_STORE_SCHEMA_VERSION, 7);
 	CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM pragma_table_info('edges') "
 			       "WHERE name = 'tls' AND dflt_value = '0'"), 1);
 	query_text(db, "PRAGMA journal_mode", mode, sizeof(mode));
@@ -425,7 +425,7 @@ static void test_store_create(void)
 	/* reopening migrates nothing; read-only opens it */
 	db = NULL;
 	CHECK_EQ_INT(fl_store_open(path, true, &db, errbuf, sizeof(errbuf)), 0);
-	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 6);
+	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 7);
 	sqlite3_close(db);
 	db = NULL;
 	CHECK_EQ_INT(fl_store_open(path, false, &db, errbuf, sizeof(errbuf)), 0);
@@ -568,7 +568,7 @@ static void test_store_migrate_v1(void)
 	CHECK_EQ_INT(fl_store_open(path, true, &db, errbuf, sizeof(errbuf)), 0);
 	if (!db)
 		return;
-	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 6);
+	CHECK_EQ_INT(query_int(db, "PRAGMA user_version"), 7);
 	CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM edges WHERE tls = 0"), 1);
 	/* 2 -> 3: windows kept, tagged ebpf and 60 s wide; provenance derived */
 	CHECK_EQ_INT(query_int(db, "SELECT count(*) FROM edge_windows WHERE "
