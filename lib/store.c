@@ -526,6 +526,12 @@ int fl_store_open(const char *path, bool writable, sqlite3 **out,
 			return err;
 		}
 		close(fd);
+	} else if (writable && access(path, R_OK | W_OK)) {
+		/* an existing store we may not write (a read-only filesystem):
+		 * access(2) says why and opens nothing */
+		err = -errno;
+		snprintf(errbuf, errlen, "cannot open '%s': %s", path, strerror(errno));
+		return err;
 	}
 	if (sqlite3_open_v2(name, &db, flags | SQLITE_OPEN_NOMUTEX, NULL)) {
 		err = store_fail(db, -EIO, errbuf, errlen, "cannot open store");
