@@ -51,7 +51,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean vmlinux deps test unit unit-asan integration demo
+.PHONY: all clean vmlinux deps test unit unit-asan integration demo demo-small
 
 # helper programs of the integration suites (tests/integration/*.c)
 # C peers of the integration suites (mysql.sh builds myprep itself, against libmariadb)
@@ -208,7 +208,14 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./tests/run-all.sh
 
+# The demo is the estate (tools/estate/demo.sh: 16 services, production
+# traffic, the agent's graph checked exactly); demo-small is the original
+# four-service shop (tools/demo/run-demo.sh).
 demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./tools/estate/demo.sh
+
+demo-small: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./tools/demo/run-demo.sh
 

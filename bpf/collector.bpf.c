@@ -1548,6 +1548,15 @@ int BPF_PROG(sk_set_state, struct sock *sk, int oldstate, int newstate)
 		sk_emit_conn(FL_EV_CONN_FAIL, sk, st,
 			     err ? -err : -111 /* ECONNREFUSED */);
 	} else if (st->flags & SK_F_OPENED) {
+		if (st->role == FL_ROLE_CLIENT && sk->sk_err == ECONNRESET) {
+			/* reset by the peer: as on the syscall path, without an
+			 * owner; the agent counts it (conn_reset) on the client
+			 * end it finds by the 4-tuple when requests waited */
+			struct sk_state r = *st;
+
+			r.owner = 0;
+			sk_emit_conn(FL_EV_CONN_FAIL, sk, &r, -ECONNRESET);
+		}
 		/* a last body spliced out before the end (a mirror's unsent
 		 * bytes are not one: its client end has them) */
 		if (!(st->flags & SK_F_MIRROR))
@@ -1558,8 +1567,10 @@ int BPF_PROG(sk_set_state, struct sock *sk, int oldstate, int newstate)
 		sk_client_key(sk, &k, false);
 		bpf_map_delete_elem(&clients, &k);
 	}
-	/* tcp_disconnect() may connect it again: a new connection then */
-	st->flags = 0;
+	/* ended: bytes still queued and read after a reset are not a new
+	 * connection (no close would follow); tcp_disconnect() and connect()
+	 * again is one, from its SYN_SENT */
+	st->flags = SK_F_IGNORED;
 	return 0;
 }
 
@@ -1676,13 +1687,18 @@ static __always_inline bool sk_tls_ciphertext(struct sock *sk,
 				ts->rd_mflags = SSL_M_MIRROR |
 					(st->flags & SK_F_MIRROR_ALL ? SSL_M_ALL : 0);
 		}
-	} else if (ts->pending_ssl &&
-		   ((st->flags & SK_F_TLS) || !st->bytes[FL_DIR_EGRESS])) {
-		/* a socket that has carried plaintext is not taken */
+	} else if (ts->pending_ssl) {
+		struct ssl_conn *m;
+
 		skey.ssl = ts->pending_ssl;
 		ts->pending_ssl = 0;
 		__sync_fetch_and_add(&bio_pending, -1);
-		ssl_map_sk(sk, st, &skey, 0);
+		m = bpf_map_lookup_elem(&ssl_conns, &skey);
+		/* a socket that has carried plaintext is not taken, unless
+		 * the SSL object's input came from it already */
+		if ((st->flags & SK_F_TLS) || !st->bytes[FL_DIR_EGRESS] ||
+		    (m && m->gen == st->id))
+			ssl_map_sk(sk, st, &skey, 0);
 		return st->flags & SK_F_TLS;
 	}
 	return st->flags & SK_F_TLS;
@@ -1708,7 +1724,9 @@ static __always_inline void ssl_bio_call(__u64 id, const struct ssl_call *sc)
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!ts)
 		return;
-	if (ts->last_rd && sc->dir != FL_DIR_EGRESS) {
+	/* SSL_write may take input too (it finishes a handshake): it maps
+	 * an SSL object not mapped yet, never moves a mapping */
+	if (ts->last_rd && (sc->dir != FL_DIR_EGRESS || !m)) {
 		if (m && m->gen == ts->last_rd) {
 			/* its client's plaintext may be known only now */
 			m->mflags |= ts->rd_mflags;

@@ -56,7 +56,7 @@ static void usage(FILE *f)
 		"  --db FILE           the store (default " GATE_DEFAULT_DB "), opened\n"
 		"%s\n"
 		"  --prometheus URL    read production windows from Prometheus' HTTP API\n"
-		"                      (graph; docs/gatectl.md \"--prometheus\")\n"
+		"                      (graph, scope, verify; docs/gatectl.md \"--prometheus\")\n"
 		"  -o, --output FMT    table (default) or json; dot, svg, html for %s\n"
 		"  -h, --help          this help; 'gatectl COMMAND --help' for a command\n"
 		"\n"

@@ -511,8 +511,13 @@ int fl_store_open(const char *path, bool writable, sqlite3 **out,
 			flags |= SQLITE_OPEN_URI;
 		}
 	}
-	if (writable) {
-		/* create 0600 before SQLite does, so the file is never wider */
+	/* create 0600 before SQLite does, so the file is never wider; only
+	 * when missing: closing any fd of an open store drops every POSIX
+	 * lock this process holds on it (fcntl semantics), so another
+	 * connection of the process (the agent's compactor beside its main
+	 * one) would lose its locks, and a second process then checkpoints
+	 * and deletes the WAL under it: a corrupt store */
+	if (writable && access(path, F_OK)) {
 		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			err = -errno;
@@ -521,6 +526,12 @@ int fl_store_open(const char *path, bool writable, sqlite3 **out,
 			return err;
 		}
 		close(fd);
+	} else if (writable && access(path, R_OK | W_OK)) {
+		/* an existing store we may not write (a read-only filesystem):
+		 * access(2) says why and opens nothing */
+		err = -errno;
+		snprintf(errbuf, errlen, "cannot open '%s': %s", path, strerror(errno));
+		return err;
 	}
 	if (sqlite3_open_v2(name, &db, flags | SQLITE_OPEN_NOMUTEX, NULL)) {
 		err = store_fail(db, -EIO, errbuf, errlen, "cannot open store");

@@ -55,6 +55,7 @@ suite hostile tests/reliability/hostile.sh
 suite crash tests/reliability/crash.sh
 suite diskfull tests/reliability/diskfull.sh
 suite badstore tests/reliability/badstore.sh
+suite concurrency tests/reliability/concurrency.sh
 suite deep-faults tests/deep/faults.sh
 suite prom tests/integration/prom.sh
 suite gateagent tests/integration/gateagent.sh

@@ -300,6 +300,7 @@ static int gate_run(struct gate_ctx *ctx, int argc, char **argv)
 
 	if (!specs)
 		return gate_fail(ctx, -ENOMEM, "out of memory");
+	sb_signals_install();	/* before anything that a signal must undo */
 	while ((c = getopt_long(argc, argv, GATE_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		err = gate_common_opt(ctx, c, argv, gate_usage);
 		if (err < 0 || err == GATE_HELP_SHOWN)

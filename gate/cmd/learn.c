@@ -153,6 +153,7 @@ static int learn_run(struct gate_ctx *ctx, int argc, char **argv)
 	bool cold = false;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	sb_signals_install();	/* before anything that a signal must undo */
 	while ((c = getopt_long(argc, argv, GATE_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		err = gate_common_opt(ctx, c, argv, learn_usage);
 		if (err < 0 || err == GATE_HELP_SHOWN)

@@ -11,6 +11,7 @@
 #include "judge/judge.h"
 #include "output/output.h"
 #include "query/after.h"
+#include "query/prom.h"
 #include "query/open.h"
 #include "query/time.h"
 
@@ -64,6 +65,7 @@ struct vinterval {
 
 struct verify {
 	struct gate_ctx *ctx;
+	struct gate_prom_graph pg;	/* --prometheus: the service's edges */
 	struct verify_opts o;
 	struct gate_deploy d;
 	int64_t gate_run;
@@ -247,12 +249,38 @@ static int vedge_add(struct verify *v, int64_t id, const char *c, const char *s,
 	return 0;
 }
 
+/*
+ * --prometheus: the service's edges are the ones the agents exported from
+ * the baseline's start to now (every node); their traffic is read from
+ * there too (query/after.c), the deployment and predictions from the store.
+ */
+static int verify_edges_prom(struct verify *v)
+{
+	size_t at;
+	int err;
+
+	err = gate_prom_graph_read(v->ctx, v->ctx->prom_url, v->base_lo_s * GATE_NS_PER_S,
+				   v->ctx->now_ns, &v->pg);
+	if (err)
+		return err;
+	v->ctx->mem = &v->pg.edges;
+	for (size_t i = 0; i < v->pg.edges.n && !err; i++) {
+		const struct gate_edge *e = &v->pg.edges.v[i];
+		if (strcmp(e->client, v->o.service) && strcmp(e->server, v->o.service))
+			continue;
+		err = vedge_add(v, e->id, e->client, e->server, e->protocol, e->operation, &at);
+	}
+	return err;
+}
+
 static int verify_edges(struct verify *v)
 {
 	sqlite3_stmt *st;
 	size_t at;
 	int err = 0, rc;
 
+	if (v->ctx->prom_url)
+		return verify_edges_prom(v);
 	if (sqlite3_prepare_v2(v->ctx->db,
 			       "SELECT e.id, c.name, s.name, e.protocol, e.operation FROM "
 			       "edges e JOIN services c ON c.id = e.client_id JOIN services s "
@@ -344,6 +372,10 @@ static int verify_width(struct verify *v)
 	sqlite3_stmt *st;
 
 	v->width_s = 60;
+	if (v->ctx->prom_url) {
+		v->width_s = 1;	/* Prometheus: counts exact to the scrape */
+		return 0;
+	}
 	if (sqlite3_prepare_v2(v->ctx->db, "SELECT window_s FROM agent_flushes WHERE "
 			       "source = 'ebpf' ORDER BY at_ns DESC LIMIT 1", -1, &st, NULL))
 		return 0;
@@ -979,6 +1011,8 @@ static int verify_table(const struct verify *v)
 
 static void verify_release(struct verify *v)
 {
+	v->ctx->mem = NULL;
+	gate_prom_graph_release(&v->pg);
 	for (size_t i = 0; i < v->ne; i++) {
 		struct vedge *e = &v->e[i];
 
@@ -1091,4 +1125,5 @@ const struct gate_cmd gate_cmd_verify = {
 	.summary = "judge a deployment on production; score the gate's predictions",
 	.run = verify_run,
 	.store = GATE_CMD_WRITES,
+	.prometheus = true,
 };

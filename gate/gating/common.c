@@ -242,7 +242,7 @@ int gate_run_test(struct gate_ctx *ctx, struct sandbox *sb, int64_t run_id,
 		err = sb_control(sb, line, reply, sizeof(reply));
 	}
 	if (err)
-		return gate_fail(ctx, -EIO, "%s", sb->err);
+		return gate_fail(ctx, err == -EINVAL ? -EINVAL : -EIO, "%s", sb->err);
 	err = sb_run(sb, &t->cmd, env, log, t->timeout_s, &out->res);
 	snprintf(line, sizeof(line), "end %lld %s", (long long)run_id, t->name);
 	if (err != -EINTR && sb_control(sb, line, reply, sizeof(reply)) && !err)

@@ -443,9 +443,6 @@ int gate_report_markdown(struct gate_ctx *ctx, const struct gate_report *r)
 		       (unsigned long long)cause->requests,
 		       cause->inferred ? " (the failure surfaced in the caller)" : "", tests);
 	}
-	int perr = markdown_picture(ctx, r, cause);
-	if (perr)
-		return perr;
 	bool head = false;
 	for (size_t i = 0; i < v->nf; i++) {
 		const struct gate_finding *f = &v->f[i];
@@ -477,6 +474,9 @@ int gate_report_markdown(struct gate_ctx *ctx, const struct gate_report *r)
 	}
 	if (head)
 		printf("\n");
+	int perr = markdown_picture(ctx, r, cause);
+	if (perr)
+		return perr;
 	printf("| test | result | class | time |\n|---|---|---|---|\n");
 	for (size_t i = 0; i < r->nres; i++) {
 		const struct gate_tres *t = &r->res[i];

@@ -586,14 +586,16 @@ int judge_edge(const struct judge_opts *o, const struct judge_side *b,
 		reason_errors(r, b, a, "");
 		return 0;
 	}
-	if (r->have_mw && r->mw.p_high < alpha && r->mw.rel_shift > o->tolerance) {
+	if (r->have_mw && r->mw.p_high < alpha && r->mw.rel_shift > o->tolerance &&
+	    r->mw.hl_ns > o->min_latency_ns) {
 		set(r, JUDGE_HIGH, JUDGE_M_LATENCY, JUDGE_C_SHIFT, r->mw.p_high,
 		    r->mw.rel_shift);
 		reason_shift(r, "");
 		return 0;
 	}
 	if (r->have_spread && r->spread.mw.p_high < alpha &&
-	    r->spread.rel > o->tolerance) {
+	    r->spread.rel > o->tolerance &&
+	    r->spread.mad_after_ns - r->spread.mad_before_ns > o->min_latency_ns) {
 		set(r, JUDGE_HIGH, JUDGE_M_LATENCY, JUDGE_C_SPREAD,
 		    r->spread.mw.p_high, r->spread.rel);
 		reason_spread(r);
@@ -609,7 +611,8 @@ int judge_edge(const struct judge_opts *o, const struct judge_side *b,
 		reason_errors(r, b, a, "fewer ");
 		return 0;
 	}
-	if (r->have_mw && r->mw.p_low < alpha && r->mw.rel_shift < -o->tolerance) {
+	if (r->have_mw && r->mw.p_low < alpha && r->mw.rel_shift < -o->tolerance &&
+	    -r->mw.hl_ns > o->min_latency_ns) {
 		set(r, JUDGE_LOW, JUDGE_M_LATENCY, JUDGE_C_SHIFT, r->mw.p_low,
 		    r->mw.rel_shift);
 		reason_shift(r, "faster: ");

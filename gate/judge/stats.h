@@ -156,9 +156,12 @@ struct judge_opts {
 	double confidence;		/* JUDGE_CONFIDENCE */
 	double tolerance;		/* JUDGE_TOLERANCE */
 	uint64_t min_requests;		/* JUDGE_MIN_REQUESTS */
+	double min_latency_ns;		/* latency moves smaller than this never count */
 };
 
-#define JUDGE_OPTS_DEFAULT { JUDGE_CONFIDENCE, JUDGE_TOLERANCE, JUDGE_MIN_REQUESTS }
+#define JUDGE_MIN_LATENCY_NS 1e6	/* 1 ms: a cold process's sub-ms jitter is no regression */
+#define JUDGE_OPTS_DEFAULT { JUDGE_CONFIDENCE, JUDGE_TOLERANCE, JUDGE_MIN_REQUESTS, \
+			     JUDGE_MIN_LATENCY_NS }
 
 struct judge_result {
 	enum judge_verdict verdict;

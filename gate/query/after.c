@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* After the deploy: shared queries over the schema 6 tables (after.h). */
 #include "query/after.h"
+#include "query/prom.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -249,6 +250,61 @@ void gate_traffic_release(struct gate_traffic *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/*
+ * --prometheus: the traffic of in-memory edge @edge_id (ctx->mem) over
+ * [@lo_s, @hi_s) read from Prometheus, exactly (query/prom.h). windows is 1
+ * when any agent exported the edge in the range (0: no data at all).
+ */
+static int prom_edge_traffic(struct gate_ctx *ctx, int64_t edge_id, int64_t lo_s,
+			     int64_t hi_s, bool statuses, struct gate_traffic *t)
+{
+	const struct gate_edge *m = NULL;
+	struct gate_prom_graph g;
+	char *where;
+	int err;
+
+	for (size_t i = 0; i < ctx->mem->n && !m; i++)
+		if (ctx->mem->v[i].id == edge_id)
+			m = &ctx->mem->v[i];
+	if (!m || hi_s <= lo_s)
+		return 0;
+	where = gate_prom_matcher(m->client, m->server, m->protocol, m->operation);
+	if (!where)
+		return gate_fail(ctx, -ENOMEM, "out of memory");
+	err = gate_prom_graph_read_where(ctx, ctx->prom_url, where, lo_s * GATE_NS_PER_S,
+					 hi_s * GATE_NS_PER_S, &g);
+	free(where);
+	if (err)
+		return err;
+	for (size_t i = 0; i < g.edges.n; i++) {
+		const struct gate_edge *e = &g.edges.v[i];
+		t->windows = 1;
+		t->requests += e->stats.requests;
+		t->errors += e->stats.errors;
+		if ((err = fl_hist_merge(&t->hist, &e->stats.hist))) {
+			err = gate_fail(ctx, err, "out of memory");
+			break;
+		}
+		t->lo_s = lo_s;
+		t->hi_s = hi_s;
+	}
+	if (!t->windows && g.series)
+		t->windows = 1;	/* exported, no request in the range */
+	uint64_t top = 0;
+	for (size_t i = 0; statuses && i < g.nst; i++)
+		/* an error status: not 1xx-4xx HTTP, not "ok" */
+		if (strcmp(g.st[i].status, "ok") && !(g.st[i].status[0] >= '1' &&
+		    g.st[i].status[0] <= '4' && strlen(g.st[i].status) == 3) &&
+		    g.st[i].requests > top) {
+			top = g.st[i].requests;
+			snprintf(t->top_status, sizeof(t->top_status), "%s", g.st[i].status);
+		}
+	gate_prom_graph_release(&g);
+	if (err)
+		gate_traffic_release(t);
+	return err;
+}
+
 int gate_edge_traffic(struct gate_ctx *ctx, int64_t edge_id, int64_t lo_s,
 		      int64_t hi_s, bool statuses, struct gate_traffic *t)
 {
@@ -256,6 +312,8 @@ int gate_edge_traffic(struct gate_ctx *ctx, int64_t edge_id, int64_t lo_s,
 	int err, rc;
 
 	memset(t, 0, sizeof(*t));
+	if (ctx->prom_url && ctx->mem)
+		return prom_edge_traffic(ctx, edge_id, lo_s, hi_s, statuses, t);
 	err = prep(ctx, "SELECT window_start, width_s, requests, errors, latency_hist "
 			"FROM edge_windows WHERE edge_id = ?1 AND source = 'ebpf' AND "
 			"window_start >= ?2 AND window_start + width_s <= ?3", &st);
@@ -320,6 +378,14 @@ int gate_edge_by_name(struct gate_ctx *ctx, const char *client,
 	int err, rc;
 
 	*id = 0;
+	for (size_t i = 0; ctx->prom_url && ctx->mem && i < ctx->mem->n; i++) {
+		const struct gate_edge *e = &ctx->mem->v[i];
+		if (!strcmp(e->client, client) && !strcmp(e->server, server) &&
+		    !strcmp(e->protocol, protocol) && !strcmp(e->operation, operation))
+			*id = e->id;
+	}
+	if (ctx->prom_url && ctx->mem)
+		return 0;
 	err = prep(ctx, "SELECT e.id FROM edges e JOIN services c ON c.id = e.client_id "
 			"JOIN services s ON s.id = e.server_id WHERE c.name = ?1 AND "
 			"s.name = ?2 AND e.protocol = ?3 AND e.operation = ?4", &st);

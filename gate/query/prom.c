@@ -174,14 +174,41 @@ static double sample_value(json_t *pair, double *t)
 	return s ? strtod(s, NULL) : NAN;
 }
 
+/* When agents started inside the range (faultline_agent_start_time_seconds). */
+struct restart {
+	const char *instance;	/* borrowed from the answer */
+	double at_s;		/* Unix s */
+};
+
+struct restarts {
+	json_t *answer;		/* owned */
+	struct restart *v;	/* owned */
+	size_t n;
+};
+
+/* Whether @instance's agent started in (@after_s, @upto_s]. */
+static bool restarted(const struct restarts *r, const char *instance, double after_s,
+		      double upto_s)
+{
+	for (size_t i = 0; r && i < r->n; i++)
+		if (r->v[i].at_s > after_s && r->v[i].at_s <= upto_s &&
+		    !strcmp(r->v[i].instance, instance))
+			return true;
+	return false;
+}
+
 /*
  * The increase of series @range (a matrix entry) from @base (its value at
- * since, NAN if it had none): rises summed, a fall taken as a reset to 0.
+ * since, taken at @base_t; NAN if it had none): rises summed; after a
+ * restart of its agent (@r), or a fall, the value counts whole (a reset).
  */
-static void series_increase(json_t *range, double base, struct inc *out)
+static void series_increase(json_t *range, double base, double base_t,
+			    const struct restarts *r, struct inc *out)
 {
 	json_t *values = json_object_get(range, "values");
-	double prev = isnan(base) ? 0 : base, t, v;
+	const char *inst = json_string_value(json_object_get(json_object_get(range, "metric"),
+							     "instance")) ?: "";
+	double prev = isnan(base) ? 0 : base, prev_t = base_t, t, v;
 	size_t i;
 	json_t *pair;
 
@@ -192,7 +219,8 @@ static void series_increase(json_t *range, double base, struct inc *out)
 		v = sample_value(pair, &t);
 		if (isnan(v))
 			continue;
-		double d = v >= prev ? v - prev : v;
+		double d = v >= prev && !restarted(r, inst, prev_t, t) ? v - prev : v;
+		prev_t = t;
 		if (d > 0) {
 			out->value += d;
 			int64_t ns = (int64_t)llround(t * 1e9);
@@ -206,7 +234,7 @@ static void series_increase(json_t *range, double base, struct inc *out)
 
 struct kv {
 	char *key;
-	double v;
+	double v, t;
 };
 
 static int kv_cmp(const void *a, const void *b)
@@ -220,8 +248,9 @@ static int kv_cmp(const void *a, const void *b)
  * (caller decrefs). Returns 0 or what prom_query() returns.
  */
 static int increases(struct gate_ctx *ctx, const char *url, const char *selector,
-		     int64_t since_ns, int64_t until_ns, json_t **matrix,
-		     struct inc **incs, size_t *n, struct gate_prom_graph *g)
+		     int64_t since_ns, int64_t until_ns, const struct restarts *rs,
+		     json_t **matrix, struct inc **incs, size_t *n,
+		     struct gate_prom_graph *g)
 {
 	json_t *base = NULL, *e;
 	struct kv *bv = NULL;
@@ -249,8 +278,7 @@ static int increases(struct gate_ctx *ctx, const char *url, const char *selector
 	if (!bv || !*incs)
 		goto out_nomem;
 	json_array_foreach(base, i, e) {
-		double t;
-		bv[nb].v = sample_value(json_object_get(e, "value"), &t);
+		bv[nb].v = sample_value(json_object_get(e, "value"), &bv[nb].t);
 		if (!(bv[nb].key = series_key(json_object_get(e, "metric"))))
 			goto out_nomem;
 		nb++;
@@ -262,7 +290,8 @@ static int increases(struct gate_ctx *ctx, const char *url, const char *selector
 			goto out_nomem;
 		struct kv *hit = nb ? bsearch(&k, bv, nb, sizeof(*bv), kv_cmp) : NULL;
 		free(k.key);
-		series_increase(e, hit ? hit->v : NAN, &(*incs)[*n]);
+		series_increase(e, hit ? hit->v : NAN, hit ? hit->t : (double)since_ns / 1e9,
+				rs, &(*incs)[*n]);
 		g->samples += json_array_size(json_object_get(e, "values"));
 		g->series++;
 		(*n)++;
@@ -570,15 +599,63 @@ static int add_latency(struct gate_prom_graph *g, const struct inc *in, size_t n
 	return err;
 }
 
+/* @s as a PromQL string literal's inside: backslash, quote, newline escaped. */
+static void promql_str(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+char *gate_prom_matcher(const char *client, const char *server, const char *protocol,
+			const char *operation)
+{
+	const char *k[4] = { "client", "server", "protocol", "operation" };
+	const char *v[4] = { client, server, protocol, operation };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	bool first = true;
+
+	if (!f)
+		return NULL;
+	fputc('{', f);
+	for (int i = 0; i < 4; i++) {
+		if (!v[i])
+			continue;
+		fprintf(f, "%s%s=\"", first ? "" : ",", k[i]);
+		promql_str(f, v[i]);
+		fputc('"', f);
+		first = false;
+	}
+	fputc('}', f);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 int gate_prom_graph_read(struct gate_ctx *ctx, const char *url, int64_t since_ns,
 			 int64_t until_ns, struct gate_prom_graph *g)
 {
-	static const char *const sel[3] = {
+	return gate_prom_graph_read_where(ctx, url, NULL, since_ns, until_ns, g);
+}
+
+int gate_prom_graph_read_where(struct gate_ctx *ctx, const char *url, const char *where,
+			       int64_t since_ns, int64_t until_ns, struct gate_prom_graph *g)
+{
+	static const char *const fam[3] = {
 		"faultline_requests_total",
 		"faultline_connection_failures_total",
 		"faultline_request_duration_seconds_bucket",
 	};
-	char base[1024];
+	char base[1024], sel[3][2048];
 	size_t ul = strlen(url);
 	int err = 0;
 
@@ -590,6 +667,34 @@ int gate_prom_graph_read(struct gate_ctx *ctx, const char *url, int64_t since_ns
 				 "http://HOST:PORT)", url);
 	memcpy(base, url, ul);
 	base[ul] = 0;
+	for (int f = 0; f < 3; f++)
+		snprintf(sel[f], sizeof(sel[f]), "%s%s", fam[f], where ? where : "");
+	/* agents restarted inside: their counters start again from 0 */
+	struct restarts rs = { 0 };
+	char rq[96];
+	snprintf(rq, sizeof(rq), "faultline_agent_start_time_seconds[%lldms]",
+		 (long long)((until_ns - since_ns) / 1000000));
+	err = prom_query(ctx, base, rq, (double)until_ns / 1e9, &rs.answer);
+	if (err)
+		return err;
+	size_t nsamples = 0, ri;
+	json_t *re;
+	json_array_foreach(rs.answer, ri, re)
+		nsamples += json_array_size(json_object_get(re, "values"));
+	rs.v = calloc(nsamples + 1, sizeof(*rs.v));
+	if (!rs.v) {
+		json_decref(rs.answer);
+		return gate_fail(ctx, -ENOMEM, "out of memory");
+	}
+	json_array_foreach(rs.answer, ri, re) {
+		size_t k;
+		json_t *pair;
+		json_array_foreach(json_object_get(re, "values"), k, pair) {
+			double t, at = sample_value(pair, &t);
+			rs.v[rs.n].instance = label(json_object_get(re, "metric"), "instance");
+			rs.v[rs.n++].at_s = at;
+		}
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT))
 		return gate_fail(ctx, -ENOMEM, "cannot initialise libcurl");
 	for (int f = 0; f < 3 && !err; f++) {
@@ -597,7 +702,7 @@ int gate_prom_graph_read(struct gate_ctx *ctx, const char *url, int64_t since_ns
 		struct inc *in = NULL;
 		size_t n = 0;
 
-		err = increases(ctx, base, sel[f], since_ns, until_ns, &matrix, &in, &n, g);
+		err = increases(ctx, base, sel[f], since_ns, until_ns, &rs, &matrix, &in, &n, g);
 		if (!err)
 			err = f == 0 ? add_requests(g, in, n) :
 			      f == 1 ? add_conn_failures(g, in, n) : add_latency(g, in, n);
@@ -614,6 +719,8 @@ int gate_prom_graph_read(struct gate_ctx *ctx, const char *url, int64_t since_ns
 		free(in);
 		json_decref(matrix);
 	}
+	json_decref(rs.answer);
+	free(rs.v);
 	if (err)
 		return err;
 	for (size_t i = 0; i < g->edges.n; i++) {

@@ -9,8 +9,9 @@
  * Counts over a range are exact, not extrapolated: for every series, the
  * raw samples in (since, until] (a range-vector selector evaluated at
  * until) are summed as increases from the last sample at or before since
- * (an instant query at since), a drop in value being a counter reset (an
- * agent restart). PromQL's increase() extrapolates to the range's edges
+ * (an instant query at since); a drop in value, or a start of the series'
+ * agent between two samples (faultline_agent_start_time_seconds), is a
+ * counter reset: the value counts whole. PromQL's increase() extrapolates to the range's edges
  * and would give 12.6 for 12 requests; this does not.
  */
 #ifndef FAULTLINE_GATE_PROM_H
@@ -75,6 +76,20 @@ struct gate_prom_counter {
  */
 int gate_prom_counters_read(struct gate_ctx *ctx, const char *url, int64_t at_ns,
 			    struct gate_prom_counter **out, size_t *n);
+
+/*
+ * gate_prom_graph_read_where() - gate_prom_graph_read() of the series that
+ * match @where, a PromQL label matcher ("{client=\"web\"}"), or all if NULL.
+ */
+int gate_prom_graph_read_where(struct gate_ctx *ctx, const char *url, const char *where,
+			       int64_t since_ns, int64_t until_ns, struct gate_prom_graph *g);
+
+/*
+ * gate_prom_matcher() - the PromQL matcher of an edge (any NULL part left
+ * out), values escaped: a new string (caller frees), NULL on ENOMEM.
+ */
+char *gate_prom_matcher(const char *client, const char *server, const char *protocol,
+			const char *operation);
 
 /* gate_prom_graph_release() - free @g and everything in it. */
 void gate_prom_graph_release(struct gate_prom_graph *g);

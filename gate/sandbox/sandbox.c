@@ -1050,7 +1050,7 @@ int sb_control(struct sandbox *sb, const char *line, char *reply, size_t len)
 
 	reply[0] = 0;
 	if (!sb->control[0])
-		return sb_fail(sb, -EIO, "the stack's driver names no \"control\" socket of "
+		return sb_fail(sb, -EINVAL, "the stack's driver names no \"control\" socket of "
 			       "its agent: learn and gate need one");
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sb->control);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

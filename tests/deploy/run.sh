@@ -123,7 +123,8 @@ fl_lock_host
 fl_start_cmd nobodysvc "$work/svc" --port "$HTTP_PORT" -- \
 	setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	env OTEL_SERVICE_NAME=nobodysvc "$PY" -m http.server --bind 127.0.0.1 --directory "$work/svc" "$HTTP_PORT"
-setpriv --bounding-set=-all"$setcaps" --inh-caps=-all"$setcaps" --ambient-caps=-all \
+# as root, execve gives the bounding set and nothing more (as systemd does)
+setpriv --bounding-set=-all"$setcaps" \
 	"$pfx/sbin/faultline-agent" --db "$work/caps.db" --flush-interval 1 \
 	--services "$pfx/etc/faultline/services.json" >"$work/caps.log" 2>&1 &
 agent_pid=$!

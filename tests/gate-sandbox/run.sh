@@ -29,6 +29,14 @@ STATE=$work/state
 DB=$work/gate.db
 DATA=$STATE/data
 G() { "$gatectl" --db "$DB" "$@" --state-dir "$STATE"; }
+# in the background: exec, so $! is gatectl itself (the signal tests)
+Gbg() { exec "$gatectl" --db "$DB" "$@" --state-dir "$STATE"; }
+until_phase() {	# wait (5 s at most) until sandbox.json says "$1"
+	for _ in $(seq 250); do
+		grep -q "\"$1\"" "$STATE/sandbox.json" 2>/dev/null && return 0; sleep 0.02
+	done
+	return 1
+}
 cleanup() {
 	set +e
 	"$gatectl" --db "$DB" sandbox down --stack "$S" --state-dir "$STATE" >/dev/null 2>&1
@@ -37,7 +45,7 @@ cleanup() {
 trap cleanup EXIT
 
 # jq-free JSON checks: py EXPR reads $OUT as j
-py() { "$PY" -c "import json,sys; j=json.loads(sys.stdin.read()); print($1)" <<<"$OUT"; }
+py() { "$PY" -c "import json,sys; j=json.loads(sys.stdin.read()); print(($1))" <<<"$OUT"; }
 expect() {	# expect NAME GOT WANT
 	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi
 }
@@ -61,8 +69,8 @@ expect "malformed stack: FILE:LINE:COL" "$OUT" \
 expect "malformed stack: nothing started" "$(leftovers)" "procs=0 netns=0 cgroup=0 sock=0"
 
 # --- 2. sandbox up / status, SIGKILL and SIGTERM cleanup ----------------------
-G sandbox up --stack "$S" >/dev/null & gp=$!
-sleep 0.3; kill -KILL $gp; wait $gp 2>/dev/null
+Gbg sandbox up --stack "$S" >/dev/null & gp=$!
+until_phase starting; kill -KILL $gp; wait $gp 2>/dev/null
 OUT=$(G sandbox status --stack "$S" -o json); rc=$?
 expect "after SIGKILL of up: status says stale, exit 3" "$rc:$(py 'j["state"]')" "3:stale"
 t0=$(date +%s.%N)
@@ -87,7 +95,7 @@ echo PF >"$DATA/flaky-plan"
 OUT=$(G learn --stack "$S" --runs 2 -o json); rc=$?
 expect "learn: exit 0" "$rc" 0
 expect "learn: 8 tests x 2, 15 passed, 1 failed, 1 flaky" \
-	"$(py 'j["tests"], j["passed"], j["failed"], j["flaky"]')" "(8, 15, 1, 1)"
+	"$(py '(j["tests"], j["passed"], j["failed"], j["flaky"])')" "(8, 15, 1, 1)"
 expect "learn: flaky test found with its pass rate" \
 	"$(py '[(t["name"], t["pass_rate"]) for t in j["by_test"] if t["flaky"]]')" "[('flaky', 0.5)]"
 expect "learn: 9 edges covered" "$(py 'j["edges_covered"]')" 9
@@ -117,7 +125,7 @@ OUT=$(G select --stack "$S" --changed inventory -o json); rc=$?
 expect "select: exit 0" "$rc" 0
 # items and flaky have the same footprint: whichever ranks first covers the other
 expect "select: the must-run test first, then every distinct footprint once" \
-	"$(py 'j["selected"][0]["name"], j["selected"][0]["reason"], sorted(t["name"] for t in j["selected"] if t["name"] not in ("items", "flaky")), sum(t["name"] in ("items", "flaky") for t in j["selected"])')" \
+	"$(py '(j["selected"][0]["name"], j["selected"][0]["reason"], sorted(t["name"] for t in j["selected"] if t["name"] not in ("items", "flaky")), sum(t["name"] in ("items", "flaky") for t in j["selected"]))')" \
 	"('health', 'must-run tag', ['health', 'home', 'missing', 'stock'], 1)"
 expect "select: left out with reasons" \
 	"$(py 'sorted((t["name"], t["reason"]) for t in j["left_out"] if t["name"] not in ("items", "flaky"))')" \
@@ -129,7 +137,7 @@ expect "select: uncovered edge with its production share" \
 	"[('front', 'inventory', 'GET /stock/{id}', 100, 0.25)]"
 OUT=$(G select --stack "$S" --changed inventory --budget 0.2 -o json)
 expect "select: the budget holds (must-run counted)" \
-	"$(py 'j["estimated_s"] <= 0.2, any(t["reason"] == "over budget" for t in j["left_out"]), j["selected"][0]["name"])' )" \
+	"$(py '(j["estimated_s"] <= 0.2, any(t["reason"] == "over budget" for t in j["left_out"]), j["selected"][0]["name"])')" \
 	"(True, True, 'health')"
 OUT=$(G select --stack "$S" --changed nosuch 2>&1); rc=$?
 expect "select: unknown service -> exit 2" "$rc:$OUT" "2:gatectl: unknown service 'nosuch' (not in '$S')"
@@ -236,17 +244,15 @@ expect "infra failure: classed infra, the unswapped store gone" \
 OUT=$(G sandbox up --stack "$S" -o json)
 expect "warm up restarts the dead store and seeds it again" \
 	"$(py '[s["restarts"] for s in j["services"] if s["name"] == "store"][0]'):$(ip netns exec fl-gsb redis-cli -p 16601 GET stock:1)" "1:5"
-G gate --stack "$S" --change "$INV_WT" >/dev/null 2>&1 & gp=$!
-for _ in $(seq 100); do
-	grep -q '"swapped": true' "$STATE/sandbox.json" 2>/dev/null && break; sleep 0.05
-done
+Gbg gate --stack "$S" --change "$INV_WT" >/dev/null 2>&1 & gp=$!
+until_phase 'swapped": true'
 kill -KILL $gp; wait $gp 2>/dev/null
 OUT=$(G sandbox up --stack "$S" -o json)
 expect "after a SIGKILLed gate, up restores the swapped service" \
 	"$(py '[(s["swapped"], s["alive"]) for s in j["services"] if s["name"] == "inventory"][0]')" "(False, True)"
 OUT=$(G gate --stack "$S" --change "$API" -o json); rc=$?
 expect "and the next gate passes" "$rc" 0
-G learn --stack "$S" >/dev/null & gp=$!
+Gbg learn --stack "$S" >/dev/null & gp=$!
 sleep 0.5; kill -TERM $gp; wait $gp; rc=$?
 expect "SIGTERM of learn: exit 143, sandbox torn down" "$rc:$(leftovers)" "143:procs=0 netns=0 cgroup=0 sock=0"
 

@@ -144,7 +144,7 @@ else
 fi
 left=$(ss -Htln | awk '{ n = split($4, a, ":"); p = a[n] + 0; if (p >= 17000 && p < 17200) print $4 }')
 [ -z "$left" ] && ok "no port 17000-17199 listens" || bad "still listening: $left"
-procs=$(grep -l "STACK_STATE_DIR=$state" /proc/[0-9]*/environ 2>/dev/null | wc -l)
+procs=$( (grep -l "STACK_STATE_DIR=$state" /proc/[0-9]*/environ 2>/dev/null || true) | wc -l)
 [ "$procs" -eq 0 ] && ok "no process of the shop is left" || bad "$procs processes of the shop left"
 
 finish

@@ -41,6 +41,7 @@ trap it_cleanup EXIT
 fl_start_redis "$REDIS_PORT" "$work/redis"
 fl_start_cmd inventory "$work/inventory" --port "$HTTP_PORT" -- \
 	env OTEL_SERVICE_NAME=inventory "$PY" -u "$here/httpd.py" "$HTTP_PORT"
+inv_pid=$FL_LAST_PID
 
 set +e
 msg=$("$agent" --db "$work/bad.db" --metrics-addr 127.0.0.1 --duration 1 2>&1); rc=$?
@@ -53,7 +54,8 @@ fi
 
 # node 2: its own network namespace, the same service names inside
 two=0
-if "$agent" --help | grep -q -- '--netns'; then
+help=$("$agent" --help)	# not piped into grep -q: pipefail and SIGPIPE
+if grep -q -- '--netns' <<<"$help"; then
 	two=1
 	ip netns add "$NS2"
 	ip -n "$NS2" link set lo up
@@ -65,7 +67,7 @@ if "$agent" --help | grep -q -- '--netns'; then
 	done
 	ok "node 2: namespace $NS2 with its own inventory"
 else
-	echo "  skip node 2: this agent has no --netns (wt/gate-agent not merged yet)"
+	bad "node 2: this agent has no --netns"
 fi
 
 it_agent_start "$work/agent.log" "$work/agent.log" --db "$work/a1.db" \
@@ -313,6 +315,62 @@ if [ $rc -eq 2 ] && grep -q "call-path links" <<<"$msg"; then
 else
 	bad "paths over prometheus: rc=$rc $msg"
 fi
+
+# --- verify over Prometheus: a bad deployment of inventory ------------------------
+# the gate's own state (the deployment, the verification) in a store; the
+# production windows of both sides from Prometheus. Agent 1 runs again.
+gdb=$work/gate.db
+it_agent_start "$work/agent.log" "$work/agent.log" --db "$work/a1.db" \
+	--flush-interval 1 --metrics-addr "127.0.0.1:$M1_PORT" \
+	$([ $two = 1 ] && echo --exclude-netns "$NS2")
+for i in $(seq 30); do env OTEL_SERVICE_NAME=web curl -sf -o /dev/null "http://127.0.0.1:$HTTP_PORT/api/items/$i"; done
+fresh_scrape "$M1_PORT" || bad "no scrape after the baseline traffic"
+sleep 1
+"$gatectl" --db "$gdb" deploy --service inventory --version v2 --gate 0 -o json >"$work/deploy.json" ||
+	bad "gatectl deploy: $(cat "$work/deploy.json")"
+deploy_s=$(date +%s)
+kill "$inv_pid"
+for _ in $(seq 50); do ss -Htln "sport = :$HTTP_PORT" | grep -q . || break; sleep 0.1; done
+cat >"$work/inventory_v2.py" <<'EOF'
+# inventory v2: a bad release, every item lookup fails with 503
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = b'{"error": "v2"}'
+        self.send_response(503 if self.path.startswith("/api/items/") else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+EOF
+fl_start_cmd inventory-v2 "$work/inventory-v2" --port "$HTTP_PORT" -- \
+	env OTEL_SERVICE_NAME=inventory "$PY" -u "$work/inventory_v2.py" "$HTTP_PORT"
+for i in $(seq 20); do env OTEL_SERVICE_NAME=web curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT/api/items/$i"; done
+fresh_scrape "$M1_PORT" || bad "no scrape after the deployment's traffic"
+# the window (20 s after the deploy) must be over before it is judged
+while [ "$(date +%s)" -le $((deploy_s + 22)) ]; do sleep 0.5; done
+set +e
+"$gatectl" --prometheus "$PROM" --db "$gdb" verify --service inventory --window 20s \
+	--interval 10s --baseline 600s --min-requests 10 -o json >"$work/verify.json" 2>"$work/verify.err"
+rc=$?
+set -e
+it_agent_stop "$work/agent.log"
+if "$PY" - "$work/verify.json" "$rc" "$two" "$N2_REQS" <<'EOF'; then ok "gatectl --prometheus verify: the bad deployment fails (exit 1), exact counts on both sides"; else bad "verify over prometheus (see above): $(cat "$work/verify.err")"; fi
+import json, sys
+v = json.load(open(sys.argv[1]))
+rc, two, n2 = int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
+e = [x for x in v["edges"] if (x["client"], x["server"], x["operation"]) == ("web", "inventory", "GET /api/items/{id}")]
+print("    verdict %s, exit %d; edge %s" % (v["verdict"], rc, e and {k: e[0][k] for k in ("verdict", "before", "after")}))
+want_before = 10 + 5 + 30 + (n2 if two else 0)
+ok = rc == 1 and v["verdict"] == "fail" and e and e[0]["verdict"] == "high" and \
+    (e[0]["before"]["requests"], e[0]["before"]["errors"]) == (want_before, 0) and \
+    (e[0]["after"]["requests"], e[0]["after"]["errors"]) == (20, 20)
+sys.exit(0 if ok else 1)
+EOF
 
 set +e
 msg=$("$gatectl" --prometheus http://127.0.0.1:27199 graph 2>&1); rc=$?

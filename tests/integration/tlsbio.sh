@@ -77,7 +77,7 @@ if edges != want:
     fails += 1
     print("    expected %s" % want)
 if sock:
-    for k in ("tls_unmapped", "tls_opaque_conns", "parser_resyncs", "ringbuf_drops"):
+    for k in ("tls_unmapped", "parser_resyncs", "ringbuf_drops"):
         if c(k) != 0:
             fails += 1
             print("    %s=%d, expected 0" % (k, c(k)))

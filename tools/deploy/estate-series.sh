@@ -15,20 +15,20 @@ MPORT=27130
 work=$(mktemp -d /tmp/faultline-estate-series.XXXXXX)
 agent_pid=
 cleanup() {
-	python3 tools/estate/estate.py down --state "$work/st" >/dev/null 2>&1 || true
+	/usr/bin/python3 tools/estate/estate.py down --state "$work/st" >/dev/null 2>&1 || true
 	[ -n "$agent_pid" ] && kill -INT "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
-python3 tools/estate/estate.py up --state "$work/st" >"$work/up.log" 2>&1 || { tail "$work/up.log"; exit 1; }
+/usr/bin/python3 tools/estate/estate.py up --state "$work/st" >"$work/up.log" 2>&1 || { tail "$work/up.log"; exit 1; }
 ./build/faultline-agent --db "$work/e.db" --metrics-addr "127.0.0.1:$MPORT" >"$work/agent.log" 2>&1 &
 agent_pid=$!
 for _ in $(seq 100); do grep -q ready "$work/agent.log" && break; sleep 0.1; done
-python3 tools/estate/estate.py test --state "$work/st" >"$work/test.log" 2>&1 || true
+/usr/bin/python3 tools/estate/estate.py test --state "$work/st" >"$work/test.log" 2>&1 || true
 sleep 2
 curl -s "http://127.0.0.1:$MPORT/metrics" >"$work/metrics.txt"
 tests=$(grep -cE ' (pass|fail) ' "$work/test.log" || true)
-python3 - "$work/metrics.txt" "$tests" <<'PY'
+/usr/bin/python3 - "$work/metrics.txt" "$tests" <<'PY'
 import collections, sys
 fam = collections.Counter()
 pairs, edges = set(), set()

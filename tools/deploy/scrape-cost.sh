@@ -37,9 +37,10 @@ run() {	# run NAME SCRAPE(0|1): one load run with a fresh agent
 				"http://127.0.0.1:$MPORT/metrics" >>"$work/$1.scrapes"
 			sleep 1
 		done ) &
+		scraper=$!
 	fi
 	wrk -t1 -c32 -d"${SECS}s" "http://127.0.0.1:$PORT/index.html" >"$work/$1.wrk"
-	wait $(jobs -p | grep -v "^$agent_pid$") 2>/dev/null || true
+	[ -n "${scraper:-}" ] && { wait "$scraper" 2>/dev/null || true; }; scraper=
 	curl -s "http://127.0.0.1:$MPORT/metrics" >"$work/$1.final"
 	kill -INT "$agent_pid"; wait "$agent_pid" || true; agent_pid=
 }

@@ -312,7 +312,7 @@ class Users(web.Handler):''')]}),
             raise web.HTTPError(400, "unsupported")
         usd = cents / RATES[src]''')]}),
     ("catalog-serialised", "prod-only", B("frontend", "catalog", "http", "GET /products/{id}"),
-     "catalog runs every query under one lock with an 80 ms connection check: one at a time "
+     "catalog runs every query under one lock with a 250 ms connection check: one at a time "
      "it passes, at the traffic's concurrency requests queue past the 5 s timeouts",
      {"services/catalog.py": [
          ('''class Catalog(web.Handler):
@@ -323,7 +323,7 @@ class Users(web.Handler):''')]}),
 
     def handle_one_request(self):
         with self.lock:
-            time.sleep(0.08)   # the connection check
+            time.sleep(0.25)   # the connection check
             super().handle_one_request()'''),
          ("import sys\n", "import sys\nimport threading\nimport time\n")]}),
     ("cart-qty-cap", "prod-only", B("frontend", "cart", "http", "POST /carts/{id}/items"),

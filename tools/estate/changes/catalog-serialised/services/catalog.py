@@ -27,7 +27,7 @@ class Catalog(web.Handler):
 
     def handle_one_request(self):
         with self.lock:
-            time.sleep(0.08)   # the connection check
+            time.sleep(0.25)   # the connection check
             super().handle_one_request()
     ROUTES = [
         ("GET", r"/products", "list"),
