@@ -57,6 +57,7 @@ suite diskfull tests/reliability/diskfull.sh
 suite badstore tests/reliability/badstore.sh
 suite concurrency tests/reliability/concurrency.sh
 suite deep-faults tests/deep/faults.sh
+suite deep tests/deep/deep.sh
 suite prom tests/integration/prom.sh
 suite gateagent tests/integration/gateagent.sh
 suite gate-sandbox tests/gate-sandbox/run.sh
